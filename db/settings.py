@@ -1,0 +1,122 @@
+"""The one typed settings object, read from the environment once at process start and passed in.
+
+It lives in ``db`` because ``db`` is the bottom layer: every other package may import the type. Nothing reads the
+environment at import time; ``Settings.from_env()`` is called by the CLI (and by tests with their own mapping).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class SettingsError(Exception):
+    """A bad environment value, with a one-line message naming the variable."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/nmc"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    public_base_url: str = "http://127.0.0.1:8000"
+    ingress_bind: str = "127.0.0.1:8000"
+    ingress_workers: int = Field(default=2, ge=1, le=64)
+    ingress_threads: int = Field(default=8, ge=1, le=256)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    twilio_account_sid: str = "AC00000000000000000000000000000000"
+    twilio_auth_token: str = "sandbox-auth-token-change-me-000"
+    # Empty means the real Twilio API; the default points the SDK at the local sandbox.
+    twilio_api_base_url: str = "http://127.0.0.1:8010"
+    sandbox_bind: str = "127.0.0.1:8010"
+
+    stripe_webhook_secret: str = "whsec_sandbox_change_me"
+    stripe_tolerance_seconds: int = Field(default=300, ge=1)
+
+    clerk_jwks_url: str = "http://127.0.0.1:8010/.well-known/jwks.json"
+    clerk_issuer: str = "https://clerk.nmc.localhost"
+    clerk_authorized_parties: tuple[str, ...] = ("http://127.0.0.1:8000",)
+
+    outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
+    outbox_poll_interval_ms: int = Field(default=500, ge=10)
+    delivery_max_attempts: int = Field(default=6, ge=1, le=50)
+    delivery_lease_seconds: int = Field(default=120, ge=1)
+    delivery_redrive_after_seconds: int = Field(default=30, ge=1)
+    worker_processes: int = Field(default=2, ge=1, le=64)
+    worker_threads: int = Field(default=8, ge=1, le=256)
+    worker_idle_poll_ms: int = Field(default=20, ge=1, le=5000)
+    dramatiq_namespace: str = "nmc"
+
+    hold_ttl_minutes: int = Field(default=15, ge=1, le=24 * 60)
+
+    ai_provider: Literal["builtin", "openai"] = "builtin"
+    ai_base_url: str = "http://127.0.0.1:8020/v1"
+    ai_model: str = "gpt-4o-mini"
+    ai_api_key: str = ""
+    ai_timeout_seconds: float = Field(default=4.0, gt=0)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    @field_validator("clerk_authorized_parties", mode="before")
+    @classmethod
+    def _split_parties(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_only(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// URL")
+        return value
+
+    @field_validator("public_base_url", "twilio_api_base_url", "ai_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Read the settings once; a bad value raises SettingsError naming the variable."""
+        source = os.environ if environ is None else environ
+        known = {name.upper() for name in cls.model_fields}
+        values: dict[str, object] = {
+            key.lower(): value for key, value in source.items() if key.upper() in known and value != ""
+        }
+        # An explicitly empty TWILIO_API_BASE_URL means "the real Twilio", so it must survive the filter above.
+        if source.get("TWILIO_API_BASE_URL") == "":
+            values["twilio_api_base_url"] = ""
+        values.update(overrides)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            first = error.errors()[0]
+            variable = str(first["loc"][0]).upper() if first["loc"] else "environment"
+            raise SettingsError(f"invalid {variable}: {first['msg']}") from None
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        _scheme, _, rest = self.database_url.partition("://")
+        return f"postgresql+psycopg://{rest}"
+
+    @property
+    def database_name(self) -> str:
+        return self.database_url.rsplit("/", 1)[-1].split("?", 1)[0]

@@ -1,0 +1,113 @@
+"""Conversation tables (conv_*): conversations, messages, first-SMS claims and operator tasks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, Text, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, e164_check, now_column, uuid_pk
+
+CONVERSATION_STATES = ("open", "human", "closed", "blocked")
+MESSAGE_STATUSES = ("received", "pending", "queued", "sent", "delivered", "undelivered", "failed", "blocked")
+
+
+class Conversation(Base):
+    __tablename__ = "conv_conversations"
+    __table_args__ = (
+        CheckConstraint(f"state IN {CONVERSATION_STATES!r}", name="state"),
+        CheckConstraint(e164_check("caller"), name="caller_e164"),
+        # At most one live conversation per caller per tenant, enforced where races cannot get past it.
+        Index(
+            "uq_conv_conversations_live_caller",
+            "tenant_id",
+            "caller",
+            unique=True,
+            postgresql_where=text("state IN ('open', 'human')"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
+    caller: Mapped[str] = mapped_column(Text, nullable=False)
+    state: Mapped[str] = mapped_column(Text, nullable=False, server_default="open")
+    human_lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    human_user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    engine_state: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    opened_at: Mapped[datetime] = now_column()
+    updated_at: Mapped[datetime] = now_column()
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Message(Base):
+    __tablename__ = "conv_messages"
+    __table_args__ = (
+        CheckConstraint("direction IN ('in', 'out')", name="direction"),
+        CheckConstraint(f"status IN {MESSAGE_STATUSES!r}", name="status"),
+        CheckConstraint(e164_check("from_number"), name="from_e164"),
+        CheckConstraint(e164_check("to_number"), name="to_e164"),
+        CheckConstraint("segments >= 0", name="segments"),
+        Index("ix_conv_messages_conversation", "conversation_id", "created_at"),
+        Index(
+            "ix_conv_messages_awaiting_status",
+            "status",
+            "queued_at",
+            postgresql_where=text("status = 'queued'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
+    conversation_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("conv_conversations.id", ondelete="CASCADE")
+    )
+    direction: Mapped[str] = mapped_column(Text, nullable=False)
+    purpose: Mapped[str | None] = mapped_column(Text)
+    from_number: Mapped[str] = mapped_column(Text, nullable=False)
+    to_number: Mapped[str] = mapped_column(Text, nullable=False)
+    body: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    provider_ref: Mapped[str | None] = mapped_column(Text, unique=True)
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    preflight: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    segments: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    encoding: Mapped[str | None] = mapped_column(Text)
+    reference_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    send_attempted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_response_latency_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = now_column()
+    updated_at: Mapped[datetime] = now_column()
+    body_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FirstResponseClaim(Base):
+    """One first SMS per caller per tenant per window: claimed with one atomic upsert."""
+
+    __tablename__ = "conv_first_response_claims"
+    __table_args__ = (UniqueConstraint("tenant_id", "caller"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    caller: Mapped[str] = mapped_column(Text, nullable=False)
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    call_sid: Mapped[str | None] = mapped_column(Text)
+
+
+class OperatorTask(Base):
+    __tablename__ = "conv_operator_tasks"
+    __table_args__ = (CheckConstraint("status IN ('open', 'done')", name="status"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    conversation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    subject_ref: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="open")
+    created_at: Mapped[datetime] = now_column()
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,85 @@
+"""What a handler receives, and how modules declare which events they handle (beside the handlers)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from domain.events import outbox
+from domain.events.catalog import CATALOG
+from domain.events.envelope import Envelope
+
+
+@dataclass
+class HandlerContext:
+    """One delivery's unit of work: the session whose transaction also commits the processed marker."""
+
+    session: Session
+    envelope: Envelope
+    emitted: list[Envelope] = field(default_factory=list)
+
+    @property
+    def tenant_id(self) -> uuid.UUID | None:
+        return self.envelope.tenant_id
+
+    def emit(
+        self, event: object, *, tenant_id: uuid.UUID | None = None, occurred_at: datetime | None = None
+    ) -> Envelope:
+        """Append a follow-up event caused by the one being handled (same correlation, causation = this event)."""
+        envelope = outbox.append(
+            self.session,
+            event,
+            tenant_id=tenant_id if tenant_id is not None else self.envelope.tenant_id,
+            correlation_id=self.envelope.correlation_id,
+            causation_id=self.envelope.event_id,
+            occurred_at=occurred_at,
+        )
+        self.emitted.append(envelope)
+        return envelope
+
+
+HandlerFunc = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    event_name: str
+    handler_name: str
+    queue: str
+    func: HandlerFunc
+
+
+class Subscriptions:
+    """A module's subscriptions. ``@subscriptions.on(SomeEvent)`` above a handler declares it.
+
+    A handler is ``func(event, ctx, **dependencies)``; its name (``<module>.<function>``) is stored with every
+    delivery, so renaming a handler is a migration, not a refactor.
+    """
+
+    def __init__(self, module: str) -> None:
+        self.module = module
+        self._items: list[Subscription] = []
+
+    def on(self, *event_types: type) -> Callable[[HandlerFunc], HandlerFunc]:
+        def declare(func: HandlerFunc) -> HandlerFunc:
+            for event_type in event_types:
+                spec = CATALOG.latest(_event_name(event_type))
+                self._items.append(Subscription(spec.name, f"{self.module}.{func.__name__}", self.module, func))
+            return func
+
+        return declare
+
+    def __iter__(self) -> Any:
+        return iter(self._items)
+
+
+def _event_name(event_type: type) -> str:
+    for spec in CATALOG:
+        if spec.payload_type is event_type:
+            return spec.name
+    raise ValueError(f"{event_type.__name__} is not in the Event Catalog")

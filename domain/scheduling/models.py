@@ -1,0 +1,179 @@
+"""Scheduling tables (sched_*): resources, hours, calendars, holds, appointments and the external busy shadow.
+
+Double-booking is impossible by construction: ``EXCLUDE USING gist (resource_id WITH =, timeslot WITH &&)`` on
+booked appointments (and likewise on active holds). Python never decides "free" on its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time
+
+from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, ForeignKey, Integer, SmallInteger, Text, Time
+from sqlalchemy.dialects.postgresql import TSTZRANGE, UUID, ExcludeConstraint, Range
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, e164_check, now_column, uuid_pk
+
+
+class Resource(Base):
+    __tablename__ = "sched_resources"
+    __table_args__ = (
+        CheckConstraint("buffer_minutes BETWEEN 0 AND 240", name="buffer"),
+        CheckConstraint("min_lead_minutes BETWEEN 0 AND 10080", name="lead"),
+        CheckConstraint("slot_step_minutes BETWEEN 5 AND 240", name="step"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+    buffer_minutes: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    min_lead_minutes: Mapped[int] = mapped_column(Integer, nullable=False, server_default="60")
+    slot_step_minutes: Mapped[int] = mapped_column(Integer, nullable=False, server_default="30")
+    created_at: Mapped[datetime] = now_column()
+
+
+class ResourceService(Base):
+    """Which service items a resource can do (service items live in the catalog module: no cross-module FK)."""
+
+    __tablename__ = "sched_resource_services"
+
+    resource_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("sched_resources.id", ondelete="CASCADE"), primary_key=True
+    )
+    service_item_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+
+
+class WorkingHours(Base):
+    """A weekly shift in the tenant's local time; several per weekday make a split shift."""
+
+    __tablename__ = "sched_working_hours"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),
+        CheckConstraint("ends_local > starts_local", name="order"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    resource_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("sched_resources.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    weekday: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    starts_local: Mapped[time] = mapped_column(Time, nullable=False)
+    ends_local: Mapped[time] = mapped_column(Time, nullable=False)
+
+
+class TimeOff(Base):
+    """Days off and holidays, inclusive local dates; ``resource_id`` NULL means the whole business is closed."""
+
+    __tablename__ = "sched_time_off"
+    __table_args__ = (CheckConstraint("last_day >= first_day", name="order"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
+    resource_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("sched_resources.id", ondelete="CASCADE")
+    )
+    first_day: Mapped[date] = mapped_column(Date, nullable=False)
+    last_day: Mapped[date] = mapped_column(Date, nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ResourceCalendar(Base):
+    __tablename__ = "sched_calendars"
+    __table_args__ = (CheckConstraint("provider IN ('google', 'jobber', 'internal')", name="provider"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    resource_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("sched_resources.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    provider: Mapped[str] = mapped_column(Text, nullable=False)
+    external_ref: Mapped[str] = mapped_column(Text, nullable=False)
+    channel_token: Mapped[str | None] = mapped_column(Text)
+    last_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = now_column()
+
+
+class Hold(Base):
+    __tablename__ = "sched_holds"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'confirmed', 'released', 'expired')", name="status"),
+        CheckConstraint("NOT isempty(timeslot)", name="timeslot_nonempty"),
+        CheckConstraint(f"customer_phone IS NULL OR {e164_check('customer_phone')}", name="customer_phone_e164"),
+        ExcludeConstraint(
+            ("resource_id", "="),
+            ("timeslot", "&&"),
+            name="sched_holds_no_overlap",
+            using="gist",
+            where="status = 'active'",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
+    resource_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("sched_resources.id", ondelete="CASCADE"), nullable=False
+    )
+    service_item_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    timeslot: Mapped[Range[datetime]] = mapped_column(TSTZRANGE, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="active")
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    extensions: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    conversation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    customer_phone: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = now_column()
+
+
+class Appointment(Base):
+    __tablename__ = "sched_appointments"
+    __table_args__ = (
+        CheckConstraint("status IN ('booked', 'cancelled')", name="status"),
+        CheckConstraint("NOT isempty(timeslot)", name="timeslot_nonempty"),
+        CheckConstraint(e164_check("customer_phone"), name="customer_phone_e164"),
+        CheckConstraint("price_cents >= 0", name="price_cents"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
+        ExcludeConstraint(
+            ("resource_id", "="),
+            ("timeslot", "&&"),
+            name="sched_appointments_no_overlap",
+            using="gist",
+            where="status = 'booked'",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
+    resource_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("sched_resources.id", ondelete="CASCADE"), nullable=False
+    )
+    service_item_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    timeslot: Mapped[Range[datetime]] = mapped_column(TSTZRANGE, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="booked")
+    customer_phone: Mapped[str] = mapped_column(Text, nullable=False)
+    price_cents: Mapped[int] = mapped_column(Integer, nullable=False)
+    currency: Mapped[str] = mapped_column(Text, nullable=False, server_default="USD")
+    hold_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), unique=True)
+    conversation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = now_column()
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ExternalBusy(Base):
+    """The shadow: busy blocks mirrored from Google/Jobber/internal calendars."""
+
+    __tablename__ = "sched_external_busy"
+    __table_args__ = (CheckConstraint("NOT isempty(timeslot)", name="timeslot_nonempty"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    calendar_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("sched_calendars.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    resource_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
+    timeslot: Mapped[Range[datetime]] = mapped_column(TSTZRANGE, nullable=False)
+    all_day: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    external_ref: Mapped[str | None] = mapped_column(Text)
+    synced_at: Mapped[datetime] = now_column()
