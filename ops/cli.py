@@ -1,0 +1,59 @@
+"""`nmc`: the one command-line entry point. Settings are read once here and passed down."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from db.settings import Settings, SettingsError
+
+
+class NmcGroup(click.Group):
+    """Turns any expected failure into one line on stderr and a non-zero exit."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SettingsError as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=NmcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """NeverMissCall: missed call to booked appointment over SMS."""
+    ctx.obj = None
+
+
+def get_settings(ctx: click.Context) -> Settings:
+    """Settings are read on first use (not for --help) and then shared by the whole command."""
+    root = ctx.find_root()
+    if root.obj is None:
+        try:
+            root.obj = Settings.from_env()
+        except SettingsError as error:
+            raise click.ClickException(str(error)) from None
+    settings: Settings = root.obj
+    return settings
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str, sort_keys=False))
+
+
+def _register() -> None:
+    from ops import commands
+
+    for command in commands.ALL:
+        cli.add_command(command)
+
+
+def main() -> None:
+    _register()
+    try:
+        cli.main(prog_name="nmc", standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,6 @@
+"""Every `nmc` subcommand, one module each; ``ALL`` is what the CLI registers."""
+
+from ops.commands.events import events
+from ops.commands.migrate import migrate
+
+ALL = [events, migrate]

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import click
+import psycopg
+
+from db.migrate import current_revision, ensure_database, upgrade
+from ops.cli import get_settings
+
+
+@click.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Apply migrations (creates the database if missing; idempotent)."""
+    settings = get_settings(ctx)
+    try:
+        created = ensure_database(settings)
+        before = current_revision(settings)
+        upgrade(settings)
+        after = current_revision(settings)
+    except psycopg.OperationalError as error:
+        reason = str(error).strip().splitlines()[0]
+        raise click.ClickException(f"cannot reach Postgres at {settings.database_url}: {reason}") from None
+    if created:
+        click.echo(f"created database {settings.database_name}")
+    click.echo(f"schema at {after}" + ("" if before != after else " (already up to date)"))
