@@ -1,6 +1,7 @@
 """Every `nmc` subcommand, one module each; ``ALL`` is what the CLI registers."""
 
+from ops.commands.bench import bench
 from ops.commands.events import events
 from ops.commands.migrate import migrate
 
-ALL = [events, migrate]
+ALL = [bench, events, migrate]

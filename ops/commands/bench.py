@@ -1,0 +1,27 @@
+"""`nmc bench …`: benchmarks print figures and write a report under bench/results/ (never timed tests)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks: figures (P50/P95/P99) on stdout and a report file under bench/results/."""
+
+
+def _register() -> None:
+    # Each benchmark lives in ops/bench/<name>.py and exposes a click command named `command`.
+    from importlib import import_module
+
+    for name in ("outbox", "ingress", "availability", "e2e"):
+        try:
+            module = import_module(f"ops.bench.{name}")
+        except ModuleNotFoundError as error:
+            if error.name == f"ops.bench.{name}":
+                continue  # that benchmark has not landed yet
+            raise
+        bench.add_command(module.command, name)
+
+
+_register()

@@ -1,0 +1,50 @@
+"""Serve a WSGI app under gunicorn from inside `nmc` (no config files, no import-string indirection)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+class _GunicornApp(BaseApplication):  # type: ignore[misc]
+    def __init__(self, app_factory: Callable[[], Any], options: dict[str, Any]) -> None:
+        self._app_factory = app_factory
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        # Called in each worker after fork, so every worker opens its own database pool and Redis client.
+        return self._app_factory()
+
+
+def serve(
+    app_factory: Callable[[], Any],
+    *,
+    bind: str,
+    workers: int,
+    threads: int,
+    name: str,
+    log_level: str = "info",
+    timeout: int = 30,
+    **extra: Any,
+) -> None:
+    options: dict[str, Any] = {
+        "bind": bind,
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "proc_name": name,
+        "loglevel": log_level.lower(),
+        "timeout": timeout,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "accesslog": None,
+    }
+    options.update(extra)
+    _GunicornApp(app_factory, options).run()
