@@ -62,6 +62,11 @@ class Settings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 
+    # Shared by every gunicorn/Dramatiq child so /metrics sums them all; empty = single-process registry.
+    prometheus_multiproc_dir: str = ""
+    backup_dir: str = ".run/backups"
+    heartbeat_ttl_seconds: int = Field(default=30, ge=2, le=3600)
+
     @field_validator("clerk_authorized_parties", mode="before")
     @classmethod
     def _split_parties(cls, value: object) -> object:
