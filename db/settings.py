@@ -33,6 +33,11 @@ class Settings(BaseModel):
     # Empty means the real Twilio API; the default points the SDK at the local sandbox.
     twilio_api_base_url: str = "http://127.0.0.1:8010"
     sandbox_bind: str = "127.0.0.1:8010"
+    sandbox_threads: int = Field(default=32, ge=1, le=256)
+    # Gap between the 201 and the first status callback, and between "sent" and the final status.
+    sandbox_callback_delay_ms: int = Field(default=30, ge=0, le=60_000)
+    # The sandbox's Clerk stand-in signs with this RSA key so tokens survive restarts.
+    sandbox_key_path: str = ".run/sandbox-jwk.pem"
 
     stripe_webhook_secret: str = "whsec_sandbox_change_me"
     stripe_tolerance_seconds: int = Field(default=300, ge=1)
