@@ -9,7 +9,18 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, time
 
-from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, ForeignKey, Integer, SmallInteger, Text, Time
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    Text,
+    Time,
+)
 from sqlalchemy.dialects.postgresql import TSTZRANGE, UUID, ExcludeConstraint, Range
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,6 +42,8 @@ class Resource(Base):
     buffer_minutes: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     min_lead_minutes: Mapped[int] = mapped_column(Integer, nullable=False, server_default="60")
     slot_step_minutes: Mapped[int] = mapped_column(Integer, nullable=False, server_default="30")
+    # IANA zone the working hours are written in (the tenant's zone; scheduling does not read identity's tables).
+    timezone: Mapped[str] = mapped_column(Text, nullable=False, server_default="UTC")
     created_at: Mapped[datetime] = now_column()
 
 
@@ -93,7 +106,11 @@ class ResourceCalendar(Base):
     provider: Mapped[str] = mapped_column(Text, nullable=False)
     external_ref: Mapped[str] = mapped_column(Text, nullable=False)
     channel_token: Mapped[str | None] = mapped_column(Text)
+    # Google push channel id (X-Goog-Channel-ID); the webhook finds the calendar by it, then checks the token.
+    channel_id: Mapped[str | None] = mapped_column(Text, unique=True)
     last_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_sync_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_sync_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = now_column()
 
 
@@ -165,7 +182,10 @@ class ExternalBusy(Base):
     """The shadow: busy blocks mirrored from Google/Jobber/internal calendars."""
 
     __tablename__ = "sched_external_busy"
-    __table_args__ = (CheckConstraint("NOT isempty(timeslot)", name="timeslot_nonempty"),)
+    __table_args__ = (
+        CheckConstraint("NOT isempty(timeslot)", name="timeslot_nonempty"),
+        Index("ix_sched_external_busy_resource_timeslot", "resource_id", "timeslot", postgresql_using="gist"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
