@@ -57,6 +57,19 @@ class Settings(BaseModel):
     dramatiq_namespace: str = "nmc"
 
     hold_ttl_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    hold_max_extensions: int = Field(default=2, ge=0, le=20)
+
+    # Calendar providers: the real APIs by default; tests and the sandbox point them at local stand-ins.
+    google_calendar_api_base_url: str = "https://www.googleapis.com"
+    google_calendar_access_token: str = ""
+    jobber_api_base_url: str = "https://api.getjobber.com"
+    jobber_access_token: str = ""
+    jobber_api_version: str = "2025-04-16"
+    jobber_webhook_secret: str = "jobber_sandbox_secret_change_me"
+    # A mirror older than this is re-synced before a hold is placed on its resource (and by the periodic poll).
+    calendar_mirror_max_age_seconds: int = Field(default=900, ge=1)
+    calendar_sync_window_days: int = Field(default=30, ge=1, le=366)
+    calendar_http_timeout_seconds: float = Field(default=5.0, gt=0)
 
     ai_provider: Literal["builtin", "openai"] = "builtin"
     ai_base_url: str = "http://127.0.0.1:8020/v1"
@@ -98,7 +111,9 @@ class Settings(BaseModel):
             raise ValueError("must be a redis:// URL")
         return value
 
-    @field_validator("public_base_url", "twilio_api_base_url", "ai_base_url")
+    @field_validator(
+        "public_base_url", "twilio_api_base_url", "ai_base_url", "google_calendar_api_base_url", "jobber_api_base_url"
+    )
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
