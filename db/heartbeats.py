@@ -1,0 +1,71 @@
+"""Process liveness: each long-running loop writes a Redis key with a TTL; a missing key means a dead process.
+
+Key ``nmc:heartbeat:<process>:<pid>``; the value says when and where. A TTL, not a timestamp compared by a reader,
+so a killed process disappears on its own and nothing has to clean up after it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+
+import redis
+
+PREFIX = "nmc:heartbeat"
+DEFAULT_TTL_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    process: str
+    pid: int
+    host: str
+    at: float
+    ttl_seconds: int
+
+    @property
+    def age_seconds(self) -> float:
+        return max(0.0, time.time() - self.at)
+
+
+def beat(
+    client: redis.Redis,
+    process: str,
+    *,
+    ttl_seconds: int = DEFAULT_TTL_SECONDS,
+    pid: int | None = None,
+    prefix: str = PREFIX,
+) -> None:
+    """Record that ``process`` (this pid) is alive for the next ``ttl_seconds``; call it from the main loop."""
+    pid = os.getpid() if pid is None else pid
+    value = json.dumps({"process": process, "pid": pid, "host": socket.gethostname(), "at": time.time()})
+    client.set(f"{prefix}:{process}:{pid}", value, ex=ttl_seconds)
+
+
+def alive(client: redis.Redis, *, prefix: str = PREFIX) -> list[Heartbeat]:
+    """Every live heartbeat, sorted by process then pid."""
+    found: list[Heartbeat] = []
+    for key in client.scan_iter(match=f"{prefix}:*", count=500):
+        raw = client.get(key)
+        if raw is None:
+            continue  # expired between SCAN and GET
+        ttl = client.ttl(key)
+        data = json.loads(raw)
+        found.append(
+            Heartbeat(
+                process=str(data["process"]),
+                pid=int(data["pid"]),
+                host=str(data.get("host", "")),
+                at=float(data["at"]),
+                ttl_seconds=int(ttl) if isinstance(ttl, int) and ttl > 0 else 0,
+            )
+        )
+    return sorted(found, key=lambda heartbeat: (heartbeat.process, heartbeat.pid))
+
+
+def stop(client: redis.Redis, process: str, *, pid: int | None = None, prefix: str = PREFIX) -> None:
+    """Remove this process's heartbeat on a clean shutdown (so status shows it gone at once, not after the TTL)."""
+    client.delete(f"{prefix}:{process}:{os.getpid() if pid is None else pid}")
