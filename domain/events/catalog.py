@@ -322,6 +322,25 @@ class HoldExpired:
     resource_id: uuid.UUID
 
 
+@event("nmc.scheduling.HoldExtended")
+class HoldExtended:
+    """A hold's TTL was extended while the caller is still engaged (up to a cap)."""
+
+    hold_id: uuid.UUID
+    resource_id: uuid.UUID
+    expires_at: datetime
+    extensions: Annotated[int, Field(ge=1)]
+
+
+@event("nmc.scheduling.HoldReleased")
+class HoldReleased:
+    """A hold was given up before its TTL (the caller declined or chose another time)."""
+
+    hold_id: uuid.UUID
+    resource_id: uuid.UUID
+    reason: str
+
+
 @event("nmc.scheduling.AppointmentBooked")
 class AppointmentBooked:
     """An appointment was booked (the GiST exclusion constraint accepted the timeslot)."""
