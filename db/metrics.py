@@ -74,7 +74,9 @@ DELIVERIES = Counter(
 DELIVERY_RETRIES = Counter("nmc_delivery_retries_total", "Delivery attempts scheduled for retry.", ["handler"])
 DLQ_SIZE = Gauge("nmc_dlq_size", "Dead letters not yet replayed.", multiprocess_mode="mostrecent")
 MESSAGES = Counter("nmc_messages_total", "SMS messages by status reached (in and out).", ["status"])
-PROVIDER_ERRORS = Counter("nmc_provider_errors_total", "Provider errors by provider and error code.", ["provider", "code"])
+PROVIDER_ERRORS = Counter(
+    "nmc_provider_errors_total", "Provider errors by provider and error code.", ["provider", "code"]
+)
 HOLDS = Counter("nmc_holds_total", "Hold attempts by outcome (placed, conflict, expired, confirmed).", ["outcome"])
 APPOINTMENTS = Counter(
     "nmc_appointments_total", "Booking attempts by outcome (booked, conflict, cancelled, rescheduled).", ["outcome"]
@@ -160,7 +162,7 @@ def configure_multiprocess(settings: Settings, process_name: str) -> Path | None
     path.mkdir(parents=True, exist_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
     # Dramatiq's Prometheus middleware keeps its own variable for the same directory.
-    os.environ["dramatiq_prom_db"] = str(path)
+    os.environ["dramatiq_prom_db"] = str(path)  # noqa: SIM112 (dramatiq reads this exact lower-case name)
     values.ValueClass = values.MultiProcessValue()
     for metric in ALL_METRICS:
         if metric._labelnames:
@@ -210,7 +212,9 @@ def start_metrics_server(
 ) -> tuple[WSGIServer, threading.Thread]:
     """Serve /metrics on ``HOST:PORT`` from a daemon thread (dispatcher, scheduler); returns the server to stop."""
     host, _, port = bind.rpartition(":")
-    server = make_server(host or "127.0.0.1", int(port), metrics_wsgi_app(settings, process_name), handler_class=_QuietHandler)
+    server = make_server(
+        host or "127.0.0.1", int(port), metrics_wsgi_app(settings, process_name), handler_class=_QuietHandler
+    )
     thread = threading.Thread(target=server.serve_forever, name=f"metrics-{process_name or 'nmc'}", daemon=True)
     thread.start()
     return server, thread
