@@ -84,8 +84,12 @@ class Settings(BaseModel):
     prometheus_multiproc_dir: str = ""
     backup_dir: str = ".run/backups"
     heartbeat_ttl_seconds: int = Field(default=30, ge=2, le=3600)
+    # Where the processes without an HTTP front serve /metrics (Prometheus scrape targets).
+    dispatcher_metrics_bind: str = "127.0.0.1:9101"
+    scheduler_metrics_bind: str = "127.0.0.1:9102"
+    worker_metrics_bind: str = "127.0.0.1:9191"
 
-    @field_validator("clerk_authorized_parties", mode="before")
+    @field_validator("clerk_authorized_parties", "handler_modules", mode="before")
     @classmethod
     def _split_parties(cls, value: object) -> object:
         if isinstance(value, str):
