@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, Text
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -103,4 +103,22 @@ class FeatureGates(Base):
     subscription_status: Mapped[str] = mapped_column(Text, nullable=False)
     gates: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     past_due_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The SubscriptionUpdated this state came from (Stripe's ``created``): an older one never overwrites it.
+    source_created: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     updated_at: Mapped[datetime] = now_column()
+
+
+class IdempotencyKey(Base):
+    """An operator API POST's ``Idempotency-Key``: same key and body ⇒ the stored response, other body ⇒ 422."""
+
+    __tablename__ = "id_api_idempotency_keys"
+    __table_args__ = (Index("ix_id_api_idempotency_keys_created_at", "created_at"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("id_tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    request_fingerprint: Mapped[str] = mapped_column(Text, nullable=False)
+    response_status: Mapped[int] = mapped_column(Integer, nullable=False)
+    response_body: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = now_column()
