@@ -89,7 +89,7 @@ class Settings(BaseModel):
     scheduler_metrics_bind: str = "127.0.0.1:9102"
     worker_metrics_bind: str = "127.0.0.1:9191"
 
-    @field_validator("clerk_authorized_parties", "handler_modules", mode="before")
+    @field_validator("clerk_authorized_parties", mode="before")
     @classmethod
     def _split_parties(cls, value: object) -> object:
         if isinstance(value, str):
