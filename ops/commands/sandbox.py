@@ -1,0 +1,27 @@
+"""`nmc sandbox`: the local phone network (Twilio, Clerk JWKS and Stripe stand-ins) on one threaded process."""
+
+from __future__ import annotations
+
+import click
+
+from ops.cli import get_settings
+
+
+@click.command()
+@click.option("--bind", default=None, metavar="HOST:PORT", help="Address to listen on (default: SANDBOX_BIND).")
+@click.pass_context
+def sandbox(ctx: click.Context, bind: str | None) -> None:
+    """Serve the sandbox that the twilio SDK, Clerk JWKS clients and Stripe tests talk to."""
+    from ops.sandbox import create_sandbox_app
+    from ops.serve import serve
+
+    settings = get_settings(ctx)
+    # ONE worker: messages, faults and the block list live in this process's memory.
+    serve(
+        lambda: create_sandbox_app(settings),
+        bind=bind or settings.sandbox_bind,
+        workers=1,
+        threads=settings.sandbox_threads,
+        name="nmc-sandbox",
+        log_level=settings.log_level,
+    )

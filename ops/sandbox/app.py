@@ -1,0 +1,383 @@
+"""`nmc sandbox`: a local stand-in for Twilio (and Clerk's JWKS, and Stripe's webhooks) over real HTTP.
+
+The `twilio` SDK talks to it in Twilio's wire format; tests, the demo and benchmarks drive the world through the
+``/sandbox/*`` JSON routes. State lives in memory, so it must be served by ONE process (many threads).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import falcon
+
+from db.settings import Settings
+from ops.sandbox.clerk import ClerkIssuer, load_or_create_key
+from ops.sandbox.delivery import Courier
+from ops.sandbox.messaging import Messaging, TwilioApiError, is_e164
+from ops.sandbox.state import API_VERSION, FaultError, SandboxState
+from ops.sandbox.world import DIAL_STATUSES, BadTwiml, IngressUnreachable, place_call, receive_sms, send_stripe_event
+
+
+@dataclass
+class Sandbox:
+    """Everything the resources share; ``close()`` stops the background callbacks."""
+
+    settings: Settings
+    state: SandboxState
+    courier: Courier
+    messaging: Messaging
+    clerk: ClerkIssuer
+
+    def close(self) -> None:
+        self.courier.close()
+
+
+def build_sandbox(settings: Settings) -> Sandbox:
+    state = SandboxState()
+    courier = Courier(settings.twilio_auth_token, threads=max(4, settings.sandbox_threads // 2))
+    messaging = Messaging(
+        state, courier, account_sid=settings.twilio_account_sid, delay_seconds=settings.sandbox_callback_delay_ms / 1000
+    )
+    clerk = ClerkIssuer(load_or_create_key(Path(settings.sandbox_key_path)), settings.clerk_issuer)
+    return Sandbox(settings=settings, state=state, courier=courier, messaging=messaging, clerk=clerk)
+
+
+# --- Twilio REST ---------------------------------------------------------------------------------------------------
+
+
+def _twilio_auth(req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]) -> None:
+    settings: Settings = resource.settings
+    username, password = _basic_credentials(req.get_header("Authorization"))
+    good_user = hmac.compare_digest(username.encode(), settings.twilio_account_sid.encode())
+    good_password = hmac.compare_digest(password.encode(), settings.twilio_auth_token.encode())
+    if not (good_user and good_password):
+        raise TwilioApiError(401, 20003, "Authenticate")
+    if params.get("account_sid") != settings.twilio_account_sid:
+        raise TwilioApiError(404, 20404, f"The requested resource {req.path} was not found")
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str]:
+    if not header or not header.startswith("Basic "):
+        return "", ""
+    try:
+        decoded = base64.b64decode(header[6:], validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+    username, _, password = decoded.partition(":")
+    return username, password
+
+
+def _form(req: falcon.Request) -> dict[str, Any]:
+    media = req.get_media(default_when_empty={})
+    return media if isinstance(media, dict) else {}
+
+
+def _first(value: Any) -> str | None:
+    if isinstance(value, list):
+        return str(value[0]) if value else None
+    return None if value is None else str(value)
+
+
+def _date_filter(req: falcon.Request, name: str) -> date | None:
+    raw = req.get_param(name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw[:10])
+    except ValueError:
+        raise TwilioApiError(400, 20001, f"Invalid {name}: {raw}") from None
+
+
+@falcon.before(_twilio_auth)
+class MessagesResource:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.settings = sandbox.settings
+        self._sandbox = sandbox
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, account_sid: str) -> None:
+        form = _form(req)
+        media = form.get("MediaUrl") or []
+        message = self._sandbox.messaging.create(
+            to=_first(form.get("To")),
+            from_=_first(form.get("From")),
+            body=_first(form.get("Body")),
+            media_urls=[str(url) for url in (media if isinstance(media, list) else [media])],
+            status_callback=_first(form.get("StatusCallback")),
+        )
+        resp.status = falcon.HTTP_201
+        resp.media = message.resource()
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, account_sid: str) -> None:
+        to, from_ = req.get_param("To"), req.get_param("From")
+        page_size = min(max(req.get_param_as_int("PageSize", default=50) or 50, 1), 1000)
+        page = max(req.get_param_as_int("Page", default=0) or 0, 0)
+        found = self._sandbox.state.provider_list(
+            to=to,
+            from_=from_,
+            on=_date_filter(req, "DateSent"),
+            before=_date_filter(req, "DateSent<"),
+            after=_date_filter(req, "DateSent>"),
+        )
+        start = page * page_size
+        chunk = found[start : start + page_size]
+        path = f"/{API_VERSION}/Accounts/{account_sid}/Messages.json"
+        filters = {
+            key: value for key in ("To", "From", "DateSent", "DateSent<", "DateSent>") if (value := req.get_param(key))
+        }
+
+        def uri(number: int) -> str:
+            return f"{path}?{urlencode({**filters, 'PageSize': page_size, 'Page': number, 'PageToken': f'PA{number}'})}"
+
+        resp.media = {
+            "messages": [message.resource() for message in chunk],
+            "page": page,
+            "page_size": page_size,
+            "start": start,
+            "end": start + max(len(chunk) - 1, 0),
+            "uri": uri(page),
+            "first_page_uri": f"{path}?{urlencode({**filters, 'PageSize': page_size, 'Page': 0})}",
+            "next_page_uri": uri(page + 1) if start + page_size < len(found) else None,
+            "previous_page_uri": uri(page - 1) if page > 0 else None,
+        }
+
+
+@falcon.before(_twilio_auth)
+class MessageResource:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.settings = sandbox.settings
+        self._state = sandbox.state
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, account_sid: str, sid: str) -> None:
+        message = self._state.get(sid)
+        if message is None:
+            raise TwilioApiError(404, 20404, f"The requested resource {req.path} was not found")
+        resp.media = message.resource()
+
+
+def _render_twilio_error(req: falcon.Request, resp: falcon.Response, error: TwilioApiError, params: Any) -> None:
+    resp.status = falcon.code_to_http_status(error.http_status)
+    resp.media = error.body()
+    if error.http_status == 401:
+        resp.set_header("WWW-Authenticate", 'Basic realm="Twilio API"')
+
+
+# --- the simulated world (JSON in, JSON out) -------------------------------------------------------------------------
+
+
+def _json(req: falcon.Request) -> dict[str, Any]:
+    try:
+        document = req.get_media(default_when_empty={})
+    except falcon.MediaMalformedError:
+        raise falcon.HTTPBadRequest(title="bad_json", description="the body is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise falcon.HTTPBadRequest(title="bad_json", description="expected a JSON object")
+    return document
+
+
+def _required_number(document: dict[str, Any], key: str) -> str:
+    value = document.get(key)
+    if not isinstance(value, str) or not is_e164(value):
+        raise falcon.HTTPBadRequest(title="bad_request", description=f"{key!r} must be an E.164 phone number")
+    return value
+
+
+def _unreachable(error: IngressUnreachable) -> falcon.HTTPError:
+    return falcon.HTTPBadGateway(title="ingress_unreachable", description=str(error))
+
+
+class FaultsResource:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._state = sandbox.state
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self._state.faults()
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        try:
+            self._state.arm(_json(req))
+        except FaultError as error:
+            raise falcon.HTTPBadRequest(title="bad_fault", description=str(error)) from None
+        resp.media = self._state.faults()
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
+        self._state.reset_faults()
+        resp.media = self._state.faults()
+
+
+class CallsResource:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._sandbox = sandbox
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        document = _json(req)
+        answered = bool(document.get("answered", False))
+        dial_status = document.get("dial_status")
+        if dial_status is not None and dial_status not in DIAL_STATUSES:
+            raise falcon.HTTPBadRequest(title="bad_request", description=f"dial_status must be one of {DIAL_STATUSES}")
+        if answered and dial_status not in (None, "completed"):
+            raise falcon.HTTPBadRequest(title="bad_request", description="an answered call has dial_status completed")
+        duration = document.get("duration_seconds", 42)
+        if not isinstance(duration, int) or duration < 0:
+            raise falcon.HTTPBadRequest(title="bad_request", description="duration_seconds must be a whole number")
+        settings = self._sandbox.settings
+        try:
+            resp.media = place_call(
+                self._sandbox.courier,
+                account_sid=settings.twilio_account_sid,
+                public_base_url=settings.public_base_url,
+                caller=_required_number(document, "from"),
+                called=_required_number(document, "to"),
+                answered=answered,
+                dial_status=dial_status,
+                duration_seconds=duration,
+            )
+        except IngressUnreachable as error:
+            raise _unreachable(error) from None
+        except BadTwiml as error:
+            raise falcon.HTTPBadGateway(title="bad_twiml", description=str(error)) from None
+
+
+class SmsResource:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._sandbox = sandbox
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        document = _json(req)
+        body = document.get("body", "")
+        media_urls = document.get("media_urls") or []
+        if not isinstance(body, str) or not isinstance(media_urls, list):
+            raise falcon.HTTPBadRequest(title="bad_request", description="body must be text, media_urls a list")
+        settings = self._sandbox.settings
+        try:
+            resp.media = receive_sms(
+                self._sandbox.courier,
+                self._sandbox.state,
+                account_sid=settings.twilio_account_sid,
+                public_base_url=settings.public_base_url,
+                caller=_required_number(document, "from"),
+                number=_required_number(document, "to"),
+                body=body,
+                media_urls=[str(url) for url in media_urls],
+            )
+        except IngressUnreachable as error:
+            raise _unreachable(error) from None
+
+
+def _number_param(req: falcon.Request, name: str) -> str | None:
+    value = req.get_param(name)
+    if value is None:
+        return None
+    value = value.strip()
+    # An unencoded "+" in a query string arrives as a space; be forgiving to curl users.
+    return "+" + value if value[:1].isdigit() else value
+
+
+class SandboxMessagesResource:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._state = sandbox.state
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        since_raw = req.get_param("since")
+        since = None
+        if since_raw:
+            try:
+                since = datetime.fromisoformat(since_raw.replace(" ", "+").replace("Z", "+00:00"))
+            except ValueError:
+                raise falcon.HTTPBadRequest(title="bad_request", description="since must be ISO-8601") from None
+            if since.tzinfo is None:
+                raise falcon.HTTPBadRequest(title="bad_request", description="since needs a UTC offset")
+        found = self._state.messages(to=_number_param(req, "to"), from_=_number_param(req, "from"), since=since)
+        resp.media = {"messages": [message.record() for message in found]}
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"deleted": self._state.clear_messages()}
+
+
+class JwksResource:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._clerk = sandbox.clerk
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self._clerk.jwks()
+        resp.cache_control = ["public", "max-age=300"]
+
+
+class ClerkTokenResource:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._clerk = sandbox.clerk
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        document = _json(req)
+        sub, azp, ttl = document.get("sub"), document.get("azp"), document.get("ttl_seconds", 3600)
+        claims = document.get("claims") or {}
+        if not isinstance(sub, str) or not sub:
+            raise falcon.HTTPBadRequest(title="bad_request", description="sub is required")
+        if azp is not None and not isinstance(azp, str):
+            raise falcon.HTTPBadRequest(title="bad_request", description="azp must be text")
+        if not isinstance(ttl, int) or isinstance(ttl, bool):
+            raise falcon.HTTPBadRequest(title="bad_request", description="ttl_seconds must be an integer")
+        if not isinstance(claims, dict):
+            raise falcon.HTTPBadRequest(title="bad_request", description="claims must be an object")
+        extra = {key: document[key] for key in ("org_id", "org_role", "org_slug") if document.get(key) is not None}
+        token, issued = self._clerk.token(sub=sub, azp=azp, ttl_seconds=ttl, extra={**extra, **claims})
+        resp.media = {"token": token, "claims": issued, "kid": self._clerk.kid}
+
+
+class StripeEventsResource:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._sandbox = sandbox
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        document = _json(req)
+        event_type, data = document.get("type"), document.get("data")
+        if not isinstance(event_type, str) or not event_type:
+            raise falcon.HTTPBadRequest(title="bad_request", description="type is required")
+        if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+            raise falcon.HTTPBadRequest(title="bad_request", description="data.object must be an object")
+        for key in ("created", "signed_at"):
+            if document.get(key) is not None and not isinstance(document[key], int):
+                raise falcon.HTTPBadRequest(title="bad_request", description=f"{key} must be unix seconds")
+        settings = self._sandbox.settings
+        try:
+            resp.media = send_stripe_event(
+                self._sandbox.courier,
+                public_base_url=settings.public_base_url,
+                secret=settings.stripe_webhook_secret,
+                event_type=event_type,
+                data=data,
+                created=document.get("created"),
+                event_id=document.get("id"),
+                signed_at=document.get("signed_at"),
+            )
+        except IngressUnreachable as error:
+            raise _unreachable(error) from None
+
+
+class HealthResource:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"status": "ok", "service": "sandbox"}
+
+
+def create_sandbox_app(settings: Settings, sandbox: Sandbox | None = None) -> falcon.App:
+    sandbox = sandbox or build_sandbox(settings)
+    app = falcon.App()
+    app.add_error_handler(TwilioApiError, _render_twilio_error)
+    accounts = f"/{API_VERSION}/Accounts/{{account_sid}}"
+    app.add_route(f"{accounts}/Messages.json", MessagesResource(sandbox))
+    app.add_route(f"{accounts}/Messages/{{sid}}.json", MessageResource(sandbox))
+    app.add_route("/sandbox/faults", FaultsResource(sandbox))
+    app.add_route("/sandbox/calls", CallsResource(sandbox))
+    app.add_route("/sandbox/sms", SmsResource(sandbox))
+    app.add_route("/sandbox/messages", SandboxMessagesResource(sandbox))
+    app.add_route("/sandbox/clerk/token", ClerkTokenResource(sandbox))
+    app.add_route("/sandbox/stripe/events", StripeEventsResource(sandbox))
+    app.add_route("/.well-known/jwks.json", JwksResource(sandbox))
+    app.add_route("/healthz", HealthResource())
+    return app
