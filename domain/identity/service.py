@@ -1,0 +1,356 @@
+"""Identity: tenants and their numbers, users and memberships (OWNER/TECH), plans and feature gates.
+
+Feature gates are derived from the subscription (``SubscriptionUpdated``) and the plan's data in ``id_plans``;
+``past_due`` keeps the plan's gates open for the plan's grace period, computed at read time so nothing has to wake
+up for the gates to close.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from domain.events import outbox
+from domain.events.catalog import FeatureGatesChanged, TenantCreated
+from domain.events.envelope import Envelope
+from domain.identity.models import FeatureGates, Membership, PhoneNumber, Plan, Tenant, User
+
+Role = Literal["OWNER", "TECH"]
+ROLES: tuple[Role, ...] = ("OWNER", "TECH")
+OPEN_STATUSES = frozenset({"active", "trialing"})
+DEFAULT_PLAN = "starter"
+
+
+class IdentityError(ValueError):
+    """A request identity cannot honour; the message is one line for people."""
+
+
+class NotFound(IdentityError):
+    pass
+
+
+class Conflict(IdentityError):
+    pass
+
+
+def normalise_e164(value: str) -> str:
+    """Parse a phone number (US default region) and return it in E.164, or raise IdentityError."""
+    try:
+        parsed = phonenumbers.parse(value, "US")
+    except phonenumbers.NumberParseException:
+        raise IdentityError(f"{value!r} is not a phone number") from None
+    if not phonenumbers.is_possible_number(parsed):
+        raise IdentityError(f"{value!r} is not a possible phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+@dataclass(frozen=True)
+class TenantRecord:
+    id: uuid.UUID
+    name: str
+    timezone: str
+    forward_to: str
+    phone_number: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "timezone": self.timezone,
+            "forward_to": self.forward_to,
+            "phone_number": self.phone_number,
+        }
+
+
+def create_tenant(
+    session: Session,
+    *,
+    name: str,
+    number: str,
+    forward_to: str,
+    timezone: str,
+    plan: str = DEFAULT_PLAN,
+    subscription_status: str = "trialing",
+    tenant_id: uuid.UUID | None = None,
+) -> TenantRecord:
+    """A tenant with its Twilio number and initial gates, and ``TenantCreated`` (compliance opens its campaign)."""
+    if not name.strip():
+        raise IdentityError("a tenant needs a name")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise IdentityError(f"{timezone!r} is not an IANA time zone") from None
+    e164, forward = normalise_e164(number), normalise_e164(forward_to)
+    plan_row = session.get(Plan, plan)
+    if plan_row is None:
+        raise IdentityError(f"unknown plan {plan!r}")
+    new_id = tenant_id or uuid.uuid4()
+    session.add(Tenant(id=new_id, name=name.strip(), timezone=timezone, forward_to=forward))
+    session.flush()
+    claimed = session.scalar(
+        insert(PhoneNumber)
+        .values(id=uuid.uuid4(), tenant_id=new_id, e164=e164)
+        .on_conflict_do_nothing(index_elements=["e164"])
+        .returning(PhoneNumber.id)
+    )
+    if claimed is None:
+        raise Conflict(f"{e164} already belongs to a tenant")
+    session.add(
+        FeatureGates(
+            tenant_id=new_id,
+            plan=plan,
+            subscription_status=subscription_status,
+            gates=_gates_for(plan_row, subscription_status, past_due_since=None, now=datetime.now(UTC)),
+        )
+    )
+    session.flush()
+    outbox.append(session, TenantCreated(name=name.strip(), phone_number=e164, timezone=timezone), tenant_id=new_id)
+    return TenantRecord(new_id, name.strip(), timezone, forward, e164)
+
+
+def tenant_by_number(session: Session, e164: str) -> TenantRecord | None:
+    row = session.execute(
+        select(Tenant, PhoneNumber.e164)
+        .join(PhoneNumber, PhoneNumber.tenant_id == Tenant.id)
+        .where(PhoneNumber.e164 == e164)
+    ).first()
+    if row is None:
+        return None
+    tenant, number = row
+    return TenantRecord(tenant.id, tenant.name, tenant.timezone, tenant.forward_to, number)
+
+
+def get_tenant(session: Session, tenant_id: uuid.UUID) -> TenantRecord | None:
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        return None
+    number = session.scalar(
+        select(PhoneNumber.e164).where(PhoneNumber.tenant_id == tenant_id).order_by(PhoneNumber.created_at).limit(1)
+    )
+    return TenantRecord(tenant.id, tenant.name, tenant.timezone, tenant.forward_to, number)
+
+
+# --- feature gates ---------------------------------------------------------------------------------------------
+
+
+def _gates_for(plan: Plan | None, status: str, *, past_due_since: datetime | None, now: datetime) -> dict[str, bool]:
+    if plan is None:
+        return {}
+    plan_gates = {name: bool(value) for name, value in plan.gates.items()}
+    if status in OPEN_STATUSES:
+        return plan_gates
+    if status == "past_due":
+        since = past_due_since or now
+        if now < since + timedelta(days=plan.past_due_grace_days):
+            return plan_gates
+    return dict.fromkeys(plan_gates, False)
+
+
+def feature_gates_for(session: Session, tenant_id: uuid.UUID, *, now: datetime | None = None) -> dict[str, bool]:
+    """The tenant's effective gates now (a past_due grace period that ran out closes them). Unknown ⇒ all closed."""
+    row = session.get(FeatureGates, tenant_id)
+    if row is None:
+        return {}
+    plan = session.get(Plan, row.plan)
+    return _gates_for(plan, row.subscription_status, past_due_since=row.past_due_since, now=now or datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class GateState:
+    plan: str
+    subscription_status: str
+    gates: dict[str, bool]
+    past_due_since: datetime | None
+    grace_ends_at: datetime | None
+
+
+def gate_state(session: Session, tenant_id: uuid.UUID, *, now: datetime | None = None) -> GateState | None:
+    row = session.get(FeatureGates, tenant_id)
+    if row is None:
+        return None
+    plan = session.get(Plan, row.plan)
+    grace_ends = (
+        row.past_due_since + timedelta(days=plan.past_due_grace_days)
+        if plan is not None and row.past_due_since is not None
+        else None
+    )
+    gates = _gates_for(plan, row.subscription_status, past_due_since=row.past_due_since, now=now or datetime.now(UTC))
+    return GateState(row.plan, row.subscription_status, gates, row.past_due_since, grace_ends)
+
+
+def apply_subscription(
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    plan: str,
+    status: str,
+    source_created: int,
+    cause: Envelope | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Recompute the tenant's gates from a subscription fact; ``FeatureGatesChanged`` when anything changed.
+
+    One conditional upsert: a fact older than the stored one (``source_created``) changes nothing, so duplicated or
+    reordered deliveries converge on the newest state.
+    """
+    now = now or datetime.now(UTC)
+    plan_row = session.get(Plan, plan)  # an unknown plan gates nothing open: fail closed, never guess
+    before = gate_state(session, tenant_id, now=now)
+    updated = session.execute(
+        text(
+            """
+            INSERT INTO id_feature_gates (tenant_id, plan, subscription_status, gates, past_due_since, source_created,
+                                          updated_at)
+            VALUES (:tenant, :plan, :status, '{}'::jsonb, CASE WHEN :status = 'past_due' THEN now() END, :created,
+                    now())
+            ON CONFLICT (tenant_id) DO UPDATE SET
+              plan = EXCLUDED.plan,
+              subscription_status = EXCLUDED.subscription_status,
+              -- the grace period runs from the first past_due, not from every repeat of it
+              past_due_since = CASE WHEN EXCLUDED.subscription_status <> 'past_due' THEN NULL
+                                    ELSE coalesce(id_feature_gates.past_due_since, now()) END,
+              source_created = EXCLUDED.source_created,
+              updated_at = now()
+            WHERE id_feature_gates.source_created <= EXCLUDED.source_created
+            RETURNING past_due_since
+            """
+        ),
+        {"tenant": tenant_id, "plan": plan, "status": status, "created": source_created},
+    ).first()
+    if updated is None:
+        return False
+    gates = _gates_for(plan_row, status, past_due_since=updated.past_due_since, now=now)
+    session.execute(
+        text("UPDATE id_feature_gates SET gates = CAST(:gates AS jsonb) WHERE tenant_id = :tenant"),
+        {"gates": _json(gates), "tenant": tenant_id},
+    )
+    if before is not None and (before.plan, before.subscription_status, before.gates) == (plan, status, gates):
+        return False
+    outbox.append(
+        session,
+        FeatureGatesChanged(plan=plan, subscription_status=status, gates=gates),
+        tenant_id=tenant_id,
+        correlation_id=cause.correlation_id if cause else None,
+        causation_id=cause.event_id if cause else None,
+    )
+    return True
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+# --- users and memberships ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberRecord:
+    user_id: uuid.UUID
+    clerk_user_id: str
+    email: str | None
+    role: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "user_id": str(self.user_id),
+            "clerk_user_id": self.clerk_user_id,
+            "email": self.email,
+            "role": self.role,
+        }
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a Clerk user, and the tenants they belong to with their role in each."""
+
+    clerk_user_id: str
+    user_id: uuid.UUID | None
+    roles: dict[uuid.UUID, str]
+
+
+def principal_for(session: Session, clerk_user_id: str) -> Principal:
+    """Look up a Clerk user's memberships. Runs as the owner (it decides which tenant the request may act for)."""
+    rows = session.execute(
+        select(User.id, Membership.tenant_id, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(User.clerk_user_id == clerk_user_id)
+    ).all()
+    user_id = rows[0].id if rows else None
+    return Principal(clerk_user_id, user_id, {row.tenant_id: row.role for row in rows})
+
+
+def list_members(session: Session, tenant_id: uuid.UUID) -> list[MemberRecord]:
+    rows = session.execute(
+        select(User.id, User.clerk_user_id, User.email, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == tenant_id)
+        .order_by(Membership.created_at, User.id)
+    ).all()
+    return [MemberRecord(row.id, row.clerk_user_id, row.email, row.role) for row in rows]
+
+
+def add_member(
+    session: Session, *, tenant_id: uuid.UUID, clerk_user_id: str, email: str | None, role: str
+) -> MemberRecord:
+    if role not in ROLES:
+        raise IdentityError("role must be OWNER or TECH")
+    user_id = session.scalar(text("SELECT nmc_user_id_for(:clerk, :email)"), {"clerk": clerk_user_id, "email": email})
+    assert user_id is not None
+    inserted = session.scalar(
+        insert(Membership)
+        .values(tenant_id=tenant_id, user_id=user_id, role=role)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "user_id"])
+        .returning(Membership.user_id)
+    )
+    if inserted is None:
+        raise Conflict("that user is already a member of this tenant")
+    return MemberRecord(user_id, clerk_user_id, email, role)
+
+
+def _lock_tenant(session: Session, tenant_id: uuid.UUID) -> None:
+    # Serialises membership changes per tenant, so two concurrent demotions cannot both pass the last-owner rule.
+    session.execute(text("SELECT 1 FROM id_tenants WHERE id = :tenant FOR UPDATE"), {"tenant": tenant_id})
+
+
+def _owners_left_after(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> int:
+    count = session.scalar(
+        text("SELECT count(*) FROM id_memberships WHERE tenant_id = :tenant AND role = 'OWNER' AND user_id <> :user"),
+        {"tenant": tenant_id, "user": user_id},
+    )
+    return int(count or 0)
+
+
+def set_role(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUID, role: str) -> MemberRecord:
+    if role not in ROLES:
+        raise IdentityError("role must be OWNER or TECH")
+    _lock_tenant(session, tenant_id)
+    member = session.get(Membership, (tenant_id, user_id))
+    if member is None:
+        raise NotFound("no such member")
+    if member.role == "OWNER" and role != "OWNER" and _owners_left_after(session, tenant_id, user_id) == 0:
+        raise Conflict("a tenant keeps at least one OWNER")
+    member.role = role
+    session.flush()
+    user = session.get(User, user_id)
+    assert user is not None
+    return MemberRecord(user_id, user.clerk_user_id, user.email, role)
+
+
+def remove_member(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    _lock_tenant(session, tenant_id)
+    member = session.get(Membership, (tenant_id, user_id))
+    if member is None:
+        raise NotFound("no such member")
+    if member.role == "OWNER" and _owners_left_after(session, tenant_id, user_id) == 0:
+        raise Conflict("a tenant keeps at least one OWNER")
+    session.delete(member)
+    session.flush()
