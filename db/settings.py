@@ -55,6 +55,8 @@ class Settings(BaseModel):
     worker_threads: int = Field(default=8, ge=1, le=256)
     worker_idle_poll_ms: int = Field(default=20, ge=1, le=5000)
     dramatiq_namespace: str = "nmc"
+    # Modules whose `subscriptions` this process serves; empty means every domain module.
+    handler_modules: tuple[str, ...] = ()
 
     hold_ttl_minutes: int = Field(default=15, ge=1, le=24 * 60)
     hold_max_extensions: int = Field(default=2, ge=0, le=20)
@@ -89,7 +91,7 @@ class Settings(BaseModel):
     scheduler_metrics_bind: str = "127.0.0.1:9102"
     worker_metrics_bind: str = "127.0.0.1:9191"
 
-    @field_validator("clerk_authorized_parties", mode="before")
+    @field_validator("clerk_authorized_parties", "handler_modules", mode="before")
     @classmethod
     def _split_parties(cls, value: object) -> object:
         if isinstance(value, str):

@@ -143,10 +143,15 @@ class TwilioGateway:
         return _provider_message(self._call(lambda: self._messages(sid).fetch()))
 
     def list_messages(
-        self, *, to: str | None = None, from_: str | None = None, date_sent_after: datetime | None = None
+        self,
+        *,
+        to: str | None = None,
+        from_: str | None = None,
+        date_sent_after: datetime | None = None,
+        page_size: int = 1000,
     ) -> list[ProviderMessage]:
         """Every matching message, newest first (the SDK follows next_page_uri)."""
-        filters: dict[str, Any] = {"page_size": 1000}
+        filters: dict[str, Any] = {"page_size": page_size}
         if to:
             filters["to"] = to
         if from_:

@@ -1,0 +1,127 @@
+"""`nmc dlq list|show|replay`: the dead letters, for operators."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+
+import click
+
+from db.engine import make_engine, make_session_factory
+from ops.cli import echo_json, get_settings
+from workers.dlq import get_dead_letter, list_dead_letters, replay_one
+
+
+def _uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a UUID", param_hint=what) from None
+
+
+@click.group()
+def dlq() -> None:
+    """Dead letters: deliveries that failed every attempt."""
+
+
+@dlq.command("list")
+@click.option("--tenant", help="Only this tenant's (UUID).")
+@click.option("--event", "event_name", help="Only this event name, e.g. nmc.telephony.CallMissed.")
+@click.option("--handler", help="Only this handler, e.g. conversations.send_first_sms.")
+@click.option("--all", "include_replayed", is_flag=True, help="Include dead letters already replayed.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def list_command(
+    ctx: click.Context,
+    tenant: str | None,
+    event_name: str | None,
+    handler: str | None,
+    include_replayed: bool,
+    as_json: bool,
+) -> None:
+    """List dead letters, oldest first."""
+    settings = get_settings(ctx)
+    engine = make_engine(settings, pool_size=1, max_overflow=0, application_name="nmc-cli")
+    with make_session_factory(engine)() as session:
+        letters = list_dead_letters(
+            session,
+            tenant_id=_uuid(tenant, "--tenant") if tenant else None,
+            event_name=event_name,
+            handler=handler,
+            include_replayed=include_replayed,
+        )
+    if as_json:
+        echo_json([letter.summary() for letter in letters])
+        return
+    if not letters:
+        click.echo("no dead letters")
+        return
+    for letter in letters:
+        replayed = f" replayed {letter.replayed_at:%Y-%m-%d %H:%M}" if letter.replayed_at else ""
+        click.echo(
+            f"{letter.id}  {letter.dead_at:%Y-%m-%d %H:%M:%S}  {letter.event_name}  {letter.handler}"
+            f"  x{letter.attempts}  {letter.last_error[:80]}{replayed}"
+        )
+
+
+@dlq.command("show")
+@click.argument("dead_letter_id")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def show_command(ctx: click.Context, dead_letter_id: str, as_json: bool) -> None:
+    """Show one dead letter: envelope, error and traceback."""
+    settings = get_settings(ctx)
+    engine = make_engine(settings, pool_size=1, max_overflow=0, application_name="nmc-cli")
+    with make_session_factory(engine)() as session:
+        letter = get_dead_letter(session, _uuid(dead_letter_id, "ID"))
+    if letter is None:
+        raise click.ClickException(f"no dead letter {dead_letter_id}")
+    data = letter.summary() | {"envelope": letter.envelope, "traceback": letter.traceback}
+    if as_json:
+        echo_json(data)
+        return
+    for key, value in letter.summary().items():
+        click.echo(f"{key:>12}: {value}")
+    click.echo("    envelope:")
+    echo_json(letter.envelope)
+    click.echo("   traceback:")
+    click.echo(letter.traceback)
+
+
+@dlq.command("replay")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "replay_all", is_flag=True, help="Every dead letter not yet replayed.")
+@click.option("--dry-run", is_flag=True, help="Validate and show what would be replayed; change nothing.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def replay_command(ctx: click.Context, ids: tuple[str, ...], replay_all: bool, dry_run: bool, as_json: bool) -> None:
+    """Re-deliver dead letters (re-validated against the current Event Catalog; idempotent)."""
+    from workers.broker import make_broker
+
+    if bool(ids) == replay_all:
+        raise click.UsageError("give dead letter IDs or --all (not both)")
+    settings = get_settings(ctx)
+    engine = make_engine(settings, pool_size=1, max_overflow=0, application_name="nmc-cli")
+    sessions = make_session_factory(engine)
+    if replay_all:
+        with sessions() as session:
+            targets = [letter.id for letter in list_dead_letters(session, limit=1_000_000)]
+    else:
+        targets = [_uuid(value, "ID") for value in ids]
+    broker = make_broker(settings)
+    results = []
+    with click.progressbar(targets, label="replaying", file=sys.stderr, show_pos=True) as bar:
+        for target in bar:
+            results.append(replay_one(sessions, broker, target, dry_run=dry_run))
+    broker.close()
+    if as_json:
+        echo_json([{"id": str(r.dead_letter_id), "status": r.status, "detail": r.detail} for r in results])
+    else:
+        for result in results:
+            click.echo(f"{result.dead_letter_id}  {result.status}" + (f"  {result.detail}" if result.detail else ""))
+        counts: dict[str, int] = {}
+        for result in results:
+            counts[result.status] = counts.get(result.status, 0) + 1
+        click.echo(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to replay")
+    if any(r.status in {"invalid", "not_found"} for r in results):
+        ctx.exit(1)

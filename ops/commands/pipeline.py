@@ -1,0 +1,49 @@
+"""`nmc dispatcher`, `nmc worker` and `nmc scheduler`: the worker-side processes."""
+
+from __future__ import annotations
+
+import click
+
+from ops.cli import get_settings
+from ops.runtime import configure_process
+
+
+@click.command()
+@click.pass_context
+def dispatcher(ctx: click.Context) -> None:
+    """Run the outbox dispatcher (LISTEN/NOTIFY, polling fallback, retry redriver)."""
+    from workers.processes import run_dispatcher
+
+    settings = get_settings(ctx)
+    hooks = configure_process(settings, "dispatcher")
+    run_dispatcher(settings, on_tick=hooks.on_tick)
+
+
+@click.command()
+@click.option("--processes", "-p", type=click.IntRange(1, 64), default=None, help="Default: WORKER_PROCESSES.")
+@click.option("--threads", "-t", type=click.IntRange(1, 256), default=None, help="Default: WORKER_THREADS.")
+@click.option("--queues", "-Q", multiple=True, help="Only these module queues (repeatable). Default: all.")
+@click.pass_context
+def worker(ctx: click.Context, processes: int | None, threads: int | None, queues: tuple[str, ...]) -> None:
+    """Run the Dramatiq worker pool (one queue per module)."""
+    from workers.processes import run_worker
+
+    settings = get_settings(ctx)
+    configure_process(settings, "worker")
+    run_worker(
+        settings,
+        processes=processes or settings.worker_processes,
+        threads=threads or settings.worker_threads,
+        queues=queues,
+    )
+
+
+@click.command()
+@click.pass_context
+def scheduler(ctx: click.Context) -> None:
+    """Run periodic jobs (hold expiry, takeover leases, provider polling, gauges, retention)."""
+    from ops.jobs import build_scheduler
+
+    settings = get_settings(ctx)
+    hooks = configure_process(settings, "scheduler")
+    build_scheduler(settings).run(on_tick=hooks.on_tick)

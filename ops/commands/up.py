@@ -1,0 +1,120 @@
+"""`nmc up`: every process locally, each logging with its name, all stopped cleanly on Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import click
+import httpx
+
+from ops.cli import cli, get_settings
+
+PROCESS_ORDER = ("sandbox", "ingress", "dispatcher", "worker", "scheduler")
+COLORS = {"sandbox": 35, "ingress": 36, "dispatcher": 33, "worker": 32, "scheduler": 34, "demo": 37}
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = field(default=0.0)
+
+
+def _pump(name: str, stream: object, lock: threading.Lock) -> None:
+    color = COLORS.get(name, 0)
+    prefix = f"\x1b[{color}m{name:>10}\x1b[0m | " if sys.stdout.isatty() else f"{name:>10} | "
+    for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
+        with lock:
+            sys.stdout.write(prefix + raw.decode(errors="replace"))
+            sys.stdout.flush()
+
+
+def _start(child: Child, lock: threading.Lock) -> None:
+    child.process = subprocess.Popen(
+        child.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True
+    )
+    child.started_at = time.monotonic()
+    threading.Thread(target=_pump, args=(child.name, child.process.stdout, lock), daemon=True).start()
+
+
+def _wait_ready(url: str, timeout: float, stop: threading.Event) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stop.is_set():
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+@click.command()
+@click.option("--no-demo", is_flag=True, help="Start everything but do not play the demo conversation.")
+@click.option("--migrate/--no-migrate", default=True, show_default=True, help="Apply migrations first.")
+@click.pass_context
+def up(ctx: click.Context, no_demo: bool, migrate: bool) -> None:
+    """Run ingress, dispatcher, worker, scheduler and sandbox together until Ctrl-C."""
+    settings = get_settings(ctx)
+    if migrate:
+        from db.migrate import upgrade
+
+        upgrade(settings)
+    executable = [sys.executable, "-m", "ops"]
+    available = set(cli.commands)
+    children = [Child(name, [*executable, name]) for name in PROCESS_ORDER if name in available]
+    missing = [name for name in PROCESS_ORDER if name not in available]
+    if missing:
+        click.echo(f"not started (not built yet): {', '.join(missing)}", err=True)
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    for child in children:
+        _start(child, lock)
+    ready = _wait_ready(f"http://{settings.ingress_bind}/readyz", 30, stop) if "ingress" in available else True
+    if ready and not stop.is_set():
+        click.echo(
+            f"NeverMissCall is up: ingress http://{settings.ingress_bind}  sandbox http://{settings.sandbox_bind}"
+        )
+        if not no_demo and "demo" in available:
+            demo = Child("demo", [*executable, "demo"])
+            _start(demo, lock)
+    elif not stop.is_set():
+        click.echo("ingress did not become ready within 30 s; see its log lines above", err=True)
+    while not stop.wait(0.5):
+        for child in children:
+            assert child.process is not None
+            if child.process.poll() is not None:
+                code = child.process.returncode
+                child.restarts += 1
+                delay = min(30, 2**child.restarts)
+                click.echo(f"{child.name} exited with {code}; restarting in {delay} s", err=True)
+                if stop.wait(delay):
+                    break
+                _start(child, lock)
+    click.echo("stopping…", err=True)
+    for child in reversed(children):
+        if child.process and child.process.poll() is None:
+            os.killpg(child.process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for child in reversed(children):
+        if child.process is None:
+            continue
+        try:
+            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(child.process.pid, signal.SIGKILL)
+    click.echo("stopped", err=True)

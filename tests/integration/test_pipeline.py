@@ -1,0 +1,330 @@
+"""The outbox → dispatcher → delivery pipeline on the real Postgres and Redis, in one process.
+
+Process-killing tests live in tests/acceptance/test_pipeline_faults.py.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import dramatiq
+import pytest
+from dramatiq.brokers.stub import StubBroker
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.settings import Settings
+from domain.events import outbox
+from domain.events.catalog import EventValidationError, TenantCreated
+from tests.support.pipeline_handlers import CREATE_EFFECTS_TABLE
+from workers.bootstrap import Runtime, build_dispatcher, build_worker_runtime
+from workers.delivery import DeliveryRunner
+from workers.dispatcher import Dispatcher
+from workers.dlq import list_dead_letters, replay
+from workers.retry import backoff_seconds
+
+
+class FixedRandom:
+    def __init__(self, value: float) -> None:
+        self.value = value
+        self.calls = 0
+
+    def __call__(self) -> float:
+        self.calls += 1
+        return self.value
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2030, 1, 1, 12, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Pipeline:
+    runtime: Runtime
+    runner: DeliveryRunner
+    dispatcher: Dispatcher
+    sessions: sessionmaker[Session]
+    clock: Clock
+    rng: FixedRandom
+
+    def publish(self, script: str, count: int = 1) -> list[uuid.UUID]:
+        ids = []
+        with self.sessions() as session, session.begin():
+            for _ in range(count):
+                event = TenantCreated(name=script, phone_number="+13105550100", timezone="America/New_York")
+                ids.append(outbox.append(session, event, tenant_id=uuid.uuid4()).event_id)
+        return ids
+
+    def deliveries(self) -> list[tuple[uuid.UUID, str]]:
+        with self.sessions() as session:
+            rows = session.execute(text("SELECT id, handler FROM outbox_deliveries ORDER BY handler")).all()
+        return [(row.id, row.handler) for row in rows]
+
+    def run_delivery(self, delivery_id: uuid.UUID) -> str:
+        """What the middleware and actor do for one message, without Redis in the way."""
+        if self.runner.claim(delivery_id) is None:
+            return "skipped"
+        try:
+            self.runner.process(delivery_id)
+        except Exception as error:
+            outcome = self.runner.fail(delivery_id, error)
+            return "dead" if outcome.dead else "retry"
+        return "done"
+
+    def use_max_attempts(self, attempts: int) -> None:
+        self.runner = DeliveryRunner(
+            self.sessions,
+            self.runtime.registry,
+            max_attempts=attempts,
+            lease_seconds=60,
+            clock=self.clock,
+            rng=self.rng,
+        )
+
+    def effects(self, handler: str | None = None) -> int:
+        with self.sessions() as session:
+            query = "SELECT count(*) FROM test_effects" + (" WHERE handler = :h" if handler else "")
+            return int(session.execute(text(query), {"h": handler}).scalar_one())
+
+    def delivery(self, delivery_id: uuid.UUID) -> dict[str, object]:
+        with self.sessions() as session:
+            row = session.execute(text("SELECT * FROM outbox_deliveries WHERE id = :id"), {"id": delivery_id}).one()
+        return dict(row._mapping)
+
+
+@pytest.fixture
+def pipeline(settings: Settings, engine: Engine) -> Iterator[Pipeline]:
+    with engine.begin() as conn:
+        conn.execute(text(CREATE_EFFECTS_TABLE))
+    test_settings = settings.model_copy(update={"handler_modules": ("tests.support.pipeline_handlers",)})
+    clock, rng = Clock(), FixedRandom(1.0)
+    runtime, runner = build_worker_runtime(test_settings, clock=clock, rng=rng)
+    dispatcher = build_dispatcher(runtime, clock=clock, rng=rng)
+    yield Pipeline(runtime, runner, dispatcher, runtime.sessions, clock, rng)
+    runtime.broker.close()
+    runtime.engine.dispose()
+
+
+def test_backoff_is_full_jitter_capped_at_thirty_seconds() -> None:
+    assert [backoff_seconds(a, rng=lambda: 1.0) for a in range(1, 7)] == [2, 4, 8, 16, 30, 30]
+    assert backoff_seconds(3, rng=lambda: 0.0) == 0
+    assert backoff_seconds(2, rng=lambda: 0.5) == 2
+
+
+def test_an_event_fans_out_to_every_subscribed_handler_once(pipeline: Pipeline) -> None:
+    pipeline.publish("ok")
+    assert pipeline.dispatcher.dispatch_batch() == 1
+    assert pipeline.dispatcher.dispatch_batch() == 0
+    handlers = [handler for _, handler in pipeline.deliveries()]
+    assert handlers == ["testing.count_once", "testing.follow_script"]
+
+
+def test_a_redelivered_message_has_no_second_effect(pipeline: Pipeline) -> None:
+    pipeline.publish("ok")
+    pipeline.dispatcher.dispatch_batch()
+    delivery_id, _ = pipeline.deliveries()[0]
+    assert pipeline.run_delivery(delivery_id) == "done"
+    assert pipeline.run_delivery(delivery_id) == "skipped"
+    # Even if the status were somehow reset, the processed marker stops a second effect.
+    with pipeline.sessions() as session, session.begin():
+        session.execute(text("UPDATE outbox_deliveries SET status = 'enqueued' WHERE id = :id"), {"id": delivery_id})
+    assert pipeline.runner.claim(delivery_id) is not None
+    assert pipeline.runner.process(delivery_id) is False
+    assert pipeline.effects("testing.count_once") == 1
+
+
+def test_failures_are_retried_with_delays_inside_the_formula_then_dead_lettered(pipeline: Pipeline) -> None:
+    pipeline.publish("fail:always")
+    pipeline.dispatcher.dispatch_batch()
+    delivery_id = next(d for d, h in pipeline.deliveries() if h == "testing.follow_script")
+    delays = []
+    for attempt in range(1, 7):
+        before = pipeline.clock.now
+        outcome = pipeline.run_delivery(delivery_id)
+        row = pipeline.delivery(delivery_id)
+        assert row["attempts"] == attempt
+        if attempt < 6:
+            assert outcome == "retry"
+            delay = (row["next_attempt_at"] - before).total_seconds()  # type: ignore[operator]
+            assert 0 <= delay <= min(30, 2**attempt)
+            delays.append(delay)
+            # Not due yet: the redriver leaves it alone.
+            pipeline.dispatcher.redrive()
+            assert pipeline.delivery(delivery_id)["status"] == "retrying"
+            pipeline.clock.now = row["next_attempt_at"]  # type: ignore[assignment]
+            pipeline.dispatcher.redrive()
+            assert pipeline.delivery(delivery_id)["status"] == "enqueued"
+        else:
+            assert outcome == "dead"
+    assert delays == [2, 4, 8, 16, 30]  # rng pinned to its upper bound
+    assert pipeline.delivery(delivery_id)["status"] == "dead"
+    with pipeline.sessions() as session:
+        letters = list_dead_letters(session)
+    assert len(letters) == 1
+    letter = letters[0]
+    assert letter.attempts == 6
+    assert letter.handler == "testing.follow_script"
+    assert "scripted failure on attempt 6" in letter.last_error
+    assert "RuntimeError" in letter.traceback
+
+
+def test_the_jitter_uses_the_injected_random_source(pipeline: Pipeline) -> None:
+    pipeline.rng.value = 0.25
+    pipeline.publish("fail:1")
+    pipeline.dispatcher.dispatch_batch()
+    delivery_id = next(d for d, h in pipeline.deliveries() if h == "testing.follow_script")
+    start = pipeline.clock.now
+    assert pipeline.run_delivery(delivery_id) == "retry"
+    assert (pipeline.delivery(delivery_id)["next_attempt_at"] - start) == timedelta(seconds=0.5)  # type: ignore[operator]
+
+
+def test_a_lost_worker_lease_counts_the_attempt_and_schedules_a_retry(pipeline: Pipeline) -> None:
+    pipeline.publish("ok")
+    pipeline.dispatcher.dispatch_batch()
+    delivery_id, _ = pipeline.deliveries()[0]
+    assert pipeline.runner.claim(delivery_id) is not None  # ...and the worker dies here
+    pipeline.clock.now += timedelta(seconds=pipeline.runtime.settings.delivery_lease_seconds + 1)
+    pipeline.dispatcher.redrive()
+    row = pipeline.delivery(delivery_id)
+    assert (row["status"], row["attempts"]) == ("retrying", 1)
+    assert row["last_error"] == "worker lost mid-handler (lease expired)"
+
+
+def test_replay_revalidates_and_delivers_exactly_once(pipeline: Pipeline) -> None:
+    pipeline.use_max_attempts(1)
+    with pipeline.sessions() as session, session.begin():
+        session.execute(text("INSERT INTO test_broken VALUES ('a bug')"))
+    pipeline.publish("fail:while-broken")
+    pipeline.dispatcher.dispatch_batch()
+    delivery_id = next(d for d, h in pipeline.deliveries() if h == "testing.follow_script")
+    assert pipeline.run_delivery(delivery_id) == "dead"
+    with pipeline.sessions() as session, session.begin():
+        session.execute(text("DELETE FROM test_broken"))  # the operator fixes the bug, then replays
+    with pipeline.sessions() as session:
+        (letter,) = list_dead_letters(session)
+
+    results = []
+    barrier = threading.Barrier(4)
+
+    def replay_once() -> None:
+        barrier.wait()
+        results.append(replay(pipeline.sessions, pipeline.runtime.broker, [letter.id]))
+
+    threads = [threading.Thread(target=replay_once) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    replayed = [r for result in results for r in result if r.status == "replayed"]
+    assert len(replayed) == 1
+    assert pipeline.delivery(delivery_id)["status"] == "enqueued"
+    assert pipeline.run_delivery(delivery_id) == "done"
+    assert pipeline.run_delivery(delivery_id) == "skipped"
+    assert pipeline.effects("testing.follow_script") == 1  # the failed attempt rolled back its effect
+    with pipeline.sessions() as session:
+        (after,) = list_dead_letters(session, include_replayed=True)
+    assert after.replayed_at is not None
+
+
+def test_replay_refuses_an_envelope_the_catalog_no_longer_accepts(pipeline: Pipeline) -> None:
+    pipeline.use_max_attempts(1)
+    pipeline.publish("fail:always")
+    pipeline.dispatcher.dispatch_batch()
+    delivery_id = next(d for d, h in pipeline.deliveries() if h == "testing.follow_script")
+    pipeline.run_delivery(delivery_id)
+    with pipeline.sessions() as session, session.begin():
+        session.execute(
+            text("UPDATE dead_letters SET envelope = jsonb_set(envelope, '{payload,phone_number}', '\"555\"')")
+        )
+    with pipeline.sessions() as session:
+        (letter,) = list_dead_letters(session)
+    (result,) = replay(pipeline.sessions, pipeline.runtime.broker, [letter.id])
+    assert result.status == "invalid"
+    assert "phone_number" in (result.detail or "")
+    assert pipeline.delivery(delivery_id)["status"] == "dead"
+
+
+def test_an_invalid_event_is_refused_at_append(pipeline: Pipeline) -> None:
+    with pytest.raises(EventValidationError), pipeline.sessions() as session:
+        outbox.append(session, object(), tenant_id=None)
+    with pytest.raises(ValueError, match="phone_number"):
+        TenantCreated(name="x", phone_number="555-0100", timezone="UTC")
+
+
+def test_a_dispatcher_killed_between_claim_and_commit_loses_nothing(pipeline: Pipeline, engine: Engine) -> None:
+    pipeline.publish("ok", count=20)
+    # A dispatcher claims the batch and its connection dies before COMMIT (what SIGKILL looks like to Postgres).
+    doomed = engine.connect()
+    doomed.execute(text("SELECT event_id FROM outbox_events WHERE dispatched_at IS NULL FOR UPDATE SKIP LOCKED"))
+    doomed.execute(text("UPDATE outbox_events SET dispatched_at = now()"))
+    assert pipeline.dispatcher.dispatch_batch() == 0  # everything is locked by the doomed claim
+    pid = doomed.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    doomed.invalidate()
+    assert pipeline.dispatcher.dispatch_batch() == 20
+    assert len(pipeline.deliveries()) == 40
+
+
+def test_four_dispatchers_draining_ten_thousand_events_deliver_each_exactly_once(pipeline: Pipeline) -> None:
+    with pipeline.sessions() as session, session.begin():
+        session.execute(
+            text(
+                "INSERT INTO outbox_events (event_id, event_name, schema_version, tenant_id, occurred_at,"
+                " correlation_id, payload)"
+                " SELECT id, 'nmc.identity.TenantCreated', 1, NULL, now(), id,"
+                " jsonb_build_object('name', 'ok', 'phone_number', '+13105550100', 'timezone', 'UTC')"
+                " FROM (SELECT gen_random_uuid() AS id FROM generate_series(1, 10000)) AS ids"
+            )
+        )
+    runtime = pipeline.runtime
+    sent: list[str] = []
+    lock = threading.Lock()
+
+    class RecordingBroker(StubBroker):
+        def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:  # type: ignore[type-arg]
+            with lock:
+                sent.append(message.args[0])
+            return message
+
+    dispatchers = [
+        Dispatcher(
+            runtime.sessions,
+            runtime.registry,
+            RecordingBroker(),
+            batch_size=500,
+            max_attempts=6,
+            redrive_after_seconds=3600,
+        )
+        for _ in range(4)
+    ]
+    claimed = [0] * 4
+
+    def drain(index: int) -> None:
+        while (n := dispatchers[index].dispatch_batch()) > 0:
+            claimed[index] += n
+
+    threads = [threading.Thread(target=drain, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(claimed) == 10_000
+    assert sum(1 for c in claimed if c > 0) >= 2  # they really shared the work
+    assert len(sent) == 20_000
+    assert len(set(sent)) == 20_000
+    with pipeline.sessions() as session:
+        per_pair = session.execute(
+            text("SELECT count(*), count(DISTINCT (event_id, handler)) FROM outbox_deliveries")
+        ).one()
+        undispatched = session.execute(text("SELECT count(*) FROM outbox_events WHERE dispatched_at IS NULL")).scalar()
+    assert tuple(per_pair) == (20_000, 20_000)
+    assert undispatched == 0

@@ -1,0 +1,98 @@
+"""One bootstrap wires every worker-side dependency from Settings: engine, registry, broker, runner, dispatcher."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import dramatiq
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.engine import make_engine, make_session_factory
+from db.settings import Settings
+from domain.events.envelope import utcnow
+from workers.actors import declare_actors
+from workers.broker import make_broker
+from workers.delivery import DeliveryRunner
+from workers.dispatcher import Dispatcher
+from workers.middleware import DeliveryMiddleware
+from workers.registry import DOMAIN_HANDLER_MODULES, Registry, build_registry, load_subscriptions
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    registry: Registry
+    broker: dramatiq.Broker
+
+
+def handler_modules(settings: Settings) -> tuple[str, ...]:
+    return settings.handler_modules or DOMAIN_HANDLER_MODULES
+
+
+def default_dependencies(settings: Settings, clock: Callable[[], datetime]) -> dict[str, object]:
+    """Everything a handler may ask for by keyword. Adapters are built lazily by their own factories."""
+    return {"settings": settings, "clock": clock}
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    role: str,
+    extra_middleware: Iterable[dramatiq.Middleware] = (),
+    dependencies: Mapping[str, object] | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    pool_size: int = 5,
+) -> Runtime:
+    engine = make_engine(settings, pool_size=pool_size, max_overflow=pool_size, application_name=f"nmc-{role}")
+    deps = dict(default_dependencies(settings, clock))
+    deps.update(dependencies or {})
+    registry = build_registry(load_subscriptions(handler_modules(settings)), deps)
+    broker = make_broker(settings, extra_middleware)
+    return Runtime(settings, engine, make_session_factory(engine), registry, broker)
+
+
+def build_dispatcher(
+    runtime: Runtime, *, clock: Callable[[], datetime] = utcnow, rng: Callable[[], float] = random.random
+) -> Dispatcher:
+    settings = runtime.settings
+    return Dispatcher(
+        runtime.sessions,
+        runtime.registry,
+        runtime.broker,
+        batch_size=settings.outbox_batch_size,
+        max_attempts=settings.delivery_max_attempts,
+        redrive_after_seconds=settings.delivery_redrive_after_seconds,
+        clock=clock,
+        rng=rng,
+    )
+
+
+def build_worker_runtime(
+    settings: Settings,
+    *,
+    queues: Iterable[str] | None = None,
+    dependencies: Mapping[str, object] | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    rng: Callable[[], float] = random.random,
+) -> tuple[Runtime, DeliveryRunner]:
+    runtime = build_runtime(
+        settings, role="worker", dependencies=dependencies, clock=clock, pool_size=settings.worker_threads + 2
+    )
+    runner = DeliveryRunner(
+        runtime.sessions,
+        runtime.registry,
+        max_attempts=settings.delivery_max_attempts,
+        lease_seconds=settings.delivery_lease_seconds,
+        clock=clock,
+        rng=rng,
+    )
+    runtime.broker.add_middleware(DeliveryMiddleware(runner))
+    wanted = set(queues) if queues else runtime.registry.queues
+    declare_actors(runtime.broker, wanted & runtime.registry.queues, runner)
+    return runtime, runner

@@ -1,0 +1,217 @@
+"""Running one delivery (one event for one handler) with at-least-once delivery and effectively-once effect.
+
+Three short transactions, each with one job:
+
+1. ``claim`` counts the attempt durably *before* the handler runs, so a worker SIGKILLed mid-handler still spent
+   an attempt (Dramatiq would not have counted it).
+2. ``process`` commits the handler's own writes, the ``processed (event_id, handler)`` marker and the events the
+   handler emitted together; a redelivered message finds the marker and has no second effect.
+3. ``fail`` schedules the next try (full-jitter backoff, kept in Postgres) or, after the last attempt, moves the
+   delivery to the DLQ with its envelope, error and traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import traceback as traceback_module
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.events.catalog import CATALOG
+from domain.events.envelope import Envelope, utcnow
+from domain.events.handling import HandlerContext
+from workers.registry import Registry
+from workers.retry import backoff_seconds
+
+_CLAIM = text(
+    """
+    UPDATE outbox_deliveries
+       SET status = 'processing', attempts = attempts + 1, started_at = :now, lease_until = :lease_until
+     WHERE id = :id AND status = 'enqueued'
+ RETURNING attempts, handler, event_id
+    """
+)
+
+_LOAD = text(
+    """
+    SELECT d.handler, d.status, e.event_id, e.event_name, e.schema_version, e.tenant_id, e.occurred_at,
+           e.correlation_id, e.causation_id, e.payload
+      FROM outbox_deliveries d JOIN outbox_events e ON e.event_id = d.event_id
+     WHERE d.id = :id
+    """
+)
+
+_MARK_PROCESSED = text(
+    """
+    INSERT INTO processed_events (event_id, handler) VALUES (:event_id, :handler)
+    ON CONFLICT DO NOTHING RETURNING event_id
+    """
+)
+
+_DONE = text(
+    """
+    UPDATE outbox_deliveries SET status = 'done', completed_at = :now, lease_until = NULL
+     WHERE id = :id
+    """
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    delivery_id: uuid.UUID
+    attempts: int
+    handler: str
+    event_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What ``fail`` decided: retry at ``next_attempt_at``, or dead-lettered."""
+
+    dead: bool
+    attempts: int
+    next_attempt_at: datetime | None
+
+
+def envelope_from_row(row: Any) -> Envelope:
+    return Envelope(
+        event_id=row.event_id,
+        event_name=row.event_name,
+        schema_version=row.schema_version,
+        tenant_id=row.tenant_id,
+        occurred_at=row.occurred_at,
+        correlation_id=row.correlation_id,
+        causation_id=row.causation_id,
+        payload=row.payload,
+    )
+
+
+class DeliveryRunner:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        registry: Registry,
+        *,
+        max_attempts: int,
+        lease_seconds: int,
+        clock: Callable[[], datetime] = utcnow,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._sessions = sessions
+        self._registry = registry
+        self._max_attempts = max_attempts
+        self._lease = timedelta(seconds=lease_seconds)
+        self._clock = clock
+        self._rng = rng
+
+    def claim(self, delivery_id: uuid.UUID) -> Claim | None:
+        """Count the attempt and take the lease; None when the delivery is not ours to run (done, dead, taken)."""
+        now = self._clock()
+        with self._sessions() as session, session.begin():
+            row = session.execute(
+                _CLAIM, {"id": delivery_id, "now": now, "lease_until": now + self._lease}
+            ).one_or_none()
+        if row is None:
+            return None
+        return Claim(delivery_id, row.attempts, row.handler, row.event_id)
+
+    def process(self, delivery_id: uuid.UUID) -> bool:
+        """Run the handler; True if it ran, False if an earlier attempt had already committed its effect."""
+        with self._sessions() as session, session.begin():
+            row = session.execute(_LOAD, {"id": delivery_id}).one()
+            if session.execute(_MARK_PROCESSED, {"event_id": row.event_id, "handler": row.handler}).first() is None:
+                session.execute(_DONE, {"id": delivery_id, "now": self._clock()})
+                return False
+            envelope = CATALOG.validate_envelope(envelope_from_row(row).to_json())
+            payload = CATALOG.load_payload(envelope.event_name, envelope.schema_version, envelope.payload)
+            handler = self._registry.handler(row.handler, envelope.event_name)
+            handler.call(payload, HandlerContext(session=session, envelope=envelope))
+            session.execute(_DONE, {"id": delivery_id, "now": self._clock()})
+        return True
+
+    def fail(self, delivery_id: uuid.UUID, error: BaseException, *, lost: bool = False) -> Outcome:
+        """Record a failed attempt: schedule the retry in Postgres, or dead-letter after the last attempt."""
+        message = f"{type(error).__name__}: {error}"[:2000]
+        trace = "".join(traceback_module.format_exception(error))[-20_000:]
+        with self._sessions() as session, session.begin():
+            return fail_delivery(
+                session,
+                delivery_id,
+                last_error=message,
+                traceback=trace,
+                max_attempts=self._max_attempts,
+                now=self._clock(),
+                rng=self._rng,
+                lost=lost,
+            )
+
+
+def fail_delivery(
+    session: Session,
+    delivery_id: uuid.UUID,
+    *,
+    last_error: str,
+    traceback: str,
+    max_attempts: int,
+    now: datetime,
+    rng: Callable[[], float],
+    lost: bool = False,
+) -> Outcome:
+    row = session.execute(
+        text(
+            "SELECT d.attempts, d.status, d.handler, e.event_id, e.event_name, e.schema_version, e.tenant_id,"
+            " e.occurred_at, e.correlation_id, e.causation_id, e.payload"
+            " FROM outbox_deliveries d JOIN outbox_events e ON e.event_id = d.event_id"
+            " WHERE d.id = :id FOR UPDATE OF d"
+        ),
+        {"id": delivery_id},
+    ).one()
+    if row.status != "processing" and not lost:
+        # Already settled (e.g. the redriver declared the worker lost first): never count one attempt twice.
+        return Outcome(dead=row.status == "dead", attempts=row.attempts, next_attempt_at=None)
+    if row.attempts >= max_attempts:
+        session.execute(
+            text(
+                "UPDATE outbox_deliveries SET status = 'dead', lease_until = NULL, last_error = :error,"
+                " completed_at = :now WHERE id = :id"
+            ),
+            {"id": delivery_id, "error": last_error, "now": now},
+        )
+        session.execute(
+            text(
+                "INSERT INTO dead_letters (id, delivery_id, event_id, event_name, handler, tenant_id, envelope,"
+                " attempts, last_error, traceback, dead_at)"
+                " VALUES (:id, :delivery_id, :event_id, :event_name, :handler, :tenant_id, CAST(:envelope AS jsonb),"
+                " :attempts, :error, :traceback, :now)"
+            ),
+            {
+                "id": uuid.uuid4(),
+                "delivery_id": delivery_id,
+                "event_id": row.event_id,
+                "event_name": row.event_name,
+                "handler": row.handler,
+                "tenant_id": row.tenant_id,
+                "envelope": json.dumps(envelope_from_row(row).to_json()),
+                "attempts": row.attempts,
+                "error": last_error,
+                "traceback": traceback,
+                "now": now,
+            },
+        )
+        return Outcome(dead=True, attempts=row.attempts, next_attempt_at=None)
+    next_attempt_at = now + timedelta(seconds=backoff_seconds(row.attempts, rng=rng))
+    session.execute(
+        text(
+            "UPDATE outbox_deliveries SET status = 'retrying', lease_until = NULL, last_error = :error,"
+            " next_attempt_at = :next WHERE id = :id"
+        ),
+        {"id": delivery_id, "error": last_error, "next": next_attempt_at},
+    )
+    return Outcome(dead=False, attempts=row.attempts, next_attempt_at=next_attempt_at)

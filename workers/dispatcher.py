@@ -1,0 +1,244 @@
+"""The Outbox Dispatcher: drains ``outbox_events`` into one delivery per (event, subscribed handler).
+
+Claiming uses ``FOR UPDATE SKIP LOCKED``, so any number of dispatchers can run at once; the claim, the
+``dispatched_at`` mark and the delivery rows commit together, so a dispatcher killed between claim and commit
+leaves the events for the next one, and the unique (event_id, handler) makes a second fan-out impossible.
+Messages go to Redis only after that commit; a message lost in between is re-sent by the redriver, which is also
+what re-drives retries (their schedule lives in Postgres, not in Dramatiq).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import select
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import dramatiq
+import psycopg
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.events.envelope import utcnow
+from workers.broker import delivery_message
+from workers.delivery import fail_delivery
+from workers.registry import Registry
+
+logger = logging.getLogger("nmc.dispatcher")
+
+_CLAIM_EVENTS = text(
+    """
+    WITH claimed AS (
+        SELECT event_id FROM outbox_events
+         WHERE dispatched_at IS NULL
+         ORDER BY seq
+         LIMIT :limit
+           FOR UPDATE SKIP LOCKED
+    )
+    UPDATE outbox_events e SET dispatched_at = :now
+      FROM claimed WHERE e.event_id = claimed.event_id
+    RETURNING e.event_id, e.event_name
+    """
+)
+
+_INSERT_DELIVERIES = text(
+    """
+    INSERT INTO outbox_deliveries (id, event_id, handler, queue, status, enqueued_at, next_attempt_at)
+    SELECT d.id, d.event_id, d.handler, d.queue, 'enqueued', :now, :now
+      FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS d(id uuid, event_id uuid, handler text, queue text)
+    ON CONFLICT (event_id, handler) DO NOTHING
+    RETURNING id, queue
+    """
+)
+
+_DUE_RETRIES = text(
+    """
+    WITH due AS (
+        SELECT id FROM outbox_deliveries
+         WHERE status = 'retrying' AND next_attempt_at <= :now
+         ORDER BY next_attempt_at
+         LIMIT :limit
+           FOR UPDATE SKIP LOCKED
+    )
+    UPDATE outbox_deliveries d SET status = 'enqueued', enqueued_at = :now
+      FROM due WHERE d.id = due.id
+    RETURNING d.id, d.queue
+    """
+)
+
+_STALE_ENQUEUED = text(
+    """
+    WITH stale AS (
+        SELECT id FROM outbox_deliveries
+         WHERE status = 'enqueued' AND enqueued_at < :stale_before
+         LIMIT :limit
+           FOR UPDATE SKIP LOCKED
+    )
+    UPDATE outbox_deliveries d SET enqueued_at = :now
+      FROM stale WHERE d.id = stale.id
+    RETURNING d.id, d.queue
+    """
+)
+
+_LOST_LEASES = text(
+    """
+    SELECT id FROM outbox_deliveries
+     WHERE status = 'processing' AND lease_until < :now
+     LIMIT :limit
+       FOR UPDATE SKIP LOCKED
+    """
+)
+
+
+@dataclass
+class DispatchStats:
+    events: int = 0
+    deliveries: int = 0
+    redriven: int = 0
+    lost: int = 0
+    last_dispatch_at: datetime | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        registry: Registry,
+        broker: dramatiq.Broker,
+        *,
+        batch_size: int,
+        max_attempts: int,
+        redrive_after_seconds: int,
+        clock: Callable[[], datetime] = utcnow,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._sessions = sessions
+        self._registry = registry
+        self._broker = broker
+        self.batch_size = batch_size
+        self._max_attempts = max_attempts
+        self._redrive_after = timedelta(seconds=redrive_after_seconds)
+        self._clock = clock
+        self._rng = rng
+        self.stats = DispatchStats()
+        for queue in registry.queues:
+            broker.declare_queue(queue)
+
+    def dispatch_batch(self) -> int:
+        """Fan out one batch of undispatched events; returns how many events were claimed."""
+        now = self._clock()
+        with self._sessions() as session, session.begin():
+            events = session.execute(_CLAIM_EVENTS, {"limit": self.batch_size, "now": now}).all()
+            rows = [
+                {
+                    "id": str(uuid.uuid4()),
+                    "event_id": str(event.event_id),
+                    "handler": handler.name,
+                    "queue": handler.queue,
+                }
+                for event in events
+                for handler in self._registry.handlers_for(event.event_name)
+            ]
+            created = session.execute(_INSERT_DELIVERIES, {"rows": json.dumps(rows), "now": now}).all() if rows else []
+        self._send(created)
+        if events:
+            self.stats.events += len(events)
+            self.stats.deliveries += len(created)
+            self.stats.last_dispatch_at = now
+        return len(events)
+
+    def redrive(self) -> int:
+        """Re-send what is due: scheduled retries, messages that never reached Redis, and lost workers' leases."""
+        now = self._clock()
+        with self._sessions() as session, session.begin():
+            lost = session.execute(_LOST_LEASES, {"now": now, "limit": self.batch_size}).scalars().all()
+            for delivery_id in lost:
+                fail_delivery(
+                    session,
+                    delivery_id,
+                    last_error="worker lost mid-handler (lease expired)",
+                    traceback="",
+                    max_attempts=self._max_attempts,
+                    now=now,
+                    rng=self._rng,
+                    lost=True,
+                )
+        self.stats.lost += len(lost)
+        with self._sessions() as session, session.begin():
+            due = session.execute(_DUE_RETRIES, {"now": now, "limit": self.batch_size}).all()
+            stale = session.execute(
+                _STALE_ENQUEUED, {"now": now, "stale_before": now - self._redrive_after, "limit": self.batch_size}
+            ).all()
+        self._send([*due, *stale])
+        self.stats.redriven += len(due) + len(stale)
+        return len(due) + len(stale) + len(lost)
+
+    def _send(self, deliveries: list[object]) -> None:
+        for delivery in deliveries:
+            # A Redis error here loses nothing: the delivery stays 'enqueued' and the redriver re-sends it.
+            self._broker.enqueue(delivery_message(delivery.queue, str(delivery.id)))  # type: ignore[attr-defined]
+
+
+class DispatcherLoop:
+    """Wakes on LISTEN/NOTIFY from the outbox trigger, polls as a fallback, and redrives once a second."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        database_url: str,
+        *,
+        poll_interval_ms: int,
+        redrive_interval_seconds: float = 1.0,
+        on_tick: Callable[[], None] | None = None,
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._database_url = database_url
+        self._poll_seconds = poll_interval_ms / 1000
+        self._redrive_interval = redrive_interval_seconds
+        self._on_tick = on_tick
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        listener: psycopg.Connection[tuple[object, ...]] | None = None
+        last_redrive = 0.0
+        while not self.stopping.is_set():
+            try:
+                if listener is None:
+                    listener = psycopg.connect(self._database_url, autocommit=True)
+                    listener.execute("LISTEN outbox")
+                claimed = self._dispatcher.dispatch_batch()
+                if time.monotonic() - last_redrive >= self._redrive_interval:
+                    self._dispatcher.redrive()
+                    last_redrive = time.monotonic()
+                    if self._on_tick:
+                        self._on_tick()
+                if claimed >= self._dispatcher.batch_size:
+                    continue  # more is waiting: no need to sleep
+                self._wait(listener)
+            except (psycopg.OperationalError, OSError) as error:
+                logger.warning("dispatcher lost a dependency, retrying in 1 s: %s", error)
+                if listener is not None:
+                    listener.close()
+                listener = None
+                self.stopping.wait(1.0)
+            except Exception as error:
+                # Anything else is transient too (e.g. Redis restarting); the loop must outlive it.
+                logger.exception("dispatch cycle failed: %s", error)
+                self.stopping.wait(1.0)
+        if listener is not None:
+            listener.close()
+
+    def _wait(self, listener: psycopg.Connection[tuple[object, ...]]) -> None:
+        timeout = min(self._poll_seconds, self._redrive_interval)
+        ready, _, _ = select.select([listener.fileno()], [], [], timeout)
+        if ready:
+            # Drain every pending notification; one wake-up covers them all.
+            for _ in listener.notifies(timeout=0):
+                pass

@@ -1,0 +1,92 @@
+"""The long-running worker-side processes: dispatcher, Dramatiq worker pool, and the periodic scheduler."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from multiprocessing.context import ForkProcess
+
+import dramatiq
+
+from db.settings import Settings
+from workers.bootstrap import build_dispatcher, build_runtime, build_worker_runtime
+
+logger = logging.getLogger("nmc.processes")
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handle(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def run_dispatcher(settings: Settings, *, on_tick: Callable[[], None] | None = None) -> None:
+    from workers.dispatcher import DispatcherLoop
+
+    runtime = build_runtime(settings, role="dispatcher")
+    loop = DispatcherLoop(
+        build_dispatcher(runtime),
+        settings.database_url,
+        poll_interval_ms=settings.outbox_poll_interval_ms,
+        on_tick=on_tick,
+    )
+    _stop_on_signals(loop.stopping)
+    logger.info("dispatcher started; subscriptions: %s", runtime.registry.subscriptions)
+    loop.run()
+    runtime.engine.dispose()
+    logger.info("dispatcher stopped")
+
+
+def _worker_child(settings: Settings, threads: int, queues: tuple[str, ...]) -> None:
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    runtime, _ = build_worker_runtime(settings, queues=queues or None)
+    worker = dramatiq.Worker(
+        runtime.broker,
+        queues=set(queues) if queues else None,
+        # Dramatiq's idle consumer backs off up to worker_timeout ms between polls; a small value keeps an idle
+        # worker's pick-up latency in the tens of milliseconds.
+        worker_timeout=settings.worker_idle_poll_ms,
+        worker_threads=threads,
+    )
+    worker.start()
+    logger.info("worker process %d consuming %s", os.getpid(), sorted(runtime.registry.queues))
+    stop.wait()
+    worker.stop(timeout=10_000)
+    runtime.broker.close()
+    runtime.engine.dispose()
+
+
+def run_worker(settings: Settings, *, processes: int, threads: int, queues: Iterable[str] = ()) -> None:
+    """Run a pool of worker processes, restarting any that die (a SIGKILLed worker is replaced)."""
+    context = multiprocessing.get_context("fork")
+    wanted = tuple(queues)
+    stop = threading.Event()
+    _stop_on_signals(stop)
+
+    def spawn() -> ForkProcess:
+        child = context.Process(target=_worker_child, args=(settings, threads, wanted), daemon=False)
+        child.start()
+        return child
+
+    children = [spawn() for _ in range(processes)]
+    while not stop.wait(0.5):
+        for index, child in enumerate(children):
+            if not child.is_alive():
+                logger.warning("worker process %s exited with %s; starting a replacement", child.pid, child.exitcode)
+                children[index] = spawn()
+    for child in children:
+        if child.pid is not None and child.is_alive():
+            os.kill(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for child in children:
+        child.join(timeout=max(0.1, deadline - time.monotonic()))
+        if child.is_alive():
+            child.kill()
