@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import falcon
 import redis
@@ -11,7 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import make_engine, make_session_factory
 from db.settings import Settings
+from ingress.errors import register_error_handlers
+from ingress.metrics import MetricsResource
+from ingress.middleware import BodyLimitMiddleware, CorrelationMiddleware
 from ingress.resources.health import HealthResource, ReadinessResource
+from ingress.resources.stripe_webhook import StripeWebhookResource
+from ingress.resources.twilio import SmsResource, SmsStatusResource, VoiceResource, VoiceStatusResource
+from ingress.verification import StripeVerifier, TwilioVerifier
 
 
 @dataclass
@@ -34,8 +41,35 @@ def build_deps(settings: Settings) -> IngressDeps:
 
 def create_app(settings: Settings, deps: IngressDeps | None = None) -> falcon.App:
     deps = deps or build_deps(settings)
-    app = falcon.App()
+    middleware: list[Any] = [CorrelationMiddleware(), BodyLimitMiddleware(settings.max_body_bytes)]
+    app = falcon.App(middleware=middleware)
     app.req_options.auto_parse_form_urlencoded = False  # signatures need the raw body; resources parse it
+    register_error_handlers(app)  # one JSON error shape: {"error": {"code": ..., "message": ...}}
+
     app.add_route("/healthz", HealthResource())
     app.add_route("/readyz", ReadinessResource(deps.engine, deps.redis))
+    app.add_route("/metrics", MetricsResource())
+    register_webhooks(app, settings, deps)
+
+    # ---- Other routes register here ---------------------------------------------------------------------------
+    # Operator API (ingress/api/, /v1/...) and calendar webhooks (ingress/resources/calendar.py,
+    # /webhooks/google/calendar and /webhooks/jobber): one call each below, e.g.
+    #     register_api(app, settings, deps)
+    #     register_calendar_webhooks(app, settings, deps)
+    # Errors raised as ingress.errors.ApiError (or any falcon.HTTPError) get the shared JSON shape for free.
+    # ---- end of other routes -------------------------------------------------------------------------------
     return app
+
+
+def register_webhooks(app: falcon.App, settings: Settings, deps: IngressDeps) -> None:
+    """Twilio and Stripe webhooks: verified in falcon.before hooks, deduped and recorded in one transaction."""
+    twilio = TwilioVerifier(settings.twilio_auth_token, settings.public_base_url, settings.max_body_bytes)
+    for path, resource in (
+        ("/webhooks/twilio/voice", VoiceResource),
+        ("/webhooks/twilio/voice/status", VoiceStatusResource),
+        ("/webhooks/twilio/sms", SmsResource),
+        ("/webhooks/twilio/sms/status", SmsStatusResource),
+    ):
+        app.add_route(path, resource(deps.sessions, twilio, settings.public_base_url))
+    stripe = StripeVerifier(settings.stripe_webhook_secret, settings.stripe_tolerance_seconds, settings.max_body_bytes)
+    app.add_route("/webhooks/stripe", StripeWebhookResource(deps.sessions, stripe))

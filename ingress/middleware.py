@@ -1,0 +1,76 @@
+"""Cross-cutting request concerns: correlation id, body size limit, latency."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import falcon
+
+from ingress.errors import ApiError
+from ingress.metrics import REQUEST_LATENCY
+
+CORRELATION_HEADERS = ("X-Correlation-Id", "X-Request-Id")
+
+
+def _parse_uuid(value: str | None) -> uuid.UUID | None:
+    if not value or len(value) > 64:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+class CorrelationMiddleware:
+    """Adopt the caller's correlation id when it is a UUID (else mint one), expose it, echo it back.
+
+    It becomes the ``correlation_id`` of every event the request writes, so one id follows a webhook to the SMS.
+    """
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        correlation_id = None
+        for header in CORRELATION_HEADERS:
+            correlation_id = _parse_uuid(req.get_header(header))
+            if correlation_id is not None:
+                break
+        req.context.correlation_id = correlation_id or uuid.uuid4()
+        req.context.started = time.perf_counter()
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        correlation_id = getattr(req.context, "correlation_id", None)
+        if correlation_id is not None:
+            for header in CORRELATION_HEADERS:
+                resp.set_header(header, str(correlation_id))
+        started = getattr(req.context, "started", None)
+        if started is not None:
+            status = resp.status_code if isinstance(resp.status_code, int) else 0
+            REQUEST_LATENCY.labels(req.uri_template or "unmatched", req.method, f"{status // 100}xx").observe(
+                time.perf_counter() - started
+            )
+
+
+class BodyLimitMiddleware:
+    """Refuse a declared body over the limit before anything reads it (chunked bodies are capped on read)."""
+
+    def __init__(self, max_body_bytes: int) -> None:
+        self._max = max_body_bytes
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        length = req.content_length
+        if length is not None and length > self._max:
+            raise too_large(self._max)
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError(falcon.HTTP_413, "payload_too_large", f"request body exceeds {limit} bytes")
+
+
+def read_body(req: falcon.Request, limit: int) -> bytes:
+    """The raw body, at most ``limit`` bytes (signatures are computed over exactly these bytes)."""
+    body = req.bounded_stream.read(limit + 1)
+    if len(body) > limit:
+        raise too_large(limit)
+    return body

@@ -1,0 +1,26 @@
+"""E.164 normalization of the numbers providers send, with ``phonenumbers`` (never by hand)."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+def to_e164(raw: str | None, default_region: str = "US") -> str | None:
+    """The number in E.164, or None when it is not a possible phone number (anonymous, short code, junk).
+
+    "Possible" rather than "valid": test ranges like 555-01xx are not valid numbers but must still route.
+    """
+    if not raw or len(raw) > 64:
+        return None
+    try:
+        parsed = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return formatted if _E164.match(formatted) else None

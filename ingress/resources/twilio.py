@@ -1,0 +1,262 @@
+"""Twilio webhooks: incoming call, dial action / call status, inbound SMS, outbound SMS status.
+
+Each responder runs only after ``twilio_signature`` verified the request; it validates what it needs (400 naming
+the problem), routes by our number, and records row + events in one transaction via ``ingress.recording``.
+A duplicate answers exactly like the original (Twilio needs the same TwiML again), and writes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Literal, cast, get_args
+
+import falcon
+from sqlalchemy.orm import Session, sessionmaker
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import VoiceResponse
+
+from domain.events.catalog import CallMissed, MessageReceived, MessageStatusReported
+from ingress.errors import malformed
+from ingress.metrics import count_webhook
+from ingress.phones import to_e164
+from ingress.recording import Delivery, Route, record
+from ingress.verification import FormParams, TwilioVerifier, scrub, twilio_signature
+
+PROVIDER = "twilio"
+TWIML = "application/xml"
+OUTCOME_HEADER = "X-Webhook-Outcome"
+MAX_MEDIA = 20
+_SID = re.compile(r"^[A-Za-z]{2}[0-9A-Za-z]{1,64}$")
+_STATUS = re.compile(r"^[a-z][a-z_-]{0,31}$")
+
+MissedStatus = Literal["no-answer", "busy", "failed", "canceled"]
+MISSED_STATUSES: frozenset[str] = frozenset(get_args(MissedStatus))
+ANSWERED_STATUSES = frozenset({"completed", "answered"})
+MessageStatus = Literal[
+    "accepted", "scheduled", "queued", "sending", "sent", "delivered", "undelivered", "failed", "read", "canceled"
+]
+MESSAGE_STATUSES: frozenset[str] = frozenset(get_args(MessageStatus))
+
+MISSED_LINE = "Sorry we missed your call. We will text you right away."
+ANSWERED_LINE = "Thanks for calling. Goodbye."
+UNROUTABLE_LINE = "The number you have called is not in service."
+
+
+def _sid(params: FormParams, *names: str) -> str:
+    for name in names:
+        value = params.first(name)
+        if value:
+            if not _SID.match(value):
+                raise malformed(f"{name} is not a Twilio SID")
+            return value
+    raise malformed(f"missing parameter {names[0]}")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _TwilioWebhook:
+    kind: str
+
+    def __init__(self, sessions: sessionmaker[Session], verifier: TwilioVerifier, public_base_url: str) -> None:
+        self.sessions = sessions
+        self.twilio_verifier = verifier
+        self.public_base_url = public_base_url.rstrip("/")
+
+    def _answer(self, resp: falcon.Response, outcome: str, twiml: str) -> None:
+        count_webhook(PROVIDER, self.kind, outcome)
+        resp.status = falcon.HTTP_200
+        resp.content_type = TWIML
+        resp.set_header(OUTCOME_HEADER, outcome)
+        resp.text = twiml
+
+
+class VoiceResource(_TwilioWebhook):
+    """An incoming call: ring the tenant's own phone for ``ring_timeout_seconds`` (short enough that the carrier's
+    voicemail does not pick up first), then Twilio calls the status route with how the dial ended."""
+
+    kind = "voice"
+
+    @falcon.before(twilio_signature)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        params: FormParams = req.context.params
+        call_sid = _sid(params, "CallSid")
+        called = to_e164(params.first("To") or params.first("Called"))
+        outcome, route = record(
+            self.sessions,
+            Delivery(PROVIDER, f"{call_sid}:voice", self.kind, params.to_json()),
+            number=called,
+            events_for=lambda route: [],
+            correlation_id=req.context.correlation_id,
+        )
+        self._answer(resp, outcome, self._twiml(route))
+
+    def _twiml(self, route: Route | None) -> str:
+        response = VoiceResponse()
+        if route is None:
+            response.say(UNROUTABLE_LINE)
+            response.hangup()
+        else:
+            dial = response.dial(
+                timeout=route.ring_timeout_seconds,
+                action=f"{self.public_base_url}/webhooks/twilio/voice/status",
+                method="POST",
+                answer_on_bridge=True,
+            )
+            dial.number(route.forward_to)
+        return str(response.to_xml())
+
+
+class VoiceStatusResource(_TwilioWebhook):
+    """The dial action (``DialCallStatus``) or a call status callback (``CallStatus``): decides "missed"."""
+
+    kind = "voice-status"
+
+    @falcon.before(twilio_signature)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        params: FormParams = req.context.params
+        call_sid = _sid(params, "CallSid")
+        # In a dial action CallStatus describes the parent leg (in-progress); DialCallStatus is the verdict.
+        status = (params.first("DialCallStatus") or params.first("CallStatus") or "").strip().lower()
+        if not status:
+            raise malformed("missing parameter DialCallStatus or CallStatus")
+        if not _STATUS.match(status):
+            raise malformed("DialCallStatus is not a call status")
+        caller = to_e164(params.first("From") or params.first("Caller"))
+        called = to_e164(params.first("To") or params.first("Called"))
+        if status in MISSED_STATUSES:
+            verdict = "missed"
+        elif status in ANSWERED_STATUSES:
+            verdict = "answered"
+        else:
+            verdict = status  # ringing, in-progress, …: recorded, no decision yet
+
+        def events_for(route: Route | None) -> Sequence[object] | None:
+            if verdict == "answered":
+                return []
+            if verdict != "missed" or route is None or caller is None:
+                return None  # an anonymous caller cannot be texted back
+            return [
+                CallMissed(
+                    call_sid=call_sid,
+                    caller=caller,
+                    called=route.number,
+                    dial_status=cast(MissedStatus, status),
+                    missed_at=_now(),
+                )
+            ]
+
+        # One missed (or answered) verdict per call, whichever of dial action or status callback says it first.
+        outcome, _route = record(
+            self.sessions,
+            Delivery(PROVIDER, f"{call_sid}:{verdict}", self.kind, params.to_json()),
+            number=called,
+            events_for=events_for,
+            correlation_id=req.context.correlation_id,
+        )
+        response = VoiceResponse()
+        response.say(MISSED_LINE if verdict == "missed" else ANSWERED_LINE)
+        response.hangup()
+        self._answer(resp, outcome, str(response.to_xml()))
+
+
+class SmsResource(_TwilioWebhook):
+    """An inbound SMS/MMS from a caller: ``MessageReceived``; empty TwiML back (replies go out asynchronously)."""
+
+    kind = "sms"
+
+    @falcon.before(twilio_signature)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        params: FormParams = req.context.params
+        message_sid = _sid(params, "MessageSid", "SmsSid")
+        sender = to_e164(params.first("From"))
+        to_number = to_e164(params.first("To"))
+        num_media = _int(params.first("NumMedia") or "0", "NumMedia")
+        if not 0 <= num_media <= MAX_MEDIA:
+            raise malformed(f"NumMedia must be between 0 and {MAX_MEDIA}")
+        media_urls = tuple(scrub(params.first(f"MediaUrl{index}") or "") for index in range(num_media))
+        if not all(media_urls):
+            raise malformed("NumMedia does not match the MediaUrl parameters")
+        stored = params.to_json()
+        body = scrub(params.first("Body") or "")
+        received_at = _now()
+
+        def events_for(route: Route | None) -> Sequence[object] | None:
+            if route is None or sender is None:
+                return None  # a short code or alphanumeric sender cannot be answered
+            return [
+                MessageReceived(
+                    message_sid=message_sid,
+                    from_number=sender,
+                    to_number=route.number,
+                    body=body,
+                    num_media=num_media,
+                    media_urls=media_urls,
+                    received_at=received_at,
+                )
+            ]
+
+        outcome, _route = record(
+            self.sessions,
+            Delivery(PROVIDER, message_sid, self.kind, stored),
+            number=to_number,
+            events_for=events_for,
+            correlation_id=req.context.correlation_id,
+        )
+        self._answer(resp, outcome, str(MessagingResponse().to_xml()))
+
+
+class SmsStatusResource(_TwilioWebhook):
+    """A status callback for one of our outbound messages; deduped on (MessageSid, MessageStatus) because each
+    status is its own fact, arriving late, twice or out of order."""
+
+    kind = "sms-status"
+
+    @falcon.before(twilio_signature)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        params: FormParams = req.context.params
+        message_sid = _sid(params, "MessageSid", "SmsSid")
+        status = (params.first("MessageStatus") or params.first("SmsStatus") or "").strip().lower()
+        if not status:
+            raise malformed("missing parameter MessageStatus")
+        if not _STATUS.match(status):
+            raise malformed("MessageStatus is not a message status")
+        raw_error = params.first("ErrorCode")
+        error_code = _int(raw_error, "ErrorCode") if raw_error else None
+        # Outbound: From is our number.
+        our_number = to_e164(params.first("From"))
+        reported_at = _now()
+
+        def events_for(route: Route | None) -> Sequence[object] | None:
+            if route is None or status not in MESSAGE_STATUSES:
+                return None  # a status the catalog does not know yet is kept, not turned into an error
+            return [
+                MessageStatusReported(
+                    message_sid=message_sid,
+                    status=cast(MessageStatus, status),
+                    error_code=error_code,
+                    reported_at=reported_at,
+                )
+            ]
+
+        outcome, _route = record(
+            self.sessions,
+            Delivery(PROVIDER, f"{message_sid}:{status}", self.kind, params.to_json()),
+            number=our_number,
+            events_for=events_for,
+            correlation_id=req.context.correlation_id,
+        )
+        self._answer(resp, outcome, str(MessagingResponse().to_xml()))
+
+
+def _int(value: str, name: str) -> int:
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
+        raise malformed(f"{name} is not a non-negative integer")
+    return int(text)
+
+
+__all__ = ["SmsResource", "SmsStatusResource", "VoiceResource", "VoiceStatusResource"]

@@ -1,0 +1,33 @@
+"""`nmc ingress`: the Falcon webhook front door under gunicorn (gthread workers)."""
+
+from __future__ import annotations
+
+import click
+
+from ops.cli import get_settings
+from ops.runtime import configure_process
+
+
+@click.command()
+@click.option("--bind", default=None, metavar="HOST:PORT", help="Default: INGRESS_BIND (127.0.0.1:8000).")
+@click.option("--workers", "-w", type=click.IntRange(1, 64), default=None, help="Default: INGRESS_WORKERS.")
+@click.option("--threads", "-t", type=click.IntRange(1, 256), default=None, help="Default: INGRESS_THREADS.")
+@click.pass_context
+def ingress(ctx: click.Context, bind: str | None, workers: int | None, threads: int | None) -> None:
+    """Serve the webhooks, health, readiness and metrics routes until stopped."""
+    from ingress.app import create_app
+    from ops.serve import serve
+
+    settings = get_settings(ctx)
+    threads = threads or settings.ingress_threads
+    # Every thread may hold a database connection; the pool is sized from the thread count actually served.
+    settings = settings.model_copy(update={"ingress_threads": threads})
+    configure_process(settings, "ingress")
+    serve(
+        lambda: create_app(settings),
+        bind=bind or settings.ingress_bind,
+        workers=workers or settings.ingress_workers,
+        threads=threads,
+        name="nmc-ingress",
+        log_level=settings.log_level,
+    )
