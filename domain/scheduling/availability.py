@@ -1,0 +1,308 @@
+"""Pure availability: weekly working hours in a local IANA zone, minus busy intervals, give bookable slots.
+
+No database and no clock here: the service loads the facts and passes ``now`` in, so this is property-testable.
+
+DST rules: candidate start times are stepped in *local wall-clock* time from the shift start, so working hours stay
+local all year; a wall time that does not exist (the spring-forward gap) is never offered, and a wall time that
+occurs twice (the fall-back hour) is offered once, at its first occurrence. A slot lasts its real duration.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import re
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True)
+class Shift:
+    """One weekly shift in local time; ``weekday`` 0 = Monday … 6 = Sunday. Several per day make a split shift."""
+
+    weekday: int
+    starts_local: time
+    ends_local: time
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A half-open UTC interval ``[start, end)``."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class ResourceSchedule:
+    resource_id: uuid.UUID
+    timezone: str
+    shifts: tuple[Shift, ...]
+    busy: tuple[Interval, ...] = ()
+    days_off: frozenset[date] = frozenset()
+    buffer_minutes: int = 0
+    min_lead_minutes: int = 0
+    slot_step_minutes: int = 30
+
+
+@dataclass(frozen=True)
+class Slot:
+    resource_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True)
+class Preference:
+    """A caller's wish, applied to the slot's local start time: ``earliest <= start < latest``, on given days."""
+
+    earliest_local: time | None = None
+    latest_local: time | None = None
+    weekdays: frozenset[int] | None = None
+    dates: frozenset[date] | None = None
+
+    def accepts(self, local_start: datetime) -> bool:
+        wall = local_start.time()
+        if self.earliest_local is not None and wall < self.earliest_local:
+            return False
+        if self.latest_local is not None and wall >= self.latest_local:
+            return False
+        if self.weekdays is not None and local_start.weekday() not in self.weekdays:
+            return False
+        return self.dates is None or local_start.date() in self.dates
+
+
+def local_to_utc(day: date, wall: time, tz: ZoneInfo, *, earliest: bool = True) -> datetime:
+    """The UTC instant of a local wall time; for an ambiguous or missing wall time, the earlier (or later) reading."""
+    readings = [datetime.combine(day, wall, tzinfo=tz).replace(fold=fold).astimezone(UTC) for fold in (0, 1)]
+    return min(readings) if earliest else max(readings)
+
+
+def wall_time_exists(wall: datetime, tz: ZoneInfo) -> bool:
+    """False inside the spring-forward gap (the wall time does not survive a round trip through UTC)."""
+    aware = wall.replace(tzinfo=tz)
+    return aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == wall
+
+
+def merge_intervals(intervals: Iterable[Interval], pad: timedelta = timedelta(0)) -> list[Interval]:
+    merged: list[Interval] = []
+    for item in sorted(intervals, key=lambda interval: interval.start):
+        start, end = item.start - pad, item.end + pad
+        if merged and start <= merged[-1].end:
+            if end > merged[-1].end:
+                merged[-1] = Interval(merged[-1].start, end)
+        else:
+            merged.append(Interval(start, end))
+    return merged
+
+
+class _BusyIndex:
+    """Merged, sorted busy intervals answering "does [start, end) overlap anything?" by bisection."""
+
+    def __init__(self, intervals: Iterable[Interval], pad: timedelta) -> None:
+        merged = merge_intervals(intervals, pad)
+        self._starts = [interval.start for interval in merged]
+        self._ends = [interval.end for interval in merged]
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        # The last interval starting before `end` is the only candidate: merged intervals are disjoint and sorted.
+        index = bisect.bisect_left(self._starts, end) - 1
+        return index >= 0 and self._ends[index] > start
+
+
+def resource_slots(
+    schedule: ResourceSchedule,
+    *,
+    duration_minutes: int,
+    window_start: datetime,
+    window_end: datetime,
+    now: datetime,
+    preference: Preference | None = None,
+) -> Iterator[Slot]:
+    """Bookable slots of one resource, earliest first."""
+    tz = ZoneInfo(schedule.timezone)
+    duration = timedelta(minutes=duration_minutes)
+    step = timedelta(minutes=schedule.slot_step_minutes)
+    earliest = max(window_start, now + timedelta(minutes=schedule.min_lead_minutes))
+    busy = _BusyIndex(schedule.busy, timedelta(minutes=schedule.buffer_minutes))
+    by_weekday: dict[int, list[Shift]] = {}
+    for shift in sorted(schedule.shifts, key=lambda item: item.starts_local):
+        by_weekday.setdefault(shift.weekday, []).append(shift)
+
+    day = earliest.astimezone(tz).date()
+    last_day = window_end.astimezone(tz).date()
+    while day <= last_day:
+        if day not in schedule.days_off:
+            for shift in by_weekday.get(day.weekday(), ()):
+                yield from _shift_slots(
+                    schedule.resource_id, day, shift, tz, duration, step, earliest, window_end, busy, preference
+                )
+        day += timedelta(days=1)
+
+
+def _shift_slots(
+    resource_id: uuid.UUID,
+    day: date,
+    shift: Shift,
+    tz: ZoneInfo,
+    duration: timedelta,
+    step: timedelta,
+    earliest: datetime,
+    window_end: datetime,
+    busy: _BusyIndex,
+    preference: Preference | None,
+) -> Iterator[Slot]:
+    # An ambiguous or missing shift end is read at its earlier instant, so no slot runs past any reading of it.
+    shift_end = local_to_utc(day, shift.ends_local, tz, earliest=True)
+    wall = datetime.combine(day, shift.starts_local)
+    wall_end = datetime.combine(day, shift.ends_local)
+    while wall < wall_end:
+        if wall_time_exists(wall, tz):
+            local = wall.replace(tzinfo=tz)  # fold=0: the first occurrence of a repeated wall time
+            start = local.astimezone(UTC)
+            end = start + duration
+            if end > shift_end or end > window_end:
+                return
+            if (
+                start >= earliest
+                and (preference is None or preference.accepts(local))
+                and not busy.overlaps(start, end)
+            ):
+                yield Slot(resource_id, start, end)
+        wall += step
+
+
+def compute_slots(
+    schedules: Sequence[ResourceSchedule],
+    *,
+    duration_minutes: int,
+    window_start: datetime,
+    window_end: datetime,
+    now: datetime,
+    preference: Preference | None = None,
+    limit: int | None = None,
+    distinct_times: bool = True,
+) -> list[Slot]:
+    """Open slots across resources, ordered by start time (ties: the order of ``schedules``).
+
+    With ``distinct_times`` one slot per start time is offered (a caller does not care which technician comes).
+    """
+    streams = [
+        (
+            (slot.starts_at, rank, slot)
+            for slot in resource_slots(
+                schedule,
+                duration_minutes=duration_minutes,
+                window_start=window_start,
+                window_end=window_end,
+                now=now,
+                preference=preference,
+            )
+        )
+        for rank, schedule in enumerate(schedules)
+    ]
+    slots: list[Slot] = []
+    last_start: datetime | None = None
+    for _start, _rank, slot in heapq.merge(*streams):
+        if distinct_times and slot.starts_at == last_start:
+            continue
+        slots.append(slot)
+        last_start = slot.starts_at
+        if limit is not None and len(slots) >= limit:
+            break
+    return slots
+
+
+def within_working_hours(slot: Slot, schedule: ResourceSchedule) -> bool:
+    """Does the slot lie inside one shift of its local day (and not on a day off)? Used to validate requests."""
+    tz = ZoneInfo(schedule.timezone)
+    local_start = slot.starts_at.astimezone(tz)
+    if local_start.date() in schedule.days_off:
+        return False
+    day = local_start.date()
+    for shift in schedule.shifts:
+        if shift.weekday != day.weekday():
+            continue
+        shift_start = local_to_utc(day, shift.starts_local, tz, earliest=False)
+        shift_end = local_to_utc(day, shift.ends_local, tz, earliest=True)
+        if shift_start <= slot.starts_at and slot.ends_at <= shift_end:
+            return True
+    return False
+
+
+# --- caller preferences ------------------------------------------------------------------------------------
+
+_WEEKDAY_PATTERNS = {
+    0: r"mon(day)?s?",
+    1: r"tues?(day)?s?",
+    2: r"wed(nesday)?s?",
+    3: r"thu(rs?)?(day)?s?",
+    4: r"fri(day)?s?",
+    5: r"sat(urday)?s?",
+    6: r"sun(day)?s?",
+}
+_CLOCK = r"(?:(?P<hour>\d{1,2})(?::(?P<minute>\d{2}))?\s*(?P<meridiem>am|pm|a\.m\.|p\.m\.)?\b|(?P<noon>noon))"
+_AFTER = re.compile(rf"\b(?:after|from|later than)\s+{_CLOCK}")
+_BEFORE = re.compile(rf"\b(?:before|earlier than)\s+{_CLOCK}")
+
+
+def _clock(match: re.Match[str]) -> time:
+    if match.group("noon"):
+        return time(12)
+    hour, minute = int(match.group("hour")), int(match.group("minute") or 0)
+    meridiem = (match.group("meridiem") or "").replace(".", "")
+    if meridiem == "pm" and hour < 12:
+        hour += 12
+    elif meridiem == "am" and hour == 12:
+        hour = 0
+    elif not meridiem and 1 <= hour <= 6:
+        hour += 12  # "after 3" at a plumber means 3 pm
+    return time(min(hour, 23), min(minute, 59))
+
+
+def parse_preference(text: str, *, today: date | None = None) -> Preference | None:
+    """Read "mornings", "after 3pm", "before 10", "on Thursday", "tomorrow", "weekend"; None when nothing is said."""
+    lowered = text.lower()
+    earliest: time | None = None
+    latest: time | None = None
+    if re.search(r"\bmornings?\b", lowered):
+        latest = time(12)
+    if re.search(r"\bafternoons?\b", lowered):
+        earliest, latest = time(12), time(17)
+    if re.search(r"\b(evenings?|tonight)\b", lowered):
+        earliest = time(17)
+    if after := _AFTER.search(lowered):
+        earliest = _clock(after)
+    if before := _BEFORE.search(lowered):
+        latest = _clock(before)
+
+    weekdays = {day for day, pattern in _WEEKDAY_PATTERNS.items() if re.search(rf"\b{pattern}\b", lowered)}
+    if re.search(r"\bweekends?\b", lowered):
+        weekdays |= {5, 6}
+    if re.search(r"\bweekdays?\b", lowered):
+        weekdays |= {0, 1, 2, 3, 4}
+    dates: set[date] = set()
+    if today is not None:
+        if re.search(r"\btoday\b", lowered) or "tonight" in lowered:
+            dates.add(today)
+        if re.search(r"\btomorrow\b", lowered):
+            dates.add(today + timedelta(days=1))
+    if earliest is None and latest is None and not weekdays and not dates:
+        return None
+    return Preference(
+        earliest_local=earliest,
+        latest_local=latest,
+        weekdays=frozenset(weekdays) or None,
+        dates=frozenset(dates) or None,
+    )
+
+
+def describe_slot(slot: Slot, timezone: str) -> str:
+    """Human wording for an SMS, e.g. "Thu Mar 12, 3:00 PM"."""
+    local = slot.starts_at.astimezone(ZoneInfo(timezone))
+    return local.strftime("%a %b %-d, %-I:%M %p")
