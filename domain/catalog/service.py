@@ -1,0 +1,266 @@
+"""Catalog use cases: service items with Duration and Money, aliases, and matching a caller's words to items.
+
+Matching is alias + fuzzy (rapidfuzz): the whole phrase against each name/alias (token-set similarity, so word order
+and filler words do not matter) and word against word (so "leek" still finds "leak"). Only active items are ever
+returned; the confidence lets the conversation ask "did you mean…?" when it is unsure.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from rapidfuzz import fuzz
+from rapidfuzz.utils import default_process
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from domain.catalog.models import Alias, ServiceItem
+from domain.events import outbox
+from domain.events.catalog import Money, ServiceItemChanged
+
+# Words that describe every job and so tell items apart poorly; they never carry a word-level match alone.
+_GENERIC = frozenset(
+    {
+        "repair",
+        "repairs",
+        "service",
+        "services",
+        "cleaning",
+        "call",
+        "out",
+        "fix",
+        "fixing",
+        "up",
+        "tune",
+        "new",
+        "install",
+        "installation",
+        "the",
+        "and",
+        "for",
+        "with",
+        "my",
+        "our",
+        "is",
+        "not",
+        "a",
+        "an",
+        "of",
+        "in",
+        "on",
+    }
+)
+MIN_CONFIDENCE = 0.55
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+class CatalogError(Exception):
+    pass
+
+
+class ServiceItemNotFound(CatalogError):
+    def __init__(self, service_item_id: uuid.UUID) -> None:
+        super().__init__(f"service item {service_item_id} not found")
+        self.service_item_id = service_item_id
+
+
+@dataclass(frozen=True)
+class Candidate:
+    service_item_id: uuid.UUID
+    name: str
+    duration_minutes: int
+    price_cents: int
+    currency: str
+    confidence: float
+    matched: str  # the name or alias that matched best
+
+
+def _words(text: str) -> list[str]:
+    return [word for word in _WORD.findall(default_process(text)) if word not in _GENERIC and len(word) >= 3]
+
+
+def score(query: str, term: str) -> float:
+    """Similarity 0..1 of a caller's phrase to one name or alias."""
+    phrase = fuzz.token_set_ratio(query, term, processor=default_process) / 100
+    query_words, term_words = _words(query), _words(term)
+    word = 0.0
+    if query_words and term_words:
+        # The best single distinctive word match, discounted: one word alone is good evidence, not proof.
+        word = 0.92 * max(fuzz.ratio(q, t) for q in query_words for t in term_words) / 100
+    return max(phrase, word)
+
+
+def rank(query: str, items: Iterable[tuple[ServiceItem, Sequence[str]]], *, minimum: float) -> list[Candidate]:
+    candidates: list[Candidate] = []
+    for item, aliases in items:
+        best, matched = 0.0, item.name
+        for term in (item.name, *aliases):
+            value = score(query, term)
+            if value > best:
+                best, matched = value, term
+        if best >= minimum:
+            candidates.append(
+                Candidate(
+                    service_item_id=item.id,
+                    name=item.name,
+                    duration_minutes=item.duration_minutes,
+                    price_cents=item.price_cents,
+                    currency=item.currency,
+                    confidence=round(best, 3),
+                    matched=matched,
+                )
+            )
+    return sorted(candidates, key=lambda candidate: (-candidate.confidence, candidate.name))
+
+
+def match_services(
+    session: Session, *, tenant_id: uuid.UUID, text: str, minimum: float = MIN_CONFIDENCE, limit: int = 3
+) -> list[Candidate]:
+    """Active service items that match the caller's words, best first, each with a confidence in 0..1."""
+    if not text.strip():
+        return []
+    items = list(
+        session.scalars(select(ServiceItem).where(ServiceItem.tenant_id == tenant_id, ServiceItem.active.is_(True)))
+    )
+    aliases = aliases_by_item(session, tenant_id=tenant_id)
+    return rank(text, ((item, aliases.get(item.id, [])) for item in items), minimum=minimum)[:limit]
+
+
+def aliases_by_item(session: Session, *, tenant_id: uuid.UUID) -> dict[uuid.UUID, list[str]]:
+    found: dict[uuid.UUID, list[str]] = {}
+    for item_id, alias in session.execute(
+        select(Alias.service_item_id, Alias.alias).where(Alias.tenant_id == tenant_id).order_by(Alias.alias)
+    ):
+        found.setdefault(item_id, []).append(alias)
+    return found
+
+
+def _changed(session: Session, item: ServiceItem, now: datetime | None) -> None:
+    outbox.append(
+        session,
+        ServiceItemChanged(
+            service_item_id=item.id,
+            name=item.name,
+            duration_minutes=item.duration_minutes,
+            price=Money(amount_cents=item.price_cents, currency=item.currency),
+            active=item.active,
+        ),
+        tenant_id=item.tenant_id,
+        occurred_at=now,
+    )
+
+
+def create_service_item(
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    name: str,
+    duration_minutes: int,
+    price_cents: int,
+    currency: str = "USD",
+    aliases: Iterable[str] = (),
+    description: str | None = None,
+    active: bool = True,
+    now: datetime | None = None,
+) -> ServiceItem:
+    """A new service item (and its aliases) ⇒ ``ServiceItemChanged``. Postgres checks duration 1-480 and money."""
+    item = ServiceItem(
+        tenant_id=tenant_id,
+        name=name.strip(),
+        description=description,
+        duration_minutes=duration_minutes,
+        price_cents=price_cents,
+        currency=currency,
+        active=active,
+    )
+    session.add(item)
+    session.flush()
+    _replace_aliases(session, item, aliases)
+    _changed(session, item, now)
+    return item
+
+
+def update_service_item(
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    service_item_id: uuid.UUID,
+    name: str | None = None,
+    duration_minutes: int | None = None,
+    price_cents: int | None = None,
+    currency: str | None = None,
+    active: bool | None = None,
+    description: str | None = None,
+    aliases: Iterable[str] | None = None,
+    now: datetime | None = None,
+) -> ServiceItem:
+    """Change what is given (``aliases`` replaces the list) ⇒ ``ServiceItemChanged``."""
+    item = get_service_item(session, tenant_id=tenant_id, service_item_id=service_item_id, active_only=False)
+    for field, value in (
+        ("name", name),
+        ("duration_minutes", duration_minutes),
+        ("price_cents", price_cents),
+        ("currency", currency),
+        ("active", active),
+        ("description", description),
+    ):
+        if value is not None:
+            setattr(item, field, value)
+    item.updated_at = now or datetime.now(UTC)
+    session.flush()
+    if aliases is not None:
+        _replace_aliases(session, item, aliases)
+    _changed(session, item, now)
+    return item
+
+
+def deactivate_service_item(
+    session: Session, *, tenant_id: uuid.UUID, service_item_id: uuid.UUID, now: datetime | None = None
+) -> ServiceItem:
+    return update_service_item(session, tenant_id=tenant_id, service_item_id=service_item_id, active=False, now=now)
+
+
+def _replace_aliases(session: Session, item: ServiceItem, aliases: Iterable[str]) -> None:
+    session.execute(delete(Alias).where(Alias.tenant_id == item.tenant_id, Alias.service_item_id == item.id))
+    unique = sorted({alias.strip().lower() for alias in aliases if alias.strip()})
+    if unique:
+        session.execute(
+            insert(Alias),
+            [{"tenant_id": item.tenant_id, "service_item_id": item.id, "alias": alias} for alias in unique],
+        )
+
+
+def get_service_item(
+    session: Session, *, tenant_id: uuid.UUID, service_item_id: uuid.UUID, active_only: bool = True
+) -> ServiceItem:
+    """One item of this tenant; by default only an active one (only active items may be quoted)."""
+    query = select(ServiceItem).where(ServiceItem.id == service_item_id, ServiceItem.tenant_id == tenant_id)
+    if active_only:
+        query = query.where(ServiceItem.active.is_(True))
+    item = session.scalars(query).one_or_none()
+    if item is None:
+        raise ServiceItemNotFound(service_item_id)
+    return item
+
+
+def list_service_items(session: Session, *, tenant_id: uuid.UUID, active_only: bool = False) -> list[ServiceItem]:
+    query = select(ServiceItem).where(ServiceItem.tenant_id == tenant_id)
+    if active_only:
+        query = query.where(ServiceItem.active.is_(True))
+    return list(session.scalars(query.order_by(ServiceItem.name)))
+
+
+def quote(session: Session, *, tenant_id: uuid.UUID, service_item_id: uuid.UUID) -> Candidate:
+    """The price and duration to quote for an active item (raises ServiceItemNotFound for an inactive one)."""
+    item = get_service_item(session, tenant_id=tenant_id, service_item_id=service_item_id)
+    return Candidate(item.id, item.name, item.duration_minutes, item.price_cents, item.currency, 1.0, item.name)
+
+
+def format_price(price_cents: int, currency: str = "USD") -> str:
+    symbol = "$" if currency == "USD" else f"{currency} "
+    dollars, cents = divmod(price_cents, 100)
+    return f"{symbol}{dollars:,}" if cents == 0 else f"{symbol}{dollars:,}.{cents:02d}"
