@@ -1,0 +1,186 @@
+"""Whole processes (`nmc dispatcher`, `nmc worker`) on the real Postgres and Redis, killed with SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.settings import Settings
+from domain.events import outbox
+from domain.events.catalog import TenantCreated
+from tests.support.pipeline_handlers import CREATE_EFFECTS_TABLE
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+class Processes:
+    def __init__(self, settings: Settings) -> None:
+        self.env = os.environ | {
+            "DATABASE_URL": settings.database_url,
+            "REDIS_URL": settings.redis_url,
+            "DRAMATIQ_NAMESPACE": settings.dramatiq_namespace,
+            "HANDLER_MODULES": "tests.support.pipeline_handlers",
+            "DELIVERY_LEASE_SECONDS": "3",
+            "DELIVERY_REDRIVE_AFTER_SECONDS": "5",
+            "WORKER_PROCESSES": "1",
+            "WORKER_THREADS": "4",
+            "LOG_LEVEL": "WARNING",
+            "LOG_FORMAT": "console",
+        }
+        self.running: list[subprocess.Popen[bytes]] = []
+
+    def start(self, command: str) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ops", command], cwd=ROOT, env=self.env, start_new_session=True
+        )
+        self.running.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+    def stop_all(self) -> None:
+        for process in self.running:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.running:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def processes(settings: Settings, engine: Engine) -> Iterator[Processes]:
+    with engine.begin() as conn:
+        conn.execute(text(CREATE_EFFECTS_TABLE))
+    running = Processes(settings)
+    yield running
+    running.stop_all()
+
+
+def publish(sessions: sessionmaker[Session], script: str, count: int = 1) -> list[uuid.UUID]:
+    with sessions() as session, session.begin():
+        return [
+            outbox.append(
+                session,
+                TenantCreated(name=script, phone_number="+13105550100", timezone="UTC"),
+                tenant_id=uuid.uuid4(),
+            ).event_id
+            for _ in range(count)
+        ]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def scalar(sessions: sessionmaker[Session], query: str, **params: object) -> int:
+    with sessions() as session:
+        return int(session.execute(text(query), params).scalar_one())
+
+
+def test_an_event_reaches_its_handlers_through_real_processes(
+    processes: Processes, sessions: sessionmaker[Session]
+) -> None:
+    processes.start("dispatcher")
+    processes.start("worker")
+    (event_id,) = publish(sessions, "ok")
+    wait_until(
+        lambda: scalar(sessions, "SELECT count(*) FROM outbox_deliveries WHERE status = 'done'") == 2, 30, "deliveries"
+    )
+    assert scalar(sessions, "SELECT count(*) FROM test_effects WHERE event_id = :e", e=event_id) == 2
+
+
+def test_a_worker_sigkilled_mid_handler_still_counts_the_attempt_and_the_effect_happens_once(
+    processes: Processes, sessions: sessionmaker[Session]
+) -> None:
+    processes.start("dispatcher")
+    processes.start("worker")
+    (event_id,) = publish(sessions, "kill:1")
+    query = "SELECT status FROM outbox_deliveries WHERE event_id = :e AND handler = 'testing.follow_script'"
+
+    def done() -> bool:
+        with sessions() as session:
+            return session.execute(text(query), {"e": event_id}).scalar() == "done"
+
+    wait_until(done, 45, "the killed delivery to be retried and finish")
+    attempts = scalar(
+        sessions,
+        "SELECT attempts FROM outbox_deliveries WHERE event_id = :e AND handler = 'testing.follow_script'",
+        e=event_id,
+    )
+    assert attempts == 2  # the SIGKILLed attempt was counted durably
+    # The killed attempt's writes died with its transaction: exactly one effect, from attempt 2.
+    with sessions() as session:
+        rows = (
+            session.execute(
+                text("SELECT attempt FROM test_effects WHERE event_id = :e AND handler = 'testing.follow_script'"),
+                {"e": event_id},
+            )
+            .scalars()
+            .all()
+        )
+    assert rows == [2]
+
+
+def test_dispatchers_sigkilled_at_random_lose_and_duplicate_nothing(
+    processes: Processes, sessions: sessionmaker[Session]
+) -> None:
+    dispatchers = [processes.start("dispatcher"), processes.start("dispatcher")]
+    processes.start("worker")
+    stop = threading.Event()
+    kills = 0
+    chance = random.Random(7)
+
+    def killer() -> None:
+        nonlocal kills
+        while not stop.wait(chance.uniform(0.2, 0.6)):
+            index = chance.randrange(len(dispatchers))
+            processes.kill(dispatchers[index])
+            kills += 1
+            dispatchers[index] = processes.start("dispatcher")
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    published: list[uuid.UUID] = []
+    try:
+        for _ in range(40):
+            published += publish(sessions, "ok", count=25)
+            time.sleep(0.05)
+        wait_until(
+            lambda: scalar(sessions, "SELECT count(*) FROM outbox_events WHERE dispatched_at IS NULL") == 0,
+            60,
+            "the outbox to drain",
+        )
+    finally:
+        stop.set()
+        thread.join()
+    assert kills >= 3
+    wait_until(
+        lambda: scalar(sessions, "SELECT count(*) FROM outbox_deliveries WHERE status = 'done'") == 2 * len(published),
+        90,
+        "every delivery to finish",
+    )
+    assert scalar(sessions, "SELECT count(*) FROM outbox_deliveries") == 2 * len(published)
+    assert scalar(sessions, "SELECT count(*) FROM test_effects") == 2 * len(published)
+    assert scalar(sessions, "SELECT count(DISTINCT (event_id, handler)) FROM test_effects") == 2 * len(published)
