@@ -1,0 +1,59 @@
+"""Reporting projects events into per-tenant daily figures; it reads nothing but the events themselves."""
+
+from __future__ import annotations
+
+from domain.events.catalog import (
+    AppointmentBooked,
+    CallMissed,
+    ConversationOpened,
+    HumanTakeoverRequested,
+    MessageQueued,
+    OptOutRecorded,
+)
+from domain.events.handling import HandlerContext, Subscriptions
+from domain.reporting import projections
+
+subscriptions = Subscriptions("reporting")
+
+
+def _bump(ctx: HandlerContext, counter: str, *, revenue_cents: int = 0) -> None:
+    if ctx.tenant_id is None:
+        return  # a fact about no tenant has no row to count in
+    day = projections.day_of(ctx.envelope.occurred_at)
+    projections.add_to_day(ctx.session, ctx.tenant_id, day, counter=counter, revenue_cents=revenue_cents)
+
+
+@subscriptions.on(CallMissed)
+def count_missed_call(event: CallMissed, ctx: HandlerContext) -> None:
+    _bump(ctx, "missed_calls")
+
+
+@subscriptions.on(ConversationOpened)
+def count_conversation(event: ConversationOpened, ctx: HandlerContext) -> None:
+    _bump(ctx, "conversations")
+
+
+@subscriptions.on(MessageQueued)
+def record_first_response(event: MessageQueued, ctx: HandlerContext) -> None:
+    if ctx.tenant_id is None or event.purpose != "first_response" or event.first_response_latency_ms is None:
+        return
+    day = projections.day_of(ctx.envelope.occurred_at)
+    projections.record_first_response(
+        ctx.session, ctx.tenant_id, event.message_id, day, event.first_response_latency_ms
+    )
+
+
+@subscriptions.on(AppointmentBooked)
+def count_booking(event: AppointmentBooked, ctx: HandlerContext) -> None:
+    # Recovered revenue: the booked service's price (MVP currency is USD only).
+    _bump(ctx, "bookings", revenue_cents=event.price.amount_cents)
+
+
+@subscriptions.on(OptOutRecorded)
+def count_opt_out(event: OptOutRecorded, ctx: HandlerContext) -> None:
+    _bump(ctx, "opt_outs")
+
+
+@subscriptions.on(HumanTakeoverRequested)
+def count_takeover(event: HumanTakeoverRequested, ctx: HandlerContext) -> None:
+    _bump(ctx, "takeovers")

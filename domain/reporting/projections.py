@@ -1,0 +1,128 @@
+"""The reporting projections: per tenant per (UTC) day counters plus raw first-response samples.
+
+Two ways in, one result: the handlers apply events one at a time as they are delivered (the delivery's processed
+marker, committed in the same transaction, makes each count happen once), and ``rebuild`` recomputes the same rows
+from the events still in ``outbox_events`` with set-based SQL. A test checks that both agree.
+
+Days are UTC days of the event's ``occurred_at``: the projection depends only on the event, never on another
+module's state (such as the tenant's time zone), so it can be rebuilt from events alone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Table, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from domain.reporting.models import DailyTenantStats, FirstResponseSample
+
+COUNTERS = ("missed_calls", "conversations", "bookings", "opt_outs", "takeovers")
+
+# Which event feeds which counter (the rebuild and the handlers share this table).
+EVENT_COUNTERS = {
+    "nmc.telephony.CallMissed": "missed_calls",
+    "nmc.conversations.ConversationOpened": "conversations",
+    "nmc.scheduling.AppointmentBooked": "bookings",
+    "nmc.compliance.OptOutRecorded": "opt_outs",
+    "nmc.conversations.HumanTakeoverRequested": "takeovers",
+}
+
+
+def day_of(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def add_to_day(
+    session: Session, tenant_id: uuid.UUID, day: date, *, counter: str, amount: int = 1, revenue_cents: int = 0
+) -> None:
+    """Add to one day's counters with an atomic upsert (concurrent handlers for one tenant-day never lose counts)."""
+    if counter not in COUNTERS:
+        raise ValueError(f"unknown reporting counter {counter!r}")
+    table = cast(Table, DailyTenantStats.__table__)
+    statement = insert(table).values(
+        tenant_id=tenant_id, day=day, **{counter: amount}, recovered_revenue_cents=revenue_cents
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.tenant_id, table.c.day],
+        set_={
+            counter: table.c[counter] + statement.excluded[counter],
+            "recovered_revenue_cents": table.c.recovered_revenue_cents + statement.excluded.recovered_revenue_cents,
+        },
+    )
+    session.execute(statement)
+
+
+def record_first_response(
+    session: Session, tenant_id: uuid.UUID, message_id: uuid.UUID, day: date, latency_ms: int
+) -> None:
+    """One sample per message: keyed by message id, so a second delivery of the same fact changes nothing."""
+    statement = (
+        insert(FirstResponseSample)
+        .values(message_id=message_id, tenant_id=tenant_id, day=day, latency_ms=latency_ms)
+        .on_conflict_do_nothing(index_elements=[FirstResponseSample.message_id])
+    )
+    session.execute(statement)
+
+
+_REBUILD_COUNTS = """
+INSERT INTO rep_daily_tenant_stats
+    (tenant_id, day, missed_calls, conversations, bookings, recovered_revenue_cents, opt_outs, takeovers)
+SELECT tenant_id,
+       (occurred_at AT TIME ZONE 'UTC')::date AS day,
+       count(*) FILTER (WHERE event_name = 'nmc.telephony.CallMissed'),
+       count(*) FILTER (WHERE event_name = 'nmc.conversations.ConversationOpened'),
+       count(*) FILTER (WHERE event_name = 'nmc.scheduling.AppointmentBooked'),
+       coalesce(sum((payload -> 'price' ->> 'amount_cents')::bigint)
+                FILTER (WHERE event_name = 'nmc.scheduling.AppointmentBooked'), 0),
+       count(*) FILTER (WHERE event_name = 'nmc.compliance.OptOutRecorded'),
+       count(*) FILTER (WHERE event_name = 'nmc.conversations.HumanTakeoverRequested')
+  FROM outbox_events
+ WHERE tenant_id IS NOT NULL
+   AND event_name = ANY(:names)
+   AND (CAST(:tenant AS uuid) IS NULL OR tenant_id = CAST(:tenant AS uuid))
+   AND (CAST(:since AS date) IS NULL OR (occurred_at AT TIME ZONE 'UTC')::date >= CAST(:since AS date))
+ GROUP BY 1, 2
+"""
+
+_REBUILD_FIRST_RESPONSES = """
+INSERT INTO rep_first_responses (message_id, tenant_id, day, latency_ms, source)
+SELECT DISTINCT ON ((payload ->> 'message_id')::uuid)
+       (payload ->> 'message_id')::uuid, tenant_id, (occurred_at AT TIME ZONE 'UTC')::date,
+       (payload ->> 'first_response_latency_ms')::int, 'MessageQueued'
+  FROM outbox_events
+ WHERE event_name = 'nmc.conversations.MessageQueued'
+   AND tenant_id IS NOT NULL
+   AND payload ->> 'purpose' = 'first_response'
+   AND payload ->> 'first_response_latency_ms' IS NOT NULL
+   AND (CAST(:tenant AS uuid) IS NULL OR tenant_id = CAST(:tenant AS uuid))
+   AND (CAST(:since AS date) IS NULL OR (occurred_at AT TIME ZONE 'UTC')::date >= CAST(:since AS date))
+ ORDER BY (payload ->> 'message_id')::uuid, seq
+ON CONFLICT (message_id) DO NOTHING
+"""
+
+
+def rebuild(session: Session, tenant_id: uuid.UUID | None = None, *, since: date | None = None) -> dict[str, int]:
+    """Recompute the projections from ``outbox_events`` (one tenant or all; days from ``since`` or all).
+
+    Runs in the caller's transaction, so readers see the old rows until it commits. The outbox keeps events 30 days
+    after dispatch (retention), so once retention has run pass ``since`` within that horizon: older days are kept
+    as they are rather than recomputed from a partial history.
+    """
+    params = {"tenant": None if tenant_id is None else str(tenant_id), "since": since}
+    scope = """(CAST(:tenant AS uuid) IS NULL OR tenant_id = CAST(:tenant AS uuid))
+               AND (CAST(:since AS date) IS NULL OR day >= CAST(:since AS date))"""
+    # Serialise rebuilds with each other and with live handlers of the same rows: the rows are replaced wholesale.
+    session.execute(text("LOCK TABLE rep_daily_tenant_stats, rep_first_responses IN SHARE ROW EXCLUSIVE MODE"))
+    session.execute(text(f"DELETE FROM rep_daily_tenant_stats WHERE {scope}"), params)
+    session.execute(text(f"DELETE FROM rep_first_responses WHERE {scope}"), params)
+    days = _rowcount(session.execute(text(_REBUILD_COUNTS), {**params, "names": list(EVENT_COUNTERS)}))
+    samples = _rowcount(session.execute(text(_REBUILD_FIRST_RESPONSES), params))
+    return {"days": days, "first_responses": samples}
+
+
+def _rowcount(result: object) -> int:
+    return int(cast(CursorResult[Any], result).rowcount or 0)

@@ -1,0 +1,173 @@
+"""Reporting projections: handlers and the rebuild from outbox_events agree; the report computes exact P50/P95."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.engine import transaction
+from domain.events import outbox
+from domain.events.catalog import (
+    CATALOG,
+    AppointmentBooked,
+    CallMissed,
+    ConversationOpened,
+    HumanTakeoverRequested,
+    MessageQueued,
+    Money,
+    OptOutRecorded,
+)
+from domain.events.envelope import Envelope
+from domain.events.handling import HandlerContext
+from domain.reporting import handlers, projections, queries
+from domain.reporting.models import DailyTenantStats, FirstResponseSample
+
+CALLER = "+13105551212"
+DAY1 = datetime(2025, 3, 10, 15, 0, tzinfo=UTC)
+DAY2 = DAY1 + timedelta(days=1)
+
+
+def _events(tenant: uuid.UUID) -> list[tuple[object, datetime]]:
+    def booked(cents: int) -> AppointmentBooked:
+        return AppointmentBooked(
+            appointment_id=uuid.uuid4(),
+            hold_id=None,
+            resource_id=uuid.uuid4(),
+            service_item_id=uuid.uuid4(),
+            starts_at=DAY2,
+            ends_at=DAY2 + timedelta(hours=1),
+            customer_phone=CALLER,
+            price=Money(amount_cents=cents),
+            conversation_id=None,
+        )
+
+    def queued(latency: int | None, purpose: str = "first_response") -> MessageQueued:
+        return MessageQueued(
+            message_id=uuid.uuid4(),
+            conversation_id=None,
+            provider_ref=f"SM{uuid.uuid4().hex}",
+            queued_at=DAY1,
+            purpose=purpose,
+            first_response_latency_ms=latency,
+        )
+
+    missed = CallMissed(call_sid="CA1", caller=CALLER, called="+13105550000", dial_status="no-answer", missed_at=DAY1)
+    opened = ConversationOpened(conversation_id=uuid.uuid4(), caller=CALLER, trigger="missed_call")
+    takeover = HumanTakeoverRequested(
+        conversation_id=uuid.uuid4(), requested_by="operator", user_id=None, reason="vip", lease_expires_at=DAY1
+    )
+    return [
+        (missed, DAY1),
+        (missed, DAY1 + timedelta(minutes=5)),
+        (opened, DAY1),
+        *[(queued(latency), DAY1) for latency in (100, 200, 300, 400, 5000)],
+        (queued(900, purpose="ai_reply"), DAY1),  # not a first response
+        (booked(12_500), DAY1),
+        (booked(8_000), DAY2),
+        (OptOutRecorded(phone=CALLER, source="keyword", keyword="STOP", message_ref=None), DAY2),
+        (takeover, DAY2),
+        (missed, DAY2 + timedelta(hours=8, minutes=59)),  # 23:59 UTC: still day 2
+    ]
+
+
+def _append_all(sessions: sessionmaker[Session], tenant: uuid.UUID) -> list[Envelope]:
+    with transaction(sessions) as session:
+        return [outbox.append(session, event, tenant_id=tenant, occurred_at=at) for event, at in _events(tenant)]
+
+
+def _deliver(sessions: sessionmaker[Session], envelopes: list[Envelope]) -> None:
+    by_event: dict[str, list[Any]] = {}
+    for subscription in handlers.subscriptions:
+        by_event.setdefault(subscription.event_name, []).append(subscription.func)
+    for envelope in envelopes:
+        payload = CATALOG.load_payload(envelope.event_name, envelope.schema_version, envelope.payload)
+        for func in by_event.get(envelope.event_name, []):
+            with transaction(sessions) as session:
+                func(payload, HandlerContext(session=session, envelope=envelope))
+
+
+def _snapshot(sessions: sessionmaker[Session]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    with sessions() as session:
+        stats = session.execute(select(DailyTenantStats).order_by(DailyTenantStats.tenant_id, DailyTenantStats.day))
+        samples = session.execute(select(FirstResponseSample).order_by(FirstResponseSample.message_id))
+        return (
+            [
+                (s.tenant_id, s.day, s.missed_calls, s.conversations, s.bookings, s.recovered_revenue_cents,
+                 s.opt_outs, s.takeovers)
+                for s in stats.scalars()
+            ],
+            [(s.message_id, s.tenant_id, s.day, s.latency_ms) for s in samples.scalars()],
+        )
+
+
+def test_subscriptions_cover_the_reported_events() -> None:
+    names = {subscription.event_name for subscription in handlers.subscriptions}
+    assert names == set(projections.EVENT_COUNTERS) | {"nmc.conversations.MessageQueued"}
+    assert {subscription.queue for subscription in handlers.subscriptions} == {"reporting"}
+
+
+def test_handlers_build_the_daily_report(sessions: sessionmaker[Session]) -> None:
+    tenant, other = uuid.uuid4(), uuid.uuid4()
+    _deliver(sessions, _append_all(sessions, tenant))
+    _deliver(sessions, _append_all(sessions, other))
+    with sessions() as session:
+        report = queries.daily_report(session, tenant, 3, today=DAY2.date())
+        total = queries.totals(session, tenant, 3, today=DAY2.date())
+    before, day1, day2 = report
+    assert before.missed_calls == 0
+    assert before.first_response_p95_ms is None
+    assert (day1.missed_calls, day1.conversations, day1.bookings, day1.recovered_revenue_cents) == (2, 1, 1, 12_500)
+    assert day1.first_responses == 5
+    assert day1.first_response_p50_ms == 300.0
+    assert day1.first_response_p95_ms == 4080.0  # percentile_cont over 100..400, 5000: exact, not averaged
+    assert (day2.missed_calls, day2.bookings, day2.recovered_revenue_cents, day2.opt_outs, day2.takeovers) == (
+        1,
+        1,
+        8_000,
+        1,
+        1,
+    )
+    assert total["recovered_revenue_cents"] == 20_500
+    assert total["missed_calls"] == 3
+    # The other tenant's facts are counted for it alone.
+    with sessions() as session:
+        assert queries.totals(session, other, 3, today=DAY2.date())["missed_calls"] == 3
+
+
+def test_first_response_samples_are_idempotent(sessions: sessionmaker[Session]) -> None:
+    tenant = uuid.uuid4()
+    envelopes = [e for e in _append_all(sessions, tenant) if e.event_name.endswith("MessageQueued")]
+    _deliver(sessions, envelopes)
+    _deliver(sessions, envelopes)
+    with sessions() as session:
+        assert session.scalar(text("SELECT count(*) FROM rep_first_responses")) == 5
+
+
+def test_rebuild_from_outbox_equals_what_the_handlers_built(sessions: sessionmaker[Session]) -> None:
+    tenant, other = uuid.uuid4(), uuid.uuid4()
+    _deliver(sessions, _append_all(sessions, tenant))
+    _deliver(sessions, _append_all(sessions, other))
+    live = _snapshot(sessions)
+    with transaction(sessions) as session:
+        # Corrupt the projections, then rebuild everything from the events.
+        session.execute(text("UPDATE rep_daily_tenant_stats SET missed_calls = 999"))
+        session.execute(text("DELETE FROM rep_first_responses WHERE latency_ms = 5000"))
+        counts = projections.rebuild(session)
+    assert counts == {"days": 4, "first_responses": 10}
+    assert _snapshot(sessions) == live
+    # Rebuilding one tenant from a given day leaves the others and earlier days alone.
+    with transaction(sessions) as session:
+        session.execute(text("UPDATE rep_daily_tenant_stats SET takeovers = 7"))
+        projections.rebuild(session, tenant, since=DAY2.date())
+    with sessions() as session:
+        rows = session.execute(
+            text("SELECT tenant_id, day, takeovers FROM rep_daily_tenant_stats ORDER BY tenant_id, day")
+        ).all()
+    by_key = {(row[0], row[1]): row[2] for row in rows}
+    assert by_key[(tenant, DAY2.date())] == 1
+    assert by_key[(tenant, DAY1.date())] == 7
+    assert by_key[(other, DAY2.date())] == 7
