@@ -157,7 +157,7 @@ def _gates_for(plan: Plan | None, status: str, *, past_due_since: datetime | Non
 
 def feature_gates_for(session: Session, tenant_id: uuid.UUID, *, now: datetime | None = None) -> dict[str, bool]:
     """The tenant's effective gates now (a past_due grace period that ran out closes them). Unknown ⇒ all closed."""
-    row = session.get(FeatureGates, tenant_id)
+    row = session.get(FeatureGates, tenant_id, populate_existing=True)  # raw upserts bypass the identity map
     if row is None:
         return {}
     plan = session.get(Plan, row.plan)
@@ -174,7 +174,7 @@ class GateState:
 
 
 def gate_state(session: Session, tenant_id: uuid.UUID, *, now: datetime | None = None) -> GateState | None:
-    row = session.get(FeatureGates, tenant_id)
+    row = session.get(FeatureGates, tenant_id, populate_existing=True)  # raw upserts bypass the identity map
     if row is None:
         return None
     plan = session.get(Plan, row.plan)
