@@ -1,0 +1,508 @@
+"""The built-in conversation engine: deterministic, offline, and grounded in what the booking tools return.
+
+One turn reads the caller's text (:mod:`intents`, :mod:`dates`), advances a small state machine kept in the
+conversation's engine state, and writes a short friendly reply. Prices, times and bookings in a reply always come
+from a tool call made in the same turn, so the guard never has to stop this engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from domain.conversations.engine.dates import find_clock, find_weekday, parse_when
+from domain.conversations.engine.formatting import join_options, money, slot_from_json, slot_label, slot_to_json
+from domain.conversations.engine.intents import Signals, read
+from domain.conversations.engine.ports import (
+    BookingTools,
+    HandoffReason,
+    ServiceOption,
+    SlotOption,
+    SlotPreference,
+    Turn,
+    TurnResult,
+)
+
+STATE_KEY = "builtin"
+CONFIDENT = 0.75
+PLAUSIBLE = 0.5
+MARGIN = 0.1
+MAX_REPLY = 300
+
+
+@dataclass
+class _Reply:
+    parts: list[str] = field(default_factory=list)
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+
+    def text(self) -> str | None:
+        if not self.parts:
+            return None
+        # Optional lead-ins go first when the whole would not fit in two SMS segments.
+        parts = list(self.parts)
+        while len(" ".join(parts)) > MAX_REPLY and len(parts) > 1:
+            parts.pop(0)
+        return " ".join(parts)
+
+
+def _pref_to_json(pref: SlotPreference) -> dict[str, Any]:
+    return {
+        "earliest": pref.earliest.isoformat() if pref.earliest else None,
+        "latest": pref.latest.isoformat() if pref.latest else None,
+        "part_of_day": pref.part_of_day,
+        "weekday": pref.weekday,
+        "asap": pref.asap,
+    }
+
+
+def _pref_from_json(data: dict[str, Any] | None, now: datetime) -> SlotPreference | None:
+    if not data:
+        return None
+    latest = datetime.fromisoformat(data["latest"]) if data.get("latest") else None
+    if latest is not None and latest <= now:
+        return None  # a wish for a time that has passed is no wish at all
+    earliest = datetime.fromisoformat(data["earliest"]) if data.get("earliest") else now
+    return SlotPreference(
+        earliest=max(earliest, now),
+        latest=latest,
+        part_of_day=data.get("part_of_day"),
+        weekday=data.get("weekday"),
+        asap=bool(data.get("asap")),
+    )
+
+
+class BuiltinEngine:
+    """Deterministic rule-based engine (the default, ``AI_PROVIDER=builtin``)."""
+
+    name = "builtin"
+
+    def respond(self, turn: Turn, tools: BookingTools) -> TurnResult:
+        return _TurnRun(turn, tools).run()
+
+
+class _TurnRun:
+    def __init__(self, turn: Turn, tools: BookingTools) -> None:
+        self.turn = turn
+        self.tools = tools
+        self.tz = turn.timezone
+        self.now = turn.now
+        self.today = turn.now.astimezone(ZoneInfo(turn.timezone)).date()
+        self.state: dict[str, Any] = dict(turn.state.get(STATE_KEY) or {})
+        self.state.setdefault("stage", "idle")
+        self.reply = _Reply()
+        self.urgent = False
+        self.handoff: HandoffReason | None = None
+
+    # -- plumbing -------------------------------------------------------------------------------------------------
+
+    @property
+    def stage(self) -> str:
+        return str(self.state["stage"])
+
+    def go(self, stage: str) -> None:
+        self.state["stage"] = stage
+
+    def label(self, slot: SlotOption) -> str:
+        return slot_label(slot.starts_at, self.tz, self.today)
+
+    def service(self) -> dict[str, str] | None:
+        service = self.state.get("service")
+        return service if isinstance(service, dict) else None
+
+    def set_service(self, option: ServiceOption) -> None:
+        self.state["service"] = {"id": str(option.id), "name": option.name}
+
+    def offered(self) -> list[SlotOption]:
+        return [slot_from_json(item) for item in self.state.get("offered") or []]
+
+    def finish(self) -> TurnResult:
+        new_state = {**self.turn.state, STATE_KEY: self.state}
+        return TurnResult(
+            reply=self.reply.text(),
+            state=new_state,
+            handoff=self.handoff is not None,
+            urgent=self.urgent,
+            handoff_reason=self.handoff,
+            engine="builtin",
+        )
+
+    # -- the turn -------------------------------------------------------------------------------------------------
+
+    def run(self) -> TurnResult:
+        signals = read(self.turn.text)
+        business = self.turn.business_name
+        if not signals.text:
+            self.reply.add(f"Hi, this is {business}! How can we help today?")
+            return self.finish()
+        if signals.stop:
+            self.go("handed_off")
+            self.handoff = "stop_requested"
+            self.reply.add(f"Understood, we won't text you again. If you need {business}, just give us a call.")
+            return self.finish()
+        if signals.handoff:
+            self.go("handed_off")
+            self.handoff = "person_requested"
+            self.urgent = signals.urgent or bool(self.state.get("urgent"))
+            self.reply.add(f"Of course! I'm letting the team at {business} know, and someone will reach out to you.")
+            return self.finish()
+        if self.stage == "handed_off":
+            self.go("idle")  # the conversation came back to the AI
+
+        pref = parse_when(signals.text, self.now, self.tz)
+        if signals.urgent:
+            self.urgent = True
+            self.state["urgent"] = True
+            open_now = self.tools.is_open_now()
+            if open_now:
+                self.reply.add("So sorry to hear that! I've flagged this as urgent for the team.")
+            else:
+                self.reply.add("So sorry to hear that! We're closed right now, but I've flagged this as urgent.")
+            if pref is None:
+                pref = SlotPreference(earliest=self.now, asap=True)
+
+        if self.handle_appointment(signals, pref):
+            return self.finish()
+        if signals.hours:
+            self.tell_hours()
+
+        changed, asked = self.resolve_service(signals)
+        if asked:
+            if pref is not None:
+                self.state["pending_pref"] = _pref_to_json(pref)
+            return self.finish()
+        if signals.price and not self.quote(changed):
+            return self.finish()
+        if not changed and self.continue_flow(signals, pref):
+            return self.finish()
+        self.maybe_offer(signals, pref, changed)
+        if not self.reply.parts:
+            self.nudge(signals)
+        return self.finish()
+
+    # -- pieces ---------------------------------------------------------------------------------------------------
+
+    def handle_appointment(self, signals: Signals, pref: SlotPreference | None) -> bool:
+        """Cancel and reschedule of an existing appointment; True when the turn is fully answered."""
+        if self.stage == "confirm_cancel" and not signals.reschedule:
+            appointment_id = UUID(str(self.state.get("appointment_id")))
+            if signals.yes or signals.cancel:
+                if self.tools.cancel_appointment(appointment_id):
+                    self.reply.add("Done, your appointment is cancelled. Text us anytime if you'd like to rebook.")
+                else:
+                    self.reply.add("Hmm, I couldn't change that appointment. I'll have the team take a look.")
+                self.state.pop("appointment_id", None)
+                self.go("idle")
+                return True
+            if signals.no:
+                self.reply.add("No problem, your appointment stays as it is. See you then!")
+                self.go("idle")
+                return True
+        if not (signals.cancel or signals.reschedule):
+            return False
+        in_flow = self.stage in ("offered", "held", "ask_time", "offer_booking")
+        appointment = self.tools.upcoming_appointment()
+        if appointment is None:
+            if signals.reschedule and not signals.cancel:
+                self.reply.add("I don't see an upcoming appointment for this number, but I'm happy to book one.")
+                return False
+            if in_flow:
+                self.reply.add("No problem, I won't book anything. Text us anytime if you need us!")
+                for key in ("offered", "hold", "service"):
+                    self.state.pop(key, None)
+                self.go("idle")
+                return True
+            self.reply.add(
+                "I don't see an upcoming appointment for this number. If it's under another number, "
+                f"just call {self.turn.business_name} and we'll sort it out."
+            )
+            return True
+        when = self.label(appointment.slot)
+        if signals.reschedule or (signals.cancel and pref is not None):
+            self.state["reschedule_of"] = str(appointment.id)
+            self.state["service"] = {"id": str(appointment.service_id), "name": appointment.service_name}
+            for key in ("offered", "hold"):
+                self.state.pop(key, None)
+            self.reply.add(f"Sure, let's move your {appointment.service_name} on {when}.")
+            if pref is not None and self.offer(pref):
+                return True
+            if pref is None:
+                self.reply.add("What day or time works better for you?")
+            self.go("ask_time")
+            return True
+        self.state["appointment_id"] = str(appointment.id)
+        self.go("confirm_cancel")
+        self.reply.add(f"I see your {appointment.service_name} on {when}. Want me to cancel it? (yes/no)")
+        return True
+
+    def tell_hours(self) -> None:
+        open_now = self.tools.is_open_now()
+        hours = self.tools.hours_text()
+        if open_now:
+            self.reply.add(f"We're open now! Our hours are {hours}.")
+        else:
+            self.reply.add(f"We're closed right now. Our hours are {hours}, but I can still set up a visit by text.")
+
+    def resolve_service(self, signals: Signals) -> tuple[bool, bool]:
+        """(the service changed this turn, a clarifying question was asked)."""
+        current = self.service()
+        if self.stage == "clarify":
+            candidates = self.state.get("candidates") or []
+            chosen: dict[str, str] | None = None
+            if signals.choice is not None and -len(candidates) <= signals.choice < len(candidates):
+                chosen = candidates[signals.choice]
+            elif len(candidates) == 1 and signals.yes:
+                chosen = candidates[0]
+            if chosen is not None:
+                self.state["service"] = chosen
+                self.state.pop("candidates", None)
+                return True, False
+            if len(candidates) == 1 and signals.no:
+                self.state.pop("candidates", None)
+                self.ask_service("Sorry about that! What do you need help with?")
+                return False, True
+        if _only_reply_words(signals):
+            return False, False
+        options = [option for option in self.tools.match_services(signals.text) if option.confidence >= PLAUSIBLE]
+        if not options:
+            return False, False
+        top = options[0]
+        close = [option for option in options[1:] if option.confidence >= top.confidence - MARGIN]
+        if top.confidence >= CONFIDENT and not close:
+            self.state["quote"] = {"id": str(top.id)}
+            if current is None or current["id"] != str(top.id):
+                self.set_service(top)
+                for key in ("offered", "hold", "candidates"):
+                    self.state.pop(key, None)
+                return True, False
+            return False, False
+        pair = [top, *close][:2]
+        if current is not None and any(str(option.id) == current["id"] for option in pair):
+            return False, False
+        self.state["candidates"] = [{"id": str(option.id), "name": option.name} for option in pair]
+        self.go("clarify")
+        if len(pair) == 2:
+            self.reply.add(f"Happy to help! Is that for {pair[0].name} or {pair[1].name}?")
+        else:
+            self.reply.add(f"Just to check, is that for {pair[0].name}?")
+        return False, True
+
+    def ask_service(self, lead: str) -> None:
+        names = [option.name for option in self.tools.list_services()[:4]]
+        self.go("ask_service")
+        if names:
+            self.reply.add(f"{lead} We do {join_options(names)}.")
+        else:
+            self.reply.add(lead)
+
+    def quote(self, changed: bool) -> bool:
+        """Add the price of the current service; False when the caller must first say which service."""
+        service = self.service()
+        if service is None:
+            self.ask_service("Happy to help with pricing! Which service is it for?")
+            return False
+        option = next((o for o in self.tools.list_services() if str(o.id) == service["id"]), None)
+        if option is None:
+            self.reply.add(f"Sorry, we're not offering {service['name']} right now.")
+            self.state.pop("service", None)
+            self.go("idle")
+            return False
+        self.reply.add(f"{option.name} is {money(option.price_cents, option.currency)}.")
+        return True
+
+    def continue_flow(self, signals: Signals, pref: SlotPreference | None) -> bool:
+        """Answers that only make sense at the current stage (picking a slot, yes to a hold, ...)."""
+        stage = self.stage
+        if stage == "offered":
+            slot = self.pick(signals)
+            if slot is not None:
+                self.hold(slot)
+                return True
+            if (signals.reject or signals.no) and pref is None:
+                self.reply.add("No problem! What day or time works better for you?")
+                self.go("ask_time")
+                return True
+            if signals.yes and pref is None:
+                self.reply.add("Great! Which one works for you: the 1st, 2nd or 3rd?")
+                return True
+        elif stage == "held":
+            hold = self.state.get("hold") or {}
+            if signals.yes and pref is None and signals.choice is None:
+                self.confirm(UUID(hold["id"]))
+                return True
+            slot = self.pick(signals)
+            if slot is not None and slot_to_json(slot) != hold.get("slot"):
+                self.hold(slot)
+                return True
+            if (signals.no or signals.reject) and pref is None:
+                self.reply.add("No problem! Is there another day or time that works better?")
+                self.state.pop("hold", None)
+                self.go("ask_time")
+                return True
+        elif stage == "offer_booking":
+            if signals.yes:
+                return self.offer(pref or SlotPreference(earliest=self.now, asap=True))
+            if signals.no:
+                self.reply.add("No problem! Just text us whenever you'd like to book.")
+                self.go("idle")
+                return True
+        elif stage == "booked" and (signals.thanks or signals.yes) and pref is None and not signals.book:
+            self.reply.add("You're welcome! See you soon.")
+            return True
+        return False
+
+    def pick(self, signals: Signals) -> SlotOption | None:
+        """The offered slot the caller chose, by position, by time of day or by weekday (only when unique)."""
+        offered = self.offered()
+        if not offered:
+            return None
+        if signals.choice is not None and -len(offered) <= signals.choice < len(offered):
+            return offered[signals.choice]
+        zone = ZoneInfo(self.tz)
+        clock = find_clock(signals.text)
+        weekday = find_weekday(signals.text)
+        matches = offered
+        if clock is not None and clock.relation == "at":
+            matches = [
+                s
+                for s in matches
+                if (s.starts_at.astimezone(zone).hour, s.starts_at.astimezone(zone).minute)
+                == (clock.hour, clock.minute)
+            ]
+        if weekday is not None:
+            matches = [s for s in matches if s.starts_at.astimezone(zone).weekday() == weekday]
+        if (clock is not None or weekday is not None) and len(matches) == 1:
+            return matches[0]
+        if len(offered) == 1 and signals.yes:
+            return offered[0]
+        return None
+
+    def hold(self, slot: SlotOption) -> None:
+        service = self.service()
+        assert service is not None  # a slot is only ever offered for a chosen service
+        result = self.tools.place_hold(UUID(service["id"]), slot)
+        if result.hold is not None:
+            self.state["hold"] = {"id": str(result.hold.id), "slot": slot_to_json(result.hold.slot)}
+            self.go("held")
+            self.reply.add(
+                f"Great, I'm holding {self.label(result.hold.slot)} for your {service['name']}. "
+                "Shall I book it? Just reply YES."
+            )
+            return
+        self.offer_alternatives("Sorry, that time was just taken.", list(result.alternatives))
+
+    def confirm(self, hold_id: UUID) -> None:
+        result = self.tools.confirm_hold(hold_id)
+        if result.appointment is None:
+            self.state.pop("hold", None)
+            self.offer_alternatives("Sorry, that time was just taken.", list(result.alternatives))
+            return
+        appointment = result.appointment
+        self.state.pop("hold", None)
+        self.state.pop("offered", None)
+        self.go("booked")
+        self.reply.add(f"You're all set! Your {appointment.service_name} is booked for {self.label(appointment.slot)}.")
+        old = self.state.pop("reschedule_of", None)
+        if old and self.tools.cancel_appointment(UUID(old)):
+            self.reply.add("I've cancelled your old time.")
+        self.reply.add(f"Thanks for choosing {self.turn.business_name}!")
+
+    def offer_alternatives(self, lead: str, alternatives: list[SlotOption]) -> None:
+        if alternatives:
+            self.state["offered"] = [slot_to_json(slot) for slot in alternatives[:3]]
+            self.go("offered")
+            labels = [self.label(slot) for slot in alternatives[:3]]
+            self.reply.add(f"{lead} I can do {join_options(labels)}. Would one of those work?")
+        else:
+            self.state.pop("offered", None)
+            self.go("ask_time")
+            self.reply.add(f"{lead} What other day or time works for you?")
+
+    def maybe_offer(self, signals: Signals, pref: SlotPreference | None, changed: bool) -> None:
+        service = self.service()
+        pending = _pref_from_json(self.state.pop("pending_pref", None), self.now)
+        pref = pref or pending
+        wants_time = (
+            pref is not None
+            or signals.book
+            or changed
+            or self.urgent
+            or self.stage in ("ask_time", "ask_service", "clarify", "offered")
+        )
+        if service is None:
+            if wants_time and (signals.book or pref is not None or self.stage in ("ask_service", "clarify")):
+                if pref is not None:
+                    self.state["pending_pref"] = _pref_to_json(pref)
+                lead = "What do you need help with?" if self.reply.parts else "Happy to help! What do you need done?"
+                self.ask_service(lead)
+            return
+        if signals.price and pref is None and not signals.book and not self.urgent:
+            self.reply.add("Want me to find you a time?")
+            self.go("offer_booking")
+            return
+        if wants_time:
+            self.offer(pref or SlotPreference(earliest=self.now, asap=True))
+
+    def offer(self, pref: SlotPreference) -> bool:
+        service = self.service()
+        if service is None:
+            return False
+        slots = self.tools.find_slots(UUID(service["id"]), pref, 3)
+        if not slots:
+            self.state.pop("offered", None)
+            self.go("ask_time")
+            self.reply.add("Sorry, I don't have anything open then. Is there another day or time that works?")
+            return True
+        self.state["offered"] = [slot_to_json(slot) for slot in slots]
+        self.state.pop("hold", None)
+        self.go("offered")
+        labels = [self.label(slot) for slot in slots]
+        if len(slots) == 1:
+            self.reply.add(f"I have {labels[0]} open{self.for_service(service)}. Does that work?")
+        else:
+            lead = "The soonest I have is" if pref.asap else "I have"
+            self.reply.add(f"{lead} {join_options(labels)}{self.for_service(service)}. Which works best?")
+        return True
+
+    def for_service(self, service: dict[str, str]) -> str:
+        """for your X" unless the reply already names the service."""
+        return "" if any(service["name"] in part for part in self.reply.parts) else f" for your {service['name']}"
+
+    def nudge(self, signals: Signals) -> None:
+        business = self.turn.business_name
+        stage = self.stage
+        if stage == "offered":
+            self.reply.add("Which of those times works for you? Or tell me a day and time that's better.")
+        elif stage == "held":
+            self.reply.add("Just reply YES and I'll book it, or tell me another time that works better.")
+        elif stage == "booked" and signals.thanks:
+            self.reply.add("You're welcome! See you soon.")
+        elif signals.thanks:
+            self.reply.add(f"You're welcome! Text {business} anytime.")
+        elif stage in ("ask_service", "clarify"):
+            self.ask_service("Sorry, I didn't catch that. What do you need help with?")
+        elif stage == "ask_time":
+            self.reply.add('What day and time work best for you? Something like "tomorrow morning" is perfect.')
+        elif signals.greeting:
+            self.reply.add(f"Hi! Thanks for texting {business}. How can we help today?")
+        else:
+            self.reply.add(
+                f"Thanks for texting {business}! Are you looking to book a visit, or do you have a question?"
+            )
+
+
+_REPLY_WORDS = {
+    "yes", "yeah", "yep", "sure", "ok", "no", "the", "first", "second", "third", "last", "one", "two", "three",
+    "1", "2", "3", "1st", "2nd", "3rd", "#1", "#2", "#3", "option", "number", "please", "thanks", "that", "works",
+    "great", "perfect", "sounds", "good", "cool", "fine", "is", "it", "for", "me", "go", "ahead", "do", "book",
+    "thank", "you", "lol", "!", "?", "alright", "thing", "confirm", "none", "of", "those", "work", "neither",
+}  # fmt: skip
+
+
+def _only_reply_words(signals: Signals) -> bool:
+    words = signals.text.replace("!", " ").replace("?", " ").split()
+    return all(word in _REPLY_WORDS for word in words)
