@@ -52,7 +52,7 @@ FIRST_SMS_LATENCY = Histogram(
 )
 WEBHOOKS = Counter(
     "nmc_webhooks_total",
-    "Provider webhooks by outcome: accepted, duplicate, forged, unroutable, malformed.",
+    "Provider webhooks by provider, kind and outcome (accepted|duplicate|forged|unroutable|malformed|ignored).",
     ["provider", "kind", "outcome"],
 )
 OUTBOX_PENDING = Gauge(
@@ -89,6 +89,12 @@ AI_TURNS = Counter(
 HANDLER_DURATION = Histogram(
     "nmc_handler_duration_seconds", "Time spent inside a domain handler.", ["handler"], buckets=HANDLER_BUCKETS
 )
+INGRESS_REQUEST_LATENCY = Histogram(
+    "nmc_ingress_request_seconds",
+    "Ingress request latency from Falcon's view, by route template, method and status class.",
+    ["route", "method", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0),
+)
 COMMIT_TO_HANDLER = Histogram(
     "nmc_commit_to_handler_seconds",
     "Outbox commit to handler start: the pipeline's own latency.",
@@ -110,6 +116,7 @@ ALL_METRICS: tuple[Any, ...] = (
     APPOINTMENTS,
     AI_TURNS,
     HANDLER_DURATION,
+    INGRESS_REQUEST_LATENCY,
     COMMIT_TO_HANDLER,
 )
 

@@ -48,7 +48,7 @@ def create_app(settings: Settings, deps: IngressDeps | None = None) -> falcon.Ap
 
     app.add_route("/healthz", HealthResource())
     app.add_route("/readyz", ReadinessResource(deps.engine, deps.redis))
-    app.add_route("/metrics", MetricsResource())
+    app.add_route("/metrics", MetricsResource(settings))
     register_webhooks(app, settings, deps)
 
     # ---- Other routes register here ---------------------------------------------------------------------------
