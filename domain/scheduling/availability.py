@@ -193,22 +193,22 @@ def compute_slots(
     With ``distinct_times`` one slot per start time is offered (a caller does not care which technician comes).
     """
     streams = [
-        (
-            (slot.starts_at, rank, slot)
-            for slot in resource_slots(
+        _ranked(
+            rank,
+            resource_slots(
                 schedule,
                 duration_minutes=duration_minutes,
                 window_start=window_start,
                 window_end=window_end,
                 now=now,
                 preference=preference,
-            )
+            ),
         )
         for rank, schedule in enumerate(schedules)
     ]
     slots: list[Slot] = []
     last_start: datetime | None = None
-    for _start, _rank, slot in heapq.merge(*streams):
+    for _start, _rank, _seq, slot in heapq.merge(*streams):
         if distinct_times and slot.starts_at == last_start:
             continue
         slots.append(slot)
@@ -216,6 +216,12 @@ def compute_slots(
         if limit is not None and len(slots) >= limit:
             break
     return slots
+
+
+def _ranked(rank: int, slots: Iterator[Slot]) -> Iterator[tuple[datetime, int, int, Slot]]:
+    # (start, resource rank, sequence) orders the merge without ever comparing two Slot objects.
+    for seq, slot in enumerate(slots):
+        yield slot.starts_at, rank, seq, slot
 
 
 def within_working_hours(slot: Slot, schedule: ResourceSchedule) -> bool:
@@ -228,9 +234,10 @@ def within_working_hours(slot: Slot, schedule: ResourceSchedule) -> bool:
     for shift in schedule.shifts:
         if shift.weekday != day.weekday():
             continue
-        shift_start = local_to_utc(day, shift.starts_local, tz, earliest=False)
+        # The start compares as wall time (a shift "from 02:15" on spring-forward day begins when clocks jump
+        # to 03:00); the end as the earliest instant that wall time names.
         shift_end = local_to_utc(day, shift.ends_local, tz, earliest=True)
-        if shift_start <= slot.starts_at and slot.ends_at <= shift_end:
+        if shift.starts_local <= local_start.time() and slot.ends_at <= shift_end:
             return True
     return False
 
