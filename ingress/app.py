@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import make_engine, make_session_factory
 from db.settings import Settings
+from ingress.api import register_api
 from ingress.errors import register_error_handlers
 from ingress.metrics import MetricsResource
 from ingress.middleware import BodyLimitMiddleware, CorrelationMiddleware
@@ -57,6 +58,7 @@ def create_app(settings: Settings, deps: IngressDeps | None = None) -> falcon.Ap
     #     register_api(app, settings, deps)
     #     register_calendar_webhooks(app, settings, deps)
     # Errors raised as ingress.errors.ApiError (or any falcon.HTTPError) get the shared JSON shape for free.
+    register_api(app, settings, deps)
     # ---- end of other routes -------------------------------------------------------------------------------
     return app
 

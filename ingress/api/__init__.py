@@ -1,0 +1,42 @@
+"""The operator API under /v1 (Clerk JWT, tenant-scoped, row-level security), described by /v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import falcon
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.settings import Settings
+from ingress.api import resources as r
+from ingress.api.base import Authenticate
+from ingress.api.openapi import OpenApiResource
+from ingress.auth import ClerkVerifier
+
+
+class _HasSessions(Protocol):
+    sessions: sessionmaker[Session]
+
+
+def register_api(
+    app: falcon.App, settings: Settings, deps: _HasSessions, *, verifier: ClerkVerifier | None = None
+) -> None:
+    auth = Authenticate(verifier or ClerkVerifier(settings), deps.sessions)
+    sessions = deps.sessions
+    app.add_route("/v1/openapi.json", OpenApiResource())
+    app.add_route("/v1/me", r.MeResource(auth, sessions))
+    app.add_route("/v1/conversations", r.ConversationsResource(auth, sessions))
+    app.add_route("/v1/conversations/{conversation_id}", r.ConversationResource(auth, sessions))
+    app.add_route("/v1/conversations/{conversation_id}/{action}", r.ConversationActionResource(auth, sessions))
+    app.add_route("/v1/tasks", r.TasksResource(auth, sessions))
+    app.add_route("/v1/tasks/{task_id}/done", r.TaskDoneResource(auth, sessions))
+    app.add_route("/v1/compliance", r.ComplianceResource(auth, sessions))
+    app.add_route("/v1/compliance/campaign", r.CampaignResource(auth, sessions))
+    app.add_route("/v1/compliance/brand", r.BrandResource(auth, sessions))
+    app.add_route("/v1/users", r.UsersResource(auth, sessions))
+    app.add_route("/v1/users/{user_id}", r.UserResource(auth, sessions))
+    app.add_route("/v1/feature-gates", r.FeatureGatesResource(auth, sessions))
+    app.add_route("/v1/billing/subscription", r.SubscriptionResource(auth, sessions))
+
+
+__all__ = ["register_api"]

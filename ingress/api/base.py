@@ -1,0 +1,191 @@
+"""What every /v1 resource shares: authentication and role hooks, the tenant-scoped RLS transaction, JSON bodies,
+and ``Idempotency-Key`` handling."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import falcon
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.identity import service as identity
+from domain.identity.models import IdempotencyKey as IdemKey
+from ingress.auth import AuthError, ClerkVerifier
+from ingress.errors import ApiError
+
+APP_ROLE = "nmc_app"
+MAX_IDEMPOTENCY_KEY = 255
+M = TypeVar("M", bound=BaseModel)
+
+
+@contextmanager
+def tenant_transaction(sessions: sessionmaker[Session], tenant_id: uuid.UUID) -> Iterator[Session]:
+    """One API unit of work under row-level security: the app role, scoped to one tenant, for this transaction only.
+
+    ``SET LOCAL`` and ``set_config(..., true)`` end with the transaction, so a pooled connection never carries a
+    tenant (or the role) into the next request.
+    """
+    with sessions() as session, session.begin():
+        session.execute(text(f"SET LOCAL ROLE {APP_ROLE}"))
+        session.execute(text("SELECT set_config('app.tenant_id', :tenant, true)"), {"tenant": str(tenant_id)})
+        yield session
+
+
+@dataclass(frozen=True)
+class Caller:
+    clerk_user_id: str
+    user_id: uuid.UUID | None
+    tenant_id: uuid.UUID
+    role: str
+
+
+class Authenticate:
+    """``falcon.before`` hook: a valid Clerk JWT of a member of the chosen tenant, or 401/403."""
+
+    def __init__(self, verifier: ClerkVerifier, sessions: sessionmaker[Session]) -> None:
+        self._verifier = verifier
+        self._sessions = sessions
+
+    def __call__(self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]) -> None:
+        header = req.get_header("Authorization") or ""
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _unauthorized("a Bearer token is required")
+        try:
+            claims = self._verifier.verify(token.strip())
+        except AuthError as error:
+            raise _unauthorized(str(error)) from None
+        # Membership lookup runs as the owner: it is what decides which tenant this request may act for.
+        with self._sessions() as session, session.begin():
+            principal = identity.principal_for(session, claims.subject)
+        if not principal.roles:
+            raise ApiError(falcon.HTTP_403, "not_a_member", "this user belongs to no tenant")
+        requested = req.get_header("X-Tenant-Id")
+        if requested:
+            try:
+                tenant_id = uuid.UUID(requested)
+            except ValueError:
+                raise ApiError(falcon.HTTP_400, "malformed", "X-Tenant-Id must be a UUID") from None
+            if tenant_id not in principal.roles:
+                raise ApiError(falcon.HTTP_403, "not_a_member", "this user is not a member of that tenant")
+        elif len(principal.roles) == 1:
+            tenant_id = next(iter(principal.roles))
+        else:
+            raise ApiError(falcon.HTTP_400, "tenant_required", "member of several tenants: send X-Tenant-Id")
+        req.context.caller = Caller(claims.subject, principal.user_id, tenant_id, principal.roles[tenant_id])
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(falcon.HTTP_401, "unauthorized", message, headers={"WWW-Authenticate": 'Bearer realm="nmc"'})
+
+
+def authenticate(req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]) -> None:
+    """Class-level ``falcon.before`` hook: delegates to the resource's ``Authenticate`` collaborator."""
+    resource.auth(req, resp, resource, params)
+
+
+def require_owner(req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]) -> None:
+    """``falcon.before`` hook after ``Authenticate``: OWNER manages users, billing and compliance."""
+    if caller(req).role != "OWNER":
+        raise ApiError(falcon.HTTP_403, "forbidden", "this action needs the OWNER role")
+
+
+def caller(req: falcon.Request) -> Caller:
+    found: Caller = req.context.caller
+    return found
+
+
+def read_body(req: falcon.Request, model: type[M]) -> M:
+    raw = req.bounded_stream.read() or b"{}"
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise ApiError(falcon.HTTP_422, "validation_failed", f"{where}: {first['msg']}") from None
+
+
+def parse_uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise ApiError(falcon.HTTP_404, "not_found", f"no such {what}") from None
+
+
+def run_post(
+    req: falcon.Request,
+    resp: falcon.Response,
+    sessions: sessionmaker[Session],
+    action: Callable[[Session, bytes], tuple[int, dict[str, Any]]],
+) -> None:
+    """Run a POST in the tenant's RLS transaction, honouring ``Idempotency-Key``.
+
+    The key row is inserted first in the same transaction as the action, so a concurrent retry with the same key
+    waits on it and then sees the committed response; an action that fails rolls its key back with it.
+    """
+    tenant_id = caller(req).tenant_id
+    body = req.bounded_stream.read()
+    key = req.get_header("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY):
+        raise ApiError(falcon.HTTP_400, "malformed", "Idempotency-Key must be 1-255 characters")
+    fingerprint = hashlib.sha256(b"\0".join([req.method.encode(), req.path.encode(), _canonical(body)])).hexdigest()
+    with tenant_transaction(sessions, tenant_id) as session:
+        if key is not None:
+            claimed = session.scalar(
+                insert(IdemKey)
+                .values(
+                    tenant_id=tenant_id, key=key, request_fingerprint=fingerprint, response_status=0, response_body={}
+                )
+                .on_conflict_do_nothing(index_elements=["tenant_id", "key"])
+                .returning(IdemKey.key)
+            )
+            if claimed is None:
+                stored = session.get(IdemKey, (tenant_id, key))
+                assert stored is not None
+                if stored.request_fingerprint != fingerprint:
+                    raise ApiError(
+                        falcon.HTTP_422, "idempotency_key_reused", "this Idempotency-Key was used with another request"
+                    )
+                resp.status = falcon.code_to_http_status(stored.response_status)
+                resp.media = stored.response_body
+                resp.set_header("Idempotent-Replayed", "true")
+                return
+        status, media = action(session, body)
+        if key is not None:
+            session.execute(
+                text(
+                    "UPDATE id_api_idempotency_keys SET response_status = :status, response_body = CAST(:body AS jsonb)"
+                    " WHERE tenant_id = :tenant AND key = :key"
+                ),
+                {"status": status, "body": json.dumps(media), "tenant": tenant_id, "key": key},
+            )
+    resp.status = falcon.code_to_http_status(status)
+    resp.media = media
+
+
+def _canonical(body: bytes) -> bytes:
+    """Same JSON, same fingerprint: key order and whitespace do not make it another request."""
+    if not body.strip():
+        return b""
+    try:
+        return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        return body
+
+
+def parse_model(body: bytes, model: type[M]) -> M:
+    try:
+        return model.model_validate_json(body or b"{}")
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise ApiError(falcon.HTTP_422, "validation_failed", f"{where}: {first['msg']}") from None

@@ -1,0 +1,202 @@
+"""The /v1 OpenAPI document, built from the same pydantic models the resources validate with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from ingress.api import resources as r
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    summary: str
+    owner_only: bool = False
+    body: type[BaseModel] | None = None
+    status: int = 200
+    query: tuple[tuple[str, dict[str, Any]], ...] = ()
+    path_params: tuple[str, ...] = field(default=())
+    idempotent_post: bool = True
+
+
+CONVERSATION = ("conversation_id",)
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("get", "/v1/me", "Who is calling, their role and tenant"),
+    Operation(
+        "get",
+        "/v1/conversations",
+        "List conversations, newest first, with filters and cursor pagination",
+        query=(
+            ("state", {"type": "string", "enum": ["open", "human", "closed", "blocked"]}),
+            ("caller", {"type": "string"}),
+            ("limit", {"type": "integer", "minimum": 1, "maximum": 100}),
+            ("cursor", {"type": "string"}),
+        ),
+    ),
+    Operation(
+        "get", "/v1/conversations/{conversation_id}", "A conversation with its messages", path_params=CONVERSATION
+    ),
+    Operation(
+        "post",
+        "/v1/conversations/{conversation_id}/takeover",
+        "Take over (a renewable lease)",
+        body=r.TakeoverBody,
+        path_params=CONVERSATION,
+    ),
+    Operation(
+        "post",
+        "/v1/conversations/{conversation_id}/reply",
+        "Reply as a human (goes through the send preflight)",
+        body=r.ReplyBody,
+        status=202,
+        path_params=CONVERSATION,
+    ),
+    Operation(
+        "post",
+        "/v1/conversations/{conversation_id}/release",
+        "Release the conversation to the AI",
+        body=r.Empty,
+        path_params=CONVERSATION,
+    ),
+    Operation(
+        "post",
+        "/v1/conversations/{conversation_id}/close",
+        "Close the conversation",
+        body=r.CloseBody,
+        path_params=CONVERSATION,
+    ),
+    Operation(
+        "get", "/v1/tasks", "Operator tasks", query=(("status", {"type": "string", "enum": ["open", "done", "all"]}),)
+    ),
+    Operation("post", "/v1/tasks/{task_id}/done", "Mark an operator task done", body=r.Empty, path_params=("task_id",)),
+    Operation("get", "/v1/compliance", "10DLC brand and campaign status, and whether SMS may leave"),
+    Operation("post", "/v1/compliance/campaign", "Set the campaign status", owner_only=True, body=r.CampaignBody),
+    Operation("post", "/v1/compliance/brand", "Create or update the 10DLC brand", owner_only=True, body=r.BrandBody),
+    Operation("get", "/v1/users", "Members of the tenant and their roles", owner_only=True),
+    Operation("post", "/v1/users", "Add a member", owner_only=True, body=r.MemberBody, status=201),
+    Operation(
+        "patch",
+        "/v1/users/{user_id}",
+        "Change a member's role",
+        owner_only=True,
+        body=r.RoleBody,
+        path_params=("user_id",),
+        idempotent_post=False,
+    ),
+    Operation(
+        "delete",
+        "/v1/users/{user_id}",
+        "Remove a member",
+        owner_only=True,
+        status=204,
+        path_params=("user_id",),
+        idempotent_post=False,
+    ),
+    Operation("get", "/v1/feature-gates", "The tenant's feature gates and subscription state"),
+    Operation("get", "/v1/billing/subscription", "The tenant's Stripe subscription", owner_only=True),
+)
+
+
+def _operation_id(op: Operation) -> str:
+    parts = [part.strip("{}") for part in op.path.split("/")[2:]]
+    return op.method + "_" + "_".join(part.replace("-", "_") for part in parts)
+
+
+def document() -> dict[str, Any]:
+    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    paths: dict[str, Any] = {}
+    for op in OPERATIONS:
+        parameters: list[dict[str, Any]] = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+            for name in op.path_params
+        ]
+        parameters += [{"name": name, "in": "query", "required": False, "schema": schema} for name, schema in op.query]
+        parameters.append(
+            {
+                "name": "X-Tenant-Id",
+                "in": "header",
+                "required": False,
+                "description": "Which tenant to act for; needed only by members of several tenants.",
+                "schema": {"type": "string", "format": "uuid"},
+            }
+        )
+        if op.method == "post" and op.idempotent_post:
+            parameters.append(
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "description": "Same key and body: the stored response. Same key, other body: 422.",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                }
+            )
+        responses: dict[str, Any] = {
+            str(op.status): {"description": "success"}
+            if op.status == 204
+            else {"description": "success", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "401": _error("missing, invalid or expired token"),
+            "403": _error("not a member, or the role does not allow it"),
+        }
+        if op.path_params:
+            responses["404"] = _error("no such resource in this tenant")
+        if op.body is not None:
+            responses["422"] = _error("the body does not validate, or the Idempotency-Key was reused")
+        if op.method == "post":
+            responses["409"] = _error("the resource is not in a state that allows this")
+        entry: dict[str, Any] = {
+            "operationId": _operation_id(op),
+            "summary": op.summary,
+            "parameters": parameters,
+            "responses": responses,
+            "security": [{"clerk": []}],
+        }
+        if op.owner_only:
+            entry["description"] = "Requires the OWNER role."
+        if op.body is not None:
+            name = op.body.__name__
+            schemas[name] = op.body.model_json_schema(ref_template="#/components/schemas/{model}")
+            entry["requestBody"] = {
+                "required": False,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+            }
+        paths.setdefault(op.path, {})[op.method] = entry
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "NeverMissCall operator API", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"clerk": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+class OpenApiResource:
+    def __init__(self) -> None:
+        self._document = document()
+
+    def on_get(self, req: Any, resp: Any) -> None:
+        resp.media = self._document

@@ -1,0 +1,371 @@
+"""The /v1 resources. Every one authenticates (``falcon.before``), works inside its tenant's RLS transaction, and
+scopes every query by the caller's tenant too: another tenant's id is simply not found (404)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Literal
+
+import falcon
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.billing import service as billing
+from domain.compliance import service as compliance
+from domain.conversations import operator
+from domain.identity import service as identity
+from ingress.api.base import (
+    Authenticate,
+    authenticate,
+    caller,
+    parse_model,
+    parse_uuid,
+    require_owner,
+    run_post,
+    tenant_transaction,
+)
+from ingress.errors import ApiError
+
+E164 = Field(pattern=r"^\+[1-9][0-9]{6,14}$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReplyBody(Strict):
+    body: str = Field(min_length=1, max_length=1600)
+
+
+class TakeoverBody(Strict):
+    reason: str = Field(default="operator takeover", min_length=1, max_length=500)
+    lease_minutes: int = Field(default=30, ge=1, le=24 * 60)
+
+
+class CloseBody(Strict):
+    reason: str = Field(default="closed by operator", min_length=1, max_length=500)
+
+
+class CampaignBody(Strict):
+    status: Literal["pending", "approved", "rejected"]
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class BrandBody(Strict):
+    legal_name: str = Field(min_length=1, max_length=200)
+    ein: str | None = Field(default=None, max_length=20)
+
+
+class MemberBody(Strict):
+    clerk_user_id: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    role: Literal["OWNER", "TECH"]
+
+
+class RoleBody(Strict):
+    role: Literal["OWNER", "TECH"]
+
+
+class Empty(Strict):
+    pass
+
+
+def _operator_error(error: operator.OperatorError) -> ApiError:
+    if isinstance(error, operator.NotFound):
+        return ApiError(falcon.HTTP_404, "not_found", str(error))
+    if isinstance(error, operator.BadCursor):
+        return ApiError(falcon.HTTP_400, "bad_cursor", str(error))
+    return ApiError(falcon.HTTP_409, "conflict", str(error))
+
+
+def _identity_error(error: identity.IdentityError) -> ApiError:
+    if isinstance(error, identity.NotFound):
+        return ApiError(falcon.HTTP_404, "not_found", str(error))
+    if isinstance(error, identity.Conflict):
+        return ApiError(falcon.HTTP_409, "conflict", str(error))
+    return ApiError(falcon.HTTP_422, "validation_failed", str(error))
+
+
+class Resource:
+    def __init__(self, auth: Authenticate, sessions: sessionmaker[Session]) -> None:
+        self.auth = auth
+        self.sessions = sessions
+
+
+@falcon.before(authenticate)
+class MeResource(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        who = caller(req)
+        with tenant_transaction(self.sessions, who.tenant_id) as session:
+            tenant = identity.get_tenant(session, who.tenant_id)
+        resp.media = {
+            "clerk_user_id": who.clerk_user_id,
+            "user_id": str(who.user_id) if who.user_id else None,
+            "role": who.role,
+            "tenant": tenant.as_json() if tenant else None,
+        }
+
+
+@falcon.before(authenticate)
+class ConversationsResource(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        who = caller(req)
+        limit = req.get_param_as_int("limit", min_value=1, max_value=operator.MAX_PAGE, default=50)
+        state = req.get_param("state")
+        if state is not None and state not in ("open", "human", "closed", "blocked"):
+            raise ApiError(falcon.HTTP_400, "malformed", "state must be open, human, closed or blocked")
+        with tenant_transaction(self.sessions, who.tenant_id) as session:
+            try:
+                page = operator.list_conversations(
+                    session,
+                    tenant_id=who.tenant_id,
+                    state=state,
+                    caller=req.get_param("caller"),
+                    limit=limit or 50,
+                    cursor=req.get_param("cursor"),
+                )
+            except operator.OperatorError as error:
+                raise _operator_error(error) from None
+        resp.media = {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@falcon.before(authenticate)
+class ConversationResource(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, conversation_id: str) -> None:
+        who = caller(req)
+        ident = parse_uuid(conversation_id, "conversation")
+        with tenant_transaction(self.sessions, who.tenant_id) as session:
+            try:
+                resp.media = operator.conversation_detail(session, tenant_id=who.tenant_id, conversation_id=ident)
+            except operator.OperatorError as error:
+                raise _operator_error(error) from None
+
+
+@falcon.before(authenticate)
+class ConversationActionResource(Resource):
+    """POST /v1/conversations/{id}/{takeover|reply|release|close}."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, conversation_id: str, action: str) -> None:
+        who = caller(req)
+        ident = parse_uuid(conversation_id, "conversation")
+        if action not in ("takeover", "reply", "release", "close"):
+            raise ApiError(falcon.HTTP_404, "not_found", "no such action")
+
+        def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
+            try:
+                if action == "takeover":
+                    takeover = parse_model(body, TakeoverBody)
+                    return 200, operator.take_over(
+                        session,
+                        tenant_id=who.tenant_id,
+                        conversation_id=ident,
+                        user_id=who.user_id,
+                        reason=takeover.reason,
+                        lease=timedelta(minutes=takeover.lease_minutes),
+                    )
+                if action == "reply":
+                    reply = parse_model(body, ReplyBody)
+                    tenant = identity.get_tenant(session, who.tenant_id)
+                    if tenant is None or tenant.phone_number is None:
+                        raise ApiError(falcon.HTTP_409, "no_number", "this tenant has no phone number")
+                    return 202, operator.reply_as_human(
+                        session,
+                        tenant_id=who.tenant_id,
+                        conversation_id=ident,
+                        user_id=who.user_id,
+                        body=reply.body,
+                        from_number=tenant.phone_number,
+                    )
+                if action == "release":
+                    parse_model(body, Empty)
+                    return 200, operator.release(session, tenant_id=who.tenant_id, conversation_id=ident)
+                closing = parse_model(body, CloseBody)
+                return 200, operator.close(
+                    session, tenant_id=who.tenant_id, conversation_id=ident, reason=closing.reason
+                )
+            except operator.OperatorError as error:
+                raise _operator_error(error) from None
+
+        run_post(req, resp, self.sessions, act)
+
+
+@falcon.before(authenticate)
+class TasksResource(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        who = caller(req)
+        status = req.get_param("status", default="open")
+        if status not in ("open", "done", "all"):
+            raise ApiError(falcon.HTTP_400, "malformed", "status must be open, done or all")
+        with tenant_transaction(self.sessions, who.tenant_id) as session:
+            items = operator.list_tasks(session, tenant_id=who.tenant_id, status=None if status == "all" else status)
+        resp.media = {"items": items}
+
+
+@falcon.before(authenticate)
+class TaskDoneResource(Resource):
+    def on_post(self, req: falcon.Request, resp: falcon.Response, task_id: str) -> None:
+        who = caller(req)
+        ident = parse_uuid(task_id, "task")
+
+        def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
+            parse_model(body, Empty)
+            try:
+                return 200, operator.complete_task(session, tenant_id=who.tenant_id, task_id=ident)
+            except operator.OperatorError as error:
+                raise _operator_error(error) from None
+
+        run_post(req, resp, self.sessions, act)
+
+
+def _compliance_json(status: compliance.ComplianceStatus) -> dict[str, Any]:
+    return {
+        "campaign": {
+            "id": str(status.campaign_id) if status.campaign_id else None,
+            "status": status.campaign_status,
+            "status_reason": status.status_reason,
+            "use_case": status.use_case,
+            "updated_at": status.updated_at.isoformat() if status.updated_at else None,
+        },
+        "brand": {"legal_name": status.brand_legal_name, "ein": status.brand_ein} if status.brand_legal_name else None,
+        "sms_allowed": status.sms_allowed,
+        # Until the campaign is approved calls are still recorded and conversations opened, but no SMS leaves.
+        "blocked_reason": None if status.sms_allowed else "campaign_not_approved",
+        "active_opt_outs": status.active_opt_outs,
+    }
+
+
+@falcon.before(authenticate)
+class ComplianceResource(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        who = caller(req)
+        with tenant_transaction(self.sessions, who.tenant_id) as session:
+            resp.media = _compliance_json(compliance.compliance_status(session, tenant_id=who.tenant_id))
+
+
+@falcon.before(authenticate)
+class CampaignResource(Resource):
+    @falcon.before(require_owner)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        who = caller(req)
+
+        def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
+            change = parse_model(body, CampaignBody)
+            compliance.set_campaign_status(
+                session,
+                tenant_id=who.tenant_id,
+                status=change.status,
+                changed_by=f"user:{who.clerk_user_id}",
+                reason=change.reason,
+            )
+            return 200, _compliance_json(compliance.compliance_status(session, tenant_id=who.tenant_id))
+
+        run_post(req, resp, self.sessions, act)
+
+
+@falcon.before(authenticate)
+class BrandResource(Resource):
+    @falcon.before(require_owner)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        who = caller(req)
+
+        def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
+            brand = parse_model(body, BrandBody)
+            compliance.upsert_brand(session, tenant_id=who.tenant_id, legal_name=brand.legal_name, ein=brand.ein)
+            return 200, _compliance_json(compliance.compliance_status(session, tenant_id=who.tenant_id))
+
+        run_post(req, resp, self.sessions, act)
+
+
+@falcon.before(authenticate)
+class UsersResource(Resource):
+    @falcon.before(require_owner)
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        who = caller(req)
+        with tenant_transaction(self.sessions, who.tenant_id) as session:
+            members = identity.list_members(session, who.tenant_id)
+        resp.media = {"items": [member.as_json() for member in members]}
+
+    @falcon.before(require_owner)
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        who = caller(req)
+
+        def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
+            member = parse_model(body, MemberBody)
+            try:
+                added = identity.add_member(
+                    session,
+                    tenant_id=who.tenant_id,
+                    clerk_user_id=member.clerk_user_id,
+                    email=member.email,
+                    role=member.role,
+                )
+            except identity.IdentityError as error:
+                raise _identity_error(error) from None
+            return 201, added.as_json()
+
+        run_post(req, resp, self.sessions, act)
+
+
+@falcon.before(authenticate)
+class UserResource(Resource):
+    @falcon.before(require_owner)
+    def on_patch(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
+        who = caller(req)
+        ident = parse_uuid(user_id, "user")
+        change = parse_model(req.bounded_stream.read(), RoleBody)
+        with tenant_transaction(self.sessions, who.tenant_id) as session:
+            try:
+                resp.media = identity.set_role(
+                    session, tenant_id=who.tenant_id, user_id=ident, role=change.role
+                ).as_json()
+            except identity.IdentityError as error:
+                raise _identity_error(error) from None
+
+    @falcon.before(require_owner)
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
+        who = caller(req)
+        ident = parse_uuid(user_id, "user")
+        with tenant_transaction(self.sessions, who.tenant_id) as session:
+            try:
+                identity.remove_member(session, tenant_id=who.tenant_id, user_id=ident)
+            except identity.IdentityError as error:
+                raise _identity_error(error) from None
+        resp.status = falcon.HTTP_204
+
+
+@falcon.before(authenticate)
+class FeatureGatesResource(Resource):
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        who = caller(req)
+        with tenant_transaction(self.sessions, who.tenant_id) as session:
+            state = identity.gate_state(session, who.tenant_id)
+        if state is None:
+            resp.media = {"plan": None, "subscription_status": None, "gates": {}, "grace_ends_at": None}
+            return
+        resp.media = {
+            "plan": state.plan,
+            "subscription_status": state.subscription_status,
+            "gates": state.gates,
+            "grace_ends_at": state.grace_ends_at.isoformat() if state.grace_ends_at else None,
+        }
+
+
+@falcon.before(authenticate)
+class SubscriptionResource(Resource):
+    @falcon.before(require_owner)
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        who = caller(req)
+        with tenant_transaction(self.sessions, who.tenant_id) as session:
+            row = billing.subscription_for(session, who.tenant_id)
+            resp.media = (
+                {"subscription": None}
+                if row is None
+                else {
+                    "subscription": {
+                        "stripe_subscription_id": row.stripe_subscription_id,
+                        "plan": row.plan,
+                        "status": row.status,
+                        "current_period_end": row.current_period_end.isoformat() if row.current_period_end else None,
+                    }
+                }
+            )
