@@ -361,7 +361,7 @@ def test_a_hold_racing_a_booking_only_one_gets_the_slot(sessions: sessionmaker[S
         start = local(10, 9 + round_)
         results = _race(
             sessions,
-            [lambda s: hold(s, world, start), lambda s: book(s, world, start, phone=OTHER)],
+            [lambda s, t=start: hold(s, world, t), lambda s, t=start: book(s, world, t, phone=OTHER)],
         )
         won = [r for r in results if isinstance(r, Hold | Appointment)]
         refused = [r for r in results if isinstance(r, SlotUnavailable)]
