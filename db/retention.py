@@ -1,0 +1,166 @@
+"""Retention: the glossary's rules, applied in small batches that never hold long locks on hot tables.
+
+* message bodies — 180 days: ``conv_messages.body`` set to NULL and ``body_purged_at`` stamped (the row stays);
+* metadata — 13 months: ``conv_messages`` rows deleted, and closed/blocked ``conv_conversations`` deleted;
+* webhook dedupe — 90 days: ``webhook_events`` rows deleted;
+* outbox — 30 days after dispatch: ``outbox_events`` deleted (their ``outbox_deliveries`` cascade), except events
+  that still have an unreplayed dead letter (deleting those would silently drop the DLQ entry with the cascade);
+* ``processed_events`` markers — 30 days.
+
+Each batch is its own short transaction: pick at most ``batch_size`` rows with ``LIMIT … FOR UPDATE SKIP LOCKED``
+(rows a handler is working on are skipped, never waited for), change them, commit. ``lock_timeout`` bounds the wait
+on anything else. It lives in ``db`` (the bottom layer, no domain imports) so the CLI and the scheduler share it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, text
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_BATCH_SIZE = 500
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str
+    # A SELECT of the key column(s) of every row the rule applies to; ``:cutoff`` is bound.
+    candidates: str
+    # The change applied to one batch: ``{batch}`` is replaced by the locked batch subquery.
+    apply: str
+    age: str  # a Postgres interval: the cutoff is ``now - age``
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        name="message_bodies",
+        description="message bodies older than 180 days purged (body NULL, body_purged_at set)",
+        age="180 days",
+        candidates="SELECT id FROM conv_messages WHERE created_at < :cutoff AND body IS NOT NULL",
+        apply="UPDATE conv_messages m SET body = NULL, body_purged_at = :now FROM ({batch}) b WHERE m.id = b.id",
+    ),
+    Rule(
+        name="message_metadata",
+        description="messages older than 13 months deleted",
+        age="13 months",
+        candidates="SELECT id FROM conv_messages WHERE created_at < :cutoff",
+        apply="DELETE FROM conv_messages m USING ({batch}) b WHERE m.id = b.id",
+    ),
+    Rule(
+        name="conversations",
+        description="closed or blocked conversations last updated over 13 months ago deleted",
+        age="13 months",
+        candidates=(
+            "SELECT id FROM conv_conversations WHERE state IN ('closed', 'blocked') "
+            "AND coalesce(closed_at, updated_at) < :cutoff"
+        ),
+        apply="DELETE FROM conv_conversations c USING ({batch}) b WHERE c.id = b.id",
+    ),
+    Rule(
+        name="webhook_events",
+        description="webhook dedupe rows older than 90 days deleted",
+        age="90 days",
+        candidates="SELECT id FROM webhook_events WHERE received_at < :cutoff",
+        apply="DELETE FROM webhook_events w USING ({batch}) b WHERE w.id = b.id",
+    ),
+    Rule(
+        name="outbox_events",
+        description="outbox events dispatched over 30 days ago deleted (deliveries cascade)",
+        age="30 days",
+        candidates=(
+            "SELECT event_id AS id FROM outbox_events o WHERE o.dispatched_at < :cutoff "
+            "AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.event_id = o.event_id AND d.replayed_at IS NULL) "
+            "AND NOT EXISTS (SELECT 1 FROM outbox_deliveries od WHERE od.event_id = o.event_id "
+            "AND od.status NOT IN ('done', 'dead'))"
+        ),
+        apply="DELETE FROM outbox_events o USING ({batch}) b WHERE o.event_id = b.id",
+    ),
+    Rule(
+        name="processed_events",
+        description="processed (event, handler) markers older than 30 days deleted",
+        age="30 days",
+        candidates="SELECT event_id, handler FROM processed_events WHERE processed_at < :cutoff",
+        apply=(
+            "DELETE FROM processed_events p USING ({batch}) b WHERE p.event_id = b.event_id AND p.handler = b.handler"
+        ),
+    ),
+)
+
+
+@dataclass
+class RuleResult:
+    name: str
+    description: str
+    cutoff: datetime
+    rows: int
+    batches: int
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.name,
+            "description": self.description,
+            "cutoff": self.cutoff.isoformat(),
+            "rows": self.rows,
+            "batches": self.batches,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _cutoff(session: Session, now: datetime, age: str) -> datetime:
+    value = session.execute(text(f"SELECT CAST(:now AS timestamptz) - interval '{age}'"), {"now": now}).scalar_one()
+    return cast(datetime, value)
+
+
+def run_retention(
+    sessions: sessionmaker[Session],
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_batches: int | None = None,
+    rules: tuple[Rule, ...] = RULES,
+    lock_timeout_ms: int = 2000,
+    pause_seconds: float = 0.0,
+    on_batch: Callable[[str, int], None] | None = None,
+) -> list[RuleResult]:
+    """Apply every rule (or, with ``dry_run``, count what each would touch); ``now`` shifts the clock for tests."""
+    now = now or datetime.now(UTC)
+    results: list[RuleResult] = []
+    for rule in rules:
+        started = time.monotonic()
+        with sessions() as session:
+            cutoff = _cutoff(session, now, rule.age)
+            if dry_run:
+                count = session.execute(
+                    text(f"SELECT count(*) FROM ({rule.candidates}) c"), {"cutoff": cutoff}
+                ).scalar_one()
+                results.append(
+                    RuleResult(rule.name, rule.description, cutoff, int(count), 0, time.monotonic() - started)
+                )
+                continue
+        total = batches = 0
+        batch_sql = text(
+            rule.apply.format(batch=f"{rule.candidates} LIMIT :limit FOR UPDATE SKIP LOCKED"),
+        )
+        while max_batches is None or batches < max_batches:
+            with sessions() as session, session.begin():
+                session.execute(text(f"SET LOCAL lock_timeout = '{int(lock_timeout_ms)}ms'"))
+                result = session.execute(batch_sql, {"cutoff": cutoff, "limit": batch_size, "now": now})
+                changed = int(cast(CursorResult[Any], result).rowcount or 0)
+            total += changed
+            batches += 1
+            if on_batch is not None:
+                on_batch(rule.name, changed)
+            if changed < batch_size:
+                break
+            if pause_seconds:
+                time.sleep(pause_seconds)  # let replication and autovacuum keep up on a big first run
+        results.append(RuleResult(rule.name, rule.description, cutoff, total, batches, time.monotonic() - started))
+    return results

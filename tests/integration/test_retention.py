@@ -1,0 +1,218 @@
+"""Retention rules on data shifted in time: what is purged, what is kept, batches, dry run, SKIP LOCKED."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.retention import run_retention
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+class World:
+    """Rows placed around every cutoff; ids by name so assertions read like the rules."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.ids: dict[str, uuid.UUID] = {}
+        self.tenant = uuid.uuid4()
+        with sessions() as session, session.begin():
+            self.session = session
+            self.conversation("conv_closed_old", "closed", NOW - 400 * DAY)
+            self.conversation("conv_open_old", "open", NOW - 400 * DAY)
+            self.conversation("conv_closed_recent", "closed", NOW - 300 * DAY)
+            for name, age in (("msg_new", 10), ("msg_179d", 179), ("msg_181d", 181), ("msg_200d", 200)):
+                self.message(name, NOW - age * DAY, conversation="conv_open_old")
+            self.message("msg_14months", NOW - 430 * DAY, conversation="conv_open_old")
+            self.message("msg_in_old_closed", NOW - 400 * DAY, conversation="conv_closed_old")
+            for index in range(5):
+                self.webhook(f"hook_old_{index}", NOW - (91 + index) * DAY)
+            self.webhook("hook_89d", NOW - 89 * DAY)
+            self.outbox("ev_dispatched_31d", dispatched=NOW - 31 * DAY)
+            self.outbox("ev_dispatched_29d", dispatched=NOW - 29 * DAY)
+            self.outbox("ev_undispatched_old", dispatched=None, created=NOW - 60 * DAY)
+            self.outbox("ev_dead_unreplayed", dispatched=NOW - 40 * DAY, dead_letter=True)
+            self.outbox("ev_dead_replayed", dispatched=NOW - 40 * DAY, dead_letter=True, replayed=True)
+            self.processed("proc_31d", NOW - 31 * DAY)
+            self.processed("proc_29d", NOW - 29 * DAY)
+        del self.session
+
+    def _id(self, name: str) -> uuid.UUID:
+        self.ids[name] = uuid.uuid4()
+        return self.ids[name]
+
+    def conversation(self, name: str, state: str, at: datetime) -> None:
+        self.session.execute(
+            text(
+                "INSERT INTO conv_conversations (id, tenant_id, caller, state, opened_at, updated_at, closed_at) "
+                "VALUES (:id, :t, '+13105551212', :state, :at, :at, CASE WHEN :state = 'closed' THEN :at END)"
+            ),
+            {"id": self._id(name), "t": self.tenant, "state": state, "at": at},
+        )
+
+    def message(self, name: str, at: datetime, *, conversation: str) -> None:
+        self.session.execute(
+            text(
+                "INSERT INTO conv_messages (id, tenant_id, conversation_id, direction, from_number, to_number, body, "
+                "status, created_at, updated_at) VALUES (:id, :t, :c, 'in', '+13105551212', '+13105550000', "
+                "'hello, call me on +13105551212', 'received', :at, :at)"
+            ),
+            {"id": self._id(name), "t": self.tenant, "c": self.ids[conversation], "at": at},
+        )
+
+    def webhook(self, name: str, at: datetime) -> None:
+        self.session.execute(
+            text(
+                "INSERT INTO webhook_events (id, provider, provider_ref, kind, outcome, payload, received_at) "
+                "VALUES (:id, 'twilio', :ref, 'sms', 'accepted', '{}', :at)"
+            ),
+            {"id": self._id(name), "ref": name, "at": at},
+        )
+
+    def outbox(
+        self,
+        name: str,
+        *,
+        dispatched: datetime | None,
+        created: datetime | None = None,
+        dead_letter: bool = False,
+        replayed: bool = False,
+    ) -> None:
+        event_id = self._id(name)
+        at = created or dispatched or NOW
+        self.session.execute(
+            text(
+                "INSERT INTO outbox_events (event_id, event_name, schema_version, tenant_id, occurred_at, "
+                "correlation_id, payload, created_at, dispatched_at) VALUES (:id, 'nmc.telephony.CallMissed', 1, "
+                ":t, :at, :id, '{}', :at, :dispatched)"
+            ),
+            {"id": event_id, "t": self.tenant, "at": at, "dispatched": dispatched},
+        )
+        if dispatched is None:
+            return
+        delivery = uuid.uuid4()
+        self.session.execute(
+            text(
+                "INSERT INTO outbox_deliveries (id, event_id, handler, queue, status, attempts) "
+                "VALUES (:d, :e, 'reporting.count_missed_call', 'reporting', :status, 1)"
+            ),
+            {"d": delivery, "e": event_id, "status": "dead" if dead_letter else "done"},
+        )
+        if dead_letter:
+            self.session.execute(
+                text(
+                    "INSERT INTO dead_letters (id, delivery_id, event_id, event_name, handler, tenant_id, envelope, "
+                    "attempts, last_error, traceback, replayed_at) VALUES (gen_random_uuid(), :d, :e, "
+                    "'nmc.telephony.CallMissed', 'reporting.count_missed_call', :t, '{}', 6, 'boom', 'tb', :replayed)"
+                ),
+                {"d": delivery, "e": event_id, "t": self.tenant, "replayed": NOW - DAY if replayed else None},
+            )
+
+    def processed(self, name: str, at: datetime) -> None:
+        self.session.execute(
+            text("INSERT INTO processed_events (event_id, handler, processed_at) VALUES (:id, 'x.y', :at)"),
+            {"id": self._id(name), "at": at},
+        )
+
+
+def _exists(sessions: sessionmaker[Session], table: str, key: str, value: uuid.UUID) -> bool:
+    with sessions() as session:
+        return session.execute(text(f"SELECT 1 FROM {table} WHERE {key} = :v"), {"v": value}).first() is not None
+
+
+def _body(sessions: sessionmaker[Session], message: uuid.UUID) -> tuple[Any, Any]:
+    with sessions() as session:
+        row = session.execute(
+            text("SELECT body, body_purged_at FROM conv_messages WHERE id = :id"), {"id": message}
+        ).one()
+        return row[0], row[1]
+
+
+def test_dry_run_counts_and_changes_nothing(sessions: sessionmaker[Session]) -> None:
+    world = World(sessions)
+    results = {result.name: result.rows for result in run_retention(sessions, now=NOW, dry_run=True)}
+    assert results == {
+        "message_bodies": 4,  # 181d, 200d, 14 months, the one in the old closed conversation
+        "message_metadata": 2,
+        "conversations": 1,
+        "webhook_events": 5,
+        "outbox_events": 2,  # 31 days, and the dead letter already replayed
+        "processed_events": 1,
+    }
+    assert _body(sessions, world.ids["msg_200d"])[0] is not None
+    assert _exists(sessions, "webhook_events", "id", world.ids["hook_old_0"])
+
+
+def test_rules_purge_and_delete_exactly_past_their_cutoffs(sessions: sessionmaker[Session]) -> None:
+    world = World(sessions)
+    batches: list[tuple[str, int]] = []
+    results = run_retention(sessions, now=NOW, batch_size=2, on_batch=lambda rule, n: batches.append((rule, n)))
+    by_rule = {result.name: result for result in results}
+    ids = world.ids
+
+    # Bodies: purged after 180 days, row and metadata kept until 13 months.
+    assert _body(sessions, ids["msg_179d"])[0] is not None
+    body, purged_at = _body(sessions, ids["msg_181d"])
+    assert body is None
+    assert purged_at == NOW
+    assert _body(sessions, ids["msg_200d"])[0] is None
+    assert _body(sessions, ids["msg_new"])[0] is not None
+    # Metadata: 13 months.
+    assert not _exists(sessions, "conv_messages", "id", ids["msg_14months"])
+    assert not _exists(sessions, "conv_conversations", "id", ids["conv_closed_old"])
+    assert not _exists(sessions, "conv_messages", "id", ids["msg_in_old_closed"])
+    assert _exists(sessions, "conv_conversations", "id", ids["conv_open_old"])  # a live conversation stays
+    assert _exists(sessions, "conv_conversations", "id", ids["conv_closed_recent"])
+    # Webhook dedupe: 90 days, in batches of two (5 rows -> 2 + 2 + 1).
+    assert all(not _exists(sessions, "webhook_events", "id", ids[f"hook_old_{i}"]) for i in range(5))
+    assert _exists(sessions, "webhook_events", "id", ids["hook_89d"])
+    assert [n for rule, n in batches if rule == "webhook_events"] == [2, 2, 1]
+    assert by_rule["webhook_events"].rows == 5
+    # Outbox: 30 days after dispatch; deliveries cascade; never an event whose dead letter awaits replay.
+    assert not _exists(sessions, "outbox_events", "event_id", ids["ev_dispatched_31d"])
+    assert not _exists(sessions, "outbox_deliveries", "event_id", ids["ev_dispatched_31d"])
+    assert _exists(sessions, "outbox_events", "event_id", ids["ev_dispatched_29d"])
+    assert _exists(sessions, "outbox_events", "event_id", ids["ev_undispatched_old"])
+    assert _exists(sessions, "outbox_events", "event_id", ids["ev_dead_unreplayed"])
+    assert _exists(sessions, "dead_letters", "event_id", ids["ev_dead_unreplayed"])
+    assert not _exists(sessions, "outbox_events", "event_id", ids["ev_dead_replayed"])
+    # Processed markers: 30 days.
+    assert not _exists(sessions, "processed_events", "event_id", ids["proc_31d"])
+    assert _exists(sessions, "processed_events", "event_id", ids["proc_29d"])
+
+    # Idempotent: a second run finds nothing more to do.
+    again = run_retention(sessions, now=NOW)
+    assert {result.name: result.rows for result in again} == dict.fromkeys(by_rule, 0)
+
+
+def test_rows_locked_by_a_handler_are_skipped_not_waited_for(sessions: sessionmaker[Session], engine: Engine) -> None:
+    world = World(sessions)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        with engine.connect() as conn, conn.begin():
+            conn.execute(
+                text("SELECT 1 FROM webhook_events WHERE id = :id FOR UPDATE"), {"id": world.ids["hook_old_0"]}
+            )
+            locked.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        results = run_retention(sessions, now=NOW, batch_size=2, lock_timeout_ms=500)
+    finally:
+        release.set()
+        holder.join(10)
+    assert {result.name: result.rows for result in results}["webhook_events"] == 4
+    assert _exists(sessions, "webhook_events", "id", world.ids["hook_old_0"])
+    assert not _exists(sessions, "webhook_events", "id", world.ids["hook_old_1"])
+    # The next run picks up what was skipped.
+    assert {result.name: result.rows for result in run_retention(sessions, now=NOW)}["webhook_events"] == 1
