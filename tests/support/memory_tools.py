@@ -7,6 +7,7 @@ two holds or appointments never overlap on one resource, and a taken slot comes 
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from domain.conversations.engine.ports import (
     ServiceOption,
     SlotOption,
     SlotPreference,
+    TurnResult,
 )
 
 PARTS = {"morning": (0, 12), "afternoon": (12, 17), "evening": (17, 24)}
@@ -152,7 +154,8 @@ class MemoryBookingTools:
                 continue
             best = 0.0
             for phrase in (service.name.lower(), *service.aliases):
-                targets = re.findall(r"[a-z0-9]+", phrase)
+                # Words under three letters ("up", "a") carry no meaning of their own.
+                targets = [target for target in re.findall(r"[a-z0-9]+", phrase) if len(target) >= 3]
                 similarity = [max((_word_similarity(w, target) for w in words), default=0.0) for target in targets]
                 best = max(best, sum(similarity) / len(targets))
             if best >= 0.3:
@@ -182,7 +185,7 @@ class MemoryBookingTools:
                     end = start + timedelta(minutes=service.duration_minutes)
                     if end.astimezone(zone) > datetime.combine(day, time(opening[1]), tzinfo=zone):
                         break
-                    if not earliest <= start < latest:
+                    if not (earliest <= start < latest and start > self.now):
                         continue
                     if preference.part_of_day is not None:
                         first, last = PARTS[preference.part_of_day]
@@ -251,3 +254,44 @@ class MemoryBookingTools:
 
     def hours_text(self) -> str:
         return "Mon-Fri 8:00 AM-5:00 PM and Sat 9:00 AM-1:00 PM"
+
+
+class Chat:
+    """One caller texting one business through an engine, turn by turn, with the state carried over."""
+
+    def __init__(
+        self,
+        business: Business,
+        engine: object,
+        now: datetime,
+        caller: str = "+15550001111",
+        business_name: str = "Acme Plumbing",
+    ) -> None:
+        self.business = business
+        self.engine = engine
+        self.now = now
+        self.caller = caller
+        self.business_name = business_name
+        self.state: dict[str, object] = {}
+        self.transcript: list[tuple[str, str | None]] = []
+
+    def say(self, text: str, after: timedelta = timedelta(minutes=1)) -> TurnResult:
+        from domain.conversations.engine.ports import Turn
+
+        self.now += after
+        turn = Turn(text, self.now, self.business.tz, self.business_name, dict(self.state), self.caller)
+        result: TurnResult = self.engine.respond(turn, self.business.tools_for(self.caller, self.now))  # type: ignore[attr-defined]
+        json.dumps(result.state)  # the state must survive a round trip through JSONB
+        self.state = result.state
+        self.transcript.append((text, result.reply))
+        return result
+
+    @property
+    def stage(self) -> str:
+        return str(self.state.get("builtin", {}).get("stage"))  # type: ignore[union-attr]
+
+    def appointments(self) -> list[Appointment]:
+        return self.business.appointments_of(self.caller)
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.business.zone)

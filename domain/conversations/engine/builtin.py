@@ -97,6 +97,7 @@ class _TurnRun:
         self.reply = _Reply()
         self.urgent = False
         self.handoff: HandoffReason | None = None
+        self.price_asked = False
 
     # -- plumbing -------------------------------------------------------------------------------------------------
 
@@ -175,7 +176,9 @@ class _TurnRun:
             if pref is not None:
                 self.state["pending_pref"] = _pref_to_json(pref)
             return self.finish()
-        if signals.price and not self.quote(changed):
+        wants_price = signals.price or (changed and bool(self.state.pop("pending_price", False)))
+        self.price_asked = wants_price
+        if wants_price and not self.quote(changed):
             return self.finish()
         if not changed and self.continue_flow(signals, pref):
             return self.finish()
@@ -267,7 +270,16 @@ class _TurnRun:
                 return False, True
         if _only_reply_words(signals):
             return False, False
-        options = [option for option in self.tools.match_services(signals.text) if option.confidence >= PLAUSIBLE]
+        matched = self.tools.match_services(signals.text)
+        if self.stage == "clarify":
+            # An answer to "X or Y?" only has to tell the two apart, so a weak match to just one of them decides.
+            ids = {candidate["id"] for candidate in self.state.get("candidates") or []}
+            among = [option for option in matched if str(option.id) in ids]
+            if len(among) == 1 or (len(among) > 1 and among[0].confidence - among[1].confidence >= MARGIN):
+                self.set_service(among[0])
+                self.state.pop("candidates", None)
+                return True, False
+        options = [option for option in matched if option.confidence >= PLAUSIBLE]
         if not options:
             return False, False
         top = options[0]
@@ -284,6 +296,7 @@ class _TurnRun:
         if current is not None and any(str(option.id) == current["id"] for option in pair):
             return False, False
         self.state["candidates"] = [{"id": str(option.id), "name": option.name} for option in pair]
+        self.state["pending_price"] = signals.price
         self.go("clarify")
         if len(pair) == 2:
             self.reply.add(f"Happy to help! Is that for {pair[0].name} or {pair[1].name}?")
@@ -303,6 +316,7 @@ class _TurnRun:
         """Add the price of the current service; False when the caller must first say which service."""
         service = self.service()
         if service is None:
+            self.state["pending_price"] = True
             self.ask_service("Happy to help with pricing! Which service is it for?")
             return False
         option = next((o for o in self.tools.list_services() if str(o.id) == service["id"]), None)
@@ -431,7 +445,7 @@ class _TurnRun:
             or signals.book
             or changed
             or self.urgent
-            or self.stage in ("ask_time", "ask_service", "clarify", "offered")
+            or self.stage in ("ask_time", "ask_service", "clarify")
         )
         if service is None:
             if wants_time and (signals.book or pref is not None or self.stage in ("ask_service", "clarify")):
@@ -440,12 +454,16 @@ class _TurnRun:
                 lead = "What do you need help with?" if self.reply.parts else "Happy to help! What do you need done?"
                 self.ask_service(lead)
             return
-        if signals.price and pref is None and not signals.book and not self.urgent:
+        if self.quoted_only(signals, pref):
             self.reply.add("Want me to find you a time?")
             self.go("offer_booking")
             return
         if wants_time:
             self.offer(pref or SlotPreference(earliest=self.now, asap=True))
+
+    def quoted_only(self, signals: Signals, pref: SlotPreference | None) -> bool:
+        """The caller asked what it costs, not when it can be done: answer and offer to find a time."""
+        return self.price_asked and pref is None and not signals.book and not self.urgent
 
     def offer(self, pref: SlotPreference) -> bool:
         service = self.service()
