@@ -65,7 +65,13 @@ _REJECT = re.compile(
 _THANKS = re.compile(r"\b(?:thanks|thank you|appreciate it|cheers)\b")
 _GREETING = re.compile(r"^(?:hi|hey|hello|hiya|good (?:morning|afternoon|evening)|yo)\b")
 _ORDINALS: list[tuple[re.Pattern[str], int]] = [
-    (re.compile(r"\b(?:first|1st|#1|option 1|number 1|option one|number one)\b|^(?:the )?one$|^1$|^1\b(?!\s*(?::|am|pm|a\b|p\b))"), 0),
+    (
+        re.compile(
+            r"\b(?:first|1st|#1|option 1|number 1|option one|number one)\b|^(?:the )?one$|^1$"
+            r"|^1\b(?!\s*(?::|am|pm|a\b|p\b))"
+        ),
+        0,
+    ),
     (re.compile(r"\b(?:second|2nd|#2|option 2|number 2|two)\b|^2$|^2\b(?!\s*(?::|am|pm|a\b|p\b))"), 1),
     (re.compile(r"\b(?:third|3rd|#3|option 3|number 3|three)\b|^3$|^3\b(?!\s*(?::|am|pm|a\b|p\b))"), 2),
     (re.compile(r"\b(?:last|latest|later one)\b(?! week)"), -1),
