@@ -6,7 +6,10 @@ from ops.commands.events import events
 from ops.commands.ingress import ingress
 from ops.commands.migrate import migrate
 from ops.commands.pipeline import dispatcher, scheduler, worker
-from ops.commands.up import up
+from ops.commands.report import report
+from ops.commands.retention import retention
 from ops.commands.sandbox import sandbox
+from ops.commands.status import status
+from ops.commands.up import up
 
-ALL = [bench, dispatcher, dlq, events, ingress, migrate, scheduler, up, worker, sandbox]
+ALL = [bench, dispatcher, dlq, events, ingress, migrate, scheduler, up, worker, sandbox, report, retention, status]

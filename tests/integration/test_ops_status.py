@@ -1,0 +1,150 @@
+"""`nmc status` and the pieces it reads: outbox lag, deliveries, DLQ, Dramatiq queue depths, heartbeats; and the
+pipeline gauges the scheduler refreshes."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import dramatiq
+import redis
+from click.testing import CliRunner
+from dramatiq.brokers.redis import RedisBroker
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from db import heartbeats, metrics
+from db.settings import Settings
+from ops.cli import cli
+from ops.commands.status import database_status, dramatiq_consumers, process_status, queue_depths
+
+NOW = datetime.now(UTC)
+
+
+def _seed(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session, session.begin():
+        for age, dispatched in ((90, None), (10, None), (300, 200), (120, 30)):
+            event_id = uuid.uuid4()
+            session.execute(
+                text(
+                    "INSERT INTO outbox_events (event_id, event_name, schema_version, occurred_at, correlation_id, "
+                    "payload, created_at, dispatched_at) VALUES (:id, 'nmc.telephony.CallMissed', 1, :at, :id, '{}',"
+                    " :at, :dispatched)"
+                ),
+                {
+                    "id": event_id,
+                    "at": NOW - timedelta(seconds=age),
+                    "dispatched": None if dispatched is None else NOW - timedelta(seconds=dispatched),
+                },
+            )
+            if dispatched is None:
+                continue
+            for handler, state in (("a.one", "done"), ("a.two", "dead"), ("a.three", "retrying")):
+                delivery = uuid.uuid4()
+                session.execute(
+                    text(
+                        "INSERT INTO outbox_deliveries (id, event_id, handler, queue, status) "
+                        "VALUES (:d, :e, :h, 'a', :s)"
+                    ),
+                    {"d": delivery, "e": event_id, "h": handler, "s": state},
+                )
+                if state == "dead":
+                    session.execute(
+                        text(
+                            "INSERT INTO dead_letters (id, delivery_id, event_id, event_name, handler, envelope, "
+                            "attempts, last_error, traceback, replayed_at) VALUES (gen_random_uuid(), :d, :e, "
+                            "'nmc.telephony.CallMissed', :h, '{}', 6, 'x', 'x', :r)"
+                        ),
+                        {"d": delivery, "e": event_id, "h": handler, "r": NOW if age == 300 else None},
+                    )
+
+
+def test_database_status_and_pipeline_gauges(sessions: sessionmaker[Session]) -> None:
+    _seed(sessions)
+    with sessions() as session:
+        report = database_status(session, now=NOW)
+        gauges = metrics.refresh_pipeline_gauges(session, now=NOW)
+    assert report["outbox_pending"] == 2
+    assert 89.0 <= report["outbox_oldest_age_seconds"] <= 91.0
+    assert 29.0 <= report["last_dispatch_age_seconds"] <= 31.0
+    assert report["deliveries"] == {"dead": 2, "done": 2, "retrying": 2}
+    assert report["dlq_size"] == 1  # one of the two dead letters was replayed
+    assert gauges["outbox_pending"] == 2
+    assert 89.0 <= gauges["outbox_oldest_age_seconds"] <= 91.0
+    assert gauges["dlq_size"] == 1
+    body, _ = metrics.render_metrics()
+    assert b"nmc_outbox_pending 2.0" in body
+    assert b"nmc_dlq_size 1.0" in body
+
+
+def test_queue_depths_read_dramatiqs_own_redis_layout(settings: Settings, redis_namespace: str) -> None:
+    broker = RedisBroker(url=settings.redis_url, namespace=redis_namespace)
+    try:
+        for _ in range(3):
+            broker.enqueue(dramatiq.Message(queue_name="reporting", actor_name="x", args=(), kwargs={}, options={}))
+        broker.enqueue(
+            dramatiq.Message(queue_name="conversations", actor_name="y", args=(), kwargs={}, options={}), delay=60_000
+        )
+        client = redis.Redis.from_url(settings.redis_url)
+        depths = queue_depths(client, redis_namespace)
+        assert depths["reporting"] == {"ready": 3, "unacked": 3, "delayed": 0, "dead": 0}
+        assert depths["conversations"] == {"ready": 0, "unacked": 0, "delayed": 1, "dead": 0}
+        # A consumer that fetched a message: it is no longer "ready" but still unacked.
+        consumer = broker.consume("reporting", prefetch=1, timeout=100)
+        message = next(iter(consumer))
+        assert message is not None
+        depths = queue_depths(client, redis_namespace)
+        assert depths["reporting"]["ready"] == 2
+        assert depths["reporting"]["unacked"] == 3
+        assert dramatiq_consumers(client, redis_namespace) == 1
+        consumer.ack(message)
+        consumer.close()
+        assert queue_depths(client, redis_namespace)["reporting"] == {"ready": 2, "unacked": 2, "delayed": 0, "dead": 0}
+        client.close()
+    finally:
+        broker.close()
+
+
+def test_heartbeats_expire_on_their_own(settings: Settings, redis_namespace: str) -> None:
+    client = redis.Redis.from_url(settings.redis_url)
+    prefix = f"{redis_namespace}:heartbeat"
+    heartbeats.beat(client, "dispatcher", prefix=prefix, pid=101)
+    heartbeats.beat(client, "worker", prefix=prefix, pid=202, ttl_seconds=5)
+    heartbeats.beat(client, "worker", prefix=prefix, pid=203)
+    found = process_status(client, prefix=prefix)
+    assert sorted(found) == ["dispatcher", "worker"]
+    assert [entry["pid"] for entry in found["worker"]] == [202, 203]
+    assert client.ttl(f"{prefix}:worker:202") <= 5
+    heartbeats.stop(client, "worker", prefix=prefix, pid=203)
+    client.pexpire(f"{prefix}:dispatcher:101", 1)  # a killed process: its key simply runs out
+    time.sleep(0.02)
+    assert {beat.pid for beat in heartbeats.alive(client, prefix=prefix)} == {202}
+    client.close()
+
+
+def test_nmc_status_command(settings: Settings, sessions: sessionmaker[Session]) -> None:
+    _seed(sessions)
+    env = {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "DRAMATIQ_NAMESPACE": settings.dramatiq_namespace,
+    }
+    from ops.cli import _register
+
+    _register()
+    runner = CliRunner()
+    result = runner.invoke(cli, ["status", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["outbox_pending"] == 2
+    assert data["dlq_size"] == 1
+    assert data["queues"] == {}
+    assert "processes" in data
+    text_result = runner.invoke(cli, ["status"], env=env)
+    assert text_result.exit_code == 0, text_result.output
+    assert "outbox      pending 2" in text_result.output
+    bad = runner.invoke(cli, ["status"], env={**env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nope"})
+    assert bad.exit_code == 1
+    assert "cannot reach Postgres" in bad.output
