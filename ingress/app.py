@@ -7,10 +7,10 @@ from typing import Any
 
 import falcon
 import redis
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.engine import make_engine, make_session_factory
+from db.engine import make_session_factory
 from db.settings import Settings
 from ingress.api import register_api
 from ingress.errors import register_error_handlers
@@ -32,7 +32,16 @@ class IngressDeps:
 
 
 def build_deps(settings: Settings) -> IngressDeps:
-    engine = make_engine(settings, pool_size=settings.ingress_threads, max_overflow=4, application_name="nmc-ingress")
+    # No pool pre-ping: it costs a round trip per request. A connection that died is invalidated on its first
+    # error, that request answers 503 and the provider retries it (nothing was half-written).
+    engine = create_engine(
+        settings.sqlalchemy_url,
+        pool_size=settings.ingress_threads,
+        max_overflow=4,
+        pool_timeout=5,
+        pool_recycle=1800,
+        connect_args={"application_name": "nmc-ingress", "connect_timeout": 3},
+    )
     return IngressDeps(
         engine=engine,
         sessions=make_session_factory(engine),

@@ -8,19 +8,17 @@ transaction fails, neither the row nor the events exist, so the provider's retry
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Boolean, bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
-from db.models import WebhookEvent
 from domain.events.catalog import EventValidationError
 from domain.events.outbox import append_envelopes, build_envelope
-from domain.identity.models import PhoneNumber, Tenant
 from ingress.errors import malformed
 
 Outcome = Literal["accepted", "duplicate", "unroutable", "ignored"]
@@ -44,21 +42,26 @@ class Delivery:
     payload: dict[str, Any]
 
 
-# Given the route (None when no tenant owns the number), the events to write, or None to record it as ignored.
-EventsFor = Callable[[Route | None], Sequence[object] | None]
-
-
-def find_route(session: Session, number: str | None) -> Route | None:
-    if number is None:
-        return None
-    row = session.execute(
-        select(PhoneNumber.tenant_id, Tenant.forward_to, Tenant.ring_timeout_seconds)
-        .join(Tenant, Tenant.id == PhoneNumber.tenant_id)
-        .where(PhoneNumber.e164 == number)
-    ).one_or_none()
-    if row is None:
-        return None
-    return Route(row.tenant_id, number, row.forward_to, row.ring_timeout_seconds)
+# One round trip decides everything: the route (when asked), and whether this delivery is new. A number no tenant
+# owns is still recorded, as ``unroutable``, so a retry of it is a duplicate too.
+_ROUTE_AND_RECORD = text(
+    """
+    WITH route AS (
+        SELECT p.tenant_id, t.forward_to, t.ring_timeout_seconds
+        FROM id_phone_numbers AS p JOIN id_tenants AS t ON t.id = p.tenant_id
+        WHERE p.e164 = :number
+    ), hook AS (
+        INSERT INTO webhook_events (id, provider, provider_ref, kind, tenant_id, outcome, payload)
+        SELECT :id, :provider, :provider_ref, :kind, route.tenant_id,
+               CASE WHEN :routed AND route.tenant_id IS NULL THEN 'unroutable' ELSE :outcome END, :payload
+        FROM (SELECT 1) AS one LEFT JOIN route ON true
+        ON CONFLICT (provider, provider_ref) DO NOTHING
+        RETURNING id
+    )
+    SELECT (SELECT id FROM hook) AS inserted, route.tenant_id, route.forward_to, route.ring_timeout_seconds
+    FROM (SELECT 1) AS one LEFT JOIN route ON true
+    """
+).bindparams(bindparam("payload", type_=JSONB), bindparam("routed", type_=Boolean))
 
 
 def record(
@@ -66,46 +69,44 @@ def record(
     delivery: Delivery,
     *,
     number: str | None,
-    events_for: EventsFor,
+    events: Sequence[object] | None,
     correlation_id: uuid.UUID,
     routed: bool = True,
 ) -> tuple[Outcome, Route | None]:
-    """Route by ``number`` (when ``routed``), then write the row and the events atomically.
+    """Route by ``number`` (when ``routed``), then write the row and ``events`` atomically.
 
-    Unroutable deliveries are stored too (outcome ``unroutable``) so a retry of one is also a duplicate.
+    ``events`` are what a routed delivery means (None: nothing, recorded as ``ignored``); an unroutable delivery
+    writes no events. The envelopes get the tenant found here and the request's correlation id.
     """
+    outcome: Outcome = "ignored" if events is None else "accepted"
+    try:
+        # Validated before any database work; the tenant is filled in once the route is known.
+        envelopes = [build_envelope(event, tenant_id=None, correlation_id=correlation_id) for event in events or ()]
+    except EventValidationError as error:
+        raise malformed(str(error)) from None
     with transaction(sessions) as session:
-        route = find_route(session, number) if routed else None
-        events = events_for(route)
-        if routed and route is None:
-            outcome: Outcome = "unroutable"
-        elif events is None:
-            outcome = "ignored"
-        else:
-            outcome = "accepted"
-        tenant_id = route.tenant_id if route else None
-        try:
-            envelopes = [
-                build_envelope(event, tenant_id=tenant_id, correlation_id=correlation_id) for event in events or ()
-            ]
-        except EventValidationError as error:
-            raise malformed(str(error)) from None
-        inserted = session.execute(
-            insert(WebhookEvent)
-            .values(
-                id=uuid.uuid4(),
-                provider=delivery.provider,
-                provider_ref=delivery.provider_ref,
-                kind=delivery.kind,
-                tenant_id=tenant_id,
-                outcome=outcome,
-                payload=delivery.payload,
-            )
-            .on_conflict_do_nothing(index_elements=["provider", "provider_ref"])
-            .returning(WebhookEvent.id)
-        ).scalar_one_or_none()
-        if inserted is None:
+        row = session.execute(
+            _ROUTE_AND_RECORD,
+            {
+                "number": number if routed else None,
+                "id": uuid.uuid4(),
+                "provider": delivery.provider,
+                "provider_ref": delivery.provider_ref,
+                "kind": delivery.kind,
+                "routed": routed,
+                "outcome": outcome,
+                "payload": delivery.payload,
+            },
+        ).one()
+        route = (
+            None
+            if row.tenant_id is None
+            else Route(row.tenant_id, number or "", row.forward_to, row.ring_timeout_seconds)
+        )
+        if row.inserted is None:
             return "duplicate", route
-        if outcome == "accepted":
-            append_envelopes(session, envelopes)
+        if routed and route is None:
+            return "unroutable", route
+        if envelopes:
+            append_envelopes(session, [replace(envelope, tenant_id=row.tenant_id) for envelope in envelopes])
         return outcome, route

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from domain.events.catalog import StripeEventReceived
 from ingress.errors import malformed
 from ingress.metrics import count_webhook
-from ingress.recording import Delivery, Route, record
+from ingress.recording import Delivery, record
 from ingress.verification import StripeVerifier, scrub_json, stripe_signature
 
 PROVIDER = "stripe"
@@ -37,7 +37,7 @@ class StripeWebhookResource:
             self.sessions,
             Delivery(PROVIDER, event.stripe_event_id, event.type, document),
             number=None,
-            events_for=lambda route: _events(event, route),
+            events=[event],
             correlation_id=req.context.correlation_id,
             routed=False,
         )
@@ -45,10 +45,6 @@ class StripeWebhookResource:
         resp.status = falcon.HTTP_200
         resp.set_header("X-Webhook-Outcome", outcome)
         resp.media = {"received": True, "outcome": outcome}
-
-
-def _events(event: StripeEventReceived, route: Route | None) -> list[object]:
-    return [event]
 
 
 def _parse_event(document: dict[str, Any]) -> StripeEventReceived:

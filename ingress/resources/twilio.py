@@ -8,7 +8,6 @@ A duplicate answers exactly like the original (Twilio needs the same TwiML again
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Literal, cast, get_args
 
@@ -89,7 +88,7 @@ class VoiceResource(_TwilioWebhook):
             self.sessions,
             Delivery(PROVIDER, f"{call_sid}:voice", self.kind, params.to_json()),
             number=called,
-            events_for=lambda route: [],
+            events=[],
             correlation_id=req.context.correlation_id,
         )
         self._answer(resp, outcome, self._twiml(route))
@@ -134,27 +133,25 @@ class VoiceStatusResource(_TwilioWebhook):
         else:
             verdict = status  # ringing, in-progress, …: recorded, no decision yet
 
-        def events_for(route: Route | None) -> Sequence[object] | None:
-            if verdict == "answered":
-                return []
-            if verdict != "missed" or route is None or caller is None:
-                return None  # an anonymous caller cannot be texted back
-            return [
-                CallMissed(
-                    call_sid=call_sid,
-                    caller=caller,
-                    called=route.number,
-                    dial_status=cast(MissedStatus, status),
-                    missed_at=_now(),
-                )
-            ]
+        events: list[object] | None = None  # ringing, in-progress, … or an anonymous caller we cannot text back
+        if verdict == "answered":
+            events = []
+        elif verdict == "missed" and caller is not None and called is not None:
+            missed = CallMissed(
+                call_sid=call_sid,
+                caller=caller,
+                called=called,
+                dial_status=cast(MissedStatus, status),
+                missed_at=_now(),
+            )
+            events = [missed]
 
         # One missed (or answered) verdict per call, whichever of dial action or status callback says it first.
         outcome, _route = record(
             self.sessions,
             Delivery(PROVIDER, f"{call_sid}:{verdict}", self.kind, params.to_json()),
             number=called,
-            events_for=events_for,
+            events=events,
             correlation_id=req.context.correlation_id,
         )
         response = VoiceResponse()
@@ -182,28 +179,24 @@ class SmsResource(_TwilioWebhook):
             raise malformed("NumMedia does not match the MediaUrl parameters")
         stored = params.to_json()
         body = scrub(params.first("Body") or "")
-        received_at = _now()
-
-        def events_for(route: Route | None) -> Sequence[object] | None:
-            if route is None or sender is None:
-                return None  # a short code or alphanumeric sender cannot be answered
-            return [
-                MessageReceived(
-                    message_sid=message_sid,
-                    from_number=sender,
-                    to_number=route.number,
-                    body=body,
-                    num_media=num_media,
-                    media_urls=media_urls,
-                    received_at=received_at,
-                )
-            ]
+        events: list[object] | None = None  # a short code or alphanumeric sender cannot be answered
+        if sender is not None and to_number is not None:
+            received = MessageReceived(
+                message_sid=message_sid,
+                from_number=sender,
+                to_number=to_number,
+                body=body,
+                num_media=num_media,
+                media_urls=media_urls,
+                received_at=_now(),
+            )
+            events = [received]
 
         outcome, _route = record(
             self.sessions,
             Delivery(PROVIDER, message_sid, self.kind, stored),
             number=to_number,
-            events_for=events_for,
+            events=events,
             correlation_id=req.context.correlation_id,
         )
         self._answer(resp, outcome, str(MessagingResponse().to_xml()))
@@ -228,25 +221,21 @@ class SmsStatusResource(_TwilioWebhook):
         error_code = _int(raw_error, "ErrorCode") if raw_error else None
         # Outbound: From is our number.
         our_number = to_e164(params.first("From"))
-        reported_at = _now()
-
-        def events_for(route: Route | None) -> Sequence[object] | None:
-            if route is None or status not in MESSAGE_STATUSES:
-                return None  # a status the catalog does not know yet is kept, not turned into an error
-            return [
-                MessageStatusReported(
-                    message_sid=message_sid,
-                    status=cast(MessageStatus, status),
-                    error_code=error_code,
-                    reported_at=reported_at,
-                )
-            ]
+        events: list[object] | None = None  # a status the catalog does not know yet is kept, not an error
+        if status in MESSAGE_STATUSES:
+            reported = MessageStatusReported(
+                message_sid=message_sid,
+                status=cast(MessageStatus, status),
+                error_code=error_code,
+                reported_at=_now(),
+            )
+            events = [reported]
 
         outcome, _route = record(
             self.sessions,
             Delivery(PROVIDER, f"{message_sid}:{status}", self.kind, params.to_json()),
             number=our_number,
-            events_for=events_for,
+            events=events,
             correlation_id=req.context.correlation_id,
         )
         self._answer(resp, outcome, str(MessagingResponse().to_xml()))
