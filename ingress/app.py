@@ -16,6 +16,7 @@ from ingress.api import register_api
 from ingress.errors import register_error_handlers
 from ingress.metrics import MetricsResource
 from ingress.middleware import BodyLimitMiddleware, CorrelationMiddleware
+from ingress.resources.calendar import register_calendar_webhooks
 from ingress.resources.health import HealthResource, ReadinessResource
 from ingress.resources.stripe_webhook import StripeWebhookResource
 from ingress.resources.twilio import SmsResource, SmsStatusResource, VoiceResource, VoiceStatusResource
@@ -68,6 +69,7 @@ def create_app(settings: Settings, deps: IngressDeps | None = None) -> falcon.Ap
     #     register_calendar_webhooks(app, settings, deps)
     # Errors raised as ingress.errors.ApiError (or any falcon.HTTPError) get the shared JSON shape for free.
     register_api(app, settings, deps)
+    register_calendar_webhooks(app, settings, deps)
     # ---- end of other routes -------------------------------------------------------------------------------
     return app
 
