@@ -252,3 +252,25 @@ def resync_stale_calendars(
             failed += 1
             log.warning("calendar_poll_failed", calendar_id=str(calendar_id), error=str(error))
     return synced, failed
+
+
+def calendar_by_channel(session: Session, *, channel_id: str) -> ResourceCalendar | None:
+    """The Google calendar whose push channel this is (webhook routing: the channel id is global)."""
+    return session.scalars(
+        select(ResourceCalendar).where(ResourceCalendar.provider == "google", ResourceCalendar.channel_id == channel_id)
+    ).one_or_none()
+
+
+def calendars_for_jobber_account(session: Session, *, account_id: str) -> list[ResourceCalendar]:
+    """Jobber calendars of an account: ``external_ref`` is ``<accountId>`` or ``<accountId>/<userId>``."""
+    return list(
+        session.scalars(
+            select(ResourceCalendar).where(
+                ResourceCalendar.provider == "jobber",
+                or_(
+                    ResourceCalendar.external_ref == account_id,
+                    ResourceCalendar.external_ref.startswith(f"{account_id}/", autoescape=True),
+                ),
+            )
+        )
+    )

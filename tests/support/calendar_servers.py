@@ -1,0 +1,257 @@
+"""Local HTTP servers speaking the calendar providers' documented wire formats, for the real clients to talk to.
+
+* ``GoogleCalendarServer``: ``POST /calendar/v3/freeBusy`` (request ``timeMin``/``timeMax``/``items``; response
+  ``{"kind": "calendar#freeBusy", "calendars": {id: {"busy": [{"start", "end"}]}}}``, unknown calendars get
+  ``errors: [{"domain": "global", "reason": "notFound"}]``) and ``POST /calendar/v3/calendars/{id}/events/watch``
+  (answers an ``api#channel``). Errors use Google's envelope ``{"error": {"code", "message", "errors": [...]}}``:
+  ``fail_next(429)``, ``fail_next(403, reason="rateLimitExceeded")``, ``fail_next(500)``; ``Retry-After`` optional.
+* ``JobberServer``: ``POST /api/graphql`` answering the visits query with cursor pagination; ``throttle_next()``
+  answers Jobber's ``THROTTLED`` GraphQL error with its cost extension, ``fail_next(429)`` an HTTP 429.
+
+Both require ``Authorization: Bearer <token>`` and record every request for assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@dataclass
+class Failure:
+    status: int
+    body: dict[str, Any]
+    retry_after: str | None = None
+
+
+@dataclass
+class _Base:
+    token: str = "test-access-token"
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+
+    def _next_failure(self) -> Failure | None:
+        with self.lock:
+            return self.failures.pop(0) if self.failures else None
+
+
+@dataclass
+class GoogleCalendarServer(_Base):
+    # calendar id -> busy (start, end) pairs
+    busy: dict[str, list[tuple[datetime, datetime]]] = field(default_factory=dict)
+    channels: list[dict[str, Any]] = field(default_factory=list)
+
+    def fail_next(self, status: int, *, reason: str | None = None, retry_after: str | None = None) -> None:
+        reason = reason or {429: "rateLimitExceeded", 401: "authError", 500: "backendError"}.get(status, "unknown")
+        message = {429: "Rate Limit Exceeded", 403: "Rate Limit Exceeded", 401: "Invalid Credentials"}.get(
+            status, "Backend Error"
+        )
+        body = {
+            "error": {
+                "code": status,
+                "message": message,
+                "errors": [
+                    {"domain": "usageLimits" if "imit" in reason else "global", "reason": reason, "message": message}
+                ],
+            }
+        }
+        self.failures.append(Failure(status, body, retry_after))
+
+    def answer(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if path == "/calendar/v3/freeBusy" and method == "POST":
+            time_min, time_max = _parse(body["timeMin"]), _parse(body["timeMax"])
+            calendars: dict[str, Any] = {}
+            for item in body.get("items", []):
+                cal = item["id"]
+                if cal not in self.busy:
+                    calendars[cal] = {"errors": [{"domain": "global", "reason": "notFound"}], "busy": []}
+                    continue
+                calendars[cal] = {
+                    "busy": [
+                        {"start": _iso(max(start, time_min)), "end": _iso(min(end, time_max))}
+                        for start, end in sorted(self.busy[cal])
+                        if start < time_max and end > time_min
+                    ]
+                }
+            return (
+                200,
+                {
+                    "kind": "calendar#freeBusy",
+                    "timeMin": body["timeMin"],
+                    "timeMax": body["timeMax"],
+                    "calendars": calendars,
+                },
+                {},
+            )
+        if path.startswith("/calendar/v3/calendars/") and path.endswith("/events/watch") and method == "POST":
+            calendar_id = unquote(path[len("/calendar/v3/calendars/") : -len("/events/watch")])
+            channel = {
+                "kind": "api#channel",
+                "id": body["id"],
+                "resourceId": f"res-{calendar_id}",
+                "resourceUri": f"https://www.googleapis.com/calendar/v3/calendars/{calendar_id}/events",
+                "token": body.get("token"),
+                "expiration": "1893456000000",
+            }
+            self.channels.append({**channel, "address": body["address"]})
+            return 200, channel, {}
+        return 404, {"error": {"code": 404, "message": "Not Found", "errors": [{"reason": "notFound"}]}}, {}
+
+
+@dataclass
+class JobberServer(_Base):
+    # visits: {"id", "startAt", "endAt", "allDay", "assignedUsers": {"nodes": [{"id"}]}}
+    visits: list[dict[str, Any]] = field(default_factory=list)
+    page_size: int = 2
+
+    def add_visit(
+        self, visit_id: str, start: datetime, end: datetime, *, user_id: str | None = None, all_day: bool = False
+    ) -> None:
+        self.visits.append(
+            {
+                "id": visit_id,
+                "startAt": _iso(start),
+                "endAt": _iso(end),
+                "allDay": all_day,
+                "assignedUsers": {"nodes": [{"id": user_id}] if user_id else []},
+            }
+        )
+
+    def throttle_next(self) -> None:
+        self.failures.append(
+            Failure(
+                200,
+                {
+                    "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
+                    "extensions": {
+                        "cost": {
+                            "requestedQueryCost": 142,
+                            "actualQueryCost": 0,
+                            "throttleStatus": {
+                                "maximumAvailable": 10000,
+                                "currentlyAvailable": 141,
+                                "restoreRate": 500,
+                            },
+                        }
+                    },
+                },
+            )
+        )
+
+    def fail_next(self, status: int, *, retry_after: str | None = None) -> None:
+        self.failures.append(
+            Failure(status, {"message": "Too Many Requests" if status == 429 else "error"}, retry_after)
+        )
+
+    def answer(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if path != "/api/graphql" or method != "POST":
+            return 404, {"message": "Not Found"}, {}
+        if "visits" not in body.get("query", ""):
+            return 200, {"errors": [{"message": "Field doesn't exist", "extensions": {"code": "undefinedField"}}]}, {}
+        variables = body.get("variables") or {}
+        flt = variables.get("filter") or {}
+        before = _parse(flt["startAt"]["before"]) if flt.get("startAt") else None
+        after = _parse(flt["endAt"]["after"]) if flt.get("endAt") else None
+        matching = [
+            visit
+            for visit in sorted(self.visits, key=lambda v: v["startAt"])
+            if (before is None or _parse(visit["startAt"]) < before)
+            and (after is None or _parse(visit["endAt"]) > after)
+        ]
+        offset = int(variables.get("after") or 0)
+        page = matching[offset : offset + self.page_size]
+        has_next = offset + self.page_size < len(matching)
+        return (
+            200,
+            {
+                "data": {
+                    "visits": {
+                        "nodes": page,
+                        "pageInfo": {"hasNextPage": has_next, "endCursor": str(offset + self.page_size)},
+                    }
+                },
+                "extensions": {
+                    "cost": {
+                        "requestedQueryCost": 12,
+                        "actualQueryCost": 10,
+                        "throttleStatus": {"maximumAvailable": 10000, "currentlyAvailable": 9990, "restoreRate": 500},
+                    }
+                },
+            },
+            {},
+        )
+
+
+def _handler(state: GoogleCalendarServer | JobberServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # quiet test output
+            return
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw or b"{}")
+            except json.JSONDecodeError:
+                self._send(400, {"error": {"code": 400, "message": "Parse Error"}}, {})
+                return
+            with state.lock:
+                state.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+            if self.headers.get("Authorization") != f"Bearer {state.token}":
+                self._send(
+                    401,
+                    {"error": {"code": 401, "message": "Invalid Credentials", "errors": [{"reason": "authError"}]}},
+                    {},
+                )
+                return
+            failure = state._next_failure()
+            if failure is not None:
+                headers = {"Retry-After": failure.retry_after} if failure.retry_after is not None else {}
+                self._send(failure.status, failure.body, headers)
+                return
+            status, payload, headers = state.answer("POST", self.path, body)
+            self._send(status, payload, headers)
+
+        def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
+
+
+@contextmanager
+def serve(state: GoogleCalendarServer | JobberServer) -> Iterator[GoogleCalendarServer | JobberServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
