@@ -150,7 +150,7 @@ def _bad_tokens(keys: Keys) -> dict[str, str]:
     claims = {"sub": "owner_a", "iss": ISSUER, "azp": PARTY, "iat": now, "exp": now + 60}
     body = jwt.utils.base64url_encode(json.dumps(claims).encode()).decode()
     valid = token(keys, "owner_a")
-    head, payload, signature = valid.split(".")
+    head, _payload, signature = valid.split(".")
     tampered = jwt.utils.base64url_encode(json.dumps({**claims, "sub": "owner_b"}).encode()).decode()
     import hashlib
     import hmac as _hmac
@@ -209,7 +209,8 @@ def test_missing_token_is_401_and_leeway_is_five_seconds(world: World) -> None:
     slightly_late = token(world.keys, "owner_a", exp=now - 2, iat=now - 60, nbf=now - 60)
     result = world.client.simulate_get("/v1/me", headers={"Authorization": f"Bearer {slightly_late}"})
     assert result.status_code == 200
-    assert result.json["role"] == "OWNER" and result.json["tenant"]["id"] == str(world.a)
+    assert result.json["role"] == "OWNER"
+    assert result.json["tenant"]["id"] == str(world.a)
 
 
 def test_a_stranger_with_a_valid_token_is_403(world: World) -> None:
@@ -261,12 +262,14 @@ def test_every_route_with_an_id_is_404_for_another_tenants_resource(world: World
 def test_takeover_reply_release_close(world: World) -> None:
     base = f"/v1/conversations/{world.conv_a}"
     taken = world.call("post", f"{base}/takeover", who="tech_a", json={"lease_minutes": 5})
-    assert taken.status_code == 200 and taken.json["state"] == "human"
+    assert taken.status_code == 200
+    assert taken.json["state"] == "human"
     # Another operator cannot grab a live lease.
     assert world.call("post", f"{base}/takeover", who="owner_a").status_code == 409
     reply = world.call("post", f"{base}/reply", who="tech_a", json={"body": "On our way at 3pm"})
     assert reply.status_code == 202
-    assert reply.json["purpose"] == "human_reply" and reply.json["status"] == "pending"
+    assert reply.json["purpose"] == "human_reply"
+    assert reply.json["status"] == "pending"
     detail = world.call("get", base).json
     assert [m["body"] for m in detail["messages"]] == ["On our way at 3pm"]
     assert world.call("post", f"{base}/release", who="tech_a").json["state"] == "open"
@@ -307,7 +310,8 @@ def test_conversation_list_filters_and_paginates(world: World) -> None:
 
 def test_campaign_changes_by_owner_and_compliance_status(world: World) -> None:
     status = world.call("get", "/v1/compliance", who="tech_a").json
-    assert status["campaign"]["status"] == "approved" and status["sms_allowed"] is True
+    assert status["campaign"]["status"] == "approved"
+    assert status["sms_allowed"] is True
     changed = world.call("post", "/v1/compliance/campaign", json={"status": "rejected", "reason": "carrier"})
     assert changed.status_code == 200
     assert changed.json["blocked_reason"] == "campaign_not_approved"
@@ -320,9 +324,11 @@ def test_idempotency_key_replays_and_refuses_another_body(world: World) -> None:
     first = world.call("post", "/v1/users", json={"clerk_user_id": "user_sam", "role": "TECH"}, headers=headers)
     again = world.call("post", "/v1/users", body='{"role": "TECH",  "clerk_user_id": "user_sam"}', headers=headers)
     assert first.status_code == again.status_code == 201
-    assert first.json == again.json and again.headers.get("Idempotent-Replayed") == "true"
+    assert first.json == again.json
+    assert again.headers.get("Idempotent-Replayed") == "true"
     other = world.call("post", "/v1/users", json={"clerk_user_id": "user_kim", "role": "TECH"}, headers=headers)
-    assert other.status_code == 422 and other.json["error"]["code"] == "idempotency_key_reused"
+    assert other.status_code == 422
+    assert other.json["error"]["code"] == "idempotency_key_reused"
     # Without the key the same request really is made twice, and the second is a conflict.
     assert world.call("post", "/v1/users", json={"clerk_user_id": "user_sam", "role": "TECH"}).status_code == 409
     # Keys are per tenant: B may use the same key for its own request.
@@ -336,11 +342,13 @@ def test_idempotency_key_replays_and_refuses_another_body(world: World) -> None:
 
 def test_gates_and_users_management(world: World) -> None:
     gates = world.call("get", "/v1/feature-gates", who="tech_a").json
-    assert gates["plan"] == "starter" and gates["gates"]["sms"] is True
+    assert gates["plan"] == "starter"
+    assert gates["gates"]["sms"] is True
     assert world.call("get", "/v1/billing/subscription").json == {"subscription": None}
     members = {m["clerk_user_id"]: m["user_id"] for m in world.call("get", "/v1/users").json["items"]}
     promoted = world.call("patch", f"/v1/users/{members['tech_a']}", json={"role": "OWNER"})
-    assert promoted.status_code == 200 and promoted.json["role"] == "OWNER"
+    assert promoted.status_code == 200
+    assert promoted.json["role"] == "OWNER"
     assert world.call("delete", f"/v1/users/{members['owner_a']}").status_code == 204
     assert world.call("get", "/v1/me", who="owner_a").status_code == 403
 
@@ -371,7 +379,8 @@ def test_the_app_role_sees_nothing_without_a_tenant_and_only_its_tenant_with_one
         with pytest.raises(Exception, match="row-level security"):
             conn.execute(
                 text(
-                    "INSERT INTO conv_operator_tasks (id, tenant_id, kind, note) VALUES (gen_random_uuid(), :b, 'x', 'y')"
+                    "INSERT INTO conv_operator_tasks (id, tenant_id, kind, note)"
+                    " VALUES (gen_random_uuid(), :b, 'x', 'y')"
                 ),
                 {"b": world.b},
             )
@@ -382,7 +391,8 @@ def test_the_app_role_sees_nothing_without_a_tenant_and_only_its_tenant_with_one
                 text(
                     "SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid"
                     " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                    " WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attname = 'tenant_id' AND NOT c.relrowsecurity"
+                    " WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attname = 'tenant_id'"
+                    " AND NOT c.relrowsecurity"
                 )
             )
             .scalars()
@@ -441,4 +451,5 @@ def test_generated_requests_over_the_openapi_document_never_5xx(world: World) ->
             assert set(result.json["error"]) >= {"code", "message"}
 
     run()
-    assert any(code < 300 for code in statuses) and any(code >= 400 for code in statuses)
+    assert any(code < 300 for code in statuses)
+    assert any(code >= 400 for code in statuses)

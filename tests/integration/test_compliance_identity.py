@@ -46,7 +46,8 @@ def test_create_tenant_normalises_numbers_and_announces_it(sessions: sessionmake
     tenant_id = make_tenant(sessions)
     with transaction(sessions) as session:
         found = identity.tenant_by_number(session, "+13105559000")
-        assert found is not None and found.id == tenant_id
+        assert found is not None
+        assert found.id == tenant_id
         assert found.forward_to == "+13105559001"
         assert events(session, tenant_id) == ["nmc.identity.TenantCreated"]
         assert identity.feature_gates_for(session, tenant_id)["sms"] is True
