@@ -187,12 +187,13 @@ def check(text: str, results: Sequence[DomainResult], tz: str, now: datetime) ->
     if _BOOKED.search(text):
         if not booked:
             return Verdict(False, "booking claim without a booking this turn")
-        if mentions and not any(m.matches(moment) for m in mentions for moment in _local(booked, zone)):
+        if mentions and not any(m.matches(slot.starts_at.astimezone(zone)) for m in mentions for slot in booked):
             return Verdict(False, "booking claim names a time other than the booked one")
     if _HELD.search(text):
         if not held and not booked:
             return Verdict(False, "hold claim without a hold this turn")
-        if mentions and not any(m.matches(moment) for m in mentions for moment in _local(held + booked, zone)):
+        starts = [slot.starts_at.astimezone(zone) for slot in held + booked]
+        if mentions and not any(m.matches(moment) for m in mentions for moment in starts):
             return Verdict(False, "hold claim names a time other than the held one")
     if _CANCELLED.search(text) and not cancelled:
         return Verdict(False, "cancellation claim without a cancellation this turn")
