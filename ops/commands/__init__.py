@@ -1,6 +1,7 @@
 """Every `nmc` subcommand, one module each; ``ALL`` is what the CLI registers."""
 
 from ops.commands.bench import bench
+from ops.commands.compliance import campaign
 from ops.commands.dlq import dlq
 from ops.commands.events import events
 from ops.commands.ingress import ingress
@@ -10,6 +11,23 @@ from ops.commands.report import report
 from ops.commands.retention import retention
 from ops.commands.sandbox import sandbox
 from ops.commands.status import status
+from ops.commands.tenant import tenant
 from ops.commands.up import up
 
-ALL = [bench, dispatcher, dlq, events, ingress, migrate, scheduler, up, worker, sandbox, report, retention, status]
+ALL = [
+    campaign,
+    tenant,
+    bench,
+    dispatcher,
+    dlq,
+    events,
+    ingress,
+    migrate,
+    scheduler,
+    up,
+    worker,
+    sandbox,
+    report,
+    retention,
+    status,
+]
