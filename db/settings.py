@@ -59,6 +59,12 @@ class Settings(BaseModel):
     handler_modules: tuple[str, ...] = ()
 
     hold_ttl_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # One first SMS per caller per tenant within this window, however many calls.
+    first_sms_window_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    human_lease_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    reply_segment_budget: int = Field(default=3, ge=1, le=10)
+    # Poll the provider for a queued message with no status callback after this long.
+    status_poll_after_seconds: int = Field(default=120, ge=10)
     hold_max_extensions: int = Field(default=2, ge=0, le=20)
 
     # Calendar providers: the real APIs by default; tests and the sandbox point them at local stand-ins.

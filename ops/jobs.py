@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
 from db.engine import make_engine, make_session_factory
 from db.settings import Settings
+from domain.conversations import maintenance
+from domain.scheduling import service as scheduling
 from workers.scheduler import Job, Scheduler
 
 
 def scheduled_jobs(settings: Settings) -> list[Job]:
-    jobs: list[Job] = []
+    from db.metrics import refresh_pipeline_gauges
+    from workers.adapters.twilio_gateway import TwilioGateway
+    from workers.wiring import GatedSmsSender
+
+    sms = GatedSmsSender(TwilioGateway(settings), settings)
+    silent_after = timedelta(seconds=settings.status_poll_after_seconds)
+
+    def poll_statuses(session: Session, now: datetime) -> int:
+        return maintenance.poll_silent_messages(session, now, sms=sms, silent_after=silent_after)
+
+    jobs = [
+        Job("expire_holds", 15, lambda session, now: scheduling.expire_holds(session, now)),
+        Job("expire_human_leases", 15, maintenance.expire_human_leases),
+        Job("poll_message_statuses", 30, poll_statuses),
+        Job("refresh_pipeline_gauges", 5, lambda session, now: refresh_pipeline_gauges(session, now)),
+    ]
+    try:
+        from ops.retention import run_retention
+    except ImportError:
+        pass
+    else:
+        jobs.append(Job("retention", 24 * 3600, lambda session, now: run_retention(session, now=now)))
     return jobs
 
 

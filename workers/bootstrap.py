@@ -35,9 +35,35 @@ def handler_modules(settings: Settings) -> tuple[str, ...]:
     return settings.handler_modules or DOMAIN_HANDLER_MODULES
 
 
-def default_dependencies(settings: Settings, clock: Callable[[], datetime]) -> dict[str, object]:
-    """Everything a handler may ask for by keyword. Adapters are built lazily by their own factories."""
-    return {"settings": settings, "clock": clock}
+def default_dependencies(
+    settings: Settings, clock: Callable[[], datetime], sessions: sessionmaker[Session]
+) -> dict[str, object]:
+    """Everything a handler may ask for by keyword; each handler receives only what its signature names."""
+    from domain.conversations.engine.factory import make_engine as make_conversation_engine
+    from workers.adapters.calendars import build_calendar_clients
+    from workers.adapters.twilio_gateway import TwilioGateway
+    from workers.wiring import (
+        AppointmentsAdapter,
+        BookingToolsFactory,
+        GatedSmsSender,
+        InboundKeywordsAdapter,
+        SendGateAdapter,
+        TenantDirectoryAdapter,
+    )
+
+    return {
+        "settings": settings,
+        "clock": clock,
+        "sessions": sessions,
+        "directory": TenantDirectoryAdapter(),
+        "gate": SendGateAdapter(),
+        "sms": GatedSmsSender(TwilioGateway(settings), settings),
+        "keywords": InboundKeywordsAdapter(),
+        "appointments": AppointmentsAdapter(),
+        "tools": BookingToolsFactory(settings),
+        "engine": make_conversation_engine(settings),
+        "calendars": build_calendar_clients(settings),
+    }
 
 
 def build_runtime(
@@ -50,11 +76,12 @@ def build_runtime(
     pool_size: int = 5,
 ) -> Runtime:
     engine = make_engine(settings, pool_size=pool_size, max_overflow=pool_size, application_name=f"nmc-{role}")
-    deps = dict(default_dependencies(settings, clock))
+    sessions = make_session_factory(engine)
+    deps = dict(default_dependencies(settings, clock, sessions))
     deps.update(dependencies or {})
     registry = build_registry(load_subscriptions(handler_modules(settings)), deps)
     broker = make_broker(settings, extra_middleware)
-    return Runtime(settings, engine, make_session_factory(engine), registry, broker)
+    return Runtime(settings, engine, sessions, registry, broker)
 
 
 def build_dispatcher(

@@ -1,0 +1,114 @@
+"""What the conversations module needs from the rest of the system, as ports the bootstrap fills in.
+
+Conversations never imports identity, compliance, catalog or scheduling (the import-linter independence contract):
+``workers/wiring.py`` implements these by calling those modules' services inside the handler's own transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from domain.conversations.engine.ports import BookingTools
+
+
+@dataclass(frozen=True)
+class TenantProfile:
+    id: uuid.UUID
+    name: str
+    timezone: str
+    number: str
+    owner_mobile: str | None
+    first_message_template: str
+    after_hours_template: str
+    help_text: str
+    open_now: bool
+
+
+class TenantDirectory(Protocol):
+    def profile(self, session: Session, tenant_id: uuid.UUID, now: datetime) -> TenantProfile | None: ...
+
+
+class PreflightDecision(Protocol):
+    allowed: bool
+    reason: str | None
+
+    def as_record(self) -> dict[str, object]: ...
+
+
+class SendGate(Protocol):
+    """The one send preflight (compliance + feature gates)."""
+
+    def check(
+        self, session: Session, *, tenant_id: uuid.UUID, to_number: str, conversation_state: str | None, purpose: str
+    ) -> PreflightDecision: ...
+
+
+@dataclass(frozen=True)
+class Accepted:
+    sid: str
+    status: str
+    num_segments: int
+
+
+@dataclass(frozen=True)
+class SentEarlier:
+    sid: str
+    status: str
+
+
+class SendFailed(Exception):
+    """The provider refused the message. ``retryable`` failures propagate (backoff, then DLQ); others are final."""
+
+    def __init__(self, code: int | None, message: str, *, retryable: bool, opted_out: bool = False) -> None:
+        super().__init__(f"provider error {code}: {message}")
+        self.code = code
+        self.retryable = retryable
+        self.opted_out = opted_out
+
+
+class SmsSender(Protocol):
+    def send(self, decision: PreflightDecision, *, tenant_id: uuid.UUID, to: str, from_: str, body: str) -> Accepted:
+        """Send through the gate's Decision; raises SendFailed."""
+        ...
+
+    def find_sent(self, *, to: str, from_: str, body: str, since: datetime) -> SentEarlier | None:
+        """A message the provider already accepted (a crash between the provider call and our commit)."""
+        ...
+
+    def fetch_status(self, sid: str) -> tuple[str, int | None]: ...
+
+
+class InboundKeywords(Protocol):
+    def classify(self, body: str) -> str:
+        """``opt_out`` | ``opt_in`` | ``help`` | ``none``."""
+        ...
+
+    def is_soft_stop(self, body: str) -> bool: ...
+
+    def is_opted_out(self, session: Session, *, tenant_id: uuid.UUID, phone: str) -> bool: ...
+
+    def record_provider_opt_out(
+        self, session: Session, *, tenant_id: uuid.UUID, phone: str, message_ref: str
+    ) -> None: ...
+
+
+class Appointments(Protocol):
+    def has_upcoming(self, session: Session, *, tenant_id: uuid.UUID, phone: str, now: datetime) -> bool: ...
+
+
+class ToolsFactory(Protocol):
+    def __call__(
+        self,
+        session: Session,
+        *,
+        tenant_id: uuid.UUID,
+        caller: str,
+        conversation_id: uuid.UUID,
+        timezone: str,
+        now: datetime,
+    ) -> BookingTools: ...
