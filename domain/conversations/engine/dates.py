@@ -226,10 +226,14 @@ def parse_when(text: str, now: datetime, tz: str) -> SlotPreference | None:
                 start = at if clock.relation == "after" or part is None else max(start, at)
         return start, end
 
+    def passed(on: date) -> bool:
+        start, end = window(on)
+        return end <= now or (clock is not None and clock.relation == "at" and start < now)
+
     if day is None:
-        day = today
-        if window(today)[1] <= now:
-            day = today + timedelta(days=1)
+        day = today + timedelta(days=1) if passed(today) else today
+    elif by_weekday and day == today and passed(today):
+        day = today + timedelta(days=7)  # "thu morning" said on Thursday afternoon means next Thursday
     earliest, latest = window(day)
     return SlotPreference(
         earliest=max(earliest, now),
