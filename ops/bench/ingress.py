@@ -1,0 +1,311 @@
+"""`nmc bench ingress`: signed webhooks through a real `nmc ingress` (gunicorn gthread) against the configured
+database, at several client concurrencies, beside the machine's own ceiling measured in the same run.
+
+The load is Twilio SMS status callbacks (the commonest webhook: verify, route, dedupe row + one outbox event in one
+transaction), each with a fresh MessageSid and a real signature computed up front so the client spends its CPU on
+HTTP, not HMAC. The ceiling is the same number of clients doing single-row INSERT + COMMIT over plain psycopg, no
+HTTP. Everything the bench writes (its tenant, rows and events) is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import click
+import httpx
+import psycopg
+from psycopg.types.json import Jsonb
+from twilio.request_validator import RequestValidator
+
+from db.settings import Settings
+from ingress.verification import FormParams
+from ops.bench.report import summarize_ms, write_report
+from ops.cli import get_settings
+
+ROUTE = "/webhooks/twilio/sms/status"
+CEILING_PROVIDER = "bench-ceiling"
+
+
+@dataclass
+class LevelResult:
+    concurrency: int
+    completed: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        rate = self.completed / self.seconds if self.seconds else 0.0
+        return {
+            "concurrency": self.concurrency,
+            "requests": self.completed,
+            "errors": self.errors,
+            "seconds": round(self.seconds, 2),
+            "req_per_s": round(rate, 1),
+            **summarize_ms(self.latencies),
+        }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _run_clients(
+    concurrency: int, max_requests: int, max_seconds: float, make_worker: Callable[[], Callable[[int], bool]]
+) -> LevelResult:
+    """``concurrency`` threads share a budget of requests and a deadline; each call returns success."""
+    result = LevelResult(concurrency)
+    counter = itertools.count()
+    lock = threading.Lock()
+    start_barrier = threading.Barrier(concurrency + 1)
+    deadline = [0.0]
+
+    def loop() -> None:
+        call = make_worker()
+        local: list[float] = []
+        errors = 0
+        start_barrier.wait()
+        while time.perf_counter() < deadline[0]:
+            index = next(counter)
+            if index >= max_requests:
+                break
+            began = time.perf_counter()
+            ok = call(index)
+            local.append(time.perf_counter() - began)
+            errors += 0 if ok else 1
+        with lock:
+            result.latencies.extend(local)
+            result.errors += errors
+
+    threads = [threading.Thread(target=loop, daemon=True) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    started = time.perf_counter()
+    deadline[0] = started + max_seconds
+    start_barrier.wait()
+    for thread in threads:
+        thread.join(timeout=max_seconds + 60)
+    result.seconds = time.perf_counter() - started
+    result.completed = len(result.latencies)
+    return result
+
+
+class Server:
+    """A real `nmc ingress` process (gunicorn, gthread) on a free port."""
+
+    def __init__(self, settings: Settings, port: int, workers: int, threads: int) -> None:
+        env = os.environ | {
+            "DATABASE_URL": settings.database_url,
+            "REDIS_URL": settings.redis_url,
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
+            "LOG_LEVEL": "WARNING",
+        }
+        argv = [sys.executable, "-m", "ops", "ingress", "--bind", f"127.0.0.1:{port}"]
+        argv += ["--workers", str(workers), "--threads", str(threads)]
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(argv, env=env, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise click.ClickException(f"nmc ingress exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.base_url}/readyz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise click.ClickException("nmc ingress did not become ready within 30 s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+
+
+def _create_bench_tenant(conn: psycopg.Connection[Any]) -> tuple[uuid.UUID, str]:
+    tenant_id = uuid.uuid4()
+    conn.execute(
+        "INSERT INTO id_tenants (id, name, timezone, forward_to) VALUES (%s, 'bench-ingress', 'UTC', '+15005550006')",
+        (tenant_id,),
+    )
+    for _ in range(20):
+        number = f"+1555{uuid.uuid4().int % 10_000_000:07d}"
+        inserted = conn.execute(
+            "INSERT INTO id_phone_numbers (id, tenant_id, e164) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (uuid.uuid4(), tenant_id, number),
+        ).rowcount
+        if inserted:
+            return tenant_id, number
+    raise click.ClickException("could not find a free bench phone number")
+
+
+def _cleanup(conn: psycopg.Connection[Any], tenant_id: uuid.UUID, run: str) -> None:
+    conn.execute("DELETE FROM outbox_events WHERE tenant_id = %s", (tenant_id,))
+    conn.execute("DELETE FROM webhook_events WHERE tenant_id = %s", (tenant_id,))
+    conn.execute(
+        "DELETE FROM webhook_events WHERE provider = %s AND provider_ref LIKE %s", (CEILING_PROVIDER, run + "%")
+    )
+    conn.execute("DELETE FROM id_tenants WHERE id = %s", (tenant_id,))
+
+
+def _signed_requests(
+    settings: Settings, base_url: str, number: str, run: str, count: int
+) -> list[tuple[bytes, dict[str, str]]]:
+    validator = RequestValidator(settings.twilio_auth_token)
+    url = base_url + ROUTE
+    requests = []
+    for index in range(count):
+        params = [
+            ("MessageSid", f"SM{run}{index:012d}"),
+            ("MessageStatus", "delivered"),
+            ("From", number),
+            ("To", "+15005550006"),
+            ("AccountSid", settings.twilio_account_sid),
+        ]
+        signature = validator.compute_signature(url, FormParams.from_pairs(params))
+        headers = {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
+        requests.append((urlencode(params).encode(), headers))
+    return requests
+
+
+def _measure_http(
+    base_url: str, requests: list[tuple[bytes, dict[str, str]]], concurrency: int, max_seconds: float
+) -> LevelResult:
+    def make_worker() -> Callable[[int], bool]:
+        client = httpx.Client(base_url=base_url, timeout=15.0, limits=httpx.Limits(max_keepalive_connections=1))
+
+        def call(index: int) -> bool:
+            body, headers = requests[index]
+            try:
+                response = client.post(ROUTE, content=body, headers=headers)
+            except httpx.HTTPError:
+                return False
+            return response.status_code == 200 and response.headers.get("X-Webhook-Outcome") == "accepted"
+
+        return call
+
+    return _run_clients(concurrency, len(requests), max_seconds, make_worker)
+
+
+def _measure_ceiling(
+    settings: Settings, run: str, concurrency: int, max_requests: int, max_seconds: float
+) -> LevelResult:
+    payload = Jsonb({"MessageStatus": "delivered"})
+
+    def make_worker() -> Callable[[int], bool]:
+        conn = psycopg.connect(settings.database_url, autocommit=True)
+
+        def call(index: int) -> bool:
+            conn.execute(
+                "INSERT INTO webhook_events (id, provider, provider_ref, kind, outcome, payload) "
+                "VALUES (%s, %s, %s, 'bench', 'ignored', %s)",
+                (uuid.uuid4(), CEILING_PROVIDER, f"{run}-{concurrency}-{index}", payload),
+            )
+            return True
+
+        return call
+
+    return _run_clients(concurrency, max_requests, max_seconds, make_worker)
+
+
+def _markdown(levels: list[dict[str, Any]], config: dict[str, Any]) -> str:
+    lines = [
+        "# Ingress benchmark",
+        "",
+        f"Signed Twilio SMS status callbacks through `nmc ingress` ({config['workers']} gunicorn gthread workers x "
+        f"{config['threads']} threads), httpx keep-alive clients on the same {os.cpu_count()}-core machine. Ceiling: "
+        "the same number of psycopg clients doing single-row INSERT + COMMIT, no HTTP.",
+        "",
+        "| clients | req/s | P50 ms | P95 ms | P99 ms | errors | ceiling rows/s | ceiling P99 ms | % of ceiling |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for level in levels:
+        http, ceiling = level["http"], level["ceiling"]
+        lines.append(
+            f"| {http['concurrency']} | {http['req_per_s']} | {http['p50_ms']} | {http['p95_ms']} | {http['p99_ms']} "
+            f"| {http['errors']} | {ceiling['req_per_s']} | {ceiling['p99_ms']} | {level['percent_of_ceiling']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+@click.command()
+@click.option("--levels", default="1,16,64", show_default=True, help="Client concurrencies, comma-separated.")
+@click.option("--requests", "max_requests", default=4000, show_default=True, help="Request budget per level.")
+@click.option("--seconds", "max_seconds", default=8.0, show_default=True, help="Time budget per level.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Default: INGRESS_WORKERS.")
+@click.option("--threads", type=click.IntRange(1, 256), default=None, help="Default: INGRESS_THREADS.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.pass_context
+def command(
+    ctx: click.Context,
+    levels: str,
+    max_requests: int,
+    max_seconds: float,
+    workers: int | None,
+    threads: int | None,
+    as_json: bool,
+) -> None:
+    """Signed webhooks at concurrency 1/16/64: req/s and P50/P95/P99 beside the insert+commit ceiling."""
+    settings = get_settings(ctx)
+    concurrencies = [int(part) for part in levels.split(",") if part.strip()]
+    workers = workers or settings.ingress_workers
+    threads = threads or settings.ingress_threads
+    run = uuid.uuid4().hex[:8]
+    port = _free_port()
+    try:
+        admin = psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        raise click.ClickException(f"cannot reach Postgres: {str(error).strip().splitlines()[0]}") from None
+    tenant_id, number = _create_bench_tenant(admin)
+    server = Server(settings, port, workers, threads)
+    results: list[dict[str, Any]] = []
+    try:
+        server.wait_ready()
+        warmup = _signed_requests(settings, server.base_url, number, run + "w", 200)
+        _measure_http(server.base_url, warmup, 4, 5.0)
+        for concurrency in concurrencies:
+            requests = _signed_requests(settings, server.base_url, number, f"{run}c{concurrency}x", max_requests)
+            http = _measure_http(server.base_url, requests, concurrency, max_seconds).summary()
+            ceiling = _measure_ceiling(settings, run, concurrency, max_requests, max_seconds).summary()
+            percent = round(100 * http["req_per_s"] / ceiling["req_per_s"], 1) if ceiling["req_per_s"] else None
+            results.append({"http": http, "ceiling": ceiling, "percent_of_ceiling": percent})
+            click.echo(
+                f"c={concurrency:<3} ingress {http['req_per_s']:>8} req/s  P50 {http['p50_ms']} P95 {http['p95_ms']} "
+                f"P99 {http['p99_ms']} ms  errors {http['errors']}  |  ceiling {ceiling['req_per_s']:>8} rows/s "
+                f"P99 {ceiling['p99_ms']} ms  |  {percent}% of ceiling",
+                err=as_json,
+            )
+    finally:
+        server.stop()
+        _cleanup(admin, tenant_id, run)
+        admin.close()
+    config = {"workers": workers, "threads": threads, "route": ROUTE, "max_requests": max_requests}
+    config["max_seconds"] = max_seconds
+    path = write_report("ingress", {"config": config, "levels": results}, _markdown(results, config))
+    if as_json:
+        click.echo(json.dumps({"config": config, "levels": results, "report": str(path)}, indent=2))
+    else:
+        click.echo(f"report: {path}")
