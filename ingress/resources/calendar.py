@@ -224,7 +224,7 @@ class JobberWebhookResource:
         outcome = _record(
             self.sessions,
             provider="jobber",
-            provider_ref=f"{topic}:{fields['itemId']}:{fields['occurredAt']}",
+            provider_ref=f"{account_id}:{topic}:{fields['itemId']}:{fields['occurredAt']}",
             kind=topic,
             payload={"webHookEvent": fields},
             targets=targets,
