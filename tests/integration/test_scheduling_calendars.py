@@ -165,11 +165,10 @@ def test_google_rate_limits_are_retried_then_reported(
             session, tenant_id=tenant_id, calendar_id=calendar_id, source=clients, now=NOW + timedelta(hours=1)
         )
     google.fail_next(500)
-    with sessions() as session, session.begin():
-        with pytest.raises(CalendarUnavailable, match="google 500"):
-            sync_calendar(
-                session, tenant_id=tenant_id, calendar_id=calendar_id, source=clients, now=NOW + timedelta(hours=1)
-            )
+    with sessions() as session, session.begin(), pytest.raises(CalendarUnavailable, match="google 500"):
+        sync_calendar(
+            session, tenant_id=tenant_id, calendar_id=calendar_id, source=clients, now=NOW + timedelta(hours=1)
+        )
     with sessions() as session:
         calendar = session.get(ResourceCalendar, calendar_id)
         assert calendar is not None
