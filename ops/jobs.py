@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import make_engine, make_session_factory
 from db.settings import Settings
@@ -13,8 +13,9 @@ from domain.scheduling import service as scheduling
 from workers.scheduler import Job, Scheduler
 
 
-def scheduled_jobs(settings: Settings) -> list[Job]:
+def scheduled_jobs(settings: Settings, sessions: sessionmaker[Session]) -> list[Job]:
     from db.metrics import refresh_pipeline_gauges
+    from db.retention import run_retention
     from workers.adapters.twilio_gateway import TwilioGateway
     from workers.wiring import GatedSmsSender
 
@@ -29,16 +30,13 @@ def scheduled_jobs(settings: Settings) -> list[Job]:
         Job("expire_human_leases", 15, maintenance.expire_human_leases),
         Job("poll_message_statuses", 30, poll_statuses),
         Job("refresh_pipeline_gauges", 5, lambda session, now: refresh_pipeline_gauges(session, now)),
+        # Retention works in its own small batches (short transactions), so it takes the session factory.
+        Job("retention", 24 * 3600, lambda session, now: run_retention(sessions, now=now)),
     ]
-    try:
-        from ops.retention import run_retention
-    except ImportError:
-        pass
-    else:
-        jobs.append(Job("retention", 24 * 3600, lambda session, now: run_retention(session, now=now)))
     return jobs
 
 
 def build_scheduler(settings: Settings) -> Scheduler:
     engine = make_engine(settings, pool_size=2, max_overflow=2, application_name="nmc-scheduler")
-    return Scheduler(make_session_factory(engine), scheduled_jobs(settings))
+    sessions = make_session_factory(engine)
+    return Scheduler(sessions, scheduled_jobs(settings, sessions))

@@ -1,7 +1,9 @@
 """Every `nmc` subcommand, one module each; ``ALL`` is what the CLI registers."""
 
+from ops.commands.backup import backup, dr
 from ops.commands.bench import bench
 from ops.commands.compliance import campaign
+from ops.commands.demo import demo
 from ops.commands.dlq import dlq
 from ops.commands.events import events
 from ops.commands.ingress import ingress
@@ -18,6 +20,7 @@ ALL = [
     campaign,
     tenant,
     bench,
+    demo,
     dispatcher,
     dlq,
     events,
@@ -30,4 +33,6 @@ ALL = [
     report,
     retention,
     status,
+    backup,
+    dr,
 ]

@@ -1,0 +1,166 @@
+"""`nmc demo`: a whole missed-call-to-booking conversation played through the running system.
+
+Everything goes through the real ingress: the sandbox rings the demo tenant's number (nobody answers), the caller
+texts back, and the thread is printed live as the sandbox sees it, followed by the first-SMS latency and the
+booked appointment.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import click
+import httpx
+from sqlalchemy import text
+
+from db.engine import make_engine, make_session_factory, transaction
+from db.settings import Settings
+from ops.cli import echo_json, get_settings
+from ops.commands.tenant import seed_demo
+
+SCRIPT = (
+    "Hi! How much is it to fix a clogged drain? Could someone come tomorrow morning?",
+    "the first one works",
+    "yes",
+    "STOP",
+)
+
+
+class DemoFailed(click.ClickException):
+    pass
+
+
+@dataclass
+class Thread:
+    sandbox: httpx.Client
+    caller: str
+    seen: int = 0
+
+    def messages(self) -> list[dict[str, Any]]:
+        response = self.sandbox.get("/sandbox/messages", params={"to": self.caller})
+        response.raise_for_status()
+        outbound: list[dict[str, Any]] = response.json()["messages"]
+        return outbound
+
+    def wait_for_reply(self, timeout: float) -> list[dict[str, Any]]:
+        """Print and return the business's new messages to the caller; wait until at least one arrives."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            fresh = self.messages()[self.seen :]
+            if fresh:
+                time.sleep(0.3)  # a reply may come in two parts; let the second land before printing
+                fresh = self.messages()[self.seen :]
+                self.seen += len(fresh)
+                for message in fresh:
+                    click.echo(click.style(f"  business → {message['body']}", fg="green"))
+                return fresh
+            time.sleep(0.05)
+        raise DemoFailed(f"no reply from the business within {timeout:.0f} s (is `nmc up` running?)")
+
+    def text(self, body: str) -> None:
+        click.echo(click.style(f"  caller   → {body}", fg="cyan"))
+        response = self.sandbox.post("/sandbox/sms", json={"from": self.caller, "to": DEMO_NUMBER, "body": body})
+        if response.status_code >= 300:
+            raise DemoFailed(f"the sandbox could not deliver the text: {response.status_code} {response.text[:200]}")
+
+
+DEMO_NUMBER = "+13105551000"
+
+
+def _seed(settings: Settings) -> dict[str, Any]:
+    engine = make_engine(settings, pool_size=1, max_overflow=0, application_name="nmc-demo")
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            return seed_demo(session, settings)
+    finally:
+        engine.dispose()
+
+
+def _outcome(settings: Settings, tenant_id: str, caller: str) -> dict[str, Any]:
+    engine = make_engine(settings, pool_size=1, max_overflow=0, application_name="nmc-demo")
+    try:
+        with engine.connect() as conn:
+            latency = conn.execute(
+                text(
+                    "SELECT first_response_latency_ms FROM conv_messages WHERE tenant_id = :t AND to_number = :c"
+                    " AND purpose = 'first_response' ORDER BY created_at DESC LIMIT 1"
+                ),
+                {"t": tenant_id, "c": caller},
+            ).scalar()
+            appointment = conn.execute(
+                text(
+                    "SELECT a.id, lower(a.timeslot) AS starts_at, a.price_cents, r.name AS resource"
+                    " FROM sched_appointments a JOIN sched_resources r ON r.id = a.resource_id"
+                    " WHERE a.tenant_id = :t AND a.customer_phone = :c AND a.status = 'booked'"
+                ),
+                {"t": tenant_id, "c": caller},
+            ).first()
+            state = conn.execute(
+                text(
+                    "SELECT state FROM conv_conversations WHERE tenant_id = :t AND caller = :c"
+                    " ORDER BY opened_at DESC LIMIT 1"
+                ),
+                {"t": tenant_id, "c": caller},
+            ).scalar()
+    finally:
+        engine.dispose()
+    return {
+        "first_sms_latency_ms": latency,
+        "appointment": None
+        if appointment is None
+        else {
+            "id": str(appointment.id),
+            "starts_at": appointment.starts_at.isoformat(),
+            "price_cents": appointment.price_cents,
+            "resource": appointment.resource,
+        },
+        "conversation_state": state,
+    }
+
+
+@click.command()
+@click.option("--caller", help="The caller's E.164 number (default: a random +1 310 555 number).")
+@click.option("--timeout", default=20.0, show_default=True, help="Seconds to wait for each reply.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON at the end.")
+@click.pass_context
+def demo(ctx: click.Context, caller: str | None, timeout: float, as_json: bool) -> None:
+    """Play a whole missed-call-to-booking conversation through the running system."""
+    settings = get_settings(ctx)
+    tenant = _seed(settings)
+    caller = caller or f"+1310555{random.randint(2000, 9999)}"
+    sandbox = httpx.Client(base_url=f"http://{settings.sandbox_bind}", timeout=10)
+    thread = Thread(sandbox, caller)
+    click.echo(f"{tenant['name']} ({DEMO_NUMBER}) misses a call from {caller}…")
+    try:
+        response = sandbox.post(
+            "/sandbox/calls", json={"from": caller, "to": DEMO_NUMBER, "answered": False, "dial_status": "no-answer"}
+        )
+    except httpx.HTTPError as error:
+        raise DemoFailed(f"the sandbox at {settings.sandbox_bind} is not reachable: {error}") from None
+    if response.status_code >= 300:
+        raise DemoFailed(f"the missed call did not go through: {response.status_code} {response.text[:200]}")
+    thread.wait_for_reply(timeout)
+    for line in SCRIPT[:-1]:
+        thread.text(line)
+        thread.wait_for_reply(timeout)
+    thread.text(SCRIPT[-1])
+    time.sleep(1.5)  # STOP gets no reply from us (the carrier confirms it); give the opt-out time to land
+    outcome = _outcome(settings, tenant["id"], caller)
+    click.echo("")
+    click.echo(f"first SMS latency (missed call → Twilio queued): {outcome['first_sms_latency_ms']} ms")
+    if outcome["appointment"]:
+        appointment = outcome["appointment"]
+        click.echo(
+            f"booked: {appointment['starts_at']} with {appointment['resource']}, "
+            f"${appointment['price_cents'] / 100:.2f}"
+        )
+    click.echo(f"conversation after STOP: {outcome['conversation_state']}")
+    if as_json:
+        echo_json(outcome)
+    if outcome["appointment"] is None:
+        raise DemoFailed("the conversation ended without a booked appointment")
+    if outcome["conversation_state"] != "blocked":
+        raise DemoFailed("STOP did not block the conversation")
