@@ -115,6 +115,20 @@ class LLMEngine:
         self.max_rounds = max_rounds
         self.transport = transport
         self.clock = clock
+        self._client: httpx.Client | None = None
+
+    @property
+    def client(self) -> httpx.Client:
+        # One pooled client per engine: building one (TLS context included) costs more than a local round trip.
+        if self._client is None:
+            headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+            self._client = httpx.Client(transport=self.transport, headers=headers)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def respond(self, turn: Turn, tools: BookingTools) -> TurnResult:
         signals = read(turn.text)
@@ -165,26 +179,25 @@ class _Conversation:
             *history,
             {"role": "user", "content": self.turn.text},
         ]
-        headers = {"Authorization": f"Bearer {self.engine.api_key}"} if self.engine.api_key else {}
-        with httpx.Client(transport=self.engine.transport, headers=headers) as client:
-            for _round in range(self.engine.max_rounds):
-                remaining = self.deadline - self.engine.clock()
-                if remaining <= 0:
-                    raise LLMFailure("timeout")
-                response = client.post(
-                    self.engine.url,
-                    json={"model": self.engine.model, "messages": messages, "tools": TOOLS, "tool_choice": "auto"},
-                    timeout=httpx.Timeout(remaining),
-                )
-                response.raise_for_status()
-                message = response.json()["choices"][0]["message"]
-                calls = message.get("tool_calls") or []
-                if not calls:
-                    return self.finish(history, message.get("content"))
-                messages.append({"role": "assistant", "content": message.get("content"), "tool_calls": calls})
-                for call in calls:
-                    output = self.call(call["function"]["name"], call["function"].get("arguments") or "{}")
-                    messages.append({"role": "tool", "tool_call_id": call["id"], "content": json.dumps(output)})
+        client = self.engine.client
+        for _round in range(self.engine.max_rounds):
+            remaining = self.deadline - self.engine.clock()
+            if remaining <= 0:
+                raise LLMFailure("timeout")
+            response = client.post(
+                self.engine.url,
+                json={"model": self.engine.model, "messages": messages, "tools": TOOLS, "tool_choice": "auto"},
+                timeout=httpx.Timeout(remaining),
+            )
+            response.raise_for_status()
+            message = response.json()["choices"][0]["message"]
+            calls = message.get("tool_calls") or []
+            if not calls:
+                return self.finish(history, message.get("content"))
+            messages.append({"role": "assistant", "content": message.get("content"), "tool_calls": calls})
+            for call in calls:
+                output = self.call(call["function"]["name"], call["function"].get("arguments") or "{}")
+                messages.append({"role": "tool", "tool_call_id": call["id"], "content": json.dumps(output)})
         raise LLMFailure(f"no reply after {self.engine.max_rounds} tool rounds")
 
     def finish(self, history: list[dict[str, Any]], content: object) -> TurnResult:
