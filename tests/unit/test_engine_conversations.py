@@ -521,3 +521,18 @@ def test_every_claim_was_grounded_in_a_tool_result(business: Business) -> None:
     convo.say("drain cleaning tmrw at 3")
     held = convo.say("1")
     assert any(isinstance(result, HoldAttempt) and result.result.ok for result in held.results)
+
+
+def test_price_question_while_clarifying_keeps_the_choices(business: Business) -> None:
+    convo = chat(business)
+    convo.say("my faucet is acting up")
+    assert "Faucet repair or Faucet install" in (convo.say("how much?").reply or "")
+    assert "$119" in (convo.say("the first").reply or "")
+
+
+def test_picking_from_the_list_of_services(business: Business) -> None:
+    convo = chat(business)
+    assert "We do Drain cleaning" in (convo.say("can you come out tomorrow morning?").reply or "")
+    reply = convo.say("the first one").reply or ""
+    assert "Drain cleaning" in reply
+    assert "Fri 8:00 AM" in reply

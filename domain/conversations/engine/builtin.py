@@ -253,12 +253,12 @@ class _TurnRun:
     def resolve_service(self, signals: Signals) -> tuple[bool, bool]:
         """(the service changed this turn, a clarifying question was asked)."""
         current = self.service()
-        if self.stage == "clarify":
+        if self.stage in ("clarify", "ask_service"):
             candidates = self.state.get("candidates") or []
             chosen: dict[str, str] | None = None
             if signals.choice is not None and -len(candidates) <= signals.choice < len(candidates):
                 chosen = candidates[signals.choice]
-            elif len(candidates) == 1 and signals.yes:
+            elif len(candidates) == 1 and signals.yes and self.stage == "clarify":
                 chosen = candidates[0]
             if chosen is not None:
                 self.state["service"] = chosen
@@ -305,7 +305,10 @@ class _TurnRun:
         return False, True
 
     def ask_service(self, lead: str) -> None:
-        names = [option.name for option in self.tools.list_services()[:4]]
+        listed = self.tools.list_services()[:4]
+        names = [option.name for option in listed]
+        # "the first one" may answer this list, so it is remembered like the choices of a clarifying question.
+        self.state["candidates"] = [{"id": str(option.id), "name": option.name} for option in listed]
         self.go("ask_service")
         if names:
             self.reply.add(f"{lead} We do {join_options(names)}.")
@@ -317,6 +320,10 @@ class _TurnRun:
         service = self.service()
         if service is None:
             self.state["pending_price"] = True
+            candidates = self.state.get("candidates") or []
+            if self.stage == "clarify" and len(candidates) == 2:
+                self.reply.add(f"Sure! Is that for {candidates[0]['name']} or {candidates[1]['name']}?")
+                return False
             self.ask_service("Happy to help with pricing! Which service is it for?")
             return False
         option = next((o for o in self.tools.list_services() if str(o.id) == service["id"]), None)
