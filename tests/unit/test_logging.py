@@ -18,12 +18,16 @@ from ops.logging import bound, configure_logging, envelope_fields, get_logger, m
 @pytest.fixture
 def stream() -> Iterator[io.StringIO]:
     buffer = io.StringIO()
+    root = logging.getLogger()
+    saved_level, saved_handlers = root.level, list(root.handlers)
     configure_logging(Settings.from_env({"LOG_FORMAT": "json", "LOG_LEVEL": "INFO"}), "worker", stream=buffer)
     yield buffer
     structlog.reset_defaults()
-    root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
+    for handler in saved_handlers:
+        root.addHandler(handler)
+    root.setLevel(saved_level)
 
 
 def _lines(buffer: io.StringIO) -> list[dict[str, object]]:
