@@ -106,13 +106,13 @@ class _BusyIndex:
 
     def __init__(self, intervals: Iterable[Interval], pad: timedelta) -> None:
         merged = merge_intervals(intervals, pad)
-        self._starts = [interval.start for interval in merged]
-        self._ends = [interval.end for interval in merged]
+        self.starts = [interval.start for interval in merged]
+        self.ends = [interval.end for interval in merged]
 
     def overlaps(self, start: datetime, end: datetime) -> bool:
         # The last interval starting before `end` is the only candidate: merged intervals are disjoint and sorted.
-        index = bisect.bisect_left(self._starts, end) - 1
-        return index >= 0 and self._ends[index] > start
+        index = bisect.bisect_left(self.starts, end) - 1
+        return index >= 0 and self.ends[index] > start
 
 
 def resource_slots(
@@ -159,6 +159,12 @@ def _shift_slots(
 ) -> Iterator[Slot]:
     # An ambiguous or missing shift end is read at its earlier instant, so no slot runs past any reading of it.
     shift_end = local_to_utc(day, shift.ends_local, tz, earliest=True)
+    fast = _steady_offset(day, shift, tz)
+    if fast is not None:
+        yield from _steady_shift_slots(
+            resource_id, day, shift, fast, shift_end, duration, step, earliest, window_end, busy, preference
+        )
+        return
     wall = datetime.combine(day, shift.starts_local)
     wall_end = datetime.combine(day, shift.ends_local)
     while wall < wall_end:
@@ -177,6 +183,50 @@ def _shift_slots(
         wall += step
 
 
+def _steady_offset(day: date, shift: Shift, tz: ZoneInfo) -> timedelta | None:
+    """The UTC offset of the whole shift when no DST change touches it (every reading of both ends agrees)."""
+    offsets = {
+        datetime.combine(day, wall, tzinfo=tz).replace(fold=fold).utcoffset()
+        for wall in (shift.starts_local, shift.ends_local)
+        for fold in (0, 1)
+    }
+    if len(offsets) != 1:
+        return None
+    offset = offsets.pop()
+    return offset
+
+
+def _steady_shift_slots(
+    resource_id: uuid.UUID,
+    day: date,
+    shift: Shift,
+    offset: timedelta,
+    shift_end: datetime,
+    duration: timedelta,
+    step: timedelta,
+    earliest: datetime,
+    window_end: datetime,
+    busy: _BusyIndex,
+    preference: Preference | None,
+) -> Iterator[Slot]:
+    # The common case, on plain arithmetic: with one offset all shift long, local wall steps are UTC steps.
+    start = datetime.combine(day, shift.starts_local, tzinfo=UTC) - offset
+    last_start = min(shift_end, window_end) - duration
+    if start < earliest:
+        start += step * -((start - earliest) // step)  # the first step at or after `earliest`
+    starts, ends = busy.starts, busy.ends
+    index = bisect.bisect_right(ends, start)  # the first busy interval still running at `start`
+    while start <= last_start:
+        end = start + duration
+        while index < len(ends) and ends[index] <= start:
+            index += 1
+        if not (index < len(starts) and starts[index] < end) and (
+            preference is None or preference.accepts((start + offset).replace(tzinfo=None))
+        ):
+            yield Slot(resource_id, start, end)
+        start += step
+
+
 def compute_slots(
     schedules: Sequence[ResourceSchedule],
     *,
@@ -192,30 +242,39 @@ def compute_slots(
 
     With ``distinct_times`` one slot per start time is offered (a caller does not care which technician comes).
     """
-    streams = [
-        _ranked(
-            rank,
-            resource_slots(
-                schedule,
-                duration_minutes=duration_minutes,
-                window_start=window_start,
-                window_end=window_end,
-                now=now,
-                preference=preference,
-            ),
+
+    def slots_of(schedule: ResourceSchedule) -> Iterator[Slot]:
+        return resource_slots(
+            schedule,
+            duration_minutes=duration_minutes,
+            window_start=window_start,
+            window_end=window_end,
+            now=now,
+            preference=preference,
         )
-        for rank, schedule in enumerate(schedules)
-    ]
-    slots: list[Slot] = []
-    last_start: datetime | None = None
-    for _start, _rank, _seq, slot in heapq.merge(*streams):
-        if distinct_times and slot.starts_at == last_start:
-            continue
-        slots.append(slot)
-        last_start = slot.starts_at
-        if limit is not None and len(slots) >= limit:
-            break
-    return slots
+
+    if limit is not None:
+        # Lazily: the few earliest slots are found without generating the whole window.
+        merged = heapq.merge(*(_ranked(rank, slots_of(schedule)) for rank, schedule in enumerate(schedules)))
+        slots: list[Slot] = []
+        last_start: datetime | None = None
+        for _start, _rank, _seq, slot in merged:
+            if distinct_times and slot.starts_at == last_start:
+                continue
+            slots.append(slot)
+            last_start = slot.starts_at
+            if len(slots) >= limit:
+                break
+        return slots
+    if not distinct_times:
+        every = list(dict.fromkeys(slot for schedule in schedules for slot in slots_of(schedule)))
+        rank = {schedule.resource_id: index for index, schedule in enumerate(schedules)}
+        return sorted(every, key=lambda slot: (slot.starts_at, rank[slot.resource_id]))
+    first_by_time: dict[datetime, Slot] = {}
+    for schedule in schedules:
+        for slot in slots_of(schedule):
+            first_by_time.setdefault(slot.starts_at, slot)
+    return [first_by_time[start] for start in sorted(first_by_time)]
 
 
 def _ranked(rank: int, slots: Iterator[Slot]) -> Iterator[tuple[datetime, int, int, Slot]]:
