@@ -241,6 +241,22 @@ class BookingToolsAdapter:
         return [_slot(slot) for slot in slots]
 
     def place_hold(self, service_id: uuid.UUID, slot: SlotOption) -> HoldResult:
+        # One hold per conversation: a caller who changes their mind frees the slot they held before.
+        earlier = self._session.execute(
+            text(
+                "SELECT id FROM sched_holds WHERE tenant_id = :tenant AND conversation_id = :conversation"
+                " AND status = 'active'"
+            ),
+            {"tenant": self._tenant_id, "conversation": self._conversation_id},
+        ).scalars()
+        for hold_id in list(earlier):
+            scheduling.release_hold(
+                self._session,
+                tenant_id=self._tenant_id,
+                hold_id=hold_id,
+                reason="caller chose another slot",
+                now=self._now,
+            )
         try:
             hold = scheduling.place_hold(
                 self._session,

@@ -65,7 +65,8 @@ class Messaging:
         if fault is not None:
             if fault.latency_ms:
                 time.sleep(fault.latency_ms / 1000)
-            raise TwilioApiError(fault.http_status, fault.code, fault.message)
+            if fault.http_status is not None:
+                raise TwilioApiError(fault.http_status, fault.code, fault.message)
         if not to:
             raise TwilioApiError(400, 21604, "A 'To' phone number is required.")
         if not is_e164(to):

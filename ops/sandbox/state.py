@@ -126,7 +126,9 @@ class Message:
 
 @dataclass(frozen=True)
 class SendFault:
-    http_status: int
+    """A failing send, or with ``http_status`` None a slow one that then succeeds (a request in flight)."""
+
+    http_status: int | None
     code: int
     message: str
     latency_ms: int = 0
@@ -259,12 +261,15 @@ class SandboxState:
         if send is not None:
             if not isinstance(send, dict):
                 raise FaultError("send must be an object")
-            http_status = _int(send.get("http_status", 500), "send.http_status", 400, 599)
             count = _int(send.get("count", 1), "send.count", 1, 100_000)
-            code = _int(send.get("code", 20000 + http_status), "send.code", 1, 99_999)
             latency_ms = _int(send.get("latency_ms", 0), "send.latency_ms", 0, 60_000)
-            message = str(send.get("message") or _FAULT_MESSAGES.get(http_status, "Sandbox fault"))
-            send_faults = [SendFault(http_status, code, message, latency_ms)] * count
+            if "http_status" not in send and latency_ms:
+                send_faults = [SendFault(None, 0, "slow", latency_ms)] * count
+            else:
+                http_status = _int(send.get("http_status", 500), "send.http_status", 400, 599)
+                code = _int(send.get("code", 20000 + http_status), "send.code", 1, 99_999)
+                message = str(send.get("message") or _FAULT_MESSAGES.get(http_status, "Sandbox fault"))
+                send_faults = [SendFault(http_status, code, message, latency_ms)] * count
         if callbacks is not None and callbacks not in ("normal", "drop", "duplicate", "reorder"):
             raise FaultError("callbacks must be one of normal, drop, duplicate, reorder")
         final_faults: list[FinalStatusFault] = []

@@ -1,0 +1,163 @@
+"""A whole local system as real `nmc` processes on free ports, for acceptance tests, benchmarks and chaos runs.
+
+Every process gets the same environment (database, Redis namespace, addresses), so a stack is isolated from any
+other running on the machine. Processes can be SIGKILLed and restarted one at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PROCESSES = ("sandbox", "ingress", "dispatcher", "worker")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class LocalStack:
+    database_url: str
+    redis_url: str
+    namespace: str
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    log_dir: Path | None = None
+    ingress_port: int = field(default_factory=free_port)
+    sandbox_port: int = field(default_factory=free_port)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    restarts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ingress_url(self) -> str:
+        return f"http://127.0.0.1:{self.ingress_port}"
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.sandbox_port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        metrics_dir = (self.log_dir or Path("/tmp")) / f"metrics-{self.namespace}"
+        return {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "DRAMATIQ_NAMESPACE": self.namespace,
+            "PUBLIC_BASE_URL": self.ingress_url,
+            "INGRESS_BIND": f"127.0.0.1:{self.ingress_port}",
+            "SANDBOX_BIND": f"127.0.0.1:{self.sandbox_port}",
+            "TWILIO_API_BASE_URL": self.sandbox_url,
+            "CLERK_JWKS_URL": f"{self.sandbox_url}/.well-known/jwks.json",
+            "SANDBOX_KEY_PATH": str((self.log_dir or Path("/tmp")) / f"jwk-{self.namespace}.pem"),
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+            "DISPATCHER_METRICS_BIND": f"127.0.0.1:{free_port()}",
+            "SCHEDULER_METRICS_BIND": f"127.0.0.1:{free_port()}",
+            "WORKER_METRICS_BIND": f"127.0.0.1:{free_port()}",
+            "LOG_FORMAT": "json",
+            "LOG_LEVEL": "WARNING",
+            **self.extra_env,
+        }
+
+    def start(self, names: Iterable[str] = DEFAULT_PROCESSES, *, timeout: float = 30.0) -> LocalStack:
+        Path(self.env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+        for name in names:
+            self.start_process(name)
+        self.wait_ready(timeout)
+        return self
+
+    def start_process(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log: IO[bytes] | None = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed once the child has it
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "ops", name, *args],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log if log is not None else subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            if log is not None:
+                log.close()
+        self.processes[name] = process
+        return process
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """SIGKILL (by default) the whole process group: for gunicorn and the worker pool, every child too."""
+        process = self.processes[name]
+        if process.poll() is None:
+            os.killpg(process.pid, sig)
+        process.wait(20)
+
+    def kill_child(self, name: str) -> int | None:
+        """SIGKILL one child of a pool (a gunicorn or Dramatiq worker process); its parent replaces it."""
+        parent = self.processes[name].pid
+        children = _children(parent)
+        if not children:
+            return None
+        victim = children[0]
+        os.kill(victim, signal.SIGKILL)
+        return victim
+
+    def restart(self, name: str) -> None:
+        self.kill(name)
+        self.restarts[name] = self.restarts.get(name, 0) + 1
+        self.start_process(name)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        checks = []
+        if "ingress" in self.processes:
+            checks.append(f"{self.ingress_url}/readyz")
+        if "sandbox" in self.processes:
+            checks.append(f"{self.sandbox_url}/healthz")
+        for url in checks:
+            while True:
+                try:
+                    if httpx.get(url, timeout=1.0).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                for name, process in self.processes.items():
+                    if process.poll() is not None:
+                        raise RuntimeError(f"`nmc {name}` exited with {process.returncode} while starting")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{url} not ready after {timeout} s")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(child) for child in found]

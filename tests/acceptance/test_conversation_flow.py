@@ -1,0 +1,324 @@
+"""The product's main job through real processes: sandbox → signed webhooks → ingress → outbox → dispatcher →
+workers → Twilio SDK → sandbox, on the real Postgres and Redis."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import redis
+from psycopg import sql
+from sqlalchemy import Engine, text
+from twilio.request_validator import RequestValidator
+
+from db.engine import make_engine, make_session_factory, transaction
+from db.settings import Settings
+from domain.compliance import service as compliance
+from domain.conversations import operator
+from ops.commands.tenant import DEMO_NUMBER, seed_demo
+from ops.stack import LocalStack
+from tests.conftest import REDIS_URL, SERVER, base_settings
+
+pytestmark = pytest.mark.slow
+_callers = iter(range(2000, 9999))
+
+
+@pytest.fixture(scope="module")
+def stack(template_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    name = f"nmc_accept_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_database))
+        )
+    namespace = f"nmc-test-{uuid.uuid4().hex[:8]}"
+    running = LocalStack(
+        database_url=f"{SERVER}/{name}",
+        redis_url=REDIS_URL,
+        namespace=namespace,
+        log_dir=tmp_path_factory.mktemp("stack"),
+        extra_env={"DELIVERY_LEASE_SECONDS": "4", "WORKER_PROCESSES": "1", "SANDBOX_CALLBACK_DELAY_MS": "5"},
+    )
+    settings = base_settings(database_url=running.database_url)
+    engine = make_engine(settings, pool_size=1, max_overflow=0)
+    with transaction(make_session_factory(engine)) as session:
+        seed_demo(session, settings)
+    engine.dispose()
+    try:
+        yield running.start()
+    finally:
+        running.stop()
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=f"{namespace}*"))
+        if keys:
+            client.delete(*keys)
+        with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def db(stack: LocalStack) -> Iterator[Engine]:
+    engine = make_engine(base_settings(database_url=stack.database_url), pool_size=2, max_overflow=2)
+    yield engine
+    engine.dispose()
+
+
+def new_caller() -> str:
+    return f"+1415555{next(_callers):04d}"
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Phone:
+    def __init__(self, stack: LocalStack, caller: str, to: str = DEMO_NUMBER) -> None:
+        self.stack, self.caller, self.to = stack, caller, to
+
+    def outbound(self) -> list[dict[str, Any]]:
+        response = httpx.get(f"{self.stack.sandbox_url}/sandbox/messages", params={"to": self.caller})
+        return list(response.json()["messages"])
+
+    def miss_call(self, status: str = "no-answer") -> dict[str, Any]:
+        response = httpx.post(
+            f"{self.stack.sandbox_url}/sandbox/calls",
+            json={"from": self.caller, "to": self.to, "answered": False, "dial_status": status},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def text(self, body: str) -> None:
+        response = httpx.post(
+            f"{self.stack.sandbox_url}/sandbox/sms", json={"from": self.caller, "to": self.to, "body": body}, timeout=10
+        )
+        assert response.status_code == 200, response.text
+
+    def say(self, body: str) -> str:
+        before = len(self.outbound())
+        self.text(body)
+        replies = wait_until(lambda: self.outbound()[before:], what=f"a reply to {body!r}")
+        return str(replies[-1]["body"])
+
+
+def scalar(db: Engine, query: str, **params: Any) -> Any:
+    with db.connect() as conn:
+        return conn.execute(text(query), params).scalar()
+
+
+def test_a_missed_call_gets_one_first_sms_and_a_booking_follows(stack: LocalStack, db: Engine) -> None:
+    phone = Phone(stack, new_caller())
+    phone.miss_call()
+    first = wait_until(phone.outbound, what="the first SMS")
+    assert "Ace Plumbing" in first[0]["body"]
+    latency = wait_until(
+        lambda: scalar(
+            db,
+            "SELECT first_response_latency_ms FROM conv_messages WHERE to_number = :c AND purpose = 'first_response'",
+            c=phone.caller,
+        ),
+        what="the recorded latency",
+    )
+    assert 0 < latency < 5000
+    offer = phone.say("hi how much is a clogged drain? tomorrow morning if possible")
+    assert "$149" in offer
+    held = phone.say("the first one")
+    assert "holding" in held.lower()
+    booked = phone.say("yes")
+    assert "booked" in booked.lower()
+    assert (
+        scalar(
+            db,
+            "SELECT count(*) FROM sched_appointments WHERE customer_phone = :c AND status = 'booked'",
+            c=phone.caller,
+        )
+        == 1
+    )
+    assert scalar(db, "SELECT price_cents FROM sched_appointments WHERE customer_phone = :c", c=phone.caller) == 14900
+
+
+def test_repeated_calls_and_duplicate_webhooks_send_one_first_sms(stack: LocalStack, db: Engine) -> None:
+    phone = Phone(stack, new_caller())
+    phone.miss_call()
+    phone.miss_call("busy")
+    wait_until(phone.outbound, what="the first SMS")
+    time.sleep(1.0)
+    assert len(phone.outbound()) == 1
+    assert scalar(db, "SELECT count(*) FROM conv_conversations WHERE caller = :c", c=phone.caller) == 1
+
+
+def test_the_same_inbound_sms_delivered_twenty_times_at_once_gets_one_reply(stack: LocalStack, db: Engine) -> None:
+    phone = Phone(stack, new_caller())
+    settings = Settings.from_env({"PUBLIC_BASE_URL": stack.ingress_url})
+    url = f"{stack.ingress_url}/webhooks/twilio/sms"
+    params = {
+        "MessageSid": f"SM{uuid.uuid4().hex}",
+        "AccountSid": settings.twilio_account_sid,
+        "From": phone.caller,
+        "To": DEMO_NUMBER,
+        "Body": "how much for a leak repair?",
+        "NumMedia": "0",
+    }
+    signature = RequestValidator(settings.twilio_auth_token).compute_signature(url, params)
+    barrier = threading.Barrier(20)
+    statuses: list[int] = []
+
+    def deliver() -> None:
+        barrier.wait()
+        response = httpx.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=10)
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=deliver) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 20
+    replies = wait_until(phone.outbound, what="the reply")
+    time.sleep(1.0)
+    assert len(phone.outbound()) == 1
+    assert "$179" in replies[0]["body"]
+
+
+def test_stop_blocks_the_conversation_and_nothing_more_is_sent(stack: LocalStack, db: Engine) -> None:
+    phone = Phone(stack, new_caller())
+    phone.miss_call()
+    wait_until(phone.outbound, what="the first SMS")
+    phone.text("STOP")
+    wait_until(
+        lambda: (
+            scalar(
+                db,
+                "SELECT state FROM conv_conversations WHERE caller = :c ORDER BY opened_at DESC LIMIT 1",
+                c=phone.caller,
+            )
+            == "blocked"
+        ),
+        what="the conversation to be blocked",
+    )
+    assert scalar(db, "SELECT count(*) FROM comp_opt_outs WHERE phone = :c AND revoked_at IS NULL", c=phone.caller) == 1
+    phone.text("hello? how much is drain cleaning")
+    wait_until(
+        lambda: scalar(
+            db, "SELECT count(*) FROM conv_messages WHERE to_number = :c AND status = 'blocked'", c=phone.caller
+        ),
+        what="the reply to be blocked",
+    )
+    assert (
+        scalar(
+            db,
+            "SELECT preflight->>'reason' FROM conv_messages WHERE to_number = :c AND status = 'blocked'",
+            c=phone.caller,
+        )
+        == "opted_out"
+    )
+    assert len(phone.outbound()) == 1  # only the first SMS ever left
+
+
+def test_until_the_campaign_is_approved_calls_are_recorded_but_no_sms_leaves(stack: LocalStack, db: Engine) -> None:
+    settings = base_settings(database_url=stack.database_url)
+    sessions = make_session_factory(db)
+    tenant_number = "+13125550199"
+    with transaction(sessions) as session:
+        from domain.identity import service as identity
+
+        tenant = identity.create_tenant(
+            session,
+            name="Pending Pipes",
+            number=tenant_number,
+            forward_to="+13125550100",
+            timezone="America/Chicago",
+            plan="pro",
+        )
+        compliance.ensure_campaign(session, tenant_id=tenant.id)
+    del settings
+    phone = Phone(stack, new_caller(), to=tenant_number)
+    phone.miss_call()
+    reason = wait_until(
+        lambda: scalar(
+            db,
+            "SELECT preflight->>'reason' FROM conv_messages WHERE to_number = :c AND status = 'blocked'",
+            c=phone.caller,
+        ),
+        what="the first SMS to be blocked",
+    )
+    assert reason == "campaign_not_approved"
+    assert scalar(db, "SELECT state FROM conv_conversations WHERE caller = :c", c=phone.caller) == "open"
+    assert phone.outbound() == []
+
+
+def test_a_human_takeover_silences_the_ai(stack: LocalStack, db: Engine) -> None:
+    phone = Phone(stack, new_caller())
+    phone.miss_call()
+    wait_until(phone.outbound, what="the first SMS")
+    conversation_id = scalar(db, "SELECT id FROM conv_conversations WHERE caller = :c", c=phone.caller)
+    tenant_id = scalar(db, "SELECT tenant_id FROM conv_conversations WHERE caller = :c", c=phone.caller)
+    with transaction(make_session_factory(db)) as session:
+        operator.take_over(session, tenant_id=tenant_id, conversation_id=conversation_id, user_id=None)
+    phone.text("how much is a drain cleaning?")
+    wait_until(
+        lambda: scalar(db, "SELECT count(*) FROM conv_messages WHERE from_number = :c", c=phone.caller),
+        what="the inbound to be recorded",
+    )
+    time.sleep(1.0)
+    assert len(phone.outbound()) == 1  # no AI reply while a human holds the conversation
+
+
+def test_a_soft_stop_hands_over_to_a_human(stack: LocalStack, db: Engine) -> None:
+    phone = Phone(stack, new_caller())
+    phone.miss_call()
+    wait_until(phone.outbound, what="the first SMS")
+    phone.text("please stop texting me")
+    wait_until(
+        lambda: scalar(db, "SELECT state FROM conv_conversations WHERE caller = :c", c=phone.caller) == "human",
+        what="the handoff",
+    )
+    time.sleep(0.5)
+    assert len(phone.outbound()) == 1
+
+
+def test_a_worker_killed_between_the_provider_call_and_the_commit_sends_once(stack: LocalStack, db: Engine) -> None:
+    phone = Phone(stack, new_caller())
+    # The sandbox holds the next send for 2.5 s: the request is in flight (and then accepted) when the worker dies.
+    httpx.post(f"{stack.sandbox_url}/sandbox/faults", json={"send": {"latency_ms": 2500, "count": 1}})
+    try:
+        phone.miss_call()
+        wait_until(
+            lambda: scalar(db, "SELECT send_attempted_at FROM conv_messages WHERE to_number = :c", c=phone.caller),
+            what="the send intent",
+        )
+        time.sleep(0.3)
+        stack.kill("worker")
+        stack.start_process("worker")
+        wait_until(
+            lambda: (
+                scalar(db, "SELECT status FROM conv_messages WHERE to_number = :c", c=phone.caller)
+                in ("queued", "sent", "delivered")
+            ),
+            timeout=40,
+            what="the retried send to be recorded",
+        )
+    finally:
+        httpx.delete(f"{stack.sandbox_url}/sandbox/faults")
+    time.sleep(0.5)
+    assert len(phone.outbound()) == 1
+    assert (
+        scalar(
+            db,
+            "SELECT d.attempts FROM outbox_deliveries d JOIN outbox_events e USING (event_id)"
+            " WHERE d.handler = 'conversations.send_message' AND e.payload->>'to_number' = :c",
+            c=phone.caller,
+        )
+        == 2
+    )
