@@ -11,11 +11,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import httpx
 
@@ -36,7 +36,7 @@ class LocalStack:
     redis_url: str
     namespace: str
     extra_env: Mapping[str, str] = field(default_factory=dict)
-    log_dir: Path | None = None
+    log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="nmc-stack-")))
     ingress_port: int = field(default_factory=free_port)
     sandbox_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -52,7 +52,7 @@ class LocalStack:
 
     @property
     def env(self) -> dict[str, str]:
-        metrics_dir = (self.log_dir or Path("/tmp")) / f"metrics-{self.namespace}"
+        metrics_dir = self.log_dir / "metrics"
         return {
             **os.environ,
             "DATABASE_URL": self.database_url,
@@ -63,7 +63,7 @@ class LocalStack:
             "SANDBOX_BIND": f"127.0.0.1:{self.sandbox_port}",
             "TWILIO_API_BASE_URL": self.sandbox_url,
             "CLERK_JWKS_URL": f"{self.sandbox_url}/.well-known/jwks.json",
-            "SANDBOX_KEY_PATH": str((self.log_dir or Path("/tmp")) / f"jwk-{self.namespace}.pem"),
+            "SANDBOX_KEY_PATH": str(self.log_dir / "sandbox-jwk.pem"),
             "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
             "DISPATCHER_METRICS_BIND": f"127.0.0.1:{free_port()}",
             "SCHEDULER_METRICS_BIND": f"127.0.0.1:{free_port()}",
@@ -81,22 +81,16 @@ class LocalStack:
         return self
 
     def start_process(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log: IO[bytes] | None = None
-        if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed once the child has it
-        try:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_dir / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
             process = subprocess.Popen(
                 [sys.executable, "-m", "ops", name, *args],
                 cwd=ROOT,
                 env=self.env,
-                stdout=log if log is not None else subprocess.DEVNULL,
+                stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        finally:
-            if log is not None:
-                log.close()
         self.processes[name] = process
         return process
 
