@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg.errors
-from sqlalchemy import delete, exists, insert, or_, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -193,105 +193,107 @@ def load_schedules(
     now: datetime,
     resource_ids: Sequence[uuid.UUID] | None = None,
 ) -> list[ResourceSchedule]:
-    """The facts availability needs, in four queries: resources, hours, time off, and every busy interval."""
-    query = select(Resource).where(Resource.tenant_id == tenant_id, Resource.active.is_(True))
-    if resource_ids is not None:
-        query = query.where(Resource.id.in_(list(resource_ids)))
-    if service_item_id is not None:
-        listed = select(ResourceService.resource_id).where(ResourceService.resource_id == Resource.id)
-        query = query.where(
-            or_(
-                exists(listed.where(ResourceService.service_item_id == service_item_id)),
-                ~exists(listed),
-            )
+    """The facts availability needs - suitable resources, their hours, time off and every busy interval - in one
+    round trip (this is the hot path of every availability question)."""
+    driver = session.connection().connection.dbapi_connection
+    if driver is None:
+        raise RuntimeError("the session has no live connection")
+    cursor = driver.cursor()
+    try:
+        cursor.execute(
+            _SCHEDULES_SQL,
+            {
+                "tenant": tenant_id,
+                "only": None if resource_ids is None else list(resource_ids),
+                "service": service_item_id,
+                # Busy intervals just outside the window still matter once padded by a buffer.
+                "ws": window_start - _BUSY_MARGIN,
+                "we": window_end + _BUSY_MARGIN,
+                # Local dates can sit a day either side of the UTC window.
+                "first_day": (window_start - timedelta(days=1)).date(),
+                "last_day": (window_end + timedelta(days=1)).date(),
+                "now": now,
+            },
         )
-    resources = list(session.scalars(query.order_by(Resource.name, Resource.id)))
-    if not resources:
-        return []
-    ids = [resource.id for resource in resources]
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
 
-    shifts: dict[uuid.UUID, list[Shift]] = {rid: [] for rid in ids}
-    for row in session.execute(
-        select(
-            WorkingHours.resource_id, WorkingHours.weekday, WorkingHours.starts_local, WorkingHours.ends_local
-        ).where(WorkingHours.tenant_id == tenant_id, WorkingHours.resource_id.in_(ids))
-    ):
-        shifts[row.resource_id].append(Shift(row.weekday, row.starts_local, row.ends_local))
-
-    # Local dates can sit a day either side of the UTC window.
-    first_day = (window_start - timedelta(days=1)).date()
-    last_day = (window_end + timedelta(days=1)).date()
-    closed_all: set[date] = set()
-    closed: dict[uuid.UUID, set[date]] = {rid: set() for rid in ids}
-    for off in session.execute(
-        select(TimeOff.resource_id, TimeOff.first_day, TimeOff.last_day).where(
-            TimeOff.tenant_id == tenant_id,
-            or_(TimeOff.resource_id.is_(None), TimeOff.resource_id.in_(ids)),
-            TimeOff.first_day <= last_day,
-            TimeOff.last_day >= first_day,
-        )
-    ):
-        days = {off.first_day + timedelta(days=n) for n in range((off.last_day - off.first_day).days + 1)}
-        (closed_all if off.resource_id is None else closed[off.resource_id]).update(days)
-
-    busy: dict[uuid.UUID, list[Interval]] = {rid: [] for rid in ids}
-    for resource_id, start, end in _busy_rows(
-        session,
-        tenant_id=tenant_id,
-        resource_ids=ids,
-        start=window_start - _BUSY_MARGIN,
-        end=window_end + _BUSY_MARGIN,
-        now=now,
-    ):
-        busy[resource_id].append(Interval(start, end))
-
+    resources: dict[uuid.UUID, tuple[Any, ...]] = {}
+    shifts: dict[uuid.UUID, list[Shift]] = {}
+    closed: dict[uuid.UUID | None, set[date]] = {None: set()}
+    busy: dict[uuid.UUID, list[Interval]] = {}
+    for kind, resource_id, name, zone, buffer, lead, step, weekday, starts, ends, first, last, lower, upper in rows:
+        if kind == "r":
+            resources[resource_id] = (name, zone, buffer, lead, step)
+        elif kind == "h":
+            shifts.setdefault(resource_id, []).append(Shift(weekday, starts, ends))
+        elif kind == "o":
+            days = {first + timedelta(days=n) for n in range((last - first).days + 1)}
+            closed.setdefault(resource_id, set()).update(days)
+        else:
+            busy.setdefault(resource_id, []).append(Interval(lower, upper))
+    ordered = sorted(resources.items(), key=lambda item: (item[1][0], str(item[0])))
     return [
         ResourceSchedule(
-            resource_id=resource.id,
-            timezone=resource.timezone,
-            shifts=tuple(shifts[resource.id]),
-            busy=tuple(busy[resource.id]),
-            days_off=frozenset(closed[resource.id] | closed_all),
-            buffer_minutes=resource.buffer_minutes,
-            min_lead_minutes=resource.min_lead_minutes,
-            slot_step_minutes=resource.slot_step_minutes,
+            resource_id=resource_id,
+            timezone=str(timezone),
+            shifts=tuple(shifts.get(resource_id, ())),
+            busy=tuple(busy.get(resource_id, ())),
+            days_off=frozenset(closed.get(resource_id, set()) | closed[None]),
+            buffer_minutes=buffer_minutes,
+            min_lead_minutes=lead,
+            slot_step_minutes=step,
         )
-        for resource in resources
+        for resource_id, (_name, timezone, buffer_minutes, lead, step) in ordered
     ]
 
 
-# Hundreds of rows per call on the hot path: read through the driver's cursor (no ORM row objects).
-_BUSY_SQL = """
-    SELECT resource_id, lower(timeslot), upper(timeslot) FROM sched_appointments
-     WHERE tenant_id = %(tenant)s AND resource_id = ANY(%(ids)s) AND status = 'booked'
-       AND timeslot && tstzrange(%(ws)s, %(we)s)
-    UNION ALL
-    SELECT resource_id, lower(timeslot), upper(timeslot) FROM sched_holds
-     WHERE tenant_id = %(tenant)s AND resource_id = ANY(%(ids)s) AND status = 'active' AND expires_at > %(now)s
-       AND timeslot && tstzrange(%(ws)s, %(we)s)
-    UNION ALL
-    SELECT resource_id, lower(timeslot), upper(timeslot) FROM sched_external_busy
-     WHERE tenant_id = %(tenant)s AND resource_id = ANY(%(ids)s) AND timeslot && tstzrange(%(ws)s, %(we)s)
+# One row per fact, told apart by `kind`: r = resource, h = working hours, o = time off, b = busy interval.
+# A resource with no listed services can do every service.
+_SCHEDULES_SQL = """
+WITH res AS (
+    SELECT r.id, r.name, r.timezone, r.buffer_minutes, r.min_lead_minutes, r.slot_step_minutes
+      FROM sched_resources AS r
+     WHERE r.tenant_id = %(tenant)s AND r.active
+       AND (%(only)s::uuid[] IS NULL OR r.id = ANY(%(only)s::uuid[]))
+       AND (%(service)s::uuid IS NULL
+            OR EXISTS (SELECT 1 FROM sched_resource_services AS s
+                        WHERE s.resource_id = r.id AND s.service_item_id = %(service)s::uuid)
+            OR NOT EXISTS (SELECT 1 FROM sched_resource_services AS s WHERE s.resource_id = r.id))
+)
+SELECT 'r', id, name::text, timezone::text, buffer_minutes::int, min_lead_minutes::int, slot_step_minutes::int,
+       NULL::int, NULL::time, NULL::time, NULL::date, NULL::date, NULL::timestamptz, NULL::timestamptz
+  FROM res
+UNION ALL
+SELECT 'h', w.resource_id, NULL, NULL, NULL, NULL, NULL, w.weekday::int, w.starts_local, w.ends_local,
+       NULL, NULL, NULL, NULL
+  FROM sched_working_hours AS w JOIN res ON res.id = w.resource_id
+ WHERE w.tenant_id = %(tenant)s
+UNION ALL
+SELECT 'o', t.resource_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, t.first_day, t.last_day, NULL, NULL
+  FROM sched_time_off AS t
+ WHERE t.tenant_id = %(tenant)s AND (t.resource_id IS NULL OR t.resource_id IN (SELECT id FROM res))
+   AND t.first_day <= %(last_day)s AND t.last_day >= %(first_day)s
+UNION ALL
+SELECT 'b', x.resource_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, lower(x.timeslot),
+       upper(x.timeslot)
+  FROM sched_appointments AS x
+ WHERE x.tenant_id = %(tenant)s AND x.resource_id IN (SELECT id FROM res) AND x.status = 'booked'
+   AND x.timeslot && tstzrange(%(ws)s, %(we)s)
+UNION ALL
+SELECT 'b', x.resource_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, lower(x.timeslot),
+       upper(x.timeslot)
+  FROM sched_holds AS x
+ WHERE x.tenant_id = %(tenant)s AND x.resource_id IN (SELECT id FROM res) AND x.status = 'active'
+   AND x.expires_at > %(now)s AND x.timeslot && tstzrange(%(ws)s, %(we)s)
+UNION ALL
+SELECT 'b', x.resource_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, lower(x.timeslot),
+       upper(x.timeslot)
+  FROM sched_external_busy AS x
+ WHERE x.tenant_id = %(tenant)s AND x.resource_id IN (SELECT id FROM res)
+   AND x.timeslot && tstzrange(%(ws)s, %(we)s)
 """
-
-
-def _busy_rows(
-    session: Session,
-    *,
-    tenant_id: uuid.UUID,
-    resource_ids: list[uuid.UUID],
-    start: datetime,
-    end: datetime,
-    now: datetime,
-) -> list[tuple[uuid.UUID, datetime, datetime]]:
-    driver = session.connection().connection.dbapi_connection
-    assert driver is not None
-    cursor = driver.cursor()
-    try:
-        cursor.execute(_BUSY_SQL, {"tenant": tenant_id, "ids": resource_ids, "ws": start, "we": end, "now": now})
-        return [(row[0], row[1], row[2]) for row in cursor.fetchall()]
-    finally:
-        cursor.close()
 
 
 def find_slots(
