@@ -8,6 +8,7 @@ import falcon
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.settings import Settings
+from ingress.api import catalog, reports, scheduling
 from ingress.api import resources as r
 from ingress.api.base import Authenticate
 from ingress.api.openapi import OpenApiResource
@@ -37,6 +38,11 @@ def register_api(
     app.add_route("/v1/users/{user_id}", r.UserResource(auth, sessions))
     app.add_route("/v1/feature-gates", r.FeatureGatesResource(auth, sessions))
     app.add_route("/v1/billing/subscription", r.SubscriptionResource(auth, sessions))
+    app.add_route("/v1/service-items", catalog.ServiceItemsResource(auth, sessions))
+    app.add_route("/v1/service-items/match", catalog.ServiceItemMatchResource(auth, sessions))
+    app.add_route("/v1/service-items/{service_item_id}", catalog.ServiceItemResource(auth, sessions))
+    scheduling.register(app, auth, sessions, settings)
+    app.add_route("/v1/reports", reports.ReportsResource(auth, sessions))
 
 
 __all__ = ["register_api"]

@@ -7,7 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ingress.api import catalog as c
 from ingress.api import resources as r
+from ingress.api import scheduling as s
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -36,6 +38,10 @@ class Operation:
 
 
 CONVERSATION = ("conversation_id",)
+SERVICE_ITEM = ("service_item_id",)
+RESOURCE = ("resource_id",)
+HOLD = ("hold_id",)
+APPOINTMENT = ("appointment_id",)
 OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/v1/me", "Who is calling, their role and tenant"),
     Operation(
@@ -110,6 +116,150 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation("get", "/v1/feature-gates", "The tenant's feature gates and subscription state"),
     Operation("get", "/v1/billing/subscription", "The tenant's Stripe subscription", owner_only=True),
+    # Catalog and scheduling: OWNER and TECH alike (TECH operates scheduling).
+    Operation(
+        "get",
+        "/v1/service-items",
+        "The catalog: service items with duration, price, aliases and active flag",
+        query=(("active", {"type": "boolean"}),),
+    ),
+    Operation("post", "/v1/service-items", "Create a service item", body=c.ServiceItemBody, status=201),
+    Operation(
+        "get",
+        "/v1/service-items/match",
+        "Active service items a caller's words would match, with confidence",
+        query=(
+            ("text", {"type": "string", "maxLength": 500}),
+            ("limit", {"type": "integer", "minimum": 1, "maximum": 10}),
+        ),
+    ),
+    Operation("get", "/v1/service-items/{service_item_id}", "One service item", path_params=SERVICE_ITEM),
+    Operation(
+        "patch",
+        "/v1/service-items/{service_item_id}",
+        "Change a service item (aliases replace the list)",
+        body=c.ServiceItemPatch,
+        path_params=SERVICE_ITEM,
+        idempotent_post=False,
+    ),
+    Operation(
+        "delete",
+        "/v1/service-items/{service_item_id}",
+        "Deactivate a service item (it stays, no longer quoted or bookable)",
+        path_params=SERVICE_ITEM,
+        idempotent_post=False,
+    ),
+    Operation("get", "/v1/resources", "Resources with their services and weekly working hours"),
+    Operation(
+        "post",
+        "/v1/resources",
+        "Create a resource (optionally with services and hours)",
+        body=s.ResourceBody,
+        status=201,
+    ),
+    Operation(
+        "get", "/v1/resources/{resource_id}", "A resource with hours, services and time off", path_params=RESOURCE
+    ),
+    Operation(
+        "put",
+        "/v1/resources/{resource_id}/working-hours",
+        "Replace the resource's weekly hours (local time in its zone)",
+        body=s.WorkingHoursBody,
+        path_params=RESOURCE,
+        idempotent_post=False,
+    ),
+    Operation(
+        "put",
+        "/v1/resources/{resource_id}/services",
+        "Replace which service items the resource can do (none: every service)",
+        body=s.ResourceServicesBody,
+        path_params=RESOURCE,
+        idempotent_post=False,
+    ),
+    Operation(
+        "get",
+        "/v1/time-off",
+        "Days off and holidays",
+        query=(("resource_id", {"type": "string", "format": "uuid"}),),
+    ),
+    Operation(
+        "post", "/v1/time-off", "Add days off (a resource's, or the whole business's)", body=s.TimeOffBody, status=201
+    ),
+    Operation(
+        "get",
+        "/v1/availability",
+        "Open slots for an active service over a window, with an optional preference",
+        query=(
+            ("service_item_id", {"type": "string", "format": "uuid"}),
+            ("from", {"type": "string", "format": "date-time"}),
+            ("to", {"type": "string", "format": "date-time"}),
+            ("preference", {"type": "string", "maxLength": 200, "example": "mornings, after 3pm, thursday"}),
+            ("after", {"type": "string", "example": "15:00"}),
+            ("before", {"type": "string", "example": "12:00"}),
+            ("weekday", {"type": "string", "example": "thursday"}),
+            ("resource_id", {"type": "string", "format": "uuid"}),
+            ("limit", {"type": "integer", "minimum": 1, "maximum": 100}),
+        ),
+    ),
+    Operation(
+        "post",
+        "/v1/holds",
+        "Hold a slot for the Hold TTL (409 slot_unavailable with alternatives)",
+        body=s.HoldBody,
+        status=201,
+    ),
+    Operation(
+        "post",
+        "/v1/holds/{hold_id}/confirm",
+        "Turn a hold into an appointment at the catalog price",
+        body=s.ConfirmBody,
+        status=201,
+        path_params=HOLD,
+    ),
+    Operation("post", "/v1/holds/{hold_id}/release", "Give a hold up early", body=s.ReleaseBody, path_params=HOLD),
+    Operation(
+        "get",
+        "/v1/appointments",
+        "Appointments by start time",
+        query=(
+            ("status", {"type": "string", "enum": ["booked", "cancelled"]}),
+            ("from", {"type": "string", "format": "date-time"}),
+            ("to", {"type": "string", "format": "date-time"}),
+            ("customer_phone", {"type": "string"}),
+            ("limit", {"type": "integer", "minimum": 1, "maximum": 200}),
+        ),
+    ),
+    Operation(
+        "post",
+        "/v1/appointments",
+        "Book a slot at the catalog price (409 slot_unavailable with alternatives)",
+        body=s.BookBody,
+        status=201,
+    ),
+    Operation("get", "/v1/appointments/{appointment_id}", "One appointment", path_params=APPOINTMENT),
+    Operation(
+        "post",
+        "/v1/appointments/{appointment_id}/cancel",
+        "Cancel an appointment (twice changes nothing)",
+        body=s.CancelBody,
+        path_params=APPOINTMENT,
+    ),
+    Operation(
+        "post",
+        "/v1/appointments/{appointment_id}/reschedule",
+        "Move an appointment (409 slot_unavailable with alternatives)",
+        body=s.RescheduleBody,
+        path_params=APPOINTMENT,
+    ),
+    Operation(
+        "get",
+        "/v1/reports",
+        "Per-day missed calls, first-response P50/P95, bookings and recovered revenue, with totals",
+        query=(
+            ("days", {"type": "integer", "minimum": 1, "maximum": 400}),
+            ("to", {"type": "string", "format": "date"}),
+        ),
+    ),
 )
 
 
@@ -170,7 +320,10 @@ def document() -> dict[str, Any]:
             entry["description"] = "Requires the OWNER role."
         if op.body is not None:
             name = op.body.__name__
-            schemas[name] = op.body.model_json_schema(ref_template="#/components/schemas/{model}")
+            schema = op.body.model_json_schema(ref_template="#/components/schemas/{model}")
+            # Nested models (Money, a shift) become components of their own, where the refs point.
+            schemas.update(schema.pop("$defs", {}))
+            schemas[name] = schema
             entry["requestBody"] = {
                 "required": False,
                 "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
