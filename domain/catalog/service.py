@@ -87,34 +87,37 @@ def score(query: str, term: str) -> float:
     """Similarity 0..1 of a caller's phrase to one name or alias."""
     phrase = fuzz.token_set_ratio(query, term, processor=default_process) / 100
     query_words, term_words = _words(query), _words(term)
-    word = 0.0
+    coverage = 0.0
     if query_words and term_words:
-        # The best single distinctive word match, discounted: one word alone is good evidence, not proof.
-        word = 0.92 * max(fuzz.ratio(q, t) for q in query_words for t in term_words) / 100
-    return max(phrase, word)
+        # How well each distinctive word of the term is found among the caller's words (typos included),
+        # discounted: word evidence is good, not proof.
+        found = [max(fuzz.ratio(q, t) for q in query_words) / 100 for t in term_words]
+        coverage = 0.92 * sum(found) / len(found)
+    return max(phrase, coverage)
 
 
 def rank(query: str, items: Iterable[tuple[ServiceItem, Sequence[str]]], *, minimum: float) -> list[Candidate]:
-    candidates: list[Candidate] = []
+    scored: list[tuple[float, int, Candidate]] = []
     for item, aliases in items:
         best, matched = 0.0, item.name
         for term in (item.name, *aliases):
             value = score(query, term)
-            if value > best:
+            # On a tie the more specific term wins ("no hot water" over "no water").
+            if value > best or (value == best and len(_WORD.findall(term.lower())) > len(_WORD.findall(matched))):
                 best, matched = value, term
         if best >= minimum:
-            candidates.append(
-                Candidate(
-                    service_item_id=item.id,
-                    name=item.name,
-                    duration_minutes=item.duration_minutes,
-                    price_cents=item.price_cents,
-                    currency=item.currency,
-                    confidence=round(best, 3),
-                    matched=matched,
-                )
+            candidate = Candidate(
+                service_item_id=item.id,
+                name=item.name,
+                duration_minutes=item.duration_minutes,
+                price_cents=item.price_cents,
+                currency=item.currency,
+                confidence=round(best, 3),
+                matched=matched,
             )
-    return sorted(candidates, key=lambda candidate: (-candidate.confidence, candidate.name))
+            scored.append((best, len(_WORD.findall(matched.lower())), candidate))
+    scored.sort(key=lambda entry: (-entry[0], -entry[1], entry[2].name))
+    return [candidate for _best, _words_matched, candidate in scored]
 
 
 def match_services(
