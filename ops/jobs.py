@@ -16,11 +16,20 @@ from workers.scheduler import Job, Scheduler
 def scheduled_jobs(settings: Settings, sessions: sessionmaker[Session]) -> list[Job]:
     from db.metrics import refresh_pipeline_gauges
     from db.retention import run_retention
+    from domain.scheduling.sync import resync_stale_calendars
+    from workers.adapters.calendars import build_calendar_clients
     from workers.adapters.twilio_gateway import TwilioGateway
     from workers.wiring import GatedSmsSender
 
     sms = GatedSmsSender(TwilioGateway(settings), settings)
     silent_after = timedelta(seconds=settings.status_poll_after_seconds)
+
+    calendars = build_calendar_clients(settings)
+
+    def resync_calendars(session: Session, now: datetime) -> tuple[int, int]:
+        return resync_stale_calendars(
+            session, source=calendars, now=now, max_age_seconds=settings.calendar_mirror_max_age_seconds
+        )
 
     def poll_statuses(session: Session, now: datetime) -> int:
         return maintenance.poll_silent_messages(session, now, sms=sms, silent_after=silent_after)
@@ -29,6 +38,7 @@ def scheduled_jobs(settings: Settings, sessions: sessionmaker[Session]) -> list[
         Job("expire_holds", 15, lambda session, now: scheduling.expire_holds(session, now)),
         Job("expire_human_leases", 15, maintenance.expire_human_leases),
         Job("poll_message_statuses", 30, poll_statuses),
+        Job("resync_stale_calendars", 60, resync_calendars),
         Job("refresh_pipeline_gauges", 5, lambda session, now: refresh_pipeline_gauges(session, now)),
         # Retention works in its own small batches (short transactions), so it takes the session factory.
         Job("retention", 24 * 3600, lambda session, now: run_retention(sessions, now=now)),

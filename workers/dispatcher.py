@@ -25,6 +25,7 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.metrics import OUTBOX_DISPATCHED
 from domain.events.envelope import utcnow
 from workers.broker import delivery_message
 from workers.delivery import fail_delivery
@@ -149,6 +150,7 @@ class Dispatcher:
             created = session.execute(_INSERT_DELIVERIES, {"rows": json.dumps(rows), "now": now}).all() if rows else []
         self._send(created)
         if events:
+            OUTBOX_DISPATCHED.inc(len(events))
             self.stats.events += len(events)
             self.stats.deliveries += len(created)
             self.stats.last_dispatch_at = now

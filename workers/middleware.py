@@ -7,13 +7,16 @@ whose delivery is not ours to run (duplicates, already done), and routes failure
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import Any
 
 import dramatiq
 from dramatiq.middleware import SkipMessage
 
-from workers.delivery import DeliveryRunner
+from db.metrics import COMMIT_TO_HANDLER, DELIVERIES, DELIVERY_RETRIES, HANDLER_DURATION
+from domain.events.envelope import utcnow
+from workers.delivery import Claim, DeliveryRunner
 
 logger = logging.getLogger("nmc.worker")
 
@@ -21,14 +24,21 @@ logger = logging.getLogger("nmc.worker")
 class DeliveryMiddleware(dramatiq.Middleware):
     def __init__(self, runner: DeliveryRunner) -> None:
         self._runner = runner
+        self._running: dict[str, tuple[Claim, float]] = {}
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message[Any]) -> None:
         delivery_id = _delivery_id(message)
         if delivery_id is None:
             logger.error("dropping malformed delivery message %s", message.message_id)
             raise SkipMessage()
-        if self._runner.claim(delivery_id) is None:
+        claim = self._runner.claim(delivery_id)
+        if claim is None:
             raise SkipMessage()
+        COMMIT_TO_HANDLER.observe(max(0.0, (utcnow() - claim.event_created_at).total_seconds()))
+        self._running[message.message_id] = (claim, time.perf_counter())
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message[Any]) -> None:
+        DELIVERIES.labels(handler="unknown", outcome="skipped").inc()
 
     def after_process_message(
         self,
@@ -38,12 +48,19 @@ class DeliveryMiddleware(dramatiq.Middleware):
         result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
+        claim, started = self._running.pop(message.message_id, (None, time.perf_counter()))
+        handler = claim.handler if claim else "unknown"
+        HANDLER_DURATION.labels(handler=handler).observe(time.perf_counter() - started)
         if exception is None:
+            DELIVERIES.labels(handler=handler, outcome="done").inc()
             return
         delivery_id = _delivery_id(message)
         if delivery_id is None:
             return
         outcome = self._runner.fail(delivery_id, exception)
+        DELIVERIES.labels(handler=handler, outcome="dead" if outcome.dead else "retry").inc()
+        if not outcome.dead:
+            DELIVERY_RETRIES.labels(handler=handler).inc()
         if outcome.dead:
             logger.error("delivery %s dead-lettered after %d attempts: %s", delivery_id, outcome.attempts, exception)
         else:

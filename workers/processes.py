@@ -13,6 +13,7 @@ from multiprocessing.context import ForkProcess
 
 import dramatiq
 
+from db.metrics import mark_process_dead
 from db.settings import Settings
 from workers.bootstrap import build_dispatcher, build_runtime, build_worker_runtime
 
@@ -64,7 +65,14 @@ def _worker_child(settings: Settings, threads: int, queues: tuple[str, ...]) -> 
     runtime.engine.dispose()
 
 
-def run_worker(settings: Settings, *, processes: int, threads: int, queues: Iterable[str] = ()) -> None:
+def run_worker(
+    settings: Settings,
+    *,
+    processes: int,
+    threads: int,
+    queues: Iterable[str] = (),
+    on_tick: Callable[[], None] | None = None,
+) -> None:
     """Run a pool of worker processes, restarting any that die (a SIGKILLed worker is replaced)."""
     context = multiprocessing.get_context("fork")
     wanted = tuple(queues)
@@ -78,9 +86,13 @@ def run_worker(settings: Settings, *, processes: int, threads: int, queues: Iter
 
     children = [spawn() for _ in range(processes)]
     while not stop.wait(0.5):
+        if on_tick:
+            on_tick()
         for index, child in enumerate(children):
             if not child.is_alive():
                 logger.warning("worker process %s exited with %s; starting a replacement", child.pid, child.exitcode)
+                if child.pid is not None:
+                    mark_process_dead(settings, "worker", child.pid)
                 children[index] = spawn()
     for child in children:
         if child.pid is not None and child.is_alive():

@@ -15,6 +15,7 @@ from ops.runtime import configure_process
 @click.pass_context
 def ingress(ctx: click.Context, bind: str | None, workers: int | None, threads: int | None) -> None:
     """Serve the webhooks, health, readiness and metrics routes until stopped."""
+    from db.metrics import mark_process_dead
     from ingress.app import create_app
     from ops.serve import serve
 
@@ -30,4 +31,6 @@ def ingress(ctx: click.Context, bind: str | None, workers: int | None, threads: 
         threads=threads,
         name="nmc-ingress",
         log_level=settings.log_level,
+        # A dead worker's live gauges must not be summed forever by the multiprocess collector.
+        child_exit=lambda server, worker: mark_process_dead(settings, "ingress", worker.pid),
     )

@@ -16,6 +16,7 @@ def dispatcher(ctx: click.Context) -> None:
 
     settings = get_settings(ctx)
     hooks = configure_process(settings, "dispatcher")
+    hooks.serve_metrics(settings.dispatcher_metrics_bind)
     run_dispatcher(settings, on_tick=hooks.on_tick)
 
 
@@ -29,12 +30,14 @@ def worker(ctx: click.Context, processes: int | None, threads: int | None, queue
     from workers.processes import run_worker
 
     settings = get_settings(ctx)
-    configure_process(settings, "worker")
+    hooks = configure_process(settings, "worker")
+    hooks.serve_metrics(settings.worker_metrics_bind)
     run_worker(
         settings,
         processes=processes or settings.worker_processes,
         threads=threads or settings.worker_threads,
         queues=queues,
+        on_tick=hooks.on_tick,
     )
 
 
@@ -46,4 +49,5 @@ def scheduler(ctx: click.Context) -> None:
 
     settings = get_settings(ctx)
     hooks = configure_process(settings, "scheduler")
+    hooks.serve_metrics(settings.scheduler_metrics_bind)
     build_scheduler(settings).run(on_tick=hooks.on_tick)
