@@ -68,6 +68,8 @@ def up(ctx: click.Context, no_demo: bool, migrate: bool) -> None:
         from db.migrate import upgrade
 
         upgrade(settings)
+    # Gunicorn and Dramatiq run several processes each: their metrics are summed from shared sample files.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.abspath(".run/metrics"))
     executable = [sys.executable, "-m", "ops"]
     available = set(cli.commands)
     children = [Child(name, [*executable, name]) for name in PROCESS_ORDER if name in available]
