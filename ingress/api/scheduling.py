@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, available_timezones
 
 import falcon
-from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints, field_validator
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -80,11 +80,12 @@ class ShiftBody(Strict):
         return value
 
 
-def _no_overlap(shifts: Iterable[ShiftBody]) -> None:
+def _no_overlap(shifts: list[ShiftBody]) -> list[ShiftBody]:
     ordered = sorted(shifts, key=lambda shift: (shift.weekday, shift.starts))
     for before, after in itertools.pairwise(ordered):
         if before.weekday == after.weekday and after.starts < before.ends:
             raise ValueError(f"shifts on weekday {after.weekday} overlap")
+    return shifts
 
 
 class ResourceBody(Strict):
@@ -103,19 +104,19 @@ class ResourceBody(Strict):
             raise ValueError("not an IANA time zone, e.g. America/Los_Angeles")
         return value
 
-    @model_validator(mode="after")
-    def _hours(self) -> ResourceBody:
-        _no_overlap(self.working_hours)
-        return self
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, value: list[ShiftBody]) -> list[ShiftBody]:
+        return _no_overlap(value)
 
 
 class WorkingHoursBody(Strict):
     shifts: list[ShiftBody] = Field(max_length=100)
 
-    @model_validator(mode="after")
-    def _hours(self) -> WorkingHoursBody:
-        _no_overlap(self.shifts)
-        return self
+    @field_validator("shifts")
+    @classmethod
+    def _hours(cls, value: list[ShiftBody]) -> list[ShiftBody]:
+        return _no_overlap(value)
 
 
 class ResourceServicesBody(Strict):
