@@ -8,7 +8,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 
-class _GunicornApp(BaseApplication):  # type: ignore[misc]
+class _GunicornApp(BaseApplication):
     def __init__(self, app_factory: Callable[[], Any], options: dict[str, Any]) -> None:
         self._app_factory = app_factory
         self._options = options

@@ -18,6 +18,6 @@ def declare_actors(
         runner.process(uuid.UUID(delivery_id))
 
     return [
-        dramatiq.actor(deliver, actor_name=actor_name(queue), queue_name=queue, broker=broker)
+        dramatiq.actor(actor_name=actor_name(queue), queue_name=queue, broker=broker)(deliver)
         for queue in sorted(queues)
     ]

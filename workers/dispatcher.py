@@ -16,9 +16,10 @@ import select
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import dramatiq
 import psycopg
@@ -182,10 +183,10 @@ class Dispatcher:
         self.stats.redriven += len(due) + len(stale)
         return len(due) + len(stale) + len(lost)
 
-    def _send(self, deliveries: list[object]) -> None:
+    def _send(self, deliveries: Sequence[Any]) -> None:
         for delivery in deliveries:
             # A Redis error here loses nothing: the delivery stays 'enqueued' and the redriver re-sends it.
-            self._broker.enqueue(delivery_message(delivery.queue, str(delivery.id)))  # type: ignore[attr-defined]
+            self._broker.enqueue(delivery_message(delivery.queue, str(delivery.id)))
 
 
 class DispatcherLoop:

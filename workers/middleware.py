@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import dramatiq
+from dramatiq.broker import MessageProxy
 from dramatiq.middleware import SkipMessage
 
 from db.metrics import COMMIT_TO_HANDLER, DELIVERIES, DELIVERY_RETRIES, HANDLER_DURATION
@@ -26,7 +27,7 @@ class DeliveryMiddleware(dramatiq.Middleware):
         self._runner = runner
         self._running: dict[str, tuple[Claim, float]] = {}
 
-    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message[Any]) -> None:
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         delivery_id = _delivery_id(message)
         if delivery_id is None:
             logger.error("dropping malformed delivery message %s", message.message_id)
@@ -37,13 +38,13 @@ class DeliveryMiddleware(dramatiq.Middleware):
         COMMIT_TO_HANDLER.observe(max(0.0, (utcnow() - claim.event_created_at).total_seconds()))
         self._running[message.message_id] = (claim, time.perf_counter())
 
-    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message[Any]) -> None:
+    def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         DELIVERIES.labels(handler="unknown", outcome="skipped").inc()
 
     def after_process_message(
         self,
         broker: dramatiq.Broker,
-        message: dramatiq.Message[Any],
+        message: MessageProxy,
         *,
         result: Any = None,
         exception: BaseException | None = None,
@@ -73,7 +74,7 @@ class DeliveryMiddleware(dramatiq.Middleware):
             )
 
 
-def _delivery_id(message: dramatiq.Message[Any]) -> uuid.UUID | None:
+def _delivery_id(message: MessageProxy) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(message.args[0]))
     except (IndexError, ValueError):

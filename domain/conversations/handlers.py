@@ -295,7 +295,7 @@ def _record_intent(sessions: sessionmaker[Session], message_id: uuid.UUID, now: 
             intent.execute(
                 text("UPDATE conv_messages SET send_attempted_at = :now WHERE id = :id"), {"now": now, "id": message_id}
             )
-        return previous  # type: ignore[no-any-return]
+        return previous
 
 
 def _block(
@@ -360,7 +360,7 @@ def _queued(
 
 
 def _conversation_of(ctx: HandlerContext, message_id: uuid.UUID) -> uuid.UUID | None:
-    return ctx.session.execute(  # type: ignore[no-any-return]
+    return ctx.session.execute(
         text("SELECT conversation_id FROM conv_messages WHERE id = :id"), {"id": message_id}
     ).scalar_one()
 
@@ -389,7 +389,8 @@ def apply_delivery_status(
             " FOR UPDATE)"
             " UPDATE conv_messages m SET status = :status, error_code = COALESCE(:code, m.error_code),"
             " updated_at = now() FROM current WHERE m.id = current.id"
-            " AND (CASE current.status WHEN 'pending' THEN 0 WHEN 'queued' THEN 1 WHEN 'sent' THEN 2 ELSE 3 END) < :rank"
+            " AND (CASE current.status WHEN 'pending' THEN 0 WHEN 'queued' THEN 1 WHEN 'sent' THEN 2 ELSE 3 END)"
+            " < :rank"
             " RETURNING m.id, current.status AS previous, m.to_number"
         ),
         {

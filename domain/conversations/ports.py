@@ -34,8 +34,11 @@ class TenantDirectory(Protocol):
 
 
 class PreflightDecision(Protocol):
-    allowed: bool
-    reason: str | None
+    @property
+    def allowed(self) -> bool: ...
+
+    @property
+    def reason(self) -> str | None: ...
 
     def as_record(self) -> dict[str, object]: ...
 

@@ -132,7 +132,7 @@ def event(name: str, version: int = 1) -> Callable[[type[T]], type[T]]:
     """Declare a frozen payload dataclass as catalog event ``name`` at ``version``."""
 
     def register(cls: type[T]) -> type[T]:
-        payload_cls: type[T] = payload_dataclass(config=_STRICT)(cls)
+        payload_cls: type[T] = payload_dataclass(config=_STRICT)(cls)  # type: ignore[assignment]
         CATALOG.register(name, version, payload_cls)
         return payload_cls
 

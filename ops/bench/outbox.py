@@ -132,7 +132,9 @@ def _run(settings: Settings, scenario: Scenario, worker_processes: int, worker_t
                 break
             time.sleep(0.2)
         with engine.connect() as conn:
-            starts = dict(conn.execute(text("SELECT event_id, started_at FROM bench_handler_starts")).all())
+            starts: dict[uuid.UUID, float] = dict(
+                conn.execute(text("SELECT event_id, started_at FROM bench_handler_starts")).all()
+            )
     finally:
         pipeline.stop()
         engine.dispose()
@@ -202,7 +204,8 @@ def command(
     for r in results:
         lat = r["latency"]
         lines.append(
-            f"| {r['scenario']} | {r['dispatchers']} | {r['offered_rate'] or 'flat out'} | {r['handled']}/{r['events']} "
+            f"| {r['scenario']} | {r['dispatchers']} | {r['offered_rate'] or 'flat out'} "
+            f"| {r['handled']}/{r['events']} "
             f"| {r['throughput_eps']} | {lat['p50_ms']} | {lat['p95_ms']} | {lat['p99_ms']} |"
         )
     path = write_report("outbox", {"results": results}, "\n".join(lines) + "\n")

@@ -96,8 +96,16 @@ def _snapshot(sessions: sessionmaker[Session]) -> tuple[list[tuple[Any, ...]], l
         samples = session.execute(select(FirstResponseSample).order_by(FirstResponseSample.message_id))
         return (
             [
-                (s.tenant_id, s.day, s.missed_calls, s.conversations, s.bookings, s.recovered_revenue_cents,
-                 s.opt_outs, s.takeovers)
+                (
+                    s.tenant_id,
+                    s.day,
+                    s.missed_calls,
+                    s.conversations,
+                    s.bookings,
+                    s.recovered_revenue_cents,
+                    s.opt_outs,
+                    s.takeovers,
+                )
                 for s in stats.scalars()
             ],
             [(s.message_id, s.tenant_id, s.day, s.latency_ms) for s in samples.scalars()],

@@ -1,8 +1,9 @@
 """Handlers for pipeline tests, steered by the event payload so a subprocess worker can be told what to do.
 
 ``TenantCreated.name`` is the script: ``ok``; ``fail:N`` (fail while the durable attempt count ≤ N);
-``fail:always``; ``fail:while-broken`` (while ``test_broken`` has a row: a bug an operator then fixes); ``kill:N`` (SIGKILL this worker process on attempt N, mid-handler, after writing its effect
-in the still-open transaction); ``sleep:S``. Effects go to ``test_effects`` so tests can count them.
+``fail:always``; ``fail:while-broken`` (while ``test_broken`` has a row: a bug an operator then fixes);
+``kill:N`` (SIGKILL this worker process on attempt N, mid-handler, after writing its effect in the still-open
+transaction); ``sleep:S``. Effects go to ``test_effects`` so tests can count them.
 """
 
 from __future__ import annotations
