@@ -2,6 +2,7 @@
 
 from ops.commands.backup import backup, dr
 from ops.commands.bench import bench
+from ops.commands.chaos import chaos
 from ops.commands.compliance import campaign
 from ops.commands.demo import demo
 from ops.commands.dlq import dlq
@@ -20,6 +21,7 @@ ALL = [
     campaign,
     tenant,
     bench,
+    chaos,
     demo,
     dispatcher,
     dlq,
