@@ -6,6 +6,7 @@ import time
 import uuid
 
 import falcon
+import structlog
 
 from ingress.errors import ApiError
 from ingress.metrics import REQUEST_LATENCY
@@ -36,6 +37,9 @@ class CorrelationMiddleware:
                 break
         req.context.correlation_id = correlation_id or uuid.uuid4()
         req.context.started = time.perf_counter()
+        # Every log line of this request carries the id (gthread workers reuse threads: clear what came before).
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(correlation_id=str(req.context.correlation_id))
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool

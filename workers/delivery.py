@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -137,7 +138,14 @@ class DeliveryRunner:
             envelope = CATALOG.validate_envelope(envelope_from_row(row).to_json())
             payload = CATALOG.load_payload(envelope.event_name, envelope.schema_version, envelope.payload)
             handler = self._registry.handler(row.handler, envelope.event_name)
-            handler.call(payload, HandlerContext(session=session, envelope=envelope))
+            with structlog.contextvars.bound_contextvars(
+                tenant_id=None if envelope.tenant_id is None else str(envelope.tenant_id),
+                correlation_id=str(envelope.correlation_id),
+                causation_id=None if envelope.causation_id is None else str(envelope.causation_id),
+                event_id=str(envelope.event_id),
+                handler=row.handler,
+            ):
+                handler.call(payload, HandlerContext(session=session, envelope=envelope))
             session.execute(_DONE, {"id": delivery_id, "now": self._clock()})
         return True
 

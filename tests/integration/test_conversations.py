@@ -1,0 +1,246 @@
+"""Conversation handlers in one process: the real registry, Postgres, and the sandbox over real HTTP.
+
+Deliveries are drained synchronously (dispatch → claim → process), so each test can act between two steps.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.engine import transaction
+from db.settings import Settings
+from domain.conversations import maintenance, operator
+from domain.events import outbox
+from domain.events.catalog import MessageReceived, MessageStatusReported
+from ops.commands.tenant import DEMO_NUMBER, seed_demo
+from tests.integration.test_sandbox_harness import World, free_port, sandbox_key_path, world  # noqa: F401
+from workers.adapters.twilio_gateway import TwilioGateway
+from workers.bootstrap import build_dispatcher, build_worker_runtime
+from workers.delivery import DeliveryRunner
+from workers.dispatcher import Dispatcher
+from workers.wiring import GatedSmsSender
+
+
+@dataclass
+class System:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    dispatcher: Dispatcher
+    runner: DeliveryRunner
+    world: World
+    tenant_id: uuid.UUID
+
+    def drain(self, *, only: str | None = None, rounds: int = 20) -> list[str]:
+        """Run every pending delivery (or only those of handler ``only``); returns the outcomes."""
+        outcomes = []
+        for _ in range(rounds):
+            self.dispatcher.dispatch_batch()
+            with self.sessions() as session:
+                query = "SELECT id, handler FROM outbox_deliveries WHERE status = 'enqueued'"
+                pending = session.execute(text(query)).all()
+            pending = [row for row in pending if only is None or row.handler == only]
+            if not pending:
+                return outcomes
+            for row in pending:
+                if self.runner.claim(row.id) is None:
+                    continue
+                try:
+                    self.runner.process(row.id)
+                    outcomes.append(f"{row.handler}:done")
+                except Exception as error:
+                    self.runner.fail(row.id, error)
+                    outcomes.append(f"{row.handler}:failed:{type(error).__name__}")
+        return outcomes
+
+    def inbound(self, caller: str, body: str) -> None:
+        with transaction(self.sessions) as session:
+            outbox.append(
+                session,
+                MessageReceived(
+                    message_sid=f"SM{uuid.uuid4().hex}",
+                    from_number=caller,
+                    to_number=DEMO_NUMBER,
+                    body=body,
+                    num_media=0,
+                    media_urls=(),
+                    received_at=datetime.now(UTC),
+                ),
+                tenant_id=self.tenant_id,
+            )
+
+    def sent_to(self, caller: str) -> list[dict[str, Any]]:
+        response = self.world.http.get(f"{self.world.url}/sandbox/messages", params={"to": caller})
+        return list(response.json()["messages"])
+
+    def row(self, query: str, **params: Any) -> Any:
+        with self.sessions() as session:
+            return session.execute(text(query), params).first()
+
+
+@pytest.fixture
+def system(settings: Settings, world: World) -> Iterator[System]:
+    wired = settings.model_copy(
+        update={
+            "twilio_api_base_url": world.url,
+            "public_base_url": world.ingress.base_url,
+            "twilio_account_sid": world.settings.twilio_account_sid,
+            "twilio_auth_token": world.settings.twilio_auth_token,
+        }
+    )
+    runtime, runner = build_worker_runtime(wired)
+    with transaction(runtime.sessions) as session:
+        tenant_id = uuid.UUID(seed_demo(session, wired)["id"])
+    yield System(wired, runtime.sessions, build_dispatcher(runtime), runner, world, tenant_id)
+    runtime.broker.close()
+    runtime.engine.dispose()
+
+
+def caller() -> str:
+    return f"+1617555{uuid.uuid4().int % 10_000:04d}"
+
+
+def test_a_takeover_silences_a_reply_that_was_already_queued(system: System) -> None:
+    phone = caller()
+    system.inbound(phone, "how much is drain cleaning?")
+    system.drain(only="conversations.reply_to_caller")
+    reply = system.row("SELECT id, conversation_id, status FROM conv_messages WHERE to_number = :c", c=phone)
+    assert reply.status == "pending"  # written and requested, not yet sent
+    with transaction(system.sessions) as session:
+        operator.take_over(session, tenant_id=system.tenant_id, conversation_id=reply.conversation_id, user_id=None)
+    system.drain()
+    blocked = system.row("SELECT status, preflight FROM conv_messages WHERE id = :id", id=reply.id)
+    assert blocked.status == "blocked"
+    assert blocked.preflight["reason"] == "human_takeover"
+    assert system.sent_to(phone) == []
+
+
+def test_a_human_reply_still_goes_out_during_the_takeover(system: System) -> None:
+    phone = caller()
+    system.inbound(phone, "hello")
+    system.drain()
+    conversation_id = system.row("SELECT id FROM conv_conversations WHERE caller = :c", c=phone).id
+    with transaction(system.sessions) as session:
+        operator.take_over(session, tenant_id=system.tenant_id, conversation_id=conversation_id, user_id=None)
+        operator.reply_as_human(
+            session,
+            tenant_id=system.tenant_id,
+            conversation_id=conversation_id,
+            user_id=None,
+            body="Hi, this is Sam from the office.",
+            from_number=DEMO_NUMBER,
+        )
+    system.drain()
+    assert [m["body"] for m in system.sent_to(phone)][-1] == "Hi, this is Sam from the office."
+
+
+def test_a_lapsed_human_lease_returns_the_conversation_to_the_ai(system: System) -> None:
+    phone = caller()
+    system.inbound(phone, "hello")
+    system.drain()
+    conversation_id = system.row("SELECT id FROM conv_conversations WHERE caller = :c", c=phone).id
+    with transaction(system.sessions) as session:
+        operator.take_over(
+            session, tenant_id=system.tenant_id, conversation_id=conversation_id, user_id=None, lease=timedelta(0)
+        )
+    with transaction(system.sessions) as session:
+        released = maintenance.expire_human_leases(session, datetime.now(UTC) + timedelta(seconds=1))
+    assert released == 1
+    assert system.row("SELECT state FROM conv_conversations WHERE id = :id", id=conversation_id).state == "open"
+    assert (
+        system.row(
+            "SELECT payload->>'outcome' AS outcome FROM outbox_events"
+            " WHERE event_name = 'nmc.conversations.HumanTakeoverReleased'"
+        ).outcome
+        == "expired"
+    )
+
+
+def test_a_status_never_moves_backwards(system: System) -> None:
+    phone = caller()
+    system.inbound(phone, "how much is a leak repair")
+    system.drain()
+    sid = system.row("SELECT provider_ref FROM conv_messages WHERE to_number = :c", c=phone).provider_ref
+    with transaction(system.sessions) as session:
+        for status in ("delivered", "sent", "queued"):
+            outbox.append(
+                session,
+                MessageStatusReported(message_sid=sid, status=status, error_code=None, reported_at=datetime.now(UTC)),
+                tenant_id=system.tenant_id,
+            )
+    system.drain()
+    assert system.row("SELECT status FROM conv_messages WHERE provider_ref = :s", s=sid).status == "delivered"
+
+
+def test_silent_messages_are_polled_from_the_provider(system: System) -> None:
+    system.world.fault({"callbacks": "drop"})
+    phone = caller()
+    system.inbound(phone, "how much is an ac tune-up")
+    system.drain()
+    message = system.row("SELECT id, status FROM conv_messages WHERE to_number = :c", c=phone)
+    assert message.status == "queued"  # no callback came
+    sms = GatedSmsSender(TwilioGateway(system.settings), system.settings)
+    with transaction(system.sessions) as session:
+        reported = maintenance.poll_silent_messages(
+            session, datetime.now(UTC) + timedelta(minutes=5), sms=sms, silent_after=timedelta(seconds=1)
+        )
+    assert reported == 1
+    system.drain()
+    assert system.row("SELECT status FROM conv_messages WHERE id = :id", id=message.id).status == "delivered"
+
+
+def test_provider_error_21610_is_an_opt_out_and_is_never_retried(system: System) -> None:
+    system.world.fault({"send": {"http_status": 400, "code": 21610, "count": 1}})
+    phone = caller()
+    system.inbound(phone, "hi there")
+    outcomes = system.drain()
+    assert "conversations.send_message:done" in outcomes
+    message = system.row("SELECT status, error_code FROM conv_messages WHERE to_number = :c", c=phone)
+    assert (message.status, message.error_code) == ("failed", 21610)
+    assert system.row("SELECT source FROM comp_opt_outs WHERE phone = :c", c=phone).source == "provider_21610"
+    assert system.row("SELECT state FROM conv_conversations WHERE caller = :c", c=phone).state == "blocked"
+
+
+def test_a_provider_outage_is_retried_with_backoff_and_then_sends_once(system: System) -> None:
+    system.world.fault({"send": {"http_status": 503, "count": 1}})
+    phone = caller()
+    system.inbound(phone, "how much is a water heater repair")
+    outcomes = system.drain()
+    assert "conversations.send_message:failed:SendFailed" in outcomes
+    delivery = system.row(
+        "SELECT id, status, attempts FROM outbox_deliveries WHERE handler = 'conversations.send_message'"
+    )
+    assert (delivery.status, delivery.attempts) == ("retrying", 1)
+    with transaction(system.sessions) as session:
+        session.execute(
+            text("UPDATE outbox_deliveries SET next_attempt_at = now() WHERE id = :id"), {"id": delivery.id}
+        )
+    system.dispatcher.redrive()
+    system.drain()
+    assert len(system.sent_to(phone)) == 1
+    assert "Water heater" in system.sent_to(phone)[0]["body"]
+
+
+def test_a_caller_texting_from_another_number_cannot_touch_the_first_callers_booking(system: System) -> None:
+    first, other = caller(), caller()
+    for body in ("clogged drain, tomorrow morning?", "the first one", "yes"):
+        system.inbound(first, body)
+        system.drain()
+    assert system.row("SELECT count(*) AS n FROM sched_appointments WHERE customer_phone = :c", c=first).n == 1
+    system.inbound(other, "I need to cancel my appointment")
+    system.drain()
+    assert (
+        system.row(
+            "SELECT count(*) AS n FROM sched_appointments WHERE customer_phone = :c AND status = 'booked'", c=first
+        ).n
+        == 1
+    )
+    assert system.row("SELECT count(*) AS n FROM conv_conversations WHERE caller = :c", c=other).n == 1
+    assert "cancel" not in system.sent_to(other)[-1]["body"].lower() or "don't see" in system.sent_to(other)[-1]["body"]
