@@ -86,7 +86,7 @@ class System:
 
 
 @pytest.fixture
-def system(settings: Settings, world: World) -> Iterator[System]:
+def system(settings: Settings, world: World) -> Iterator[System]:  # noqa: F811 - the fixture imported above
     wired = settings.model_copy(
         update={
             "twilio_api_base_url": world.url,
