@@ -335,6 +335,8 @@ class World:
     def __init__(self, sandbox_url: str) -> None:
         self._url = sandbox_url
         self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+        self._lock = threading.Lock()
 
     @property
     def http(self) -> httpx.Client:
@@ -342,7 +344,15 @@ class World:
         if client is None:
             client = httpx.Client(base_url=self._url, timeout=15.0)
             self._local.client = client
+            with self._lock:
+                self._clients.append(client)
         return client
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients:
+                client.close()
+            self._clients.clear()
 
     def ring(self, caller: str, number: str, *, attempts: int = 30) -> tuple[bool, int]:
         """A missed call, rung again (as a caller would) until the ingress took both webhooks."""
@@ -827,18 +837,21 @@ def run_chaos(
         started = time.monotonic()
         injector.start(started)
         try:
-            outcomes = drive(
-                world, plans, plan.duration_seconds, plan.concurrency, started, patience=plan.patience_seconds
+            try:
+                outcomes = drive(
+                    world, plans, plan.duration_seconds, plan.concurrency, started, patience=plan.patience_seconds
+                )
+            finally:
+                injector.stop()
+            load_done = time.monotonic()
+            progress(f"{len(outcomes)} callers played in {load_done - started:.1f} s; {len(faults)} faults injected")
+            settled, settle_seconds = wait_settled(system.database_url, plan.settle_seconds)
+            progress(f"settled: {settled} after {settle_seconds} s")
+            invariants, stats = check_invariants(
+                system.database_url, world, outcomes, injector.armed, settled, settle_seconds
             )
         finally:
-            injector.stop()
-        load_done = time.monotonic()
-        progress(f"{len(outcomes)} callers played in {load_done - started:.1f} s; {len(faults)} faults injected")
-        settled, settle_seconds = wait_settled(system.database_url, plan.settle_seconds)
-        progress(f"settled: {settled} after {settle_seconds} s")
-        invariants, stats = check_invariants(
-            system.database_url, world, outcomes, injector.armed, settled, settle_seconds
-        )
+            world.close()
         restarts = dict(system.stack.restarts)
     stats["stack_restarts"] = restarts
     seconds = {
