@@ -55,7 +55,9 @@ TARGETS_MS = {"P95": 150.0, "P99": 400.0}
 SLO_MS = 5000.0
 QUESTIONS = (
     "hi how much is it to clear a clogged drain?",
-    "What do you charge for a water heater repair?",
+    # Not "water heater repair": the catalog matcher finds "no water" (Emergency call-out) nearly as close, and the
+    # engine rightly asks which one is meant instead of quoting.
+    "my pilot light is out, what does that cost?",
     "how much for a leak repair under the sink",
     "price for an AC tune-up?",
     "How much is an emergency call-out?",
@@ -471,6 +473,9 @@ def _figures(
         if conversation.error:
             failures[conversation.error.split(":")[0]] += 1
     priced = sum(1 for c in completed if c.reply is not None and "$" in c.reply.body)
+    unpriced = sorted(
+        {(c.question, c.reply.body) for c in completed if c.reply is not None and "$" not in c.reply.body}
+    )
     # SMS a conversation exchanged: the first SMS, the caller's text and the AI's reply.
     messages = sum((c.first_sms is not None) + (c.text_posted is not None) + (c.reply is not None) for c in measured)
     busy_cpu = sum(value["cpu_seconds"] for name, value in cpu.items() if not name.startswith(("redis", "bench")))
@@ -485,6 +490,7 @@ def _figures(
         "pipeline_settled": settled,
         "inbox_poll_errors": poll_errors,
         "replies_quoting_a_price": priced,
+        "replies_without_a_price": [{"question": question, "reply": reply} for question, reply in unpriced[:10]],
         "throughput": {
             "conversations_per_s": round(len(completed) / wall, 2) if wall else 0.0,
             "messages_per_s": round(messages / wall, 2) if wall else 0.0,
