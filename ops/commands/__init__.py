@@ -13,6 +13,7 @@ from ops.commands.pipeline import dispatcher, scheduler, worker
 from ops.commands.report import report
 from ops.commands.retention import retention
 from ops.commands.sandbox import sandbox
+from ops.commands.soak import soak
 from ops.commands.status import status
 from ops.commands.tenant import tenant
 from ops.commands.up import up
@@ -32,6 +33,7 @@ ALL = [
     up,
     worker,
     sandbox,
+    soak,
     report,
     retention,
     status,
