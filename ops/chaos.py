@@ -394,7 +394,7 @@ class World:
             seen = len(self.outbound(caller))
             if seen >= count:
                 return seen
-            time.sleep(0.25)
+            time.sleep(0.5)  # a caller glancing at the phone; tighter polling only loads the machine under test
         return seen
 
     def all_messages(self) -> list[dict[str, Any]]:
