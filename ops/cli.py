@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session, sessionmaker
 
+from db.engine import make_engine, make_session_factory
 from db.settings import Settings, SettingsError
 
 
@@ -38,6 +42,16 @@ def get_settings(ctx: click.Context) -> Settings:
             raise click.ClickException(str(error)) from None
     settings: Settings = root.obj
     return settings
+
+
+@contextmanager
+def cli_sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """A small pool for one command, disposed when it ends (no connection outlives the command)."""
+    engine = make_engine(settings, pool_size=1, max_overflow=1, application_name="nmc-cli")
+    try:
+        yield make_session_factory(engine)
+    finally:
+        engine.dispose()
 
 
 def echo_json(data: Any) -> None:

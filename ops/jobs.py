@@ -31,6 +31,9 @@ def scheduled_jobs(settings: Settings, sessions: sessionmaker[Session]) -> list[
             session, source=calendars, now=now, max_age_seconds=settings.calendar_mirror_max_age_seconds
         )
 
+    def reconcile(session: Session, now: datetime) -> int:
+        return maintenance.reconcile_with_provider(session, now, sms=sms, since=timedelta(days=1))
+
     def poll_statuses(session: Session, now: datetime) -> int:
         return maintenance.poll_silent_messages(session, now, sms=sms, silent_after=silent_after)
 
@@ -38,6 +41,7 @@ def scheduled_jobs(settings: Settings, sessions: sessionmaker[Session]) -> list[
         Job("expire_holds", 15, lambda session, now: scheduling.expire_holds(session, now)),
         Job("expire_human_leases", 15, maintenance.expire_human_leases),
         Job("poll_message_statuses", 30, poll_statuses),
+        Job("reconcile_with_provider", 24 * 3600, reconcile),
         Job("resync_stale_calendars", 60, resync_calendars),
         Job("refresh_pipeline_gauges", 5, lambda session, now: refresh_pipeline_gauges(session, now)),
         # Retention works in its own small batches (short transactions), so it takes the session factory.

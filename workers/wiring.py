@@ -137,6 +137,17 @@ class GatedSmsSender:
                 return SentEarlier(sid=message.sid, status=message.status)
         return None
 
+    def list_sent(self, *, from_: str, since: datetime) -> list[tuple[str, str, int | None]]:
+        try:
+            messages = self._gateway.list_messages(from_=from_)
+        except ProviderError as error:
+            raise SendFailed(error.code, str(error), retryable=True) from error
+        return [
+            (m.sid, m.status, m.error_code)
+            for m in messages
+            if (m.direction or "").startswith("outbound") and (m.date_created is None or m.date_created >= since)
+        ]
+
     def fetch_status(self, sid: str) -> tuple[str, int | None]:
         try:
             message = self._gateway.fetch(sid)

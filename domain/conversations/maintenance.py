@@ -66,3 +66,36 @@ def poll_silent_messages(
         )
         reported += 1
     return reported
+
+
+def reconcile_with_provider(session: Session, now: datetime, *, sms: SmsSender, since: timedelta) -> int:
+    """The daily reconciliation: compare what we believe of the last ``since`` with the provider's message list.
+
+    Every difference becomes a ``MessageStatusReported`` fact; the status handler's forward-only rule decides
+    whether it moves anything (the provider cannot make one of our messages go backwards either).
+    """
+    rows = session.execute(
+        text(
+            "SELECT m.tenant_id, m.provider_ref, m.status, m.from_number FROM conv_messages m"
+            " WHERE m.direction = 'out' AND m.provider_ref IS NOT NULL AND m.queued_at > :since"
+        ),
+        {"since": now - since},
+    ).all()
+    ours = {row.provider_ref: row for row in rows}
+    senders = {row.from_number for row in rows}
+    reported = 0
+    for sender in sorted(senders):
+        for sid, status, error_code in sms.list_sent(from_=sender, since=now - since):
+            row = ours.get(sid)
+            if row is None or row.status == status or status not in _REPORTABLE:
+                continue
+            outbox.append(
+                session,
+                MessageStatusReported(message_sid=sid, status=status, error_code=error_code, reported_at=now),  # type: ignore[arg-type]
+                tenant_id=row.tenant_id,
+            )
+            reported += 1
+    return reported
+
+
+_REPORTABLE = frozenset({"queued", "sent", "delivered", "undelivered", "failed"})

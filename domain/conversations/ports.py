@@ -85,6 +85,10 @@ class SmsSender(Protocol):
 
     def fetch_status(self, sid: str) -> tuple[str, int | None]: ...
 
+    def list_sent(self, *, from_: str, since: datetime) -> list[tuple[str, str, int | None]]:
+        """(sid, status, error code) of every message the provider holds from ``from_`` since ``since``."""
+        ...
+
 
 class InboundKeywords(Protocol):
     def classify(self, body: str) -> str:

@@ -7,8 +7,7 @@ import uuid
 
 import click
 
-from db.engine import make_engine, make_session_factory
-from ops.cli import echo_json, get_settings
+from ops.cli import cli_sessions, echo_json, get_settings
 from workers.dlq import get_dead_letter, list_dead_letters, replay_one
 
 
@@ -41,8 +40,7 @@ def list_command(
 ) -> None:
     """List dead letters, oldest first."""
     settings = get_settings(ctx)
-    engine = make_engine(settings, pool_size=1, max_overflow=0, application_name="nmc-cli")
-    with make_session_factory(engine)() as session:
+    with cli_sessions(settings) as sessions, sessions() as session:
         letters = list_dead_letters(
             session,
             tenant_id=_uuid(tenant, "--tenant") if tenant else None,
@@ -71,9 +69,9 @@ def list_command(
 def show_command(ctx: click.Context, dead_letter_id: str, as_json: bool) -> None:
     """Show one dead letter: envelope, error and traceback."""
     settings = get_settings(ctx)
-    engine = make_engine(settings, pool_size=1, max_overflow=0, application_name="nmc-cli")
-    with make_session_factory(engine)() as session:
-        letter = get_dead_letter(session, _uuid(dead_letter_id, "ID"))
+    target = _uuid(dead_letter_id, "ID")
+    with cli_sessions(settings) as sessions, sessions() as session:
+        letter = get_dead_letter(session, target)
     if letter is None:
         raise click.ClickException(f"no dead letter {dead_letter_id}")
     data = letter.summary() | {"envelope": letter.envelope, "traceback": letter.traceback}
@@ -101,19 +99,19 @@ def replay_command(ctx: click.Context, ids: tuple[str, ...], replay_all: bool, d
     if bool(ids) == replay_all:
         raise click.UsageError("give dead letter IDs or --all (not both)")
     settings = get_settings(ctx)
-    engine = make_engine(settings, pool_size=1, max_overflow=0, application_name="nmc-cli")
-    sessions = make_session_factory(engine)
-    if replay_all:
-        with sessions() as session:
-            targets = [letter.id for letter in list_dead_letters(session, limit=1_000_000)]
-    else:
-        targets = [_uuid(value, "ID") for value in ids]
+    explicit = [_uuid(value, "ID") for value in ids]
     broker = make_broker(settings)
     results = []
-    with click.progressbar(targets, label="replaying", file=sys.stderr, show_pos=True) as bar:
-        for target in bar:
-            results.append(replay_one(sessions, broker, target, dry_run=dry_run))
-    broker.close()
+    with cli_sessions(settings) as sessions:
+        if replay_all:
+            with sessions() as session:
+                explicit = [letter.id for letter in list_dead_letters(session, limit=1_000_000)]
+        try:
+            with click.progressbar(explicit, label="replaying", file=sys.stderr, show_pos=True) as bar:
+                for target in bar:
+                    results.append(replay_one(sessions, broker, target, dry_run=dry_run))
+        finally:
+            broker.close()
     if as_json:
         echo_json([{"id": str(r.dead_letter_id), "status": r.status, "detail": r.detail} for r in results])
     else:

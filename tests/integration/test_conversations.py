@@ -244,3 +244,19 @@ def test_a_caller_texting_from_another_number_cannot_touch_the_first_callers_boo
     )
     assert system.row("SELECT count(*) AS n FROM conv_conversations WHERE caller = :c", c=other).n == 1
     assert "cancel" not in system.sent_to(other)[-1]["body"].lower() or "don't see" in system.sent_to(other)[-1]["body"]
+
+
+def test_the_daily_reconciliation_repairs_statuses_the_callbacks_never_told_us(system: System) -> None:
+    system.world.fault({"callbacks": "drop"})
+    phone = caller()
+    system.inbound(phone, "how much is a leak repair")
+    system.drain()
+    assert system.row("SELECT status FROM conv_messages WHERE to_number = :c", c=phone).status == "queued"
+    sms = GatedSmsSender(TwilioGateway(system.settings), system.settings)
+    with transaction(system.sessions) as session:
+        reported = maintenance.reconcile_with_provider(
+            session, datetime.now(UTC) + timedelta(seconds=1), sms=sms, since=timedelta(days=1)
+        )
+    assert reported == 1
+    system.drain()
+    assert system.row("SELECT status FROM conv_messages WHERE to_number = :c", c=phone).status == "delivered"

@@ -5,6 +5,7 @@ Process-killing tests live in tests/acceptance/test_pipeline_faults.py.
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -328,3 +329,51 @@ def test_four_dispatchers_draining_ten_thousand_events_deliver_each_exactly_once
         undispatched = session.execute(text("SELECT count(*) FROM outbox_events WHERE dispatched_at IS NULL")).scalar()
     assert tuple(per_pair) == (20_000, 20_000)
     assert undispatched == 0
+
+
+def test_the_dlq_cli_lists_shows_and_replays(pipeline: Pipeline) -> None:
+    from click.testing import CliRunner
+
+    from ops.cli import _register, cli
+
+    _register()
+    pipeline.use_max_attempts(1)
+    pipeline.publish("fail:always")
+    pipeline.dispatcher.dispatch_batch()
+    delivery_id = next(d for d, h in pipeline.deliveries() if h == "testing.follow_script")
+    assert pipeline.run_delivery(delivery_id) == "dead"
+    settings = pipeline.runtime.settings
+    env = {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "DRAMATIQ_NAMESPACE": settings.dramatiq_namespace,
+    }
+    runner = CliRunner(env=env)
+
+    listed = runner.invoke(cli, ["dlq", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    (letter,) = json.loads(listed.output)
+    assert (letter["handler"], letter["attempts"]) == ("testing.follow_script", 1)
+    assert runner.invoke(cli, ["dlq", "list", "--handler", "nobody"]).output.strip() == "no dead letters"
+
+    shown = runner.invoke(cli, ["dlq", "show", letter["id"], "--json"])
+    assert shown.exit_code == 0
+    assert json.loads(shown.output)["envelope"]["event_name"] == "nmc.identity.TenantCreated"
+
+    dry = runner.invoke(cli, ["dlq", "replay", "--all", "--dry-run"])
+    assert dry.exit_code == 0
+    assert "would_replay" in dry.output
+    assert pipeline.delivery(delivery_id)["status"] == "dead"
+
+    replayed = runner.invoke(cli, ["dlq", "replay", letter["id"]])
+    assert replayed.exit_code == 0
+    assert "1 replayed" in replayed.output
+    again = runner.invoke(cli, ["dlq", "replay", letter["id"]])
+    assert "already_replayed" in again.output
+    assert pipeline.delivery(delivery_id)["status"] == "enqueued"
+
+    missing = runner.invoke(cli, ["dlq", "show", str(uuid.uuid4())])
+    assert missing.exit_code != 0
+    assert "no dead letter" in missing.output
+    bad = runner.invoke(cli, ["dlq", "show", "not-a-uuid"])
+    assert bad.exit_code != 0
