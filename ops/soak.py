@@ -146,18 +146,24 @@ def sample(system: ScratchSystem, at: float) -> Sample:
     )
 
 
-def autovacuum_settings(database_url: str) -> tuple[int, float]:
+def autovacuum_settings(database_url: str) -> tuple[int, float, bool]:
     with psycopg.connect(database_url, connect_timeout=10) as conn:
         rows: dict[str, str] = dict(
             conn.execute(
                 "SELECT name, setting FROM pg_settings"
-                " WHERE name IN ('autovacuum_vacuum_threshold', 'autovacuum_vacuum_scale_factor')"
+                " WHERE name IN ('autovacuum', 'autovacuum_vacuum_threshold', 'autovacuum_vacuum_scale_factor')"
             ).fetchall()
         )
-    return int(rows["autovacuum_vacuum_threshold"]), float(rows["autovacuum_vacuum_scale_factor"])
+    return (
+        int(rows["autovacuum_vacuum_threshold"]),
+        float(rows["autovacuum_vacuum_scale_factor"]),
+        rows["autovacuum"] == "on",
+    )
 
 
-def judge(plan: SoakPlan, samples: Sequence[Sample], threshold: int, scale: float) -> list[Judgement]:
+def judge(
+    plan: SoakPlan, samples: Sequence[Sample], threshold: int, scale: float, autovacuum: bool = True
+) -> list[Judgement]:
     half = [s for s in samples if s.at >= samples[-1].at / 2] if samples else []
     slopes = {
         name: round(slope_per_minute([(s.at, s.rss_mb[name]) for s in half if name in s.rss_mb]), 3)
@@ -195,7 +201,7 @@ def judge(plan: SoakPlan, samples: Sequence[Sample], threshold: int, scale: floa
             "dead tuples kept in check",
             bool(samples) and not over,
             f"tables over twice their autovacuum trigger at the end: {over or 'none'}; autovacuum runs during the"
-            f" soak: {vacuums}",
+            f" soak: {vacuums}" + ("" if autovacuum else "; autovacuum is OFF on this Postgres server"),
             {"over": over, "autovacuum_runs": vacuums, "final_dead": last.dead_tuples if last else {}},
         ),
     ]
@@ -250,7 +256,7 @@ def run_soak(
         settings, tenants=plan.tenants, log_dir=log_dir, template=template, prefix="nmc_soak"
     ) as system:
         world = World(system.stack.sandbox_url)
-        threshold, scale = autovacuum_settings(system.database_url)
+        threshold, scale, autovacuum = autovacuum_settings(system.database_url)
         stop = threading.Event()
         started = time.monotonic()
         end = started + plan.minutes * 60
@@ -296,7 +302,7 @@ def run_soak(
             stop.set()
             watcher.join()
             world.close()
-    judgements = judge(plan, samples, threshold, scale)
+    judgements = judge(plan, samples, threshold, scale, autovacuum)
     traffic = {
         "calls": len(outcomes),
         "calls_accepted": sum(1 for o in outcomes if o.accepted),
