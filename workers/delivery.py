@@ -31,29 +31,31 @@ from domain.events.handling import HandlerContext
 from workers.registry import Registry
 from workers.retry import backoff_seconds
 
+# The attempt must survive a SIGKILLed worker, not a Postgres crash: an asynchronous commit (set for this transaction
+# only, inside the same statement) keeps the claim off the fsync path; a database crash could under-count one attempt.
 _CLAIM = text(
     """
     UPDATE outbox_deliveries d
        SET status = 'processing', attempts = attempts + 1, started_at = :now, lease_until = :lease_until
-      FROM outbox_events e
+      FROM outbox_events e, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
      WHERE d.id = :id AND d.status = 'enqueued' AND e.event_id = d.event_id
  RETURNING d.attempts, d.handler, d.event_id, e.created_at
     """
 )
 
-_LOAD = text(
+# Load the event and write the processed marker in one round trip; `fresh` is false when an earlier attempt
+# already committed this handler's effect.
+_LOAD_AND_MARK = text(
     """
-    SELECT d.handler, d.status, e.event_id, e.event_name, e.schema_version, e.tenant_id, e.occurred_at,
-           e.correlation_id, e.causation_id, e.payload
-      FROM outbox_deliveries d JOIN outbox_events e ON e.event_id = d.event_id
-     WHERE d.id = :id
-    """
-)
-
-_MARK_PROCESSED = text(
-    """
-    INSERT INTO processed_events (event_id, handler) VALUES (:event_id, :handler)
-    ON CONFLICT DO NOTHING RETURNING event_id
+    WITH target AS (
+        SELECT handler, event_id FROM outbox_deliveries WHERE id = :id
+    ), marked AS (
+        INSERT INTO processed_events (event_id, handler) SELECT event_id, handler FROM target
+        ON CONFLICT DO NOTHING RETURNING event_id
+    )
+    SELECT t.handler, e.event_id, e.event_name, e.schema_version, e.tenant_id, e.occurred_at,
+           e.correlation_id, e.causation_id, e.payload, EXISTS (SELECT 1 FROM marked) AS fresh
+      FROM target t JOIN outbox_events e ON e.event_id = t.event_id
     """
 )
 
@@ -118,9 +120,6 @@ class DeliveryRunner:
         """Count the attempt and take the lease; None when the delivery is not ours to run (done, dead, taken)."""
         now = self._clock()
         with self._sessions() as session, session.begin():
-            # The attempt must survive a SIGKILLed worker, not a Postgres crash: an asynchronous commit keeps the
-            # claim off the fsync path (a lost claim only under-counts one attempt after a database crash).
-            session.execute(text("SET LOCAL synchronous_commit = off"))
             row = session.execute(
                 _CLAIM, {"id": delivery_id, "now": now, "lease_until": now + self._lease}
             ).one_or_none()
@@ -131,11 +130,12 @@ class DeliveryRunner:
     def process(self, delivery_id: uuid.UUID) -> bool:
         """Run the handler; True if it ran, False if an earlier attempt had already committed its effect."""
         with self._sessions() as session, session.begin():
-            row = session.execute(_LOAD, {"id": delivery_id}).one()
-            if session.execute(_MARK_PROCESSED, {"event_id": row.event_id, "handler": row.handler}).first() is None:
+            row = session.execute(_LOAD_AND_MARK, {"id": delivery_id}).one()
+            if not row.fresh:
                 session.execute(_DONE, {"id": delivery_id, "now": self._clock()})
                 return False
-            envelope = CATALOG.validate_envelope(envelope_from_row(row).to_json())
+            envelope = envelope_from_row(row)
+            # The stored payload is validated against the catalog before any handler sees it.
             payload = CATALOG.load_payload(envelope.event_name, envelope.schema_version, envelope.payload)
             handler = self._registry.handler(row.handler, envelope.event_name)
             with structlog.contextvars.bound_contextvars(
