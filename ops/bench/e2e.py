@@ -22,7 +22,7 @@ import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +155,7 @@ class Conversation:
     reply: Received | None = None
     error: str | None = None
     finished: float | None = None
+    scheduled: float | None = None  # when an open-loop run meant the call to start
 
     @property
     def first_sms_ms(self) -> float | None:
@@ -219,13 +220,27 @@ def drive(
     concurrency: int,
     think_seconds: float,
     timeout: float,
+    rate: float = 0.0,
 ) -> float:
-    """Run every conversation with at most ``concurrency`` in flight; returns the wall-clock seconds taken."""
+    """Run every conversation with at most ``concurrency`` in flight; returns the wall-clock seconds taken.
+
+    ``rate`` > 0 starts missed calls at that many per second (open loop, still capped by ``concurrency``: a call
+    that finds every slot busy starts late, which ``start_lag`` shows); 0 starts the next one as soon as a slot
+    frees (closed loop, which saturates the system and measures its backlog rather than its latency)."""
     started = time.time()
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bench-caller") as pool:
-        list(
-            pool.map(lambda c: converse(client, inbox, c, think_seconds=think_seconds, timeout=timeout), conversations)
-        )
+        futures = []
+        for index, conversation in enumerate(conversations):
+            if rate:
+                conversation.scheduled = started + index / rate
+                delay = conversation.scheduled - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+            futures.append(
+                pool.submit(converse, client, inbox, conversation, think_seconds=think_seconds, timeout=timeout)
+            )
+        for future in futures:
+            future.result()
     return time.time() - started
 
 
@@ -244,6 +259,7 @@ class Options:
     ingress_threads: int
     think_seconds: float
     timeout: float
+    rate: float
     results_dir: Path
     keep_database: bool
     seed: int
@@ -312,7 +328,7 @@ def _self_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _database_figures(engine: Engine, callers: list[str]) -> dict[str, Any]:
+def _database_figures(engine: Engine, callers: list[str], since: datetime) -> dict[str, Any]:
     with engine.connect() as conn:
         latencies = (
             conn.execute(
@@ -337,6 +353,27 @@ def _database_figures(engine: Engine, callers: list[str]) -> dict[str, Any]:
         dead = conn.execute(text("SELECT count(*) FROM dead_letters")).scalar_one()
         retried = conn.execute(text("SELECT count(*) FROM outbox_deliveries WHERE attempts > 1")).scalar_one()
         flows = {flow: breakdown(conn, flow, callers) for flow in ("first_sms", "ai_reply")}
+        # What the workers spent their time on during the measured run: every delivery, not only the two flows.
+        handlers = [
+            {
+                "handler": row.handler,
+                "deliveries": row.deliveries,
+                "mean_ms": round(float(row.mean_ms), 1),
+                "total_s": round(float(row.total_s), 2),
+                "mean_queue_wait_ms": round(float(row.wait_ms), 1),
+            }
+            for row in conn.execute(
+                text(
+                    "SELECT handler, count(*) AS deliveries,"
+                    " avg(extract(epoch FROM completed_at - started_at)) * 1000 AS mean_ms,"
+                    " sum(extract(epoch FROM completed_at - started_at)) AS total_s,"
+                    " avg(extract(epoch FROM started_at - enqueued_at)) * 1000 AS wait_ms"
+                    " FROM outbox_deliveries WHERE started_at >= :since AND completed_at IS NOT NULL"
+                    " GROUP BY handler ORDER BY total_s DESC"
+                ),
+                {"since": since},
+            )
+        ]
     return {
         "first_sms_db": describe_ms([float(value) for value in latencies]),
         "first_sms_db_samples": [float(value) for value in latencies],
@@ -344,6 +381,7 @@ def _database_figures(engine: Engine, callers: list[str]) -> dict[str, Any]:
         "dead_letters": dead,
         "deliveries_retried": retried,
         "breakdown": flows,
+        "handlers": handlers,
     }
 
 
@@ -376,7 +414,7 @@ def run(settings: Settings, options: Options) -> dict[str, Any]:
             f"workers {options.worker_processes}×{options.worker_threads}…",
             err=True,
         )
-        stack.start(timeout=60)
+        stack.start(timeout=120)  # a loaded 2-core machine can take a while to import and fork everything
         total = options.warmup + options.conversations
         conversations = [
             Conversation(
@@ -409,6 +447,7 @@ def run(settings: Settings, options: Options) -> dict[str, Any]:
                 _settle(engine)
             cpu_before = sample_cpu(_cpu_groups(stack, engine, scratch.database_name))
             redis_before, self_before = _redis_cpu(redis_client), _self_cpu()
+            measured_from = datetime.now(UTC)
             click.echo(
                 f"driving {len(measured)} conversations, {options.concurrency} at a time, over "
                 f"{options.tenants} tenants…",
@@ -421,6 +460,7 @@ def run(settings: Settings, options: Options) -> dict[str, Any]:
                 concurrency=options.concurrency,
                 think_seconds=options.think_seconds,
                 timeout=options.timeout,
+                rate=options.rate,
             )
             settled = _settle(engine)
             # Backends opened during the run count from zero; the "before" sample only knows the old ones.
@@ -429,7 +469,7 @@ def run(settings: Settings, options: Options) -> dict[str, Any]:
             poll_errors = inbox.errors
         redis_client.close()
         callers = [c.caller for c in measured]
-        database = _database_figures(engine, callers)
+        database = _database_figures(engine, callers, measured_from)
         cpu = cpu_delta(cpu_before, cpu_after)
         cpu["redis-server (whole server, shared)"] = {
             "cpu_seconds": round(redis_after - redis_before, 2),
@@ -472,6 +512,7 @@ def _figures(
     for conversation in measured:
         if conversation.error:
             failures[conversation.error.split(":")[0]] += 1
+    lags = [(c.call_posted - c.scheduled) * 1000 for c in measured if c.scheduled and c.call_posted]
     priced = sum(1 for c in completed if c.reply is not None and "$" in c.reply.body)
     unpriced = sorted(
         {(c.question, c.reply.body) for c in completed if c.reply is not None and "$" not in c.reply.body}
@@ -496,6 +537,11 @@ def _figures(
             "messages_per_s": round(messages / wall, 2) if wall else 0.0,
             "note": "messages = first SMS + caller text + AI reply (status callbacks and webhooks not counted)",
         },
+        "offered": {
+            "rate_per_s": options.rate or None,
+            "mode": "open loop" if options.rate else "closed loop",
+            "start_lag": describe_ms(lags) if lags else None,
+        },
         "first_sms_sandbox": describe_ms(first),
         "ai_reply_sandbox": describe_ms(reply),
         "targets_ms": {"first_sms": TARGETS_MS, "slo": SLO_MS},
@@ -513,6 +559,17 @@ def _verdict(value: float, target: float) -> str:
     return "met" if value <= target else "MISSED"
 
 
+def _load_text(result: dict[str, Any]) -> str:
+    offered = result["offered"]
+    if offered["mode"] == "closed loop":
+        return (
+            "closed loop (a new conversation as soon as one ends): this saturates the system, so latency there is "
+            "mostly backlog"
+        )
+    lag = offered["start_lag"] or {}
+    return f"open loop, {offered['rate_per_s']} missed calls/s offered (call start lag P99 {lag.get('p99_ms')} ms)"
+
+
 def render_markdown(result: dict[str, Any], image_name: str) -> str:
     options = result["options"]
     db_first, sandbox_first, reply = result["first_sms_db"], result["first_sms_sandbox"], result["ai_reply_sandbox"]
@@ -527,7 +584,7 @@ def render_markdown(result: dict[str, Any], image_name: str) -> str:
         f"({options['warmup']} more as warm-up, not counted), {options['concurrency']} in flight, caller think time "
         f"{options['think_seconds']} s ±50 %. Ingress {options['ingress_workers']} workers × "
         f"{options['ingress_threads']} threads, 1 dispatcher, workers {options['worker_processes']} processes × "
-        f"{options['worker_threads']} threads.",
+        f"{options['worker_threads']} threads. Load: {_load_text(result)}.",
         "",
         f"Completed {result['completed']}/{result['conversations']} in {result['wall_seconds']} s; failures: "
         f"{result['failures'] or 'none'}; dead letters: {result['dead_letters']}; deliveries retried: "
@@ -582,6 +639,15 @@ def render_markdown(result: dict[str, Any], image_name: str) -> str:
             "",
         ]
     lines += [
+        "### Worker time by handler (every delivery of the measured run)",
+        "",
+        "| handler | deliveries | mean ms in handler | total s | mean queue wait ms |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {h['handler']} | {h['deliveries']} | {h['mean_ms']} | {h['total_s']} | {h['mean_queue_wait_ms']} |"
+            for h in result["handlers"]
+        ),
+        "",
         "## CPU during the measured run",
         "",
         f"Wall {result['wall_seconds']} s × {result['machine']['cpus']} cores = "
@@ -697,6 +763,14 @@ def _echo_summary(result: dict[str, Any]) -> None:
     help="The caller's pause between reading the first SMS and texting back (±50 %).",
 )
 @click.option(
+    "--rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 10_000),
+    help="Missed calls started per second (open loop, capped by --concurrency); 0: closed loop, a new conversation "
+    "as soon as one ends.",
+)
+@click.option(
     "--timeout",
     default=30.0,
     show_default=True,
@@ -718,6 +792,7 @@ def command(
     ingress_workers: int,
     ingress_threads: int,
     think_seconds: float,
+    rate: float,
     timeout: float,
     results_dir: str,
     keep_database: bool,
@@ -737,6 +812,7 @@ def command(
         ingress_threads=ingress_threads,
         think_seconds=think_seconds,
         timeout=timeout,
+        rate=rate,
         results_dir=Path(results_dir),
         keep_database=keep_database,
         seed=seed,

@@ -30,11 +30,12 @@ def test_a_small_run_writes_a_sane_report(tmp_path: Path, redis_namespace: str) 
             "--concurrency", "3",
             "--warmup", "1",
             "--think-seconds", "0",
+            "--rate", "4",
             "--worker-processes", "1",
             "--worker-threads", "4",
             "--ingress-workers", "1",
             "--ingress-threads", "8",
-            "--timeout", "20",
+            "--timeout", "60",
             "--results-dir", str(results),
         ],
         obj=settings,
@@ -59,6 +60,11 @@ def test_a_small_run_writes_a_sane_report(tmp_path: Path, redis_namespace: str) 
         assert figures["count"] == 6
         assert 0 < figures["p50_ms"] <= figures["p95_ms"] <= figures["p99_ms"] <= figures["max_ms"] < 20_000
     assert data["throughput"]["conversations_per_s"] > 0
+    assert data["offered"]["mode"] == "open loop"
+    assert data["offered"]["start_lag"]["count"] == 6
+    handlers = {row["handler"]: row["deliveries"] for row in data["handlers"]}
+    assert handlers["conversations.greet_missed_caller"] == 6
+    assert handlers["conversations.send_message"] == 12  # the first SMS and the AI reply of each conversation
 
     # The per-stage breakdown covers every measured message and adds up to the latency stored on the message.
     first = data["breakdown"]["first_sms"]
