@@ -48,12 +48,12 @@ _CLAIM = text(
 _LOAD_AND_MARK = text(
     """
     WITH target AS (
-        SELECT handler, event_id FROM outbox_deliveries WHERE id = :id
+        SELECT handler, event_id, attempts FROM outbox_deliveries WHERE id = :id
     ), marked AS (
         INSERT INTO processed_events (event_id, handler) SELECT event_id, handler FROM target
         ON CONFLICT DO NOTHING RETURNING event_id
     )
-    SELECT t.handler, e.event_id, e.event_name, e.schema_version, e.tenant_id, e.occurred_at,
+    SELECT t.handler, t.attempts, e.event_id, e.event_name, e.schema_version, e.tenant_id, e.occurred_at,
            e.correlation_id, e.causation_id, e.payload, EXISTS (SELECT 1 FROM marked) AS fresh
       FROM target t JOIN outbox_events e ON e.event_id = t.event_id
     """
@@ -145,7 +145,7 @@ class DeliveryRunner:
                 event_id=str(envelope.event_id),
                 handler=row.handler,
             ):
-                handler.call(payload, HandlerContext(session=session, envelope=envelope))
+                handler.call(payload, HandlerContext(session=session, envelope=envelope, attempt=row.attempts))
             session.execute(_DONE, {"id": delivery_id, "now": self._clock()})
         return True
 

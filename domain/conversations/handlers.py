@@ -380,7 +380,7 @@ def apply_delivery_status(
     ctx: HandlerContext,
     *,
     keywords: InboundKeywords,
-    clock: Callable[[], datetime],
+    settings: Settings,
 ) -> None:
     status = PROVIDER_STATUS[event.status]
     moved = ctx.session.execute(
@@ -406,8 +406,9 @@ def apply_delivery_status(
             text("SELECT 1 FROM conv_messages WHERE provider_ref = :sid AND tenant_id = :tenant"),
             {"sid": event.message_sid, "tenant": ctx.tenant_id},
         ).first()
-        if known is None and clock() - event.reported_at < timedelta(minutes=5):
+        if known is None and ctx.attempt < settings.delivery_max_attempts:
             raise MessageNotYetKnown(event.message_sid)
+        # On the last attempt an unknown SID is dropped, not dead-lettered: the provider poll repairs its status.
         return  # a stale, duplicated or out-of-order callback: the message never moves backwards
     MESSAGES.labels(status=status).inc()
     ctx.emit(

@@ -22,6 +22,8 @@ class HandlerContext:
     session: Session
     envelope: Envelope
     emitted: list[Envelope] = field(default_factory=list)
+    # Which attempt this is (1-based, counted durably before the handler runs).
+    attempt: int = 1
 
     @property
     def tenant_id(self) -> uuid.UUID | None:
