@@ -10,7 +10,8 @@ Each write runs in a SAVEPOINT, so a refused slot never poisons the caller's tra
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -492,6 +493,45 @@ def _unavailable(
     return error
 
 
+@contextmanager
+def _booking_attempt(
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    service_item_id: uuid.UUID,
+    starts_at: datetime,
+    ends_at: datetime,
+    now: datetime,
+) -> Iterator[None]:
+    """A savepoint for one write to the schedule; whatever refuses it (our checks or, last, the EXCLUDE constraint)
+    becomes SlotUnavailable with alternatives, and the caller's transaction stays usable."""
+    try:
+        with session.begin_nested():
+            yield
+    except SlotUnavailable as error:
+        raise _unavailable(
+            session,
+            error,
+            tenant_id=tenant_id,
+            service_item_id=service_item_id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            now=now,
+        ) from None
+    except IntegrityError as error:
+        if not _is_exclusion(error):
+            raise
+        raise _unavailable(
+            session,
+            SlotUnavailable("conflict"),
+            tenant_id=tenant_id,
+            service_item_id=service_item_id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            now=now,
+        ) from None
+
+
 def place_hold(
     session: Session,
     *,
@@ -520,68 +560,47 @@ def place_hold(
             now=now,
             max_age_seconds=mirror_max_age_seconds,
         )
-    try:
-        with session.begin_nested():
-            _lock_resource(session, resource_id)
-            _expire_stale_holds(session, resource_id=resource_id, starts_at=starts_at, ends_at=ends_at, now=now)
-            _check_bookable(
-                session,
-                tenant_id=tenant_id,
+    with _booking_attempt(
+        session, tenant_id=tenant_id, service_item_id=service_item_id, starts_at=starts_at, ends_at=ends_at, now=now
+    ):
+        _lock_resource(session, resource_id)
+        _expire_stale_holds(session, resource_id=resource_id, starts_at=starts_at, ends_at=ends_at, now=now)
+        _check_bookable(
+            session,
+            tenant_id=tenant_id,
+            resource_id=resource_id,
+            service_item_id=service_item_id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            now=now,
+        )
+        hold = Hold(
+            tenant_id=tenant_id,
+            resource_id=resource_id,
+            service_item_id=service_item_id,
+            timeslot=Range(starts_at, ends_at, bounds="[)"),
+            status="active",
+            expires_at=now + timedelta(minutes=ttl_minutes),
+            extensions=0,
+            conversation_id=conversation_id,
+            customer_phone=customer_phone,
+        )
+        session.add(hold)
+        session.flush()
+        outbox.append(
+            session,
+            HoldPlaced(
+                hold_id=hold.id,
                 resource_id=resource_id,
                 service_item_id=service_item_id,
                 starts_at=starts_at,
                 ends_at=ends_at,
-                now=now,
-            )
-            hold = Hold(
-                tenant_id=tenant_id,
-                resource_id=resource_id,
-                service_item_id=service_item_id,
-                timeslot=Range(starts_at, ends_at, bounds="[)"),
-                status="active",
-                expires_at=now + timedelta(minutes=ttl_minutes),
-                extensions=0,
+                expires_at=hold.expires_at,
                 conversation_id=conversation_id,
-                customer_phone=customer_phone,
-            )
-            session.add(hold)
-            session.flush()
-            outbox.append(
-                session,
-                HoldPlaced(
-                    hold_id=hold.id,
-                    resource_id=resource_id,
-                    service_item_id=service_item_id,
-                    starts_at=starts_at,
-                    ends_at=ends_at,
-                    expires_at=hold.expires_at,
-                    conversation_id=conversation_id,
-                ),
-                tenant_id=tenant_id,
-                occurred_at=now,
-            )
-    except SlotUnavailable as error:
-        raise _unavailable(
-            session,
-            error,
+            ),
             tenant_id=tenant_id,
-            service_item_id=service_item_id,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            now=now,
-        ) from None
-    except IntegrityError as error:
-        if not _is_exclusion(error):
-            raise
-        raise _unavailable(
-            session,
-            SlotUnavailable("conflict"),
-            tenant_id=tenant_id,
-            service_item_id=service_item_id,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            now=now,
-        ) from None
+            occurred_at=now,
+        )
     return hold
 
 
@@ -734,77 +753,61 @@ def confirm_hold(
     phone = customer_phone or hold.customer_phone
     if phone is None:
         raise ValueError("a customer phone is needed to book (the hold has none)")
-    try:
-        with session.begin_nested():
-            _lock_resource(session, hold.resource_id)
-            hold = _get_hold(session, tenant_id, hold_id, lock=True)
-            if hold.status == "confirmed":
-                existing = session.scalars(
-                    select(Appointment).where(Appointment.hold_id == hold_id, Appointment.tenant_id == tenant_id)
-                ).one_or_none()
-                if existing is not None:
-                    return existing
-            if hold.status == "active" and hold.expires_at <= now:
-                hold.status = "expired"
-                outbox.append(
-                    session,
-                    HoldExpired(hold_id=hold.id, resource_id=hold.resource_id),
-                    tenant_id=tenant_id,
-                    occurred_at=now,
-                )
-            live = hold.status == "active"
-            _expire_stale_holds(session, resource_id=hold.resource_id, starts_at=starts_at, ends_at=ends_at, now=now)
-            # A live hold was checked against hours and lead time when placed; a lapsed one is re-checked in full.
-            _check_bookable(
+    with _booking_attempt(
+        session,
+        tenant_id=tenant_id,
+        service_item_id=hold.service_item_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        now=now,
+    ):
+        _lock_resource(session, hold.resource_id)
+        hold = _get_hold(session, tenant_id, hold_id, lock=True)
+        if hold.status == "confirmed":
+            existing = session.scalars(
+                select(Appointment).where(Appointment.hold_id == hold_id, Appointment.tenant_id == tenant_id)
+            ).one_or_none()
+            if existing is not None:
+                return existing
+        if hold.status == "active" and hold.expires_at <= now:
+            hold.status = "expired"
+            outbox.append(
                 session,
+                HoldExpired(hold_id=hold.id, resource_id=hold.resource_id),
                 tenant_id=tenant_id,
-                resource_id=hold.resource_id,
-                service_item_id=hold.service_item_id,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                now=now,
-                enforce_hours=not live,
-                skip_hold=hold.id,
+                occurred_at=now,
             )
-            if live:
-                hold.status = "confirmed"
-                session.flush()
-            appointment = _insert_appointment(
-                session,
-                tenant_id=tenant_id,
-                resource_id=hold.resource_id,
-                service_item_id=hold.service_item_id,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                customer_phone=phone,
-                price_cents=price_cents,
-                currency=currency,
-                now=now,
-                hold_id=hold.id,
-                conversation_id=hold.conversation_id,
-            )
-    except SlotUnavailable as error:
-        raise _unavailable(
+        live = hold.status == "active"
+        _expire_stale_holds(session, resource_id=hold.resource_id, starts_at=starts_at, ends_at=ends_at, now=now)
+        # A live hold was checked against hours and lead time when placed; a lapsed one is re-checked in full.
+        _check_bookable(
             session,
-            error,
             tenant_id=tenant_id,
+            resource_id=hold.resource_id,
             service_item_id=hold.service_item_id,
             starts_at=starts_at,
             ends_at=ends_at,
             now=now,
-        ) from None
-    except IntegrityError as error:
-        if not _is_exclusion(error):
-            raise
-        raise _unavailable(
+            enforce_hours=not live,
+            skip_hold=hold.id,
+        )
+        if live:
+            hold.status = "confirmed"
+            session.flush()
+        appointment = _insert_appointment(
             session,
-            SlotUnavailable("conflict"),
             tenant_id=tenant_id,
+            resource_id=hold.resource_id,
             service_item_id=hold.service_item_id,
             starts_at=starts_at,
             ends_at=ends_at,
+            customer_phone=phone,
+            price_cents=price_cents,
+            currency=currency,
             now=now,
-        ) from None
+            hold_id=hold.id,
+            conversation_id=hold.conversation_id,
+        )
     return appointment
 
 
@@ -824,56 +827,35 @@ def book_slot(
     enforce_hours: bool = True,
 ) -> Appointment:
     """Book without a prior hold ⇒ ``AppointmentBooked``; anyone else's unexpired hold on the slot blocks it."""
-    try:
-        with session.begin_nested():
-            _lock_resource(session, resource_id)
-            _expire_stale_holds(session, resource_id=resource_id, starts_at=starts_at, ends_at=ends_at, now=now)
-            _check_bookable(
-                session,
-                tenant_id=tenant_id,
-                resource_id=resource_id,
-                service_item_id=service_item_id,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                now=now,
-                enforce_hours=enforce_hours,
-            )
-            appointment = _insert_appointment(
-                session,
-                tenant_id=tenant_id,
-                resource_id=resource_id,
-                service_item_id=service_item_id,
-                starts_at=starts_at,
-                ends_at=ends_at,
-                customer_phone=customer_phone,
-                price_cents=price_cents,
-                currency=currency,
-                now=now,
-                hold_id=None,
-                conversation_id=conversation_id,
-            )
-    except SlotUnavailable as error:
-        raise _unavailable(
+    with _booking_attempt(
+        session, tenant_id=tenant_id, service_item_id=service_item_id, starts_at=starts_at, ends_at=ends_at, now=now
+    ):
+        _lock_resource(session, resource_id)
+        _expire_stale_holds(session, resource_id=resource_id, starts_at=starts_at, ends_at=ends_at, now=now)
+        _check_bookable(
             session,
-            error,
             tenant_id=tenant_id,
+            resource_id=resource_id,
             service_item_id=service_item_id,
             starts_at=starts_at,
             ends_at=ends_at,
             now=now,
-        ) from None
-    except IntegrityError as error:
-        if not _is_exclusion(error):
-            raise
-        raise _unavailable(
+            enforce_hours=enforce_hours,
+        )
+        appointment = _insert_appointment(
             session,
-            SlotUnavailable("conflict"),
             tenant_id=tenant_id,
+            resource_id=resource_id,
             service_item_id=service_item_id,
             starts_at=starts_at,
             ends_at=ends_at,
+            customer_phone=customer_phone,
+            price_cents=price_cents,
+            currency=currency,
             now=now,
-        ) from None
+            hold_id=None,
+            conversation_id=conversation_id,
+        )
     return appointment
 
 
@@ -930,61 +912,45 @@ def reschedule_appointment(
     old_start, old_end = slot_bounds(current)
     new_end = ends_at or starts_at + (old_end - old_start)
     target = resource_id or current.resource_id
-    try:
-        with session.begin_nested():
-            _lock_resource(session, target)
-            appointment = _get_appointment(session, tenant_id, appointment_id)
-            if appointment.status != "booked":
-                raise AppointmentNotBooked(appointment_id)
-            _expire_stale_holds(session, resource_id=target, starts_at=starts_at, ends_at=new_end, now=now)
-            _check_bookable(
-                session,
-                tenant_id=tenant_id,
+    with _booking_attempt(
+        session,
+        tenant_id=tenant_id,
+        service_item_id=current.service_item_id,
+        starts_at=starts_at,
+        ends_at=new_end,
+        now=now,
+    ):
+        _lock_resource(session, target)
+        appointment = _get_appointment(session, tenant_id, appointment_id)
+        if appointment.status != "booked":
+            raise AppointmentNotBooked(appointment_id)
+        _expire_stale_holds(session, resource_id=target, starts_at=starts_at, ends_at=new_end, now=now)
+        _check_bookable(
+            session,
+            tenant_id=tenant_id,
+            resource_id=target,
+            service_item_id=appointment.service_item_id,
+            starts_at=starts_at,
+            ends_at=new_end,
+            now=now,
+            enforce_hours=enforce_hours,
+            skip_appointment=appointment.id,
+        )
+        appointment.resource_id = target
+        appointment.timeslot = Range(starts_at, new_end, bounds="[)")
+        session.flush()
+        outbox.append(
+            session,
+            AppointmentRescheduled(
+                appointment_id=appointment.id,
                 resource_id=target,
-                service_item_id=appointment.service_item_id,
+                previous_starts_at=old_start,
                 starts_at=starts_at,
                 ends_at=new_end,
-                now=now,
-                enforce_hours=enforce_hours,
-                skip_appointment=appointment.id,
-            )
-            appointment.resource_id = target
-            appointment.timeslot = Range(starts_at, new_end, bounds="[)")
-            session.flush()
-            outbox.append(
-                session,
-                AppointmentRescheduled(
-                    appointment_id=appointment.id,
-                    resource_id=target,
-                    previous_starts_at=old_start,
-                    starts_at=starts_at,
-                    ends_at=new_end,
-                ),
-                tenant_id=tenant_id,
-                occurred_at=now,
-            )
-    except SlotUnavailable as error:
-        raise _unavailable(
-            session,
-            error,
+            ),
             tenant_id=tenant_id,
-            service_item_id=current.service_item_id,
-            starts_at=starts_at,
-            ends_at=new_end,
-            now=now,
-        ) from None
-    except IntegrityError as error:
-        if not _is_exclusion(error):
-            raise
-        raise _unavailable(
-            session,
-            SlotUnavailable("conflict"),
-            tenant_id=tenant_id,
-            service_item_id=current.service_item_id,
-            starts_at=starts_at,
-            ends_at=new_end,
-            now=now,
-        ) from None
+            occurred_at=now,
+        )
     return appointment
 
 
