@@ -5,7 +5,6 @@ No tests live here; ``test_sandbox.py`` and ``test_twilio_gateway.py`` import th
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ import pytest
 
 from db.settings import Settings
 from ops.sandbox import Sandbox, build_sandbox, create_sandbox_app
+from ops.stack import free_port
 from tests.conftest import base_settings
 
 
@@ -47,13 +47,6 @@ class ServedApp:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=2)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
