@@ -4,8 +4,10 @@ A scratch database (``<DATABASE_URL name>_bench_e2e``, migrated, N tenants bulk-
 sandbox | ingress | dispatcher | worker` processes (``ops.stack.LocalStack``) in its own Redis namespace. A bounded
 pool of caller threads keeps ``--concurrency`` conversations in flight: each is a missed call through the sandbox
 (which plays Twilio's signed voice webhooks against the ingress), the first SMS, a pause, a price question by SMS
-and the AI's reply. Latencies come from the sandbox's own timestamps (what a caller's phone would see) and from the
-database (``first_response_latency_ms``, and the outbox/delivery timestamps for where the time goes).
+and the AI's reply; with ``--rate`` the calls start at a fixed rate instead (open loop), which measures latency at
+a given load rather than the backlog of a saturated system. Latencies come from the sandbox's own timestamps (what a
+caller's phone would see) and from the database (``first_response_latency_ms``, and the outbox/delivery timestamps
+for where the time goes).
 """
 
 from __future__ import annotations
