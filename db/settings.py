@@ -53,7 +53,8 @@ class Settings(BaseModel):
     delivery_redrive_after_seconds: int = Field(default=30, ge=1)
     worker_processes: int = Field(default=2, ge=1, le=64)
     worker_threads: int = Field(default=8, ge=1, le=256)
-    worker_idle_poll_ms: int = Field(default=20, ge=1, le=5000)
+    # The longest an idle consumer blocks before polling again; every enqueue wakes it at once.
+    worker_idle_poll_ms: int = Field(default=1000, ge=1, le=5000)
     dramatiq_namespace: str = "nmc"
     # Modules whose `subscriptions` this process serves; empty means every domain module.
     handler_modules: tuple[str, ...] = ()

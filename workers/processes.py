@@ -52,8 +52,7 @@ def _worker_child(settings: Settings, threads: int, queues: tuple[str, ...]) -> 
     worker = dramatiq.Worker(
         runtime.broker,
         queues=set(queues) if queues else None,
-        # Dramatiq's idle consumer backs off up to worker_timeout ms between polls; a small value keeps an idle
-        # worker's pick-up latency in the tens of milliseconds.
+        # An idle consumer blocks up to worker_timeout ms on its queue's wake-up list (see workers/broker.py).
         worker_timeout=settings.worker_idle_poll_ms,
         worker_threads=threads,
     )
