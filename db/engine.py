@@ -18,7 +18,8 @@ def make_engine(
         settings.sqlalchemy_url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout on the hot path. A connection that died is invalidated
+        # (with the rest of the pool) on first use, and the unit of work fails and is retried.
         pool_recycle=1800,
         connect_args={"application_name": application_name, "connect_timeout": 5},
     )

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 
 import dramatiq
 
 from workers.broker import actor_name
-from workers.delivery import DeliveryRunner
+from workers.delivery import DeliveryResult, DeliveryRunner
+from workers.middleware import current_claims
 
 
 def declare_actors(
     broker: dramatiq.Broker, queues: Iterable[str], runner: DeliveryRunner
-) -> list[dramatiq.Actor[..., None]]:
-    def deliver(delivery_id: str) -> None:
-        runner.process(uuid.UUID(delivery_id))
+) -> list[dramatiq.Actor[..., list[DeliveryResult]]]:
+    def deliver(delivery_ids: str) -> list[DeliveryResult]:
+        # DeliveryMiddleware has claimed the deliveries (a comma-separated batch) this message carries.
+        return runner.run_claimed(current_claims())
 
     return [
         dramatiq.actor(actor_name=actor_name(queue), queue_name=queue, broker=broker)(deliver)

@@ -95,6 +95,7 @@ def build_dispatcher(
         batch_size=settings.outbox_batch_size,
         max_attempts=settings.delivery_max_attempts,
         redrive_after_seconds=settings.delivery_redrive_after_seconds,
+        delivery_batch_size=settings.delivery_batch_size,
         clock=clock,
         rng=rng,
     )

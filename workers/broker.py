@@ -98,5 +98,8 @@ def actor_name(queue: str) -> str:
     return f"{ACTOR_PREFIX}{queue}"
 
 
-def delivery_message(queue: str, delivery_id: str) -> dramatiq.Message[None]:
-    return dramatiq.Message(queue_name=queue, actor_name=actor_name(queue), args=(delivery_id,), kwargs={}, options={})
+def delivery_message(queue: str, *delivery_ids: str) -> dramatiq.Message[None]:
+    """One message for a batch of deliveries of one queue (comma-separated ids)."""
+    return dramatiq.Message(
+        queue_name=queue, actor_name=actor_name(queue), args=(",".join(delivery_ids),), kwargs={}, options={}
+    )

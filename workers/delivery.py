@@ -13,7 +13,9 @@ Three short transactions, each with one job:
 from __future__ import annotations
 
 import json
+import logging
 import random
+import time
 import traceback as traceback_module
 import uuid
 from collections.abc import Callable
@@ -31,6 +33,8 @@ from domain.events.handling import HandlerContext
 from workers.registry import Registry
 from workers.retry import backoff_seconds
 
+logger = logging.getLogger("nmc.worker")
+
 # The attempt must survive a SIGKILLed worker, not a Postgres crash: an asynchronous commit (set for this transaction
 # only, inside the same statement) keeps the claim off the fsync path; a database crash could under-count one attempt.
 _CLAIM = text(
@@ -38,8 +42,8 @@ _CLAIM = text(
     UPDATE outbox_deliveries d
        SET status = 'processing', attempts = attempts + 1, started_at = :now, lease_until = :lease_until
       FROM outbox_events e, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
-     WHERE d.id = :id AND d.status = 'enqueued' AND e.event_id = d.event_id
- RETURNING d.attempts, d.handler, d.event_id, e.created_at
+     WHERE d.id = ANY(:ids) AND d.status = 'enqueued' AND e.event_id = d.event_id
+ RETURNING d.id, d.attempts, d.handler, d.event_id, e.created_at
     """
 )
 
@@ -74,6 +78,13 @@ class Claim:
     handler: str
     event_id: uuid.UUID
     event_created_at: datetime
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    handler: str
+    outcome: str  # done | retry | dead
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -118,14 +129,41 @@ class DeliveryRunner:
 
     def claim(self, delivery_id: uuid.UUID) -> Claim | None:
         """Count the attempt and take the lease; None when the delivery is not ours to run (done, dead, taken)."""
+        claims = self.claim_many([delivery_id])
+        return claims[0] if claims else None
+
+    def claim_many(self, delivery_ids: list[uuid.UUID]) -> list[Claim]:
+        """Claim a batch in one statement; deliveries not ours to run (done, dead, taken) are left out."""
         now = self._clock()
         with self._sessions() as session, session.begin():
-            row = session.execute(
-                _CLAIM, {"id": delivery_id, "now": now, "lease_until": now + self._lease}
-            ).one_or_none()
-        if row is None:
-            return None
-        return Claim(delivery_id, row.attempts, row.handler, row.event_id, row.created_at)
+            rows = session.execute(_CLAIM, {"ids": delivery_ids, "now": now, "lease_until": now + self._lease}).all()
+        order = {delivery_id: index for index, delivery_id in enumerate(delivery_ids)}
+        claims = [Claim(row.id, row.attempts, row.handler, row.event_id, row.created_at) for row in rows]
+        return sorted(claims, key=lambda claim: order[claim.delivery_id])
+
+    def run_claimed(self, claims: list[Claim]) -> list[DeliveryResult]:
+        """Run each claimed delivery in its own transaction; a failing handler schedules its own retry or DLQ
+        entry and does not stop the others."""
+        results = []
+        for claim in claims:
+            started = time.perf_counter()
+            try:
+                self.process(claim.delivery_id)
+            except Exception as error:
+                outcome = self.fail(claim.delivery_id, error)
+                status = "dead" if outcome.dead else "retry"
+                log = logger.error if outcome.dead else logger.warning
+                log(
+                    "delivery %s (%s) failed on attempt %d: %s",
+                    claim.delivery_id,
+                    claim.handler,
+                    outcome.attempts,
+                    error,
+                )
+            else:
+                status = "done"
+            results.append(DeliveryResult(claim.handler, status, time.perf_counter() - started))
+        return results
 
     def process(self, delivery_id: uuid.UUID) -> bool:
         """Run the handler; True if it ran, False if an earlier attempt had already committed its effect."""

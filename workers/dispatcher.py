@@ -118,6 +118,7 @@ class Dispatcher:
         batch_size: int,
         max_attempts: int,
         redrive_after_seconds: int,
+        delivery_batch_size: int = 1,
         clock: Callable[[], datetime] = utcnow,
         rng: Callable[[], float] = random.random,
     ) -> None:
@@ -125,6 +126,7 @@ class Dispatcher:
         self._registry = registry
         self._broker = broker
         self.batch_size = batch_size
+        self.delivery_batch_size = delivery_batch_size
         self._max_attempts = max_attempts
         self._redrive_after = timedelta(seconds=redrive_after_seconds)
         self._clock = clock
@@ -149,7 +151,7 @@ class Dispatcher:
                 for handler in self._registry.handlers_for(event.event_name)
             ]
             created = session.execute(_INSERT_DELIVERIES, {"rows": json.dumps(rows), "now": now}).all() if rows else []
-        self._send(created)
+        self._send(created, batch=self.delivery_batch_size)
         if events:
             OUTBOX_DISPATCHED.inc(len(events))
             self.stats.events += len(events)
@@ -183,10 +185,16 @@ class Dispatcher:
         self.stats.redriven += len(due) + len(stale)
         return len(due) + len(stale) + len(lost)
 
-    def _send(self, deliveries: Sequence[Any]) -> None:
+    def _send(self, deliveries: Sequence[Any], *, batch: int = 1) -> None:
+        """Fresh deliveries go in batches per queue (one message, one claim for many); re-driven ones go alone, so
+        a delivery that kills its worker is isolated from the rest on its next try."""
+        by_queue: dict[str, list[str]] = {}
         for delivery in deliveries:
-            # A Redis error here loses nothing: the delivery stays 'enqueued' and the redriver re-sends it.
-            self._broker.enqueue(delivery_message(delivery.queue, str(delivery.id)))
+            by_queue.setdefault(delivery.queue, []).append(str(delivery.id))
+        for queue, ids in by_queue.items():
+            for start in range(0, len(ids), batch):
+                # A Redis error here loses nothing: the deliveries stay 'enqueued' and the redriver re-sends them.
+                self._broker.enqueue(delivery_message(queue, *ids[start : start + batch]))
 
 
 class DispatcherLoop:

@@ -377,3 +377,35 @@ def test_the_dlq_cli_lists_shows_and_replays(pipeline: Pipeline) -> None:
     assert "no dead letter" in missing.output
     bad = runner.invoke(cli, ["dlq", "show", "not-a-uuid"])
     assert bad.exit_code != 0
+
+
+def test_fresh_deliveries_travel_in_batches_and_a_failure_stays_with_its_own_delivery(pipeline: Pipeline) -> None:
+    sent: list[str] = []
+
+    class RecordingBroker(StubBroker):
+        def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:  # type: ignore[type-arg]
+            sent.append(message.args[0])
+            return message
+
+    runtime = pipeline.runtime
+    batching = Dispatcher(
+        runtime.sessions,
+        runtime.registry,
+        RecordingBroker(),
+        batch_size=500,
+        max_attempts=6,
+        redrive_after_seconds=3600,
+        delivery_batch_size=3,
+    )
+    pipeline.publish("ok", count=2)
+    pipeline.publish("fail:always")
+    assert batching.dispatch_batch() == 3
+    # 6 deliveries of one queue, 3 per message.
+    assert [len(batch.split(",")) for batch in sent] == [3, 3]
+    claims = pipeline.runner.claim_many([uuid.UUID(i) for batch in sent for i in batch.split(",")])
+    assert len(claims) == 6
+    results = pipeline.runner.run_claimed(claims)
+    assert sorted(r.outcome for r in results) == ["done"] * 5 + ["retry"]
+    assert pipeline.effects() == 5  # the failed handler's writes rolled back alone
+    # Claiming the same batch again claims nothing: a duplicated message is skipped.
+    assert pipeline.runner.claim_many([claim.delivery_id for claim in claims]) == []
