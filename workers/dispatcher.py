@@ -5,6 +5,10 @@ Claiming uses ``FOR UPDATE SKIP LOCKED``, so any number of dispatchers can run a
 leaves the events for the next one, and the unique (event_id, handler) makes a second fan-out impossible.
 Messages go to Redis only after that commit; a message lost in between is re-sent by the redriver, which is also
 what re-drives retries (their schedule lives in Postgres, not in Dramatiq).
+
+The fan-out commits asynchronously (no fsync wait): if Postgres crashed and lost it, the events would simply be
+dispatched again, and the processed (event_id, handler) markers, which commit synchronously with the handlers'
+effects, stop any second effect.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ logger = logging.getLogger("nmc.dispatcher")
 _CLAIM_EVENTS = text(
     """
     WITH claimed AS (
-        SELECT event_id FROM outbox_events
+        SELECT event_id FROM outbox_events, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
          WHERE dispatched_at IS NULL
          ORDER BY seq
          LIMIT :limit
