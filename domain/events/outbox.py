@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from db.models import OutboxEvent
 from domain.events.catalog import CATALOG
 from domain.events.envelope import Envelope, utcnow
+
+OUTBOX_TABLE: Table = OutboxEvent.__table__  # type: ignore[assignment]
 
 
 def build_envelope(
@@ -41,8 +43,9 @@ def build_envelope(
 def append_envelopes(session: Session, envelopes: list[Envelope]) -> None:
     if not envelopes:
         return
-    session.execute(
-        insert(OutboxEvent),
+    # Core insert on the table, not the ORM bulk path: events are rows to write, not objects to track.
+    session.connection().execute(
+        OUTBOX_TABLE.insert(),
         [
             {
                 "event_id": envelope.event_id,
