@@ -21,6 +21,7 @@ def make_engine(
         # No pre-ping: it costs a round trip per checkout on the hot path. A connection that died is invalidated
         # (with the rest of the pool) on first use, and the unit of work fails and is retried.
         pool_recycle=1800,
+        pool_timeout=5,
         connect_args={"application_name": application_name, "connect_timeout": 5},
     )
 

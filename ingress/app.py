@@ -7,10 +7,10 @@ from typing import Any
 
 import falcon
 import redis
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.engine import make_session_factory
+from db.engine import make_engine, make_session_factory
 from db.settings import Settings
 from ingress.api import register_api
 from ingress.errors import register_error_handlers
@@ -33,16 +33,9 @@ class IngressDeps:
 
 
 def build_deps(settings: Settings) -> IngressDeps:
-    # No pool pre-ping: it costs a round trip per request. A connection that died is invalidated on its first
-    # error, that request answers 503 and the provider retries it (nothing was half-written).
-    engine = create_engine(
-        settings.sqlalchemy_url,
-        pool_size=settings.ingress_threads,
-        max_overflow=4,
-        pool_timeout=5,
-        pool_recycle=1800,
-        connect_args={"application_name": "nmc-ingress", "connect_timeout": 3},
-    )
+    # A connection that died is invalidated on its first error; that request answers 503 and the provider retries
+    # it (nothing was half-written).
+    engine = make_engine(settings, pool_size=settings.ingress_threads, max_overflow=4, application_name="nmc-ingress")
     return IngressDeps(
         engine=engine,
         sessions=make_session_factory(engine),
@@ -62,15 +55,8 @@ def create_app(settings: Settings, deps: IngressDeps | None = None) -> falcon.Ap
     app.add_route("/metrics", MetricsResource(settings))
     register_webhooks(app, settings, deps)
 
-    # ---- Other routes register here ---------------------------------------------------------------------------
-    # Operator API (ingress/api/, /v1/...) and calendar webhooks (ingress/resources/calendar.py,
-    # /webhooks/google/calendar and /webhooks/jobber): one call each below, e.g.
-    #     register_api(app, settings, deps)
-    #     register_calendar_webhooks(app, settings, deps)
-    # Errors raised as ingress.errors.ApiError (or any falcon.HTTPError) get the shared JSON shape for free.
     register_api(app, settings, deps)
     register_calendar_webhooks(app, settings, deps)
-    # ---- end of other routes -------------------------------------------------------------------------------
     return app
 
 
