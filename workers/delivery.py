@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 import structlog
+from psycopg.rows import namedtuple_row
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,22 +39,22 @@ logger = logging.getLogger("nmc.worker")
 
 # The attempt must survive a SIGKILLed worker, not a Postgres crash: an asynchronous commit (set for this transaction
 # only, inside the same statement) keeps the claim off the fsync path; a database crash could under-count one attempt.
-_CLAIM = text(
-    """
+#
+# The three statements every delivery runs go straight to psycopg on the session's own connection: through the ORM
+# session each cost about half a millisecond of CPU, which was most of a delivery's cost.
+_CLAIM = """
     UPDATE outbox_deliveries d
-       SET status = 'processing', attempts = attempts + 1, started_at = :now, lease_until = :lease_until
+       SET status = 'processing', attempts = attempts + 1, started_at = %(now)s, lease_until = %(lease_until)s
       FROM outbox_events e, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
-     WHERE d.id = ANY(:ids) AND d.status = 'enqueued' AND e.event_id = d.event_id
+     WHERE d.id = ANY(%(ids)s) AND d.status = 'enqueued' AND e.event_id = d.event_id
  RETURNING d.id, d.attempts, d.handler, d.event_id, e.created_at
-    """
-)
+"""
 
 # Load the event and write the processed marker in one round trip; `fresh` is false when an earlier attempt
 # already committed this handler's effect.
-_LOAD_AND_MARK = text(
-    """
+_LOAD_AND_MARK = """
     WITH target AS (
-        SELECT handler, event_id, attempts FROM outbox_deliveries WHERE id = :id
+        SELECT handler, event_id, attempts FROM outbox_deliveries WHERE id = %(id)s
     ), marked AS (
         INSERT INTO processed_events (event_id, handler) SELECT event_id, handler FROM target
         ON CONFLICT DO NOTHING RETURNING event_id
@@ -60,15 +62,11 @@ _LOAD_AND_MARK = text(
     SELECT t.handler, t.attempts, e.event_id, e.event_name, e.schema_version, e.tenant_id, e.occurred_at,
            e.correlation_id, e.causation_id, e.payload, EXISTS (SELECT 1 FROM marked) AS fresh
       FROM target t JOIN outbox_events e ON e.event_id = t.event_id
-    """
-)
+"""
 
-_DONE = text(
-    """
-    UPDATE outbox_deliveries SET status = 'done', completed_at = :now, lease_until = NULL
-     WHERE id = :id
-    """
-)
+_DONE = """
+    UPDATE outbox_deliveries SET status = 'done', completed_at = %(now)s, lease_until = NULL WHERE id = %(id)s
+"""
 
 
 @dataclass(frozen=True)
@@ -136,7 +134,11 @@ class DeliveryRunner:
         """Claim a batch in one statement; deliveries not ours to run (done, dead, taken) are left out."""
         now = self._clock()
         with self._sessions() as session, session.begin():
-            rows = session.execute(_CLAIM, {"ids": delivery_ids, "now": now, "lease_until": now + self._lease}).all()
+            rows = (
+                _cursor(session)
+                .execute(_CLAIM, {"ids": delivery_ids, "now": now, "lease_until": now + self._lease})
+                .fetchall()
+            )
         order = {delivery_id: index for index, delivery_id in enumerate(delivery_ids)}
         claims = [Claim(row.id, row.attempts, row.handler, row.event_id, row.created_at) for row in rows]
         return sorted(claims, key=lambda claim: order[claim.delivery_id])
@@ -168,9 +170,12 @@ class DeliveryRunner:
     def process(self, delivery_id: uuid.UUID) -> bool:
         """Run the handler; True if it ran, False if an earlier attempt had already committed its effect."""
         with self._sessions() as session, session.begin():
-            row = session.execute(_LOAD_AND_MARK, {"id": delivery_id}).one()
+            cursor = _cursor(session)
+            row = cursor.execute(_LOAD_AND_MARK, {"id": delivery_id}).fetchone()
+            if row is None:
+                raise LookupError(f"delivery {delivery_id} does not exist")
             if not row.fresh:
-                session.execute(_DONE, {"id": delivery_id, "now": self._clock()})
+                cursor.execute(_DONE, {"id": delivery_id, "now": self._clock()})
                 return False
             envelope = envelope_from_row(row)
             # The stored payload is validated against the catalog before any handler sees it.
@@ -184,7 +189,8 @@ class DeliveryRunner:
                 handler=row.handler,
             ):
                 handler.call(payload, HandlerContext(session=session, envelope=envelope, attempt=row.attempts))
-            session.execute(_DONE, {"id": delivery_id, "now": self._clock()})
+            session.flush()
+            cursor.execute(_DONE, {"id": delivery_id, "now": self._clock()})
         return True
 
     def fail(self, delivery_id: uuid.UUID, error: BaseException, *, lost: bool = False) -> Outcome:
@@ -202,6 +208,13 @@ class DeliveryRunner:
                 rng=self._rng,
                 lost=lost,
             )
+
+
+def _cursor(session: Session) -> psycopg.Cursor[Any]:
+    """A psycopg cursor (rows as named tuples) on the session's connection, inside its transaction."""
+    driver = session.connection().connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    return driver.cursor(row_factory=namedtuple_row)
 
 
 def fail_delivery(

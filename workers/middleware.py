@@ -21,6 +21,7 @@ from workers.delivery import Claim, DeliveryResult, DeliveryRunner
 
 logger = logging.getLogger("nmc.worker")
 CLAIMS_OPTION = "nmc_claims"
+RESULTS_OPTION = "nmc_results"
 
 
 def delivery_ids(message: dramatiq.Message[Any] | MessageProxy) -> list[uuid.UUID] | None:
@@ -38,6 +39,13 @@ def claims_of(message: dramatiq.Message[Any] | MessageProxy | None) -> list[Clai
 def current_claims() -> list[Claim]:
     """What the middleware claimed for the message this worker thread is running."""
     return claims_of(CurrentMessage.get_current_message())
+
+
+def report_results(results: list[DeliveryResult]) -> None:
+    """Hand the per-delivery outcomes back to the middleware (an actor's return value would need Results)."""
+    message = CurrentMessage.get_current_message()
+    if message is not None:
+        message.options[RESULTS_OPTION] = results
 
 
 class DeliveryMiddleware(dramatiq.Middleware):
@@ -71,6 +79,7 @@ class DeliveryMiddleware(dramatiq.Middleware):
     ) -> None:
         claims = claims_of(message)
         message.options.pop(CLAIMS_OPTION, None)
+        results: list[DeliveryResult] = message.options.pop(RESULTS_OPTION, [])
         if exception is not None:
             # The batch died as a whole: settle each delivery still processing (finished ones are left alone).
             for claim in claims:
@@ -78,8 +87,7 @@ class DeliveryMiddleware(dramatiq.Middleware):
                 DELIVERIES.labels(handler=claim.handler, outcome="dead" if outcome.dead else "retry").inc()
             logger.error("delivery batch %s failed: %s", message.message_id, exception)
             return
-        for delivery in result or []:
-            assert isinstance(delivery, DeliveryResult)
+        for delivery in results:
             HANDLER_DURATION.labels(handler=delivery.handler).observe(delivery.seconds)
             DELIVERIES.labels(handler=delivery.handler, outcome=delivery.outcome).inc()
             if delivery.outcome == "retry":
