@@ -70,6 +70,8 @@ def up(ctx: click.Context, no_demo: bool, migrate: bool) -> None:
         upgrade(settings)
     # Gunicorn and Dramatiq run several processes each: their metrics are summed from shared sample files.
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.abspath(".run/metrics"))
+    # prometheus_client writes its sample files there from the first import in every child: it must exist.
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
     executable = [sys.executable, "-m", "ops"]
     available = set(cli.commands)
     children = [Child(name, [*executable, name]) for name in PROCESS_ORDER if name in available]
