@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterable
 from multiprocessing.context import ForkProcess
 
 import dramatiq
+import redis
 
+from db import heartbeats
 from db.metrics import mark_process_dead
 from db.settings import Settings
 from workers.bootstrap import build_dispatcher, build_runtime, build_worker_runtime
@@ -58,7 +60,15 @@ def _worker_child(settings: Settings, threads: int, queues: tuple[str, ...]) -> 
     )
     worker.start()
     logger.info("worker process %d consuming %s", os.getpid(), sorted(runtime.registry.queues))
-    stop.wait()
+    # The pool parent beats for the pool; each consuming child beats too, so "ready" means consuming.
+    beats = redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+    while True:
+        try:
+            heartbeats.beat(beats, "worker-consumer", ttl_seconds=settings.heartbeat_ttl_seconds)
+        except redis.RedisError as error:
+            logger.warning("heartbeat not written: %s", error)
+        if stop.wait(min(5.0, settings.heartbeat_ttl_seconds / 3)):
+            break
     worker.stop(timeout=10_000)
     runtime.broker.close()
     runtime.engine.dispose()

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 
 import click
 import httpx
+import redis
 
+from db import heartbeats
+from db.settings import Settings
 from ops.cli import cli, get_settings
 
 PROCESS_ORDER = ("sandbox", "ingress", "dispatcher", "worker", "scheduler")
@@ -57,6 +60,23 @@ def _wait_ready(url: str, timeout: float, stop: threading.Event) -> bool:
     return False
 
 
+def _wait_consuming(settings: Settings, *, since: float, timeout: float, stop: threading.Event) -> bool:
+    """Wait until the dispatcher and a consuming worker process of this run have reported alive."""
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and not stop.is_set():
+            fresh = {beat.process for beat in heartbeats.alive(client) if beat.at >= since}
+            if {"dispatcher", "worker-consumer"} <= fresh:
+                return True
+            time.sleep(0.2)
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+    return False
+
+
 @click.command()
 @click.option("--no-demo", is_flag=True, help="Start everything but do not play the demo conversation.")
 @click.option("--migrate/--no-migrate", default=True, show_default=True, help="Apply migrations first.")
@@ -86,9 +106,11 @@ def up(ctx: click.Context, no_demo: bool, migrate: bool) -> None:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    started = time.time()
     for child in children:
         _start(child, lock)
-    ready = _wait_ready(f"http://{settings.ingress_bind}/readyz", 30, stop) if "ingress" in available else True
+    ready = _wait_ready(f"http://{settings.ingress_bind}/readyz", 60, stop) if "ingress" in available else True
+    ready = ready and _wait_consuming(settings, since=started, timeout=60, stop=stop)
     if ready and not stop.is_set():
         click.echo(
             f"NeverMissCall is up: ingress http://{settings.ingress_bind}  sandbox http://{settings.sandbox_bind}"
@@ -97,7 +119,7 @@ def up(ctx: click.Context, no_demo: bool, migrate: bool) -> None:
             demo = Child("demo", [*executable, "demo"])
             _start(demo, lock)
     elif not stop.is_set():
-        click.echo("ingress did not become ready within 30 s; see its log lines above", err=True)
+        click.echo("the system did not become ready within 60 s; see the log lines above", err=True)
     while not stop.wait(0.5):
         for child in children:
             assert child.process is not None
