@@ -236,8 +236,8 @@ def send_message(
     session = ctx.session
     message = session.execute(
         text(
-            "SELECT id, status, purpose, to_number, from_number, body, reference_at, send_attempted_at"
-            " FROM conv_messages WHERE id = :id AND tenant_id = :tenant"
+            "SELECT id, conversation_id, status, purpose, to_number, from_number, body, reference_at,"
+            " send_attempted_at FROM conv_messages WHERE id = :id AND tenant_id = :tenant"
         ),
         {"id": event.message_id, "tenant": ctx.tenant_id},
     ).one()
@@ -350,19 +350,13 @@ def _queued(
     ctx.emit(
         MessageQueued(
             message_id=message.id,
-            conversation_id=None if message.purpose == "notification" else _conversation_of(ctx, message.id),
+            conversation_id=message.conversation_id,
             provider_ref=sid,
             queued_at=now,
             purpose=message.purpose,
             first_response_latency_ms=latency_ms,
         )
     )
-
-
-def _conversation_of(ctx: HandlerContext, message_id: uuid.UUID) -> uuid.UUID | None:
-    return ctx.session.execute(
-        text("SELECT conversation_id FROM conv_messages WHERE id = :id"), {"id": message_id}
-    ).scalar_one()
 
 
 def _json(value: dict[str, Any]) -> str:
