@@ -223,6 +223,7 @@ class DispatcherLoop:
     def run(self) -> None:
         listener: psycopg.Connection[tuple[object, ...]] | None = None
         last_redrive = 0.0
+        woken = False
         while not self.stopping.is_set():
             try:
                 if listener is None:
@@ -236,7 +237,12 @@ class DispatcherLoop:
                         self._on_tick()
                 if claimed >= self._dispatcher.batch_size:
                     continue  # more is waiting: no need to sleep
-                self._wait(listener)
+                if claimed == 0 and woken:
+                    # Another dispatcher won this wake-up. Every NOTIFY wakes every dispatcher, so without a short
+                    # random pause the losers would spend the machine on empty claims; the pause lets the winner
+                    # keep the stream and the rest pick up what accumulates.
+                    self.stopping.wait(random.uniform(0.005, 0.020))
+                woken = self._wait(listener)
             except (psycopg.OperationalError, OSError) as error:
                 logger.warning("dispatcher lost a dependency, retrying in 1 s: %s", error)
                 if listener is not None:
@@ -250,10 +256,13 @@ class DispatcherLoop:
         if listener is not None:
             listener.close()
 
-    def _wait(self, listener: psycopg.Connection[tuple[object, ...]]) -> None:
+    def _wait(self, listener: psycopg.Connection[tuple[object, ...]]) -> bool:
+        """Sleep until a NOTIFY or the poll interval; True if a notification woke us."""
         timeout = min(self._poll_seconds, self._redrive_interval)
         ready, _, _ = select.select([listener.fileno()], [], [], timeout)
-        if ready:
-            # Drain every pending notification; one wake-up covers them all.
-            for _ in listener.notifies(timeout=0):
-                pass
+        if not ready:
+            return False
+        # Drain every pending notification; one wake-up covers them all.
+        for _ in listener.notifies(timeout=0):
+            pass
+        return True
