@@ -81,8 +81,11 @@ def create_tenant(
     plan: str = DEFAULT_PLAN,
     subscription_status: str = "trialing",
     tenant_id: uuid.UUID | None = None,
+    owner_mobile: str | None = None,
 ) -> TenantRecord:
-    """A tenant with its Twilio number and initial gates, and ``TenantCreated`` (compliance opens its campaign)."""
+    """A tenant with its Twilio number and initial gates, and ``TenantCreated`` (compliance opens its campaign).
+
+    ``owner_mobile`` is where tenant-facing notifications go (a missed call, a caller who wants a person)."""
     if not name.strip():
         raise IdentityError("a tenant needs a name")
     try:
@@ -90,11 +93,12 @@ def create_tenant(
     except (ZoneInfoNotFoundError, ValueError):
         raise IdentityError(f"{timezone!r} is not an IANA time zone") from None
     e164, forward = normalise_e164(number), normalise_e164(forward_to)
+    owner = None if owner_mobile is None else normalise_e164(owner_mobile)
     plan_row = session.get(Plan, plan)
     if plan_row is None:
         raise IdentityError(f"unknown plan {plan!r}")
     new_id = tenant_id or uuid.uuid4()
-    session.add(Tenant(id=new_id, name=name.strip(), timezone=timezone, forward_to=forward))
+    session.add(Tenant(id=new_id, name=name.strip(), timezone=timezone, forward_to=forward, owner_mobile=owner))
     session.flush()
     claimed = session.scalar(
         insert(PhoneNumber)

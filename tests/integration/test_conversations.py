@@ -260,3 +260,31 @@ def test_the_daily_reconciliation_repairs_statuses_the_callbacks_never_told_us(s
     assert reported == 1
     system.drain()
     assert system.row("SELECT status FROM conv_messages WHERE to_number = :c", c=phone).status == "delivered"
+
+
+def test_the_owner_hears_of_a_missed_call_and_of_a_caller_who_wants_a_person(system: System) -> None:
+    from domain.events.catalog import CallMissed
+    from ops.commands.tenant import DEMO_OWNER_MOBILE
+
+    phone = caller()
+    with transaction(system.sessions) as session:
+        outbox.append(
+            session,
+            CallMissed(
+                call_sid=f"CA{uuid.uuid4().hex}",
+                caller=phone,
+                called=DEMO_NUMBER,
+                dial_status="no-answer",
+                missed_at=datetime.now(UTC),
+            ),
+            tenant_id=system.tenant_id,
+        )
+    system.drain()
+    assert len(system.sent_to(phone)) == 1  # the first SMS to the caller
+    owner = [m["body"] for m in system.sent_to(DEMO_OWNER_MOBILE) if phone in m["body"]]
+    assert owner == [f"Missed call from {phone}. We've texted them back and are handling it."]
+    system.inbound(phone, "can I talk to a real person please")
+    system.drain()
+    owner = [m["body"] for m in system.sent_to(DEMO_OWNER_MOBILE) if phone in m["body"]]
+    assert owner[-1] == f"{phone} would like to talk to a person. Please take over."
+    assert system.row("SELECT state FROM conv_conversations WHERE caller = :c", c=phone).state == "human"
