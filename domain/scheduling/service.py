@@ -407,9 +407,13 @@ def _check_bookable(
     skip_hold: uuid.UUID | None = None,
     skip_appointment: uuid.UUID | None = None,
 ) -> None:
-    """Raise SlotUnavailable (without alternatives) unless the resource may take ``[starts_at, ends_at)`` now."""
+    """Raise SlotUnavailable (without alternatives) unless the resource may take ``[starts_at, ends_at)`` now.
+
+    Overlapping holds that have expired but not yet been swept are retired first, so they never block.
+    """
     if ends_at <= starts_at:
         raise ValueError("ends_at must be after starts_at")
+    _expire_stale_holds(session, resource_id=resource_id, starts_at=starts_at, ends_at=ends_at, now=now)
     resource = _resource_for(session, tenant_id, resource_id)
     if resource is None:
         raise SlotUnavailable("resource_unavailable")
@@ -564,7 +568,6 @@ def place_hold(
         session, tenant_id=tenant_id, service_item_id=service_item_id, starts_at=starts_at, ends_at=ends_at, now=now
     ):
         _lock_resource(session, resource_id)
-        _expire_stale_holds(session, resource_id=resource_id, starts_at=starts_at, ends_at=ends_at, now=now)
         _check_bookable(
             session,
             tenant_id=tenant_id,
@@ -778,7 +781,6 @@ def confirm_hold(
                 occurred_at=now,
             )
         live = hold.status == "active"
-        _expire_stale_holds(session, resource_id=hold.resource_id, starts_at=starts_at, ends_at=ends_at, now=now)
         # A live hold was checked against hours and lead time when placed; a lapsed one is re-checked in full.
         _check_bookable(
             session,
@@ -831,7 +833,6 @@ def book_slot(
         session, tenant_id=tenant_id, service_item_id=service_item_id, starts_at=starts_at, ends_at=ends_at, now=now
     ):
         _lock_resource(session, resource_id)
-        _expire_stale_holds(session, resource_id=resource_id, starts_at=starts_at, ends_at=ends_at, now=now)
         _check_bookable(
             session,
             tenant_id=tenant_id,
@@ -924,7 +925,6 @@ def reschedule_appointment(
         appointment = _get_appointment(session, tenant_id, appointment_id)
         if appointment.status != "booked":
             raise AppointmentNotBooked(appointment_id)
-        _expire_stale_holds(session, resource_id=target, starts_at=starts_at, ends_at=new_end, now=now)
         _check_bookable(
             session,
             tenant_id=tenant_id,
