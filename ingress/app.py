@@ -16,6 +16,7 @@ from ingress.api import register_api
 from ingress.errors import register_error_handlers
 from ingress.metrics import MetricsResource
 from ingress.middleware import BodyLimitMiddleware, CorrelationMiddleware
+from ingress.recording import WebhookRecorder
 from ingress.resources.calendar import register_calendar_webhooks
 from ingress.resources.health import HealthResource, ReadinessResource
 from ingress.resources.stripe_webhook import StripeWebhookResource
@@ -62,6 +63,7 @@ def create_app(settings: Settings, deps: IngressDeps | None = None) -> falcon.Ap
 
 def register_webhooks(app: falcon.App, settings: Settings, deps: IngressDeps) -> None:
     """Twilio and Stripe webhooks: verified in falcon.before hooks, deduped and recorded in one transaction."""
+    recorder = WebhookRecorder(deps.engine)
     twilio = TwilioVerifier(settings.twilio_auth_token, settings.public_base_url, settings.max_body_bytes)
     for path, resource in (
         ("/webhooks/twilio/voice", VoiceResource),
@@ -69,6 +71,6 @@ def register_webhooks(app: falcon.App, settings: Settings, deps: IngressDeps) ->
         ("/webhooks/twilio/sms", SmsResource),
         ("/webhooks/twilio/sms/status", SmsStatusResource),
     ):
-        app.add_route(path, resource(deps.sessions, twilio, settings.public_base_url))
+        app.add_route(path, resource(recorder, twilio, settings.public_base_url))
     stripe = StripeVerifier(settings.stripe_webhook_secret, settings.stripe_tolerance_seconds, settings.max_body_bytes)
-    app.add_route("/webhooks/stripe", StripeWebhookResource(deps.sessions, stripe))
+    app.add_route("/webhooks/stripe", StripeWebhookResource(recorder, stripe))

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import falcon
+import psycopg
 from sqlalchemy import exc as sa_exc
 
 _CODES_BY_STATUS = {
@@ -81,6 +82,9 @@ def register_error_handlers(app: falcon.App) -> None:
     app.add_error_handler(sa_exc.InterfaceError, database_unavailable)
     app.add_error_handler(sa_exc.TimeoutError, database_unavailable)
     app.add_error_handler(sa_exc.DataError, database_rejected_value)
+    # The webhook hot path talks psycopg directly (ingress.recording), so its errors arrive unwrapped.
+    app.add_error_handler(psycopg.OperationalError, database_unavailable)
+    app.add_error_handler(psycopg.DataError, database_rejected_value)
 
 
 def _dbapi_error(req: falcon.Request, resp: falcon.Response, error: Exception, params: dict[str, Any]) -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
+# Webhooks name the same few numbers over and over (every tenant's own, its regular callers); parsing is the
+# costly part, and the answer for a given string never changes.
+@lru_cache(maxsize=8192)
 def to_e164(raw: str | None, default_region: str = "US") -> str | None:
     """The number in E.164, or None when it is not a possible phone number (anonymous, short code, junk).
 

@@ -9,12 +9,11 @@ import re
 from typing import Any
 
 import falcon
-from sqlalchemy.orm import Session, sessionmaker
 
 from domain.events.catalog import StripeEventReceived
 from ingress.errors import malformed
 from ingress.metrics import count_webhook
-from ingress.recording import Delivery, record
+from ingress.recording import Delivery, WebhookRecorder
 from ingress.verification import StripeVerifier, scrub_json, stripe_signature
 
 PROVIDER = "stripe"
@@ -25,16 +24,15 @@ _EVENT_TYPE = re.compile(r"^[a-z0-9_.]{1,200}$")
 class StripeWebhookResource:
     kind = "stripe"
 
-    def __init__(self, sessions: sessionmaker[Session], verifier: StripeVerifier) -> None:
-        self.sessions = sessions
+    def __init__(self, recorder: WebhookRecorder, verifier: StripeVerifier) -> None:
+        self.recorder = recorder
         self.stripe_verifier = verifier
 
     @falcon.before(stripe_signature)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         document: dict[str, Any] = scrub_json(req.context.stripe_event)
         event = _parse_event(document)
-        outcome, _route = record(
-            self.sessions,
+        outcome, _route = self.recorder.record(
             Delivery(PROVIDER, event.stripe_event_id, event.type, document),
             number=None,
             events=[event],

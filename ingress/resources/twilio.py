@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Literal, cast, get_args
 
 import falcon
-from sqlalchemy.orm import Session, sessionmaker
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -20,7 +19,7 @@ from domain.events.catalog import CallMissed, MessageReceived, MessageStatusRepo
 from ingress.errors import malformed
 from ingress.metrics import count_webhook
 from ingress.phones import to_e164
-from ingress.recording import Delivery, Route, record
+from ingress.recording import Delivery, Route, WebhookRecorder
 from ingress.verification import FormParams, TwilioVerifier, scrub, twilio_signature
 
 PROVIDER = "twilio"
@@ -60,8 +59,8 @@ def _now() -> datetime:
 class _TwilioWebhook:
     kind: str
 
-    def __init__(self, sessions: sessionmaker[Session], verifier: TwilioVerifier, public_base_url: str) -> None:
-        self.sessions = sessions
+    def __init__(self, recorder: WebhookRecorder, verifier: TwilioVerifier, public_base_url: str) -> None:
+        self.recorder = recorder
         self.twilio_verifier = verifier
         self.public_base_url = public_base_url.rstrip("/")
 
@@ -84,8 +83,7 @@ class VoiceResource(_TwilioWebhook):
         params: FormParams = req.context.params
         call_sid = _sid(params, "CallSid")
         called = to_e164(params.first("To") or params.first("Called"))
-        outcome, route = record(
-            self.sessions,
+        outcome, route = self.recorder.record(
             Delivery(PROVIDER, f"{call_sid}:voice", self.kind, params.to_json()),
             number=called,
             events=[],
@@ -147,8 +145,7 @@ class VoiceStatusResource(_TwilioWebhook):
             events = [missed]
 
         # One missed (or answered) verdict per call, whichever of dial action or status callback says it first.
-        outcome, _route = record(
-            self.sessions,
+        outcome, _route = self.recorder.record(
             Delivery(PROVIDER, f"{call_sid}:{verdict}", self.kind, params.to_json()),
             number=called,
             events=events,
@@ -192,8 +189,7 @@ class SmsResource(_TwilioWebhook):
             )
             events = [received]
 
-        outcome, _route = record(
-            self.sessions,
+        outcome, _route = self.recorder.record(
             Delivery(PROVIDER, message_sid, self.kind, stored),
             number=to_number,
             events=events,
@@ -231,8 +227,7 @@ class SmsStatusResource(_TwilioWebhook):
             )
             events = [reported]
 
-        outcome, _route = record(
-            self.sessions,
+        outcome, _route = self.recorder.record(
             Delivery(PROVIDER, f"{message_sid}:{status}", self.kind, params.to_json()),
             number=our_number,
             events=events,

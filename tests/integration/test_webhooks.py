@@ -370,19 +370,25 @@ def test_database_unreachable_is_503_so_the_provider_retries(settings: Settings)
     assert result.headers["Retry-After"]
 
 
-def test_failure_after_the_row_rolls_everything_back(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sqlalchemy.exc import OperationalError
-
-    import ingress.recording
-
-    def broken(*_: object, **__: object) -> None:
-        raise OperationalError("INSERT INTO outbox_events", {}, Exception("connection lost"))
-
-    monkeypatch.setattr(ingress.recording, "append_envelopes", broken)
+def test_failure_after_the_row_rolls_everything_back(env: Env) -> None:
+    # The outbox insert fails inside Postgres after the webhook row was written (as a lost connection would, with
+    # SQLSTATE class 57): neither row may survive, and the provider's retry must then be accepted as new.
+    with env.engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE FUNCTION fail_outbox() RETURNS trigger LANGUAGE plpgsql AS $$"
+                " BEGIN RAISE EXCEPTION 'connection lost' USING ERRCODE = 'admin_shutdown'; END $$;"
+                " CREATE TRIGGER fail_outbox BEFORE INSERT ON outbox_events"
+                " FOR EACH ROW EXECUTE FUNCTION fail_outbox()"
+            )
+        )
     params = [("MessageSid", message_sid()), ("From", CALLER), ("To", TENANT_NUMBER), ("Body", "x")]
-    assert env.twilio("/webhooks/twilio/sms", params).status_code == 503
+    result = env.twilio("/webhooks/twilio/sms", params)
+    assert result.status_code == 503
+    assert result.json["error"]["code"] == "unavailable"
     assert env.counts() == (0, 0)  # the webhook row did not survive without its event
-    monkeypatch.undo()
+    with env.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER fail_outbox ON outbox_events"))
     assert env.twilio("/webhooks/twilio/sms", params).headers["X-Webhook-Outcome"] == "accepted"
     assert env.counts() == (1, 1)
 
