@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import Engine
 
 from domain.events.catalog import EventValidationError
+from domain.events.envelope import Envelope
 from domain.events.outbox import build_envelope
 from ingress.errors import malformed
 
@@ -62,11 +63,9 @@ _ROUTE_AND_RECORD = """
             (event_id, event_name, schema_version, tenant_id, occurred_at, correlation_id, causation_id, payload)
         SELECT e.event_id, e.event_name, e.schema_version, hook.tenant_id, e.occurred_at, e.correlation_id,
                e.causation_id, e.payload
-        FROM hook, unnest(%(event_ids)s::uuid[], %(event_names)s::text[], %(schema_versions)s::int[],
-                          %(occurred_ats)s::timestamptz[], %(correlation_ids)s::uuid[], %(causation_ids)s::uuid[],
-                          %(payloads)s::jsonb[])
-            WITH ORDINALITY AS e(event_id, event_name, schema_version, occurred_at, correlation_id, causation_id,
-                                 payload, position)
+        FROM hook, jsonb_to_recordset(%(events)s) AS e(
+            event_id uuid, event_name text, schema_version int, occurred_at timestamptz, correlation_id uuid,
+            causation_id uuid, payload jsonb, position int)
         WHERE hook.outcome <> 'unroutable'
         ORDER BY e.position
     )
@@ -114,13 +113,8 @@ class WebhookRecorder:
             "routed": routed,
             "outcome": outcome,
             "payload": Jsonb(delivery.payload),
-            "event_ids": [envelope.event_id for envelope in envelopes],
-            "event_names": [envelope.event_name for envelope in envelopes],
-            "schema_versions": [envelope.schema_version for envelope in envelopes],
-            "occurred_ats": [envelope.occurred_at for envelope in envelopes],
-            "correlation_ids": [envelope.correlation_id for envelope in envelopes],
-            "causation_ids": [envelope.causation_id for envelope in envelopes],
-            "payloads": [Jsonb(envelope.payload) for envelope in envelopes],
+            # One JSON document rather than a typed array per column: psycopg dumps it in C, arrays in Python.
+            "events": Jsonb([_event_record(envelope, position) for position, envelope in enumerate(envelopes)]),
         }
         row = self._execute(params)
         route = (
@@ -150,3 +144,16 @@ class WebhookRecorder:
             raise
         finally:
             pooled.close()
+
+
+def _event_record(envelope: Envelope, position: int) -> dict[str, Any]:
+    return {
+        "position": position,
+        "event_id": str(envelope.event_id),
+        "event_name": envelope.event_name,
+        "schema_version": envelope.schema_version,
+        "occurred_at": envelope.occurred_at.isoformat(),
+        "correlation_id": str(envelope.correlation_id),
+        "causation_id": None if envelope.causation_id is None else str(envelope.causation_id),
+        "payload": envelope.payload,
+    }

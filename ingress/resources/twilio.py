@@ -40,6 +40,8 @@ MESSAGE_STATUSES: frozenset[str] = frozenset(get_args(MessageStatus))
 MISSED_LINE = "Sorry we missed your call. We will text you right away."
 ANSWERED_LINE = "Thanks for calling. Goodbye."
 UNROUTABLE_LINE = "The number you have called is not in service."
+# Built once: every SMS and status callback answers with it, and TwiML's XML builder is not free.
+EMPTY_TWIML = str(MessagingResponse().to_xml())
 
 
 def _sid(params: FormParams, *names: str) -> str:
@@ -195,7 +197,7 @@ class SmsResource(_TwilioWebhook):
             events=events,
             correlation_id=req.context.correlation_id,
         )
-        self._answer(resp, outcome, str(MessagingResponse().to_xml()))
+        self._answer(resp, outcome, EMPTY_TWIML)
 
 
 class SmsStatusResource(_TwilioWebhook):
@@ -233,7 +235,7 @@ class SmsStatusResource(_TwilioWebhook):
             events=events,
             correlation_id=req.context.correlation_id,
         )
-        self._answer(resp, outcome, str(MessagingResponse().to_xml()))
+        self._answer(resp, outcome, EMPTY_TWIML)
 
 
 def _int(value: str, name: str) -> int:

@@ -237,7 +237,7 @@ def _measure_http(
                 try:
                     writer.write(payloads[index])
                     status, head = await asyncio.wait_for(_read_response(reader), 15.0)
-                except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+                except (TimeoutError, OSError, asyncio.IncompleteReadError):
                     result.errors += 1
                     writer.close()
                     reader, writer = await asyncio.open_connection(host, int(port))
@@ -285,7 +285,8 @@ def _markdown(levels: list[dict[str, Any]], config: dict[str, Any]) -> str:
         "# Ingress benchmark",
         "",
         f"Signed Twilio SMS status callbacks through `nmc ingress` ({config['workers']} gunicorn gthread workers x "
-        f"{config['threads']} threads), asyncio keep-alive clients (one process, raw HTTP/1.1) on the same {os.cpu_count()}-core machine. Ceiling: "
+        f"{config['threads']} threads), asyncio keep-alive clients (one process, raw HTTP/1.1) on the same "
+        f"{os.cpu_count()}-core machine. Ceiling: "
         "the same number of psycopg clients doing single-row INSERT + COMMIT, no HTTP.",
         "",
         "| clients | req/s | P50 ms | P95 ms | P99 ms | errors | ceiling rows/s | ceiling P99 ms | % of ceiling |",
