@@ -214,6 +214,27 @@ def converse(
     return conversation
 
 
+def in_flight(conversations: list[Conversation]) -> dict[str, float]:
+    """Conversations actually in flight (call posted → last reply), measured, not configured: the time-weighted
+    mean over the busy span and the peak."""
+    edges = sorted(
+        [(c.call_posted, 1) for c in conversations if c.call_posted and c.finished]
+        + [(c.finished, -1) for c in conversations if c.call_posted and c.finished]
+    )
+    if not edges:
+        return {"mean": 0.0, "peak": 0}
+    level = peak = 0
+    weighted = 0.0
+    previous = edges[0][0]
+    for at, step in edges:
+        weighted += level * (at - previous)
+        previous = at
+        level += step
+        peak = max(peak, level)
+    span = edges[-1][0] - edges[0][0]
+    return {"mean": round(weighted / span, 1) if span else float(peak), "peak": peak}
+
+
 def drive(
     client: httpx.Client,
     inbox: Inbox,
@@ -530,6 +551,7 @@ def _figures(
         "conversations": len(measured),
         "completed": len(completed),
         "failures": dict(failures),
+        "in_flight": in_flight(measured),
         "pipeline_settled": settled,
         "inbox_poll_errors": poll_errors,
         "replies_quoting_a_price": priced,
@@ -583,7 +605,8 @@ def render_markdown(result: dict[str, Any], image_name: str) -> str:
         f"Machine: {result['machine']['cpus']} cores, shared (load average after the run "
         f"{', '.join(f'{x:.2f}' for x in result['machine']['load_average_after'])}). "
         f"{options['tenants']} tenants (seeded in {result['seed_seconds']} s), {result['conversations']} conversations "
-        f"({options['warmup']} more as warm-up, not counted), {options['concurrency']} in flight, caller think time "
+        f"({options['warmup']} more as warm-up, not counted), at most {options['concurrency']} in flight (measured: "
+        f"{result['in_flight']['mean']} on average, peak {result['in_flight']['peak']}), caller think time "
         f"{options['think_seconds']} s ±50 %. Ingress {options['ingress_workers']} workers × "
         f"{options['ingress_threads']} threads, 1 dispatcher, workers {options['worker_processes']} processes × "
         f"{options['worker_threads']} threads. Load: {_load_text(result)}.",
@@ -700,7 +723,8 @@ def _echo_summary(result: dict[str, Any]) -> None:
     db_first, sandbox_first, reply = result["first_sms_db"], result["first_sms_sandbox"], result["ai_reply_sandbox"]
     click.echo(
         f"conversations: {result['completed']}/{result['conversations']} completed in {result['wall_seconds']} s"
-        f"  failures: {result['failures'] or 'none'}"
+        f"  failures: {result['failures'] or 'none'}  in flight: {result['in_flight']['mean']} on average, "
+        f"peak {result['in_flight']['peak']}"
     )
     click.echo(
         f"first SMS (DB, missed → 201):    P50 {db_first['p50_ms']} ms  P95 {db_first['p95_ms']} ms "
