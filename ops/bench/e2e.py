@@ -217,10 +217,8 @@ def converse(
 def in_flight(conversations: list[Conversation]) -> dict[str, float]:
     """Conversations actually in flight (call posted → last reply), measured, not configured: the time-weighted
     mean over the busy span and the peak."""
-    edges = sorted(
-        [(c.call_posted, 1) for c in conversations if c.call_posted and c.finished]
-        + [(c.finished, -1) for c in conversations if c.call_posted and c.finished]
-    )
+    spans = [(c.call_posted, c.finished) for c in conversations if c.call_posted is not None and c.finished is not None]
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
     if not edges:
         return {"mean": 0.0, "peak": 0}
     level = peak = 0
