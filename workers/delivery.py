@@ -25,7 +25,6 @@ from typing import Any
 
 import psycopg
 import structlog
-from psycopg import sql
 from psycopg.rows import namedtuple_row
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
@@ -68,13 +67,6 @@ _LOAD_AND_MARK = """
 _DONE = """
     UPDATE outbox_deliveries SET status = 'done', completed_at = %(now)s, lease_until = NULL WHERE id = %(id)s
 """
-
-# The last statement and the COMMIT travel together as one simple-protocol query: one round trip instead of two.
-# Values are bound client-side (a UUID and a timestamp, quoted by psycopg); SQLAlchemy's own commit afterwards
-# finds the connection idle and sends nothing.
-_DONE_AND_COMMIT = sql.SQL(
-    "UPDATE outbox_deliveries SET status = 'done', completed_at = {now}, lease_until = NULL WHERE id = {id}; COMMIT"
-)
 
 
 @dataclass(frozen=True)
@@ -198,8 +190,7 @@ class DeliveryRunner:
             ):
                 handler.call(payload, HandlerContext(session=session, envelope=envelope, attempt=row.attempts))
             session.flush()
-            done = _DONE_AND_COMMIT.format(now=sql.Literal(self._clock()), id=sql.Literal(delivery_id))
-            cursor.execute(done.as_string(cursor.connection), prepare=False)
+            cursor.execute(_DONE, {"id": delivery_id, "now": self._clock()})
         return True
 
     def fail(self, delivery_id: uuid.UUID, error: BaseException, *, lost: bool = False) -> Outcome:
