@@ -20,7 +20,6 @@ import shlex
 import shutil
 import threading
 import time
-import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,13 +29,10 @@ from typing import Any
 
 import click
 import httpx
-import psycopg
 import redis
-from psycopg import sql
 from sqlalchemy import Engine, text
 
 from db.engine import make_engine
-from db.migrate import server_url, upgrade
 from db.settings import Settings
 from ops.bench.e2e_support import (
     STAGES,
@@ -50,6 +46,7 @@ from ops.bench.e2e_support import (
     seed_tenants,
 )
 from ops.bench.report import RESULTS_DIR, write_report
+from ops.bench.scratch import drop_database, scratch_database
 from ops.cli import get_settings
 from ops.stack import LocalStack
 
@@ -287,25 +284,6 @@ class Options:
     command_line: str = field(default="")
 
 
-def _scratch(settings: Settings) -> Settings:
-    name = f"{settings.database_name}_bench_e2e"
-    with psycopg.connect(server_url(settings), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    scratch = settings.model_copy(
-        update={
-            "database_url": settings.database_url.rsplit("/", 1)[0] + f"/{name}",
-            "dramatiq_namespace": f"nmc-bench-e2e-{uuid.uuid4().hex[:8]}",
-        }
-    )
-    upgrade(scratch)
-    return scratch
-
-
-def _drop(settings: Settings) -> None:
-    with psycopg.connect(server_url(settings), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(settings.database_name)))
-
-
 def _seed(engine: Engine, tenants: int) -> tuple[list[str], float]:
     started = time.monotonic()
     with engine.begin() as conn:
@@ -408,7 +386,7 @@ def _database_figures(engine: Engine, callers: list[str], since: datetime) -> di
 
 def run(settings: Settings, options: Options) -> dict[str, Any]:
     rng = random.Random(options.seed)
-    scratch = _scratch(settings)
+    scratch = scratch_database(settings, "bench_e2e")
     engine = make_engine(scratch, pool_size=2, max_overflow=2, application_name="nmc-bench")
     stack: LocalStack | None = None
     succeeded = False
@@ -513,7 +491,7 @@ def run(settings: Settings, options: Options) -> dict[str, Any]:
                 shutil.rmtree(stack.log_dir, ignore_errors=True)
         engine.dispose()
         if not options.keep_database:
-            _drop(scratch)
+            drop_database(scratch)
 
 
 def _figures(

@@ -4,7 +4,8 @@ database, at several client concurrencies, beside the machine's own ceiling meas
 The load is Twilio SMS status callbacks (the commonest webhook: verify, route, dedupe row + one outbox event in one
 transaction), each with a fresh MessageSid and a real signature computed up front so the client spends its CPU on
 HTTP, not HMAC. The ceiling is the same number of clients doing single-row INSERT + COMMIT over plain psycopg, no
-HTTP. Everything the bench writes (its tenant, rows and events) is deleted afterwards.
+HTTP. It runs in a scratch database (``<DATABASE_URL name>_bench_ingress``), created and migrated for the run and
+dropped afterwards, so runs are reproducible and the configured database is never written to.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from twilio.request_validator import RequestValidator
 from db.settings import Settings
 from ingress.verification import FormParams
 from ops.bench.report import summarize_ms, write_report
+from ops.bench.scratch import drop_database, scratch_database
 from ops.cli import get_settings
 
 ROUTE = "/webhooks/twilio/sms/status"
@@ -162,15 +164,6 @@ def _create_bench_tenant(conn: psycopg.Connection[Any]) -> tuple[uuid.UUID, str]
         if inserted:
             return tenant_id, number
     raise click.ClickException("could not find a free bench phone number")
-
-
-def _cleanup(conn: psycopg.Connection[Any], tenant_id: uuid.UUID, run: str) -> None:
-    conn.execute("DELETE FROM outbox_events WHERE tenant_id = %s", (tenant_id,))
-    conn.execute("DELETE FROM webhook_events WHERE tenant_id = %s", (tenant_id,))
-    conn.execute(
-        "DELETE FROM webhook_events WHERE provider = %s AND provider_ref LIKE %s", (CEILING_PROVIDER, run + "%")
-    )
-    conn.execute("DELETE FROM id_tenants WHERE id = %s", (tenant_id,))
 
 
 def _signed_requests(
@@ -319,17 +312,18 @@ def command(
     as_json: bool,
 ) -> None:
     """Signed webhooks at concurrency 1/16/64: req/s and P50/P95/P99 beside the insert+commit ceiling."""
-    settings = get_settings(ctx)
+    configured = get_settings(ctx)
+    try:
+        settings = scratch_database(configured, "bench_ingress")
+    except psycopg.OperationalError as error:
+        raise click.ClickException(f"cannot reach Postgres: {str(error).strip().splitlines()[0]}") from None
     concurrencies = [int(part) for part in levels.split(",") if part.strip()]
     workers = workers or settings.ingress_workers
     threads = threads or settings.ingress_threads
     run = uuid.uuid4().hex[:8]
     port = _free_port()
-    try:
-        admin = psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        raise click.ClickException(f"cannot reach Postgres: {str(error).strip().splitlines()[0]}") from None
-    tenant_id, number = _create_bench_tenant(admin)
+    admin = psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5)
+    _tenant_id, number = _create_bench_tenant(admin)
     server = Server(settings, port, workers, threads)
     results: list[dict[str, Any]] = []
     try:
@@ -350,8 +344,8 @@ def command(
             )
     finally:
         server.stop()
-        _cleanup(admin, tenant_id, run)
         admin.close()
+        drop_database(settings)
     config = {"workers": workers, "threads": threads, "route": ROUTE, "max_requests": max_requests}
     config["max_seconds"] = max_seconds
     path = write_report("ingress", {"config": config, "levels": results}, _markdown(results, config))

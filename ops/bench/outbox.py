@@ -17,18 +17,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
-import psycopg
 import redis
-from psycopg import sql
 from sqlalchemy import text
 
 from db.engine import make_engine, make_session_factory
-from db.migrate import server_url, upgrade
 from db.settings import Settings
 from domain.events.catalog import TenantCreated
 from domain.events.outbox import append_envelopes, build_envelope
 from ops.bench.outbox_handlers import CREATE_TABLE
 from ops.bench.report import summarize_ms, write_report
+from ops.bench.scratch import drop_database, scratch_database
 from ops.cli import get_settings
 
 
@@ -74,20 +72,6 @@ class Pipeline:
                 process.wait(20)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
-
-
-def _scratch_settings(settings: Settings) -> Settings:
-    name = f"{settings.database_name}_bench"
-    with psycopg.connect(server_url(settings), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    scratch = settings.model_copy(
-        update={
-            "database_url": settings.database_url.rsplit("/", 1)[0] + f"/{name}",
-            "dramatiq_namespace": f"nmc-bench-{uuid.uuid4().hex[:8]}",
-        }
-    )
-    upgrade(scratch)
-    return scratch
 
 
 def _run(settings: Settings, scenario: Scenario, worker_processes: int, worker_threads: int) -> dict[str, Any]:
@@ -176,22 +160,30 @@ def command(
     worker_threads: int,
 ) -> None:
     """Outbox → handler: events/s and P50/P95/P99 commit→handler-start latency, 1 and 4 dispatchers."""
-    settings = _scratch_settings(get_settings(ctx))
+    settings = scratch_database(get_settings(ctx), "bench")
     counts = [int(part) for part in dispatchers.split(",") if part.strip()]
     scenarios = []
     for count in counts:
         scenarios.append(Scenario(f"steady-{count}d", count, "steady", int(steady_rate * steady_seconds), steady_rate))
         scenarios.append(Scenario(f"flat-{count}d", count, "flat", flat_events, None))
     results = []
-    for scenario in scenarios:
-        click.echo(f"running {scenario.name} ({scenario.events} events)…", err=True)
-        result = _run(settings, scenario, worker_processes, worker_threads)
-        results.append(result)
-        latency = result["latency"]
-        click.echo(
-            f"{result['scenario']:>10}: {result['throughput_eps']:>8.1f} events/s  handled {result['handled']}/"
-            f"{result['events']}  P50 {latency['p50_ms']} ms  P95 {latency['p95_ms']} ms  P99 {latency['p99_ms']} ms"
-        )
+    try:
+        for scenario in scenarios:
+            click.echo(f"running {scenario.name} ({scenario.events} events)…", err=True)
+            result = _run(settings, scenario, worker_processes, worker_threads)
+            results.append(result)
+            latency = result["latency"]
+            click.echo(
+                f"{result['scenario']:>10}: {result['throughput_eps']:>8.1f} events/s  handled {result['handled']}/"
+                f"{result['events']}  P50 {latency['p50_ms']} ms  P95 {latency['p95_ms']} ms  "
+                f"P99 {latency['p99_ms']} ms"
+            )
+    finally:
+        client = redis.Redis.from_url(settings.redis_url)
+        keys = list(client.scan_iter(match=f"{settings.dramatiq_namespace}*"))
+        if keys:
+            client.delete(*keys)
+        drop_database(settings)
     lines = [
         "# Outbox benchmark",
         "",
@@ -210,7 +202,3 @@ def command(
         )
     path = write_report("outbox", {"results": results}, "\n".join(lines) + "\n")
     click.echo(f"report: {path}")
-    client = redis.Redis.from_url(settings.redis_url)
-    keys = list(client.scan_iter(match=f"{settings.dramatiq_namespace}*"))
-    if keys:
-        client.delete(*keys)

@@ -1,0 +1,39 @@
+"""Scratch databases for the benchmarks: created fresh and migrated for each run, dropped afterwards.
+
+A benchmark never writes to the configured database: runs stay reproducible (no dead tuples left by the previous
+run, which matters where autovacuum is off) and the user's data is never touched.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+from psycopg import sql
+
+from db.migrate import server_url, upgrade
+from db.settings import Settings
+
+
+def scratch_database(settings: Settings, suffix: str) -> Settings:
+    """Settings for a new, migrated ``<database>_<suffix>`` (any leftover of that name is dropped first) and a
+    Redis namespace of its own."""
+    name = f"{settings.database_name}_{suffix}"
+    _drop(settings, name)
+    scratch = settings.model_copy(
+        update={
+            "database_url": settings.database_url.rsplit("/", 1)[0] + f"/{name}",
+            "dramatiq_namespace": f"nmc-{suffix.replace('_', '-')}-{uuid.uuid4().hex[:8]}",
+        }
+    )
+    upgrade(scratch)
+    return scratch
+
+
+def drop_database(settings: Settings) -> None:
+    _drop(settings, settings.database_name)
+
+
+def _drop(settings: Settings, name: str) -> None:
+    with psycopg.connect(server_url(settings), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
