@@ -7,6 +7,8 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from db.heap import freeze_startup_heap
+
 
 class _GunicornApp(BaseApplication):
     def __init__(self, app_factory: Callable[[], Any], options: dict[str, Any]) -> None:
@@ -20,7 +22,9 @@ class _GunicornApp(BaseApplication):
 
     def load(self) -> Any:
         # Called in each worker after fork, so every worker opens its own database pool and Redis client.
-        return self._app_factory()
+        app = self._app_factory()
+        freeze_startup_heap()
+        return app
 
 
 def serve(

@@ -15,6 +15,7 @@ import dramatiq
 import redis
 
 from db import heartbeats
+from db.heap import freeze_startup_heap
 from db.metrics import mark_process_dead
 from db.settings import Settings
 from workers.bootstrap import build_dispatcher, build_runtime, build_worker_runtime
@@ -41,6 +42,7 @@ def run_dispatcher(settings: Settings, *, on_tick: Callable[[], None] | None = N
         on_tick=on_tick,
     )
     _stop_on_signals(loop.stopping)
+    freeze_startup_heap()
     logger.info("dispatcher started; subscriptions: %s", runtime.registry.subscriptions)
     loop.run()
     runtime.engine.dispose()
@@ -58,6 +60,7 @@ def _worker_child(settings: Settings, threads: int, queues: tuple[str, ...]) -> 
         worker_timeout=settings.worker_idle_poll_ms,
         worker_threads=threads,
     )
+    freeze_startup_heap()
     worker.start()
     logger.info("worker process %d consuming %s", os.getpid(), sorted(runtime.registry.queues))
     # The pool parent beats for the pool; each consuming child beats too, so "ready" means consuming.
