@@ -71,6 +71,8 @@ def test_database_status_and_pipeline_gauges(sessions: sessionmaker[Session]) ->
     assert 29.0 <= report["last_dispatch_age_seconds"] <= 31.0
     assert report["deliveries"] == {"dead": 2, "done": 2, "retrying": 2}
     assert report["dlq_size"] == 1  # one of the two dead letters was replayed
+    assert isinstance(report["autovacuum"], bool)
+    assert set(report["dead_rows"]) <= {"webhook_events", "outbox_events", "outbox_deliveries", "processed_events"}
     assert gauges["outbox_pending"] == 2
     assert 89.0 <= gauges["outbox_oldest_age_seconds"] <= 91.0
     assert gauges["dlq_size"] == 1
@@ -145,6 +147,11 @@ def test_nmc_status_command(settings: Settings, sessions: sessionmaker[Session])
     text_result = runner.invoke(cli, ["status"], env=env)
     assert text_result.exit_code == 0, text_result.output
     assert "outbox      pending 2" in text_result.output
+    # Either healthy or a warning naming the cause; this development server runs with autovacuum off.
+    vacuum_line = next(line for line in text_result.output.splitlines() if line.startswith("vacuum"))
+    assert vacuum_line.startswith("vacuum      autovacuum on,") != ("WARNING" in vacuum_line)
+    if not data["autovacuum"]:
+        assert "autovacuum is OFF" in vacuum_line
     bad = runner.invoke(cli, ["status"], env={**env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nope"})
     assert bad.exit_code == 1
     assert "cannot reach Postgres" in bad.output
