@@ -37,6 +37,7 @@ from workers.delivery import fail_delivery
 from workers.registry import Registry
 
 logger = logging.getLogger("nmc.dispatcher")
+MAX_RACE_PAUSE_SECONDS = 0.080
 
 _CLAIM_EVENTS = text(
     """
@@ -49,7 +50,7 @@ _CLAIM_EVENTS = text(
     )
     UPDATE outbox_events e SET dispatched_at = :now
       FROM claimed WHERE e.event_id = claimed.event_id
-    RETURNING e.event_id, e.event_name
+    RETURNING e.event_id, e.event_name, e.seq
     """
 )
 
@@ -136,6 +137,8 @@ class Dispatcher:
         self._clock = clock
         self._rng = rng
         self.stats = DispatchStats()
+        # The newest outbox seq this dispatcher has claimed: a NOTIFY for nothing newer is about its own past work.
+        self.newest_claimed_seq = 0
         for queue in registry.queues:
             broker.declare_queue(queue)
 
@@ -157,6 +160,7 @@ class Dispatcher:
             created = session.execute(_INSERT_DELIVERIES, {"rows": json.dumps(rows), "now": now}).all() if rows else []
         self._send(created, batch=self.delivery_batch_size)
         if events:
+            self.newest_claimed_seq = max(self.newest_claimed_seq, max(event.seq for event in events))
             OUTBOX_DISPATCHED.inc(len(events))
             self.stats.events += len(events)
             self.stats.deliveries += len(created)
@@ -223,7 +227,8 @@ class DispatcherLoop:
     def run(self) -> None:
         listener: psycopg.Connection[tuple[object, ...]] | None = None
         last_redrive = 0.0
-        woken = False
+        notified_seq: int | None = None
+        lost_races = 0
         while not self.stopping.is_set():
             try:
                 if listener is None:
@@ -237,12 +242,18 @@ class DispatcherLoop:
                         self._on_tick()
                 if claimed >= self._dispatcher.batch_size:
                     continue  # more is waiting: no need to sleep
-                if claimed == 0 and woken:
-                    # Another dispatcher won this wake-up. Every NOTIFY wakes every dispatcher, so without a short
-                    # random pause the losers would spend the machine on empty claims; the pause lets the winner
-                    # keep the stream and the rest pick up what accumulates.
-                    self.stopping.wait(random.uniform(0.005, 0.020))
-                woken = self._wait(listener)
+                if claimed:
+                    lost_races = 0
+                elif notified_seq is not None and notified_seq > self._dispatcher.newest_claimed_seq:
+                    # Another dispatcher won this wake-up. Every NOTIFY wakes every dispatcher, so the losers pause,
+                    # longer each time they lose in a row (5 ms doubling up to 80 ms): the winner keeps the stream,
+                    # the rest stop spending the machine on empty claims, and if the winner dies they take over
+                    # within 80 ms. A lone dispatcher never pauses: its empty claims come from notifications for
+                    # events its previous batch already took.
+                    lost_races += 1
+                    pause = min(MAX_RACE_PAUSE_SECONDS, 0.005 * 2 ** min(lost_races - 1, 8))
+                    self.stopping.wait(random.uniform(pause / 2, pause))
+                notified_seq = self._wait(listener)
             except (psycopg.OperationalError, OSError) as error:
                 logger.warning("dispatcher lost a dependency, retrying in 1 s: %s", error)
                 if listener is not None:
@@ -256,13 +267,14 @@ class DispatcherLoop:
         if listener is not None:
             listener.close()
 
-    def _wait(self, listener: psycopg.Connection[tuple[object, ...]]) -> bool:
-        """Sleep until a NOTIFY or the poll interval; True if a notification woke us."""
+    def _wait(self, listener: psycopg.Connection[tuple[object, ...]]) -> int | None:
+        """Sleep until a NOTIFY or the poll interval; the newest outbox seq notified, None if none woke us."""
         timeout = min(self._poll_seconds, self._redrive_interval)
         ready, _, _ = select.select([listener.fileno()], [], [], timeout)
         if not ready:
-            return False
+            return None
         # Drain every pending notification; one wake-up covers them all.
-        for _ in listener.notifies(timeout=0):
-            pass
-        return True
+        newest = 0
+        for notification in listener.notifies(timeout=0):
+            newest = max(newest, int(notification.payload) if notification.payload.isdigit() else 0)
+        return newest
