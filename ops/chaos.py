@@ -43,7 +43,7 @@ from domain.catalog.demo import seed_demo_catalog
 from domain.scheduling.demo import seed_demo_schedule
 from ops.bench.report import write_report
 from ops.commands.tenant import DEMO_TIMEZONE, create_tenant_with_campaign
-from ops.stack import LocalStack, free_port
+from ops.stack import LocalStack, child_pids, free_port
 
 # Short leases and redrive delays so a killed worker's delivery and a message lost with Redis come back within
 # seconds, not the production minutes; the handler time limit is the lease minus 5 s (workers/broker.py).
@@ -464,13 +464,6 @@ def drive(
 # --- faults ---------------------------------------------------------------------------------------------------------
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
 def postgres_outage(admin_url: str, database: str, seconds: float) -> int:
     """Refuse new connections to ``database`` and terminate every backend of it, repeatedly, for ``seconds``.
 
@@ -536,7 +529,7 @@ class Injector:
 
     def _kill_child(self, name: str) -> str:
         parent = self._system.stack.processes[name].pid
-        children = _children(parent)
+        children = child_pids(parent)
         if not children:
             raise RuntimeError(f"`nmc {name}` (pid {parent}) has no child process to kill")
         victim = self._rng.choice(children)

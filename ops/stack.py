@@ -104,7 +104,7 @@ class LocalStack:
     def kill_child(self, name: str) -> int | None:
         """SIGKILL one child of a pool (a gunicorn or Dramatiq worker process); its parent replaces it."""
         parent = self.processes[name].pid
-        children = _children(parent)
+        children = child_pids(parent)
         if not children:
             return None
         victim = children[0]
@@ -149,7 +149,8 @@ class LocalStack:
                 process.wait(5)
 
 
-def _children(pid: int) -> list[int]:
+def child_pids(pid: int) -> list[int]:
+    """The pids a process has forked (a gunicorn or Dramatiq pool's workers)."""
     try:
         found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:

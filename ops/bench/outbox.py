@@ -20,6 +20,7 @@ import click
 import redis
 from sqlalchemy import text
 
+from db import heartbeats
 from db.engine import make_engine, make_session_factory
 from db.settings import Settings
 from domain.events.catalog import TenantCreated
@@ -28,6 +29,7 @@ from ops.bench.outbox_handlers import CREATE_TABLE
 from ops.bench.report import summarize_ms, write_report
 from ops.bench.scratch import drop_database, scratch_database
 from ops.cli import get_settings
+from ops.stack import child_pids
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Pipeline:
             "LOG_LEVEL": "WARNING",
             "LOG_FORMAT": "console",
         }
+        self.worker_processes = worker_processes
         self.processes = [
             subprocess.Popen([sys.executable, "-m", "ops", "dispatcher"], env=env, start_new_session=True)
             for _ in range(dispatchers)
@@ -62,6 +65,27 @@ class Pipeline:
                 start_new_session=True,
             )
         )
+
+    def wait_ready(self, settings: Settings, timeout: float = 90.0) -> None:
+        """Until every dispatcher and every worker child has heartbeated (each does so only once it is consuming):
+        on two cores, seven processes importing at once take several seconds, and a clock started earlier would
+        measure their start-up, not the pipeline."""
+        client = redis.Redis.from_url(settings.redis_url)
+        *dispatchers, worker = self.processes
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                for process in self.processes:
+                    if process.poll() is not None:
+                        raise click.ClickException(f"a pipeline process exited with {process.returncode}")
+                beats = {(beat.process, beat.pid) for beat in heartbeats.alive(client)}
+                consumers = [pid for pid in child_pids(worker.pid) if ("worker-consumer", pid) in beats]
+                if all(("dispatcher", p.pid) in beats for p in dispatchers) and len(consumers) >= self.worker_processes:
+                    return
+                time.sleep(0.1)
+        finally:
+            client.close()
+        raise click.ClickException(f"the pipeline was not consuming after {timeout:.0f} s")
 
     def stop(self) -> None:
         for process in self.processes:
@@ -83,7 +107,7 @@ def _run(settings: Settings, scenario: Scenario, worker_processes: int, worker_t
     pipeline = Pipeline(settings, scenario.dispatchers, worker_processes, worker_threads)
     committed: dict[uuid.UUID, float] = {}
     try:
-        time.sleep(2.0)  # let every process connect and subscribe before the clock starts
+        pipeline.wait_ready(settings)
         started = time.time()
         if scenario.mode == "steady":
             assert scenario.rate
