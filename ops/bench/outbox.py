@@ -18,7 +18,8 @@ from typing import Any
 
 import click
 import redis
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from db import heartbeats
 from db.engine import make_engine, make_session_factory
@@ -52,6 +53,9 @@ class Pipeline:
             "HANDLER_MODULES": "ops.bench.outbox_handlers",
             "LOG_LEVEL": "WARNING",
             "LOG_FORMAT": "console",
+            # Several dispatchers run at once: each serves its metrics on a port of its own.
+            "DISPATCHER_METRICS_BIND": "127.0.0.1:0",
+            "WORKER_METRICS_BIND": "127.0.0.1:0",
         }
         self.worker_processes = worker_processes
         self.processes = [
@@ -103,7 +107,8 @@ def _run(settings: Settings, scenario: Scenario, worker_processes: int, worker_t
     sessions = make_session_factory(engine)
     with engine.begin() as conn:
         conn.execute(text(CREATE_TABLE))
-        conn.execute(text("TRUNCATE bench_handler_starts, outbox_events CASCADE"))
+        conn.execute(text("TRUNCATE bench_handler_starts, outbox_events, processed_events CASCADE"))
+    _checkpoint(engine)
     pipeline = Pipeline(settings, scenario.dispatchers, worker_processes, worker_threads)
     committed: dict[uuid.UUID, float] = {}
     try:
@@ -160,6 +165,17 @@ def _run(settings: Settings, scenario: Scenario, worker_processes: int, worker_t
         "throughput_eps": round(len(latencies) / max(1e-6, last_start - first_commit), 1),
         "latency": summarize_ms(latencies),
     }
+
+
+def _checkpoint(engine: Engine) -> None:
+    """Every scenario starts with the WAL flushed: otherwise the checkpoint that the previous scenario's writes
+    made due lands in the middle of this one (seen here as a steady-load P95 of 800 ms instead of 15 ms)."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CHECKPOINT"))
+    except DBAPIError as error:
+        # CHECKPOINT needs superuser or pg_checkpoint; without it the figures are only noisier.
+        click.echo(f"warning: no CHECKPOINT before the scenario ({error.orig})", err=True)
 
 
 def _event() -> TenantCreated:
