@@ -46,7 +46,7 @@ from ops.bench.e2e_support import (
     seed_tenants,
 )
 from ops.bench.report import RESULTS_DIR, write_report
-from ops.bench.scratch import drop_database, scratch_database
+from ops.bench.scratch import checkpoint, drop_database, scratch_database
 from ops.cli import get_settings
 from ops.stack import LocalStack
 
@@ -444,6 +444,9 @@ def run(settings: Settings, options: Options) -> dict[str, Any]:
                     timeout=options.timeout,
                 )
                 _settle(engine)
+            refused = checkpoint(scratch)  # the seeding's WAL must not be flushed in the middle of the run
+            if refused:
+                click.echo(f"warning: no CHECKPOINT before the run ({refused})", err=True)
             cpu_before = sample_cpu(_cpu_groups(stack, engine, scratch.database_name))
             redis_before, self_before = _redis_cpu(redis_client), _self_cpu()
             measured_from = datetime.now(UTC)

@@ -36,7 +36,7 @@ from twilio.request_validator import RequestValidator
 from db.settings import Settings
 from ingress.verification import FormParams
 from ops.bench.report import summarize_ms, write_report
-from ops.bench.scratch import drop_database, scratch_database
+from ops.bench.scratch import checkpoint, drop_database, scratch_database
 from ops.cli import get_settings
 
 ROUTE = "/webhooks/twilio/sms/status"
@@ -331,6 +331,9 @@ def command(
         warmup = _signed_requests(settings, server.base_url, number, run + "w", 200)
         _measure_http(server.base_url, warmup, 4, 5.0)
         for concurrency in concurrencies:
+            refused = checkpoint(settings)
+            if refused:
+                click.echo(f"warning: no CHECKPOINT before the level ({refused})", err=True)
             requests = _signed_requests(settings, server.base_url, number, f"{run}c{concurrency}x", max_requests)
             http = _measure_http(server.base_url, requests, concurrency, max_seconds).summary()
             ceiling = _measure_ceiling(settings, run, concurrency, max_requests, max_seconds).summary()

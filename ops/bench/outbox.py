@@ -18,8 +18,7 @@ from typing import Any
 
 import click
 import redis
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import text
 
 from db import heartbeats
 from db.engine import make_engine, make_session_factory
@@ -28,7 +27,7 @@ from domain.events.catalog import TenantCreated
 from domain.events.outbox import append_envelopes, build_envelope
 from ops.bench.outbox_handlers import CREATE_TABLE
 from ops.bench.report import summarize_ms, write_report
-from ops.bench.scratch import drop_database, scratch_database
+from ops.bench.scratch import checkpoint, drop_database, scratch_database
 from ops.cli import get_settings
 from ops.stack import child_pids
 
@@ -108,7 +107,9 @@ def _run(settings: Settings, scenario: Scenario, worker_processes: int, worker_t
     with engine.begin() as conn:
         conn.execute(text(CREATE_TABLE))
         conn.execute(text("TRUNCATE bench_handler_starts, outbox_events, processed_events CASCADE"))
-    _checkpoint(engine)
+    refused = checkpoint(settings)
+    if refused:
+        click.echo(f"warning: no CHECKPOINT before the scenario ({refused})", err=True)
     pipeline = Pipeline(settings, scenario.dispatchers, worker_processes, worker_threads)
     committed: dict[uuid.UUID, float] = {}
     try:
@@ -165,17 +166,6 @@ def _run(settings: Settings, scenario: Scenario, worker_processes: int, worker_t
         "throughput_eps": round(len(latencies) / max(1e-6, last_start - first_commit), 1),
         "latency": summarize_ms(latencies),
     }
-
-
-def _checkpoint(engine: Engine) -> None:
-    """Every scenario starts with the WAL flushed: otherwise the checkpoint that the previous scenario's writes
-    made due lands in the middle of this one (seen here as a steady-load P95 of 800 ms instead of 15 ms)."""
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("CHECKPOINT"))
-    except DBAPIError as error:
-        # CHECKPOINT needs superuser or pg_checkpoint; without it the figures are only noisier.
-        click.echo(f"warning: no CHECKPOINT before the scenario ({error.orig})", err=True)
 
 
 def _event() -> TenantCreated:
