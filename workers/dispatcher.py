@@ -205,6 +205,23 @@ class Dispatcher:
                 self._broker.enqueue(delivery_message(queue, *ids[start : start + batch]))
 
 
+def lost_the_race(notified_seq: int | None, newest_claimed_seq: int) -> bool:
+    """Whether an empty claim after this wake-up means another dispatcher took the notified events.
+
+    Every NOTIFY wakes every dispatcher. A notification for nothing newer than what this dispatcher itself claimed
+    is about its own earlier batch (so a lone dispatcher never counts as losing); one for something newer that it
+    then did not find was taken by another dispatcher.
+    """
+    return notified_seq is not None and notified_seq > newest_claimed_seq
+
+
+def race_pause_seconds(lost_in_a_row: int) -> float:
+    """How long a dispatcher that lost ``lost_in_a_row`` races pauses (at most; it waits a random half to all of it):
+    5 ms doubling to 80 ms. The winner keeps the stream, the losers stop spending the machine on empty claims, and
+    if the winner dies they take over within 80 ms."""
+    return min(MAX_RACE_PAUSE_SECONDS, 0.005 * 2 ** min(max(lost_in_a_row, 1) - 1, 8))
+
+
 class DispatcherLoop:
     """Wakes on LISTEN/NOTIFY from the outbox trigger, polls as a fallback, and redrives once a second."""
 
@@ -240,18 +257,13 @@ class DispatcherLoop:
                     last_redrive = time.monotonic()
                     if self._on_tick:
                         self._on_tick()
-                if claimed >= self._dispatcher.batch_size:
-                    continue  # more is waiting: no need to sleep
                 if claimed:
                     lost_races = 0
-                elif notified_seq is not None and notified_seq > self._dispatcher.newest_claimed_seq:
-                    # Another dispatcher won this wake-up. Every NOTIFY wakes every dispatcher, so the losers pause,
-                    # longer each time they lose in a row (5 ms doubling up to 80 ms): the winner keeps the stream,
-                    # the rest stop spending the machine on empty claims, and if the winner dies they take over
-                    # within 80 ms. A lone dispatcher never pauses: its empty claims come from notifications for
-                    # events its previous batch already took.
+                    if claimed >= self._dispatcher.batch_size:
+                        continue  # more is waiting: no need to sleep
+                elif lost_the_race(notified_seq, self._dispatcher.newest_claimed_seq):
                     lost_races += 1
-                    pause = min(MAX_RACE_PAUSE_SECONDS, 0.005 * 2 ** min(lost_races - 1, 8))
+                    pause = race_pause_seconds(lost_races)
                     self.stopping.wait(random.uniform(pause / 2, pause))
                 notified_seq = self._wait(listener)
             except (psycopg.OperationalError, OSError) as error:

@@ -409,3 +409,38 @@ def test_fresh_deliveries_travel_in_batches_and_a_failure_stays_with_its_own_del
     assert pipeline.effects() == 5  # the failed handler's writes rolled back alone
     # Claiming the same batch again claims nothing: a duplicated message is skipped.
     assert pipeline.runner.claim_many([claim.delivery_id for claim in claims]) == []
+
+
+def test_the_outbox_notify_carries_the_newest_seq_and_an_empty_insert_sends_none(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    import psycopg
+
+    with psycopg.connect(settings.database_url, autocommit=True) as listener:
+        listener.execute("LISTEN outbox")
+        with sessions() as session, session.begin():
+            envelopes = [outbox.build_envelope(_tenant_created(), tenant_id=None) for _ in range(3)]
+            outbox.append_envelopes(session, envelopes)
+        seqs = {
+            seq for (seq,) in _rows(sessions, "SELECT seq FROM outbox_events WHERE event_id = ANY(:ids)", envelopes)
+        }
+        # One notification per INSERT statement (SQLAlchemy may send one per row), each naming its newest seq.
+        payloads = [int(notification.payload) for notification in listener.notifies(timeout=1)]
+        assert payloads
+        assert set(payloads) <= seqs
+        assert max(payloads) == max(seqs)
+        # A duplicate webhook's statement inserts no event rows: no wake-up for the dispatchers.
+        with sessions() as session, session.begin():
+            session.execute(
+                text("INSERT INTO outbox_events OVERRIDING SYSTEM VALUE SELECT * FROM outbox_events WHERE false")
+            )
+        assert [n.payload for n in listener.notifies(timeout=0.5)] == []
+
+
+def _tenant_created() -> TenantCreated:
+    return TenantCreated(name="notify", phone_number="+13105550100", timezone="UTC")
+
+
+def _rows(sessions: sessionmaker[Session], sql: str, envelopes: list[outbox.Envelope]) -> list[tuple[int]]:
+    with sessions() as session:
+        return [tuple(row) for row in session.execute(text(sql), {"ids": [e.event_id for e in envelopes]})]
