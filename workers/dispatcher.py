@@ -37,7 +37,7 @@ from workers.delivery import fail_delivery
 from workers.registry import Registry
 
 logger = logging.getLogger("nmc.dispatcher")
-MAX_RACE_PAUSE_SECONDS = 0.080
+MAX_RACE_PAUSE_SECONDS = 0.020
 
 _CLAIM_EVENTS = text(
     """
@@ -217,8 +217,9 @@ def lost_the_race(notified_seq: int | None, newest_claimed_seq: int) -> bool:
 
 def race_pause_seconds(lost_in_a_row: int) -> float:
     """How long a dispatcher that lost ``lost_in_a_row`` races pauses (at most; it waits a random half to all of it):
-    5 ms doubling to 80 ms. The winner keeps the stream, the losers stop spending the machine on empty claims, and
-    if the winner dies they take over within 80 ms."""
+    5, 10, then 20 ms. The winner keeps the stream and the losers spend less of the machine on empty claims; the cap
+    bounds how long an event can wait when every dispatcher happens to be pausing (an 80 ms cap put the 4-dispatcher
+    P95 at 200 events/s at 59 ms)."""
     return min(MAX_RACE_PAUSE_SECONDS, 0.005 * 2 ** min(max(lost_in_a_row, 1) - 1, 8))
 
 
