@@ -1,6 +1,6 @@
 """`nmc bench availability`: how long finding open slots takes on a busy tenant, end to end through Postgres.
 
-Seeds a throwaway tenant in the configured database: 10 resources (America/New_York, Mon-Fri 8-17 + Saturday
+Seeds a tenant in a scratch database (``<DATABASE_URL name>_bench_availability``, dropped afterwards): 10 resources (America/New_York, Mon-Fri 8-17 + Saturday
 morning, 15 minute buffer), 500 external busy blocks on their calendars and 200 booked appointments spread over the
 next 14 days, plus a few active holds. Each sample is one ``find_slots`` call over the whole 14-day window for a
 60-minute service across every resource (the four queries and the pure computation, all slots, no limit), in its
@@ -17,13 +17,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy import delete, insert
+from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import make_engine, make_session_factory
-from db.migrate import upgrade
 from ops.bench.report import summarize_ms, write_report
+from ops.bench.scratch import drop_database, scratch_database
 from ops.cli import echo_json, get_settings
 
 TZ = "America/New_York"
@@ -118,17 +118,6 @@ def _seed(
     return tenant_id, service_item_id, now
 
 
-def _cleanup(sessions: sessionmaker[Session], tenant_id: uuid.UUID) -> None:
-    from db.models import OutboxEvent
-    from domain.scheduling.models import Appointment, ExternalBusy, Hold, Resource
-
-    with sessions() as session, session.begin():
-        for model in (ExternalBusy, Appointment, Hold):
-            session.execute(delete(model).where(model.tenant_id == tenant_id))
-        session.execute(delete(Resource).where(Resource.tenant_id == tenant_id))  # cascades hours and calendars
-        session.execute(delete(OutboxEvent).where(OutboxEvent.tenant_id == tenant_id))
-
-
 @click.command("availability")
 @click.option("--iterations", default=300, show_default=True, help="Timed find_slots calls.")
 @click.option("--warmup", default=20, show_default=True, help="Untimed calls first (connections, caches).")
@@ -153,8 +142,7 @@ def command(
     """P50/P95/P99 of availability over DAYS x RESOURCES with BUSY_BLOCKS busy blocks and APPOINTMENTS bookings."""
     from domain.scheduling.service import find_slots
 
-    settings = get_settings(ctx)
-    upgrade(settings)
+    settings = scratch_database(get_settings(ctx), "bench_availability")
     engine = make_engine(settings, pool_size=2, max_overflow=0, application_name="nmc-bench-availability")
     sessions = make_session_factory(engine)
     tenant_id, service_item_id, now = _seed(
@@ -181,8 +169,8 @@ def command(
                 samples.append(elapsed)
                 slot_counts.append(len(slots))
     finally:
-        _cleanup(sessions, tenant_id)
         engine.dispose()
+        drop_database(settings)
 
     figures = summarize_ms(samples)
     data = {
