@@ -1,10 +1,10 @@
 """`nmc bench availability`: how long finding open slots takes on a busy tenant, end to end through Postgres.
 
-Seeds a tenant in a scratch database (``<DATABASE_URL name>_bench_availability``, dropped afterwards): 10 resources (America/New_York, Mon-Fri 8-17 + Saturday
-morning, 15 minute buffer), 500 external busy blocks on their calendars and 200 booked appointments spread over the
-next 14 days, plus a few active holds. Each sample is one ``find_slots`` call over the whole 14-day window for a
-60-minute service across every resource (the four queries and the pure computation, all slots, no limit), in its
-own transaction. Everything the bench wrote is deleted afterwards.
+Seeds a tenant in a scratch database (``<DATABASE_URL name>_bench_availability``, dropped afterwards): 10 resources
+(America/New_York, Mon-Fri 8-17 + Saturday morning, 15 minute buffer), 500 external busy blocks on their calendars
+and 200 booked appointments spread over the next 14 days, plus a few active holds. Each sample is one ``find_slots``
+call over the whole 14-day window for a 60-minute service across every resource (the four queries and the pure
+computation, all slots, no limit), in its own transaction.
 """
 
 from __future__ import annotations

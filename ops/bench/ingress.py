@@ -219,8 +219,14 @@ def _measure_http(
     payloads = [_raw_request(host_port, body, headers) for body, headers in requests]
     result = LevelResult(concurrency)
 
+    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            return await asyncio.open_connection(host, int(port))
+        except OSError as error:
+            raise click.ClickException(f"the ingress at {base_url} stopped accepting connections: {error}") from None
+
     async def client(counter: Iterator[int], deadline: float) -> None:
-        reader, writer = await asyncio.open_connection(host, int(port))
+        reader, writer = await connect()
         try:
             while time.perf_counter() < deadline:
                 index = next(counter)
@@ -230,10 +236,11 @@ def _measure_http(
                 try:
                     writer.write(payloads[index])
                     status, head = await asyncio.wait_for(_read_response(reader), 15.0)
-                except (TimeoutError, OSError, asyncio.IncompleteReadError):
+                except (TimeoutError, OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                    # No answer, a dropped connection or an unparsable one: an error, then a fresh connection.
                     result.errors += 1
                     writer.close()
-                    reader, writer = await asyncio.open_connection(host, int(port))
+                    reader, writer = await connect()
                     continue
                 result.latencies.append(time.perf_counter() - began)
                 if status != 200 or not _ACCEPTED.search(head):
