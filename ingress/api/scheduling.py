@@ -336,6 +336,17 @@ def _within_horizon(value: datetime, now: datetime, field: str) -> datetime:
     return value.astimezone(UTC)
 
 
+def _requested_slot(
+    session: Session, tenant_id: uuid.UUID, new: HoldBody | BookBody, now: datetime
+) -> tuple[catalog.Candidate, datetime, datetime]:
+    """What a hold or a booking asks for, checked the same way for both: the start within the horizon, the service
+    item active (its catalog duration and price), the resource the tenant's own."""
+    starts_at = _within_horizon(new.starts_at, now, "starts_at")
+    item = _quote(session, tenant_id, new.service_item_id)
+    _resource(session, tenant_id, new.resource_id)
+    return item, starts_at, starts_at + timedelta(minutes=item.duration_minutes)
+
+
 # --- query parameters ---------------------------------------------------------------------------------------------
 
 
@@ -625,9 +636,7 @@ class HoldsResource(SchedulingResource):
 
         def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
             new = parse_model(body, HoldBody)
-            starts_at = _within_horizon(new.starts_at, now, "starts_at")
-            item = _quote(session, who.tenant_id, new.service_item_id)
-            _resource(session, who.tenant_id, new.resource_id)
+            item, starts_at, ends_at = _requested_slot(session, who.tenant_id, new, now)
             try:
                 hold = scheduling.place_hold(
                     session,
@@ -635,7 +644,7 @@ class HoldsResource(SchedulingResource):
                     resource_id=new.resource_id,
                     service_item_id=item.service_item_id,
                     starts_at=starts_at,
-                    ends_at=starts_at + timedelta(minutes=item.duration_minutes),
+                    ends_at=ends_at,
                     now=now,
                     ttl_minutes=self.settings.hold_ttl_minutes,
                     conversation_id=new.conversation_id,
@@ -734,9 +743,7 @@ class AppointmentsResource(SchedulingResource):
 
         def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
             new = parse_model(body, BookBody)
-            starts_at = _within_horizon(new.starts_at, now, "starts_at")
-            item = _quote(session, who.tenant_id, new.service_item_id)
-            _resource(session, who.tenant_id, new.resource_id)
+            item, starts_at, ends_at = _requested_slot(session, who.tenant_id, new, now)
             try:
                 appointment = scheduling.book_slot(
                     session,
@@ -744,7 +751,7 @@ class AppointmentsResource(SchedulingResource):
                     resource_id=new.resource_id,
                     service_item_id=item.service_item_id,
                     starts_at=starts_at,
-                    ends_at=starts_at + timedelta(minutes=item.duration_minutes),
+                    ends_at=ends_at,
                     customer_phone=new.customer_phone,
                     price_cents=item.price_cents,
                     currency=item.currency,
