@@ -46,7 +46,7 @@ from ops.bench.e2e_support import (
     seed_tenants,
 )
 from ops.bench.report import RESULTS_DIR, write_report
-from ops.bench.scratch import checkpoint, drop_database, scratch_database
+from ops.bench.scratch import checkpoint, drop_database, drop_namespace, scratch_database
 from ops.cli import get_settings
 from ops.stack import LocalStack
 
@@ -485,11 +485,7 @@ def run(settings: Settings, options: Options) -> dict[str, Any]:
     finally:
         if stack is not None:
             stack.stop()
-            cleaner = redis.Redis.from_url(scratch.redis_url)
-            keys = list(cleaner.scan_iter(match=f"{scratch.dramatiq_namespace}*", count=1000))
-            if keys:
-                cleaner.delete(*keys)
-            cleaner.close()
+            drop_namespace(scratch)
             if succeeded:
                 shutil.rmtree(stack.log_dir, ignore_errors=True)
         engine.dispose()

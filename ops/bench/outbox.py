@@ -27,7 +27,7 @@ from domain.events.catalog import TenantCreated
 from domain.events.outbox import append_envelopes, build_envelope
 from ops.bench.outbox_handlers import CREATE_TABLE
 from ops.bench.report import summarize_ms, write_report
-from ops.bench.scratch import checkpoint, drop_database, scratch_database
+from ops.bench.scratch import checkpoint, drop_database, drop_namespace, scratch_database
 from ops.cli import get_settings
 from ops.stack import child_pids
 
@@ -209,10 +209,7 @@ def command(
                 f"P99 {latency['p99_ms']} ms"
             )
     finally:
-        client = redis.Redis.from_url(settings.redis_url)
-        keys = list(client.scan_iter(match=f"{settings.dramatiq_namespace}*"))
-        if keys:
-            client.delete(*keys)
+        drop_namespace(settings)
         drop_database(settings)
     lines = [
         "# Outbox benchmark",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 import psycopg
+import redis
 from psycopg import sql
 
 from db.migrate import server_url, upgrade
@@ -32,6 +33,17 @@ def scratch_database(settings: Settings, suffix: str) -> Settings:
 
 def drop_database(settings: Settings) -> None:
     _drop(settings, settings.database_name)
+
+
+def drop_namespace(settings: Settings) -> None:
+    """Delete every Redis key of the run's Dramatiq namespace (queues, wake-up lists, heartbeats of its broker)."""
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{settings.dramatiq_namespace}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 def _drop(settings: Settings, name: str) -> None:
