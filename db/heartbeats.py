@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import redis
@@ -64,6 +65,12 @@ def alive(client: redis.Redis, *, prefix: str = PREFIX) -> list[Heartbeat]:
             )
         )
     return sorted(found, key=lambda heartbeat: (heartbeat.process, heartbeat.pid))
+
+
+def alive_since(client: redis.Redis, since: float, *, prefix: str = PREFIX) -> Counter[str]:
+    """How many processes of each kind have beaten at or after ``since`` (a ``time.time()``): those started by a
+    run that began then, and are up (each kind beats only once it is working: a worker child once consuming)."""
+    return Counter(beat.process for beat in alive(client, prefix=prefix) if beat.at >= since)
 
 
 def stop(client: redis.Redis, process: str, *, pid: int | None = None, prefix: str = PREFIX) -> None:

@@ -29,7 +29,6 @@ from ops.bench.outbox_handlers import CREATE_TABLE
 from ops.bench.report import summarize_ms, write_report
 from ops.bench.scratch import checkpoint, drop_database, drop_namespace, scratch_database
 from ops.cli import get_settings
-from ops.stack import child_pids
 
 
 @dataclass
@@ -56,7 +55,9 @@ class Pipeline:
             "DISPATCHER_METRICS_BIND": "127.0.0.1:0",
             "WORKER_METRICS_BIND": "127.0.0.1:0",
         }
+        self.dispatchers = dispatchers
         self.worker_processes = worker_processes
+        self.started_at = time.time()
         self.processes = [
             subprocess.Popen([sys.executable, "-m", "ops", "dispatcher"], env=env, start_new_session=True)
             for _ in range(dispatchers)
@@ -74,16 +75,14 @@ class Pipeline:
         on two cores, seven processes importing at once take several seconds, and a clock started earlier would
         measure their start-up, not the pipeline."""
         client = redis.Redis.from_url(settings.redis_url)
-        *dispatchers, worker = self.processes
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
                 for process in self.processes:
                     if process.poll() is not None:
                         raise click.ClickException(f"a pipeline process exited with {process.returncode}")
-                beats = {(beat.process, beat.pid) for beat in heartbeats.alive(client)}
-                consumers = [pid for pid in child_pids(worker.pid) if ("worker-consumer", pid) in beats]
-                if all(("dispatcher", p.pid) in beats for p in dispatchers) and len(consumers) >= self.worker_processes:
+                fresh = heartbeats.alive_since(client, self.started_at)
+                if fresh["dispatcher"] >= self.dispatchers and fresh["worker-consumer"] >= self.worker_processes:
                     return
                 time.sleep(0.1)
         finally:

@@ -66,8 +66,8 @@ def _wait_consuming(settings: Settings, *, since: float, timeout: float, stop: t
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline and not stop.is_set():
-            fresh = {beat.process for beat in heartbeats.alive(client) if beat.at >= since}
-            if {"dispatcher", "worker-consumer"} <= fresh:
+            fresh = heartbeats.alive_since(client, since)
+            if fresh["dispatcher"] and fresh["worker-consumer"]:
                 return True
             time.sleep(0.2)
     except redis.RedisError:

@@ -155,3 +155,17 @@ def test_nmc_status_command(settings: Settings, sessions: sessionmaker[Session])
     bad = runner.invoke(cli, ["status"], env={**env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nope"})
     assert bad.exit_code == 1
     assert "cannot reach Postgres" in bad.output
+
+
+def test_alive_since_counts_only_processes_that_beat_after_the_run_began(
+    settings: Settings, redis_namespace: str
+) -> None:
+    client = redis.Redis.from_url(settings.redis_url)
+    prefix = f"{redis_namespace}:heartbeat"
+    heartbeats.beat(client, "dispatcher", prefix=prefix, pid=101)  # left over from an earlier run
+    since = time.time()
+    heartbeats.beat(client, "dispatcher", prefix=prefix, pid=102)
+    heartbeats.beat(client, "worker-consumer", prefix=prefix, pid=201)
+    heartbeats.beat(client, "worker-consumer", prefix=prefix, pid=202)
+    assert heartbeats.alive_since(client, since, prefix=prefix) == {"dispatcher": 1, "worker-consumer": 2}
+    client.close()
