@@ -15,7 +15,7 @@ from db.engine import make_engine, make_session_factory
 from db.settings import Settings
 from domain.events.envelope import utcnow
 from workers.actors import declare_actors
-from workers.broker import make_broker
+from workers.broker import WakingRedisBroker, make_broker
 from workers.delivery import DeliveryRunner
 from workers.dispatcher import Dispatcher
 from workers.middleware import DeliveryMiddleware
@@ -28,7 +28,7 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     registry: Registry
-    broker: dramatiq.Broker
+    broker: WakingRedisBroker
 
 
 def handler_modules(settings: Settings) -> tuple[str, ...]:
@@ -96,6 +96,7 @@ def build_dispatcher(
         max_attempts=settings.delivery_max_attempts,
         redrive_after_seconds=settings.delivery_redrive_after_seconds,
         delivery_batch_size=settings.delivery_batch_size,
+        oldest_waiting_at=runtime.broker.oldest_waiting_at,
         clock=clock,
         rng=rng,
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
@@ -28,6 +29,14 @@ from db.settings import Settings
 ACTOR_PREFIX = "deliver_"
 # Enough tokens to wake every consumer thread that could take the work; more would only cause idle wake-ups.
 MAX_WAKE_TOKENS = 64
+
+# The message at the head of a queue (the oldest still waiting), read atomically: a consumer may pop it between two
+# separate calls.
+_HEAD_MESSAGE = """
+local message_id = redis.call("lindex", KEYS[1], 0)
+if not message_id then return false end
+return redis.call("hget", KEYS[2], message_id)
+"""
 
 
 class WakingRedisBroker(RedisBroker):
@@ -45,6 +54,18 @@ class WakingRedisBroker(RedisBroker):
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> _WakingConsumer:
         return _WakingConsumer(self, queue_name, prefetch, timeout)
+
+    def oldest_waiting_at(self, queue_name: str) -> datetime | None:
+        """When the oldest message still waiting in the queue was stamped; None when nothing waits.
+
+        Dramatiq's Redis queues are FIFO (RPUSH, LPOP), so a message stamped after this one is still waiting too.
+        """
+        data = self.client.eval(
+            _HEAD_MESSAGE, 2, f"{self.namespace}:{queue_name}", f"{self.namespace}:{queue_name}.msgs"
+        )
+        if not data:
+            return None
+        return datetime.fromtimestamp(Message.decode(data).message_timestamp / 1000, UTC)
 
 
 class _WakingConsumer(_RedisConsumer):
@@ -98,8 +119,14 @@ def actor_name(queue: str) -> str:
     return f"{ACTOR_PREFIX}{queue}"
 
 
-def delivery_message(queue: str, *delivery_ids: str) -> dramatiq.Message[None]:
-    """One message for a batch of deliveries of one queue (comma-separated ids)."""
+def delivery_message(queue: str, *delivery_ids: str, enqueued_at: datetime) -> dramatiq.Message[None]:
+    """One message for a batch of deliveries of one queue (comma-separated ids), stamped with the time their
+    ``outbox_deliveries.enqueued_at`` records, so the redriver can tell from the queue's head what is still waiting."""
     return dramatiq.Message(
-        queue_name=queue, actor_name=actor_name(queue), args=(",".join(delivery_ids),), kwargs={}, options={}
+        queue_name=queue,
+        actor_name=actor_name(queue),
+        args=(",".join(delivery_ids),),
+        kwargs={},
+        options={},
+        message_timestamp=int(enqueued_at.timestamp() * 1000),
     )

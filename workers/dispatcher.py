@@ -38,6 +38,9 @@ from workers.registry import Registry
 
 logger = logging.getLogger("nmc.dispatcher")
 MAX_RACE_PAUSE_SECONDS = 0.020
+# Several dispatchers push their batches in whatever order their commits finish: a queue's order is FIFO only to
+# within this margin of the deliveries' enqueued_at.
+QUEUE_ORDER_GRACE_SECONDS = 5.0
 
 _CLAIM_EVENTS = text(
     """
@@ -79,13 +82,20 @@ _DUE_RETRIES = text(
     """
 )
 
+# An 'enqueued' delivery whose message never reached Redis (or was lost there) is re-sent once it is older than
+# ``stale_before`` and older than the oldest message still waiting in its queue (``waiting_since``): the queues are
+# FIFO, so anything enqueued after that head is still in line behind it, and re-sending it would only put a duplicate
+# at the back of a backlog (which is how a backlog older than the redrive age used to double itself).
 _STALE_ENQUEUED = text(
     """
-    WITH stale AS (
-        SELECT id FROM outbox_deliveries
-         WHERE status = 'enqueued' AND enqueued_at < :stale_before
+    WITH queue_heads AS (
+        SELECT * FROM unnest(CAST(:queues AS text[]), CAST(:waiting_since AS timestamptz[])) AS h(queue, waiting_since)
+    ), stale AS (
+        SELECT d.id FROM outbox_deliveries d LEFT JOIN queue_heads h ON h.queue = d.queue
+         WHERE d.status = 'enqueued' AND d.enqueued_at < :stale_before
+           AND (h.waiting_since IS NULL OR d.enqueued_at < h.waiting_since - make_interval(secs => :grace_seconds))
          LIMIT :limit
-           FOR UPDATE SKIP LOCKED
+           FOR UPDATE OF d SKIP LOCKED
     )
     UPDATE outbox_deliveries d SET enqueued_at = :now
       FROM stale WHERE d.id = stale.id
@@ -124,12 +134,14 @@ class Dispatcher:
         max_attempts: int,
         redrive_after_seconds: int,
         delivery_batch_size: int = 1,
+        oldest_waiting_at: Callable[[str], datetime | None] = lambda queue: None,
         clock: Callable[[], datetime] = utcnow,
         rng: Callable[[], float] = random.random,
     ) -> None:
         self._sessions = sessions
         self._registry = registry
         self._broker = broker
+        self._oldest_waiting_at = oldest_waiting_at
         self.batch_size = batch_size
         self.delivery_batch_size = delivery_batch_size
         self._max_attempts = max_attempts
@@ -158,7 +170,7 @@ class Dispatcher:
                 for handler in self._registry.handlers_for(event.event_name)
             ]
             created = session.execute(_INSERT_DELIVERIES, {"rows": json.dumps(rows), "now": now}).all() if rows else []
-        self._send(created, batch=self.delivery_batch_size)
+        self._send(created, enqueued_at=now, batch=self.delivery_batch_size)
         if events:
             self.newest_claimed_seq = max(self.newest_claimed_seq, max(event.seq for event in events))
             OUTBOX_DISPATCHED.inc(len(events))
@@ -184,16 +196,27 @@ class Dispatcher:
                     lost=True,
                 )
         self.stats.lost += len(lost)
+        queues = sorted(self._registry.queues)
+        # Read before the query: a head read later could be a message this very redrive re-sent.
+        waiting_since = [self._oldest_waiting_at(queue) for queue in queues]
         with self._sessions() as session, session.begin():
             due = session.execute(_DUE_RETRIES, {"now": now, "limit": self.batch_size}).all()
             stale = session.execute(
-                _STALE_ENQUEUED, {"now": now, "stale_before": now - self._redrive_after, "limit": self.batch_size}
+                _STALE_ENQUEUED,
+                {
+                    "now": now,
+                    "stale_before": now - self._redrive_after,
+                    "queues": queues,
+                    "waiting_since": waiting_since,
+                    "grace_seconds": QUEUE_ORDER_GRACE_SECONDS,
+                    "limit": self.batch_size,
+                },
             ).all()
-        self._send([*due, *stale])
+        self._send([*due, *stale], enqueued_at=now)
         self.stats.redriven += len(due) + len(stale)
         return len(due) + len(stale) + len(lost)
 
-    def _send(self, deliveries: Sequence[Any], *, batch: int = 1) -> None:
+    def _send(self, deliveries: Sequence[Any], *, enqueued_at: datetime, batch: int = 1) -> None:
         """Fresh deliveries go in batches per queue (one message, one claim for many); re-driven ones go alone, so
         a delivery that kills its worker is isolated from the rest on its next try."""
         by_queue: dict[str, list[str]] = {}
@@ -202,7 +225,7 @@ class Dispatcher:
         for queue, ids in by_queue.items():
             for start in range(0, len(ids), batch):
                 # A Redis error here loses nothing: the deliveries stay 'enqueued' and the redriver re-sends them.
-                self._broker.enqueue(delivery_message(queue, *ids[start : start + batch]))
+                self._broker.enqueue(delivery_message(queue, *ids[start : start + batch], enqueued_at=enqueued_at))
 
 
 def lost_the_race(notified_seq: int | None, newest_claimed_seq: int) -> bool:

@@ -115,18 +115,18 @@ def replay_one(
         if dry_run:
             return ReplayResult(dead_letter_id, "would_replay")
         session.execute(text("UPDATE dead_letters SET replayed_at = now() WHERE id = :id"), {"id": dead_letter_id})
-        queue = session.execute(
+        delivery = session.execute(
             text(
                 "UPDATE outbox_deliveries SET status = 'enqueued', attempts = 0, enqueued_at = now(),"
                 " next_attempt_at = now(), last_error = NULL, completed_at = NULL"
-                " WHERE id = :id AND status = 'dead' RETURNING queue"
+                " WHERE id = :id AND status = 'dead' RETURNING queue, enqueued_at"
             ),
             {"id": row.delivery_id},
-        ).scalar_one_or_none()
-        if queue is None:
+        ).one_or_none()
+        if delivery is None:
             return ReplayResult(dead_letter_id, "already_replayed", "its delivery is no longer dead")
     # After commit; if this send is lost the redriver re-sends the 'enqueued' delivery.
-    broker.enqueue(delivery_message(queue, str(row.delivery_id)))
+    broker.enqueue(delivery_message(delivery.queue, str(row.delivery_id), enqueued_at=delivery.enqueued_at))
     return ReplayResult(dead_letter_id, "replayed")
 
 

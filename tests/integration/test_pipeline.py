@@ -199,6 +199,36 @@ def test_a_lost_worker_lease_counts_the_attempt_and_schedules_a_retry(pipeline: 
     assert row["last_error"] == "worker lost mid-handler (lease expired)"
 
 
+def test_the_redriver_resends_a_lost_message_but_not_one_still_waiting_in_its_queue(pipeline: Pipeline) -> None:
+    broker = pipeline.runtime.broker
+    (queue,) = pipeline.runtime.registry.queues
+    queue_key = f"{broker.namespace}:{queue}"
+    redrive_after = timedelta(seconds=pipeline.runtime.settings.delivery_redrive_after_seconds)
+    pipeline.publish("ok")
+    pipeline.dispatcher.dispatch_batch()
+    lost = {delivery_id for delivery_id, _ in pipeline.deliveries()}
+    broker.client.delete(queue_key)  # Redis lost the first batch's message
+    pipeline.clock.now += timedelta(seconds=10)
+    pipeline.publish("ok")
+    pipeline.dispatcher.dispatch_batch()
+    waiting = {delivery_id for delivery_id, _ in pipeline.deliveries()} - lost
+    assert broker.oldest_waiting_at(queue) == pipeline.clock.now
+    # Both batches are older than the redrive age now; only the first is older than the queue's head.
+    pipeline.clock.now += redrive_after + timedelta(seconds=1)
+    pipeline.dispatcher.redrive()
+    assert pipeline.dispatcher.stats.redriven == len(lost) == 2
+    messages = [broker.client.hget(f"{queue_key}.msgs", mid) for mid in broker.client.lrange(queue_key, 0, -1)]
+    sent = [set(dramatiq.Message.decode(m).args[0].split(",")) for m in messages if m]
+    assert sent[0] == {str(d) for d in waiting}  # the waiting batch's message, untouched
+    assert set().union(*sent[1:]) == {str(d) for d in lost}  # re-sent one by one, behind it
+    # Nothing waits once the queue is empty: whatever is still 'enqueued' past the redrive age (all four) was lost.
+    broker.client.delete(queue_key)
+    assert broker.oldest_waiting_at(queue) is None
+    pipeline.clock.now += redrive_after + timedelta(seconds=1)
+    pipeline.dispatcher.redrive()
+    assert pipeline.dispatcher.stats.redriven == 2 + 4
+
+
 def test_replay_revalidates_and_delivers_exactly_once(pipeline: Pipeline) -> None:
     pipeline.use_max_attempts(1)
     with pipeline.sessions() as session, session.begin():
@@ -269,7 +299,9 @@ def test_a_dispatcher_killed_between_claim_and_commit_loses_nothing(pipeline: Pi
     assert pipeline.dispatcher.dispatch_batch() == 0  # everything is locked by the doomed claim
     pid = doomed.execute(text("SELECT pg_backend_pid()")).scalar_one()
     with engine.begin() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        # With a timeout, pg_terminate_backend waits until the backend is gone and its locks released; without one
+        # it only signals, and on a busy machine the next claim could still find the rows locked.
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid}).scalar_one()
     doomed.invalidate()
     assert pipeline.dispatcher.dispatch_batch() == 20
     assert len(pipeline.deliveries()) == 40
