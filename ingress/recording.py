@@ -12,11 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import psycopg
-from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
 from sqlalchemy import Engine
 
+from db.engine import execute_autocommitted
 from domain.events.catalog import EventValidationError
 from domain.events.envelope import Envelope
 from domain.events.outbox import build_envelope
@@ -116,7 +115,7 @@ class WebhookRecorder:
             # One JSON document rather than a typed array per column: psycopg dumps it in C, arrays in Python.
             "events": Jsonb([_event_record(envelope, position) for position, envelope in enumerate(envelopes)]),
         }
-        row = self._execute(params)
+        (row,) = execute_autocommitted(self._engine, _ROUTE_AND_RECORD, params)
         route = (
             None
             if row.tenant_id is None
@@ -127,23 +126,6 @@ class WebhookRecorder:
         if routed and route is None:
             return "unroutable", route
         return outcome, route
-
-    def _execute(self, params: dict[str, Any]) -> Any:
-        pooled = self._engine.raw_connection()
-        try:
-            connection = pooled.driver_connection
-            assert isinstance(connection, psycopg.Connection)
-            connection.autocommit = True
-            try:
-                return connection.cursor(row_factory=namedtuple_row).execute(_ROUTE_AND_RECORD, params).fetchone()
-            finally:
-                if not connection.closed:
-                    connection.autocommit = False  # the pool's other users expect SQLAlchemy's transactions
-        except psycopg.OperationalError:
-            pooled.invalidate()  # a connection that failed mid-statement is not handed to the next request
-            raise
-        finally:
-            pooled.close()
 
 
 def _event_record(envelope: Envelope, position: int) -> dict[str, Any]:

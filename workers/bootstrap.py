@@ -89,6 +89,7 @@ def build_dispatcher(
 ) -> Dispatcher:
     settings = runtime.settings
     return Dispatcher(
+        runtime.engine,
         runtime.sessions,
         runtime.registry,
         runtime.broker,
@@ -114,6 +115,7 @@ def build_worker_runtime(
         settings, role="worker", dependencies=dependencies, clock=clock, pool_size=settings.worker_threads + 2
     )
     runner = DeliveryRunner(
+        runtime.engine,
         runtime.sessions,
         runtime.registry,
         max_attempts=settings.delivery_max_attempts,

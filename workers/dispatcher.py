@@ -13,13 +13,11 @@ effects, stop any second effect.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import select
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,9 +25,11 @@ from typing import Any
 
 import dramatiq
 import psycopg
-from sqlalchemy import text
+from psycopg.types.json import Jsonb
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.engine import execute_autocommitted
 from db.metrics import OUTBOX_DISPATCHED
 from domain.events.envelope import utcnow
 from workers.broker import delivery_message
@@ -42,30 +42,34 @@ MAX_RACE_PAUSE_SECONDS = 0.020
 # within this margin of the deliveries' enqueued_at.
 QUEUE_ORDER_GRACE_SECONDS = 5.0
 
-_CLAIM_EVENTS = text(
-    """
+# Claim a batch, mark it dispatched and fan it out to one delivery per subscribed handler, in ONE statement and so
+# one transaction and one round trip: a dispatcher killed at any point leaves either all of it or none of it, and the
+# unique (event_id, handler) makes a second fan-out impossible. The batch's stats come back on every row (one row,
+# with no delivery, when the batch has none).
+_DISPATCH = """
     WITH claimed AS (
         SELECT event_id FROM outbox_events, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
          WHERE dispatched_at IS NULL
          ORDER BY seq
-         LIMIT :limit
+         LIMIT %(limit)s
            FOR UPDATE SKIP LOCKED
+    ), marked AS (
+        UPDATE outbox_events e SET dispatched_at = %(now)s
+          FROM claimed WHERE e.event_id = claimed.event_id
+        RETURNING e.event_id, e.event_name, e.seq
+    ), fanned_out AS (
+        INSERT INTO outbox_deliveries (id, event_id, handler, queue, status, enqueued_at, next_attempt_at)
+        SELECT gen_random_uuid(), m.event_id, s.handler, s.queue, 'enqueued', %(now)s, %(now)s
+          FROM marked m JOIN jsonb_to_recordset(%(subscriptions)s) AS s(event_name text, handler text, queue text)
+            ON s.event_name = m.event_name
+         ORDER BY m.seq
+        ON CONFLICT (event_id, handler) DO NOTHING
+        RETURNING id, queue
     )
-    UPDATE outbox_events e SET dispatched_at = :now
-      FROM claimed WHERE e.event_id = claimed.event_id
-    RETURNING e.event_id, e.event_name, e.seq
-    """
-)
-
-_INSERT_DELIVERIES = text(
-    """
-    INSERT INTO outbox_deliveries (id, event_id, handler, queue, status, enqueued_at, next_attempt_at)
-    SELECT d.id, d.event_id, d.handler, d.queue, 'enqueued', :now, :now
-      FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS d(id uuid, event_id uuid, handler text, queue text)
-    ON CONFLICT (event_id, handler) DO NOTHING
-    RETURNING id, queue
-    """
-)
+    SELECT batch.events, batch.newest_seq, d.id, d.queue
+      FROM (SELECT count(*) AS events, max(seq) AS newest_seq FROM marked) AS batch
+      LEFT JOIN fanned_out d ON true
+"""
 
 _DUE_RETRIES = text(
     """
@@ -126,6 +130,7 @@ class DispatchStats:
 class Dispatcher:
     def __init__(
         self,
+        engine: Engine,
         sessions: sessionmaker[Session],
         registry: Registry,
         broker: dramatiq.Broker,
@@ -138,8 +143,13 @@ class Dispatcher:
         clock: Callable[[], datetime] = utcnow,
         rng: Callable[[], float] = random.random,
     ) -> None:
+        self._engine = engine
         self._sessions = sessions
         self._registry = registry
+        # Every (event, handler, queue) subscription, as the dispatch statement joins them to the claimed events.
+        self._subscriptions = Jsonb(
+            [{"event_name": h.event_name, "handler": h.name, "queue": h.queue} for h in registry.handlers()]
+        )
         self._broker = broker
         self._oldest_waiting_at = oldest_waiting_at
         self.batch_size = batch_size
@@ -157,27 +167,19 @@ class Dispatcher:
     def dispatch_batch(self) -> int:
         """Fan out one batch of undispatched events; returns how many events were claimed."""
         now = self._clock()
-        with self._sessions() as session, session.begin():
-            events = session.execute(_CLAIM_EVENTS, {"limit": self.batch_size, "now": now}).all()
-            rows = [
-                {
-                    "id": str(uuid.uuid4()),
-                    "event_id": str(event.event_id),
-                    "handler": handler.name,
-                    "queue": handler.queue,
-                }
-                for event in events
-                for handler in self._registry.handlers_for(event.event_name)
-            ]
-            created = session.execute(_INSERT_DELIVERIES, {"rows": json.dumps(rows), "now": now}).all() if rows else []
+        rows = execute_autocommitted(
+            self._engine, _DISPATCH, {"limit": self.batch_size, "now": now, "subscriptions": self._subscriptions}
+        )
+        events, newest_seq = rows[0].events, rows[0].newest_seq
+        created = [row for row in rows if row.id is not None]
         self._send(created, enqueued_at=now, batch=self.delivery_batch_size)
         if events:
-            self.newest_claimed_seq = max(self.newest_claimed_seq, max(event.seq for event in events))
-            OUTBOX_DISPATCHED.inc(len(events))
-            self.stats.events += len(events)
+            self.newest_claimed_seq = max(self.newest_claimed_seq, newest_seq)
+            OUTBOX_DISPATCHED.inc(events)
+            self.stats.events += events
             self.stats.deliveries += len(created)
             self.stats.last_dispatch_at = now
-        return len(events)
+        return int(events)
 
     def redrive(self) -> int:
         """Re-send what is due: scheduled retries, messages that never reached Redis, and lost workers' leases."""

@@ -49,8 +49,8 @@ class Registry:
             self._by_name[f"{handler.name}"] = handler
             self._by_name[f"{handler.name}@{handler.event_name}"] = handler
 
-    def handlers_for(self, event_name: str) -> list[BoundHandler]:
-        return self._by_event.get(event_name, [])
+    def handlers(self) -> list[BoundHandler]:
+        return [handler for handlers in self._by_event.values() for handler in handlers]
 
     def handler(self, name: str, event_name: str) -> BoundHandler:
         try:

@@ -82,6 +82,7 @@ class Pipeline:
 
     def use_max_attempts(self, attempts: int) -> None:
         self.runner = DeliveryRunner(
+            self.runtime.engine,
             self.sessions,
             self.runtime.registry,
             max_attempts=attempts,
@@ -330,6 +331,7 @@ def test_four_dispatchers_draining_ten_thousand_events_deliver_each_exactly_once
 
     dispatchers = [
         Dispatcher(
+            runtime.engine,
             runtime.sessions,
             runtime.registry,
             RecordingBroker(),
@@ -421,6 +423,7 @@ def test_fresh_deliveries_travel_in_batches_and_a_failure_stays_with_its_own_del
 
     runtime = pipeline.runtime
     batching = Dispatcher(
+        runtime.engine,
         runtime.sessions,
         runtime.registry,
         RecordingBroker(),
