@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,7 +25,7 @@ from domain.events.catalog import EventValidationError, TenantCreated
 from tests.support.pipeline_handlers import CREATE_EFFECTS_TABLE
 from workers.bootstrap import Runtime, build_dispatcher, build_worker_runtime
 from workers.delivery import DeliveryRunner
-from workers.dispatcher import Dispatcher
+from workers.dispatcher import Dispatcher, DispatcherLoop
 from workers.dlq import list_dead_letters, replay
 from workers.retry import backoff_seconds
 
@@ -411,6 +412,50 @@ def test_the_dlq_cli_lists_shows_and_replays(pipeline: Pipeline) -> None:
     assert "no dead letter" in missing.output
     bad = runner.invoke(cli, ["dlq", "show", "not-a-uuid"])
     assert bad.exit_code != 0
+
+
+def test_one_dispatcher_listens_the_others_poll_and_a_standby_takes_over_when_the_listener_stops(
+    pipeline: Pipeline,
+) -> None:
+    settings = pipeline.runtime.settings
+    loops = [
+        DispatcherLoop(build_dispatcher(pipeline.runtime), settings.database_url, poll_interval_ms=200)
+        for _ in range(2)
+    ]
+    threads = [threading.Thread(target=loop.run) for loop in loops]
+
+    def eventually(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+
+    def undispatched() -> int:
+        with pipeline.sessions() as session:
+            return int(
+                session.execute(text("SELECT count(*) FROM outbox_events WHERE dispatched_at IS NULL")).scalar_one()
+            )
+
+    try:
+        threads[0].start()
+        eventually(lambda: loops[0].listening)
+        threads[1].start()
+        time.sleep(0.5)  # several of the standby's polls: it never takes the listener lock while the first holds it
+        assert (loops[0].listening, loops[1].listening) == (True, False)
+        pipeline.publish("ok")
+        eventually(lambda: undispatched() == 0)
+        loops[0].stopping.set()
+        threads[0].join()
+        eventually(lambda: loops[1].listening)
+        pipeline.publish("ok")
+        eventually(lambda: undispatched() == 0)
+        assert len(pipeline.deliveries()) == 4
+    finally:
+        for loop in loops:
+            loop.stopping.set()
+        for thread in threads:
+            if thread.is_alive():
+                thread.join()
 
 
 def test_fresh_deliveries_travel_in_batches_and_a_failure_stays_with_its_own_delivery(pipeline: Pipeline) -> None:
