@@ -60,9 +60,10 @@ _DISPATCH = """
     ), fanned_out AS (
         INSERT INTO outbox_deliveries (id, event_id, handler, queue, status, enqueued_at, next_attempt_at)
         SELECT gen_random_uuid(), m.event_id, s.handler, s.queue, 'enqueued', %(now)s, %(now)s
-          FROM marked m JOIN jsonb_to_recordset(%(subscriptions)s) AS s(event_name text, handler text, queue text)
+          FROM marked m JOIN jsonb_to_recordset(%(subscriptions)s)
+                             AS s(event_name text, handler text, queue text, position int)
             ON s.event_name = m.event_name
-         ORDER BY m.seq
+         ORDER BY m.seq, s.position
         ON CONFLICT (event_id, handler) DO NOTHING
         RETURNING id, queue
     )
@@ -146,9 +147,13 @@ class Dispatcher:
         self._engine = engine
         self._sessions = sessions
         self._registry = registry
-        # Every (event, handler, queue) subscription, as the dispatch statement joins them to the claimed events.
+        # Every (event, handler, queue) subscription, as the dispatch statement joins them to the claimed events; the
+        # deliveries are created in event order, then in the registry's order of handlers.
         self._subscriptions = Jsonb(
-            [{"event_name": h.event_name, "handler": h.name, "queue": h.queue} for h in registry.handlers()]
+            [
+                {"event_name": h.event_name, "handler": h.name, "queue": h.queue, "position": position}
+                for position, h in enumerate(registry.handlers())
+            ]
         )
         self._broker = broker
         self._oldest_waiting_at = oldest_waiting_at
