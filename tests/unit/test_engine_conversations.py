@@ -90,6 +90,16 @@ def test_shouting_in_capitals(business: Business) -> None:
     assert "Fri 8:00 AM" in reply
 
 
+def test_a_closed_day_asked_for_gets_the_soonest_times_after_it_and_books_one(business: Business) -> None:
+    convo = chat(business, now=at(8, 18))  # Saturday evening; closed on Sundays
+    reply = convo.say("drain cleaning tomorrow morning please").reply or ""
+    assert "nothing's open then" in reply
+    assert "Mon 8:00 AM" in reply
+    assert "holding" in (convo.say("the first one").reply or "")
+    convo.say("yes")
+    assert booked_starts(convo) == [at(10, 8)]
+
+
 def test_nope_at_the_hold_books_nothing_and_asks_for_another_time(business: Business) -> None:
     convo = chat(business)
     convo.say("drain cleaning tomorrow")
@@ -165,12 +175,21 @@ def test_friday_10am(business: Business) -> None:
     assert "Fri 10:00 AM" in reply.split(",")[0]
 
 
-def test_after_5_when_closing_at_5_says_nothing_open(business: Business) -> None:
+def test_after_5_when_closing_at_5_says_so_and_offers_the_soonest_after_it(business: Business) -> None:
+    convo = chat(business)
+    reply = convo.say("drain cleaning tomorrow after 5").reply or ""
+    assert "nothing's open then" in reply
+    assert "Sat 9:00 AM" in reply
+    assert convo.stage == "offered"
+    assert "Mon 8:00 AM" in (convo.say("monday then").reply or "")
+
+
+def test_nothing_open_at_all_asks_for_another_day(business: Business) -> None:
+    business.hours.clear()  # closed every day
     convo = chat(business)
     reply = convo.say("drain cleaning tomorrow after 5").reply or ""
     assert "don't have anything open" in reply
     assert convo.stage == "ask_time"
-    assert "Mon 8:00 AM" in (convo.say("monday then").reply or "")
 
 
 def test_saturday_morning_hours(business: Business) -> None:

@@ -477,6 +477,13 @@ class _TurnRun:
         if service is None:
             return False
         slots = self.tools.find_slots(UUID(service["id"]), pref, 3)
+        lead = "The soonest I have is" if pref.asap else "I have"
+        if not slots and not pref.asap:
+            # Nothing in the window asked for (a closed day, a full morning): the soonest after it, not a dead end.
+            slots = self.tools.find_slots(UUID(service["id"]), SlotPreference(earliest=pref.earliest, asap=True), 3)
+            if slots:
+                self.reply.add("Sorry, nothing's open then.")
+                lead = "The soonest after that is"
         if not slots:
             self.state.pop("offered", None)
             self.go("ask_time")
@@ -489,7 +496,6 @@ class _TurnRun:
         if len(slots) == 1:
             self.reply.add(f"I have {labels[0]} open{self.for_service(service)}. Does that work?")
         else:
-            lead = "The soonest I have is" if pref.asap else "I have"
             self.reply.add(f"{lead} {join_options(labels)}{self.for_service(service)}. Which works best?")
         return True
 
