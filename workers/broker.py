@@ -19,7 +19,6 @@ from typing import Any
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
-from dramatiq.common import compute_backoff
 from dramatiq.errors import ConnectionClosed
 from dramatiq.message import Message
 from dramatiq.middleware import CurrentMessage, ShutdownNotifications, TimeLimit
@@ -69,7 +68,19 @@ class WakingRedisBroker(RedisBroker):
 
 
 class _WakingConsumer(_RedisConsumer):
-    """Dramatiq's Redis consumer (its ``__next__``, pinned dramatiq 2.2), blocking on wake-ups instead of sleeping."""
+    """Dramatiq's Redis consumer (its ``__next__``, pinned dramatiq 2.2), blocking on wake-ups instead of sleeping.
+
+    Every enqueue pushes a wake-up token, so once a fetch has found the queue empty (fewer messages than asked for)
+    the consumer blocks on the tokens rather than fetching again: each fetch is a Lua call, and fetching into an
+    empty queue after every message, then again after each short backoff, was most of an idle-ish worker's Redis
+    traffic. The block lasts up to ``timeout`` (WORKER_IDLE_POLL_MS), the fallback for messages that come back to a
+    queue without a token (Dramatiq requeueing a dead worker's messages). A full fetch fetches again at once.
+    """
+
+    def __init__(self, broker: WakingRedisBroker, queue_name: str, prefetch: int, timeout: int) -> None:
+        super().__init__(broker, queue_name, prefetch, timeout)
+        self.wake_key = broker.wake_key(queue_name)
+        self.drained = False
 
     def __next__(self) -> Any:
         try:
@@ -78,25 +89,22 @@ class _WakingConsumer(_RedisConsumer):
                     data = self.message_cache.pop(0)
                     if data is None:
                         continue
-                    self.misses = 0
                     message = Message.decode(data)
                     self.queued_message_ids.add(message.message_id)
                     return dramatiq.broker.MessageProxy(message)
                 except IndexError:
-                    messages = []
-                    room = self.outstanding_message_count < self.prefetch
-                    if room:
-                        self.message_cache = messages = self.broker.do_fetch(
-                            self.queue_name, self.prefetch - self.outstanding_message_count
-                        )
-                    if not messages:
-                        self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
-                        if room:
-                            # Nothing queued: sleep until an enqueue wakes us (or the backoff ends).
-                            self.broker.client.blpop([self.broker.wake_key(self.queue_name)], timeout=backoff_ms / 1000)
-                        else:
-                            # Busy up to the prefetch limit: wait briefly for our own messages to finish.
-                            time.sleep(min(backoff_ms, 10) / 1000)
+                    wanted = self.prefetch - self.outstanding_message_count
+                    if wanted <= 0:
+                        # Busy up to the prefetch limit: wait briefly for our own messages to finish.
+                        time.sleep(0.01)
+                        return None
+                    if self.drained:
+                        self.drained = False
+                        self.broker.client.blpop([self.wake_key], timeout=self.timeout / 1000)
+                        return None
+                    self.message_cache = self.broker.do_fetch(self.queue_name, wanted)
+                    self.drained = len(self.message_cache) < wanted
+                    if not self.message_cache:
                         return None
         except redis.ConnectionError as error:
             raise ConnectionClosed(error) from None
