@@ -6,14 +6,16 @@ other running on the machine. Processes can be SIGKILLed and restarted one at a 
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,6 +92,7 @@ class LocalStack:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),
             )
         self.processes[name] = process
         return process
@@ -147,6 +150,30 @@ class LocalStack:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the child sent SIGTERM when the process starting it dies (Linux).
+
+    The processes run in sessions of their own, so that one can be signalled with its children (gunicorn's and the
+    worker pool's); without this, a SIGKILLed supervisor (`nmc up`, a test, a benchmark) would leave them running,
+    orphaned. Linux ties the signal to the starting *thread*, so a process started from any thread but the main one
+    (chaos's fault injector restarting a dispatcher) goes without: it would be stopped when that thread ends.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    parent = os.getpid()
+
+    def in_child() -> None:
+        if sys.platform.startswith("linux"):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+            if os.getppid() != parent:  # the parent died before the request took effect
+                os._exit(1)
+
+    return in_child
 
 
 def child_pids(pid: int) -> list[int]:

@@ -17,6 +17,7 @@ import redis
 from db import heartbeats
 from db.settings import Settings
 from ops.cli import cli, get_settings
+from ops.stack import die_with_parent
 
 PROCESS_ORDER = ("sandbox", "ingress", "dispatcher", "worker", "scheduler")
 COLORS = {"sandbox": 35, "ingress": 36, "dispatcher": 33, "worker": 32, "scheduler": 34, "demo": 37}
@@ -42,7 +43,12 @@ def _pump(name: str, stream: object, lock: threading.Lock) -> None:
 
 def _start(child: Child, lock: threading.Lock) -> None:
     child.process = subprocess.Popen(
-        child.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy(), start_new_session=True
+        child.argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=os.environ.copy(),
+        start_new_session=True,
+        preexec_fn=die_with_parent(),
     )
     child.started_at = time.monotonic()
     threading.Thread(target=_pump, args=(child.name, child.process.stdout, lock), daemon=True).start()
