@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -24,6 +24,7 @@ from domain.conversations import operator
 from ops.commands.tenant import DEMO_NUMBER, seed_demo
 from ops.stack import LocalStack
 from tests.conftest import REDIS_URL, SERVER, base_settings
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 _callers = iter(range(2000, 9999))
@@ -70,16 +71,6 @@ def db(stack: LocalStack) -> Iterator[Engine]:
 
 def new_caller() -> str:
     return f"+1415555{next(_callers):04d}"
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Phone:

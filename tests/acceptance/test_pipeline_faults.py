@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from db.settings import Settings
 from domain.events import outbox
 from domain.events.catalog import TenantCreated
 from tests.support.pipeline_handlers import CREATE_EFFECTS_TABLE
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -83,15 +84,6 @@ def publish(sessions: sessionmaker[Session], script: str, count: int = 1) -> lis
             ).event_id
             for _ in range(count)
         ]
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def scalar(sessions: sessionmaker[Session], query: str, **params: object) -> int:

@@ -9,7 +9,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +23,7 @@ from db.settings import Settings
 from domain.events import outbox
 from domain.events.catalog import EventValidationError, TenantCreated
 from tests.support.pipeline_handlers import CREATE_EFFECTS_TABLE
+from tests.support.waiting import wait_until
 from workers.bootstrap import Runtime, build_dispatcher, build_worker_runtime
 from workers.delivery import DeliveryRunner
 from workers.dispatcher import Dispatcher, DispatcherLoop
@@ -424,12 +425,6 @@ def test_one_dispatcher_listens_the_others_poll_and_a_standby_takes_over_when_th
     ]
     threads = [threading.Thread(target=loop.run) for loop in loops]
 
-    def eventually(condition: Callable[[], bool], seconds: float = 5.0) -> None:
-        deadline = time.monotonic() + seconds
-        while not condition():
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-
     def undispatched() -> int:
         with pipeline.sessions() as session:
             return int(
@@ -438,17 +433,17 @@ def test_one_dispatcher_listens_the_others_poll_and_a_standby_takes_over_when_th
 
     try:
         threads[0].start()
-        eventually(lambda: loops[0].listening)
+        wait_until(lambda: loops[0].listening, 5, "the first dispatcher to listen")
         threads[1].start()
         time.sleep(0.5)  # several of the standby's polls: it never takes the listener lock while the first holds it
         assert (loops[0].listening, loops[1].listening) == (True, False)
         pipeline.publish("ok")
-        eventually(lambda: undispatched() == 0)
+        wait_until(lambda: undispatched() == 0, 5, "the event to be dispatched")
         loops[0].stopping.set()
         threads[0].join()
-        eventually(lambda: loops[1].listening)
+        wait_until(lambda: loops[1].listening, 5, "the standby to take over listening")
         pipeline.publish("ok")
-        eventually(lambda: undispatched() == 0)
+        wait_until(lambda: undispatched() == 0, 5, "the second event to be dispatched")
         assert len(pipeline.deliveries()) == 4
     finally:
         for loop in loops:
