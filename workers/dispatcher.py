@@ -238,18 +238,18 @@ class Dispatcher:
 def lost_the_race(notified_seq: int | None, newest_claimed_seq: int) -> bool:
     """Whether an empty claim after this wake-up means another dispatcher took the notified events.
 
-    Every NOTIFY wakes every dispatcher. A notification for nothing newer than what this dispatcher itself claimed
-    is about its own earlier batch (so a lone dispatcher never counts as losing); one for something newer that it
-    then did not find was taken by another dispatcher.
+    Only the listening dispatcher is notified, but standbys draining a backlog claim too. A notification for nothing
+    newer than what this dispatcher itself claimed is about its own earlier batch (so a lone dispatcher never counts
+    as losing); one for something newer that it then did not find was taken by another dispatcher.
     """
     return notified_seq is not None and notified_seq > newest_claimed_seq
 
 
 def race_pause_seconds(lost_in_a_row: int) -> float:
     """How long a dispatcher that lost ``lost_in_a_row`` races pauses (at most; it waits a random half to all of it):
-    5, 10, then 20 ms. The winner keeps the stream and the losers spend less of the machine on empty claims; the cap
-    bounds how long an event can wait when every dispatcher happens to be pausing (an 80 ms cap put the 4-dispatcher
-    P95 at 200 events/s at 59 ms)."""
+    5, 10, then 20 ms. The winner keeps the stream and the loser spends less of the machine on empty claims; the cap
+    bounds how long an event can wait while the listener pauses (an 80 ms cap, when every dispatcher still listened,
+    put the 4-dispatcher P95 at 200 events/s at 59 ms)."""
     return min(MAX_RACE_PAUSE_SECONDS, 0.005 * 2 ** min(max(lost_in_a_row, 1) - 1, 8))
 
 
