@@ -72,6 +72,10 @@ DELIVERIES = Counter(
     ["handler", "outcome"],
 )
 DELIVERY_RETRIES = Counter("nmc_delivery_retries_total", "Delivery attempts scheduled for retry.", ["handler"])
+DELIVERY_GROUP_FALLBACKS = Counter(
+    "nmc_delivery_group_fallbacks_total",
+    "Groups of db_only deliveries rolled back because one failed, then run one transaction each.",
+)
 DLQ_SIZE = Gauge("nmc_dlq_size", "Dead letters not yet replayed.", multiprocess_mode="mostrecent")
 MESSAGES = Counter("nmc_messages_total", "SMS messages by status reached (in and out).", ["status"])
 PROVIDER_ERRORS = Counter(
@@ -109,6 +113,7 @@ ALL_METRICS: tuple[Any, ...] = (
     OUTBOX_DISPATCHED,
     DELIVERIES,
     DELIVERY_RETRIES,
+    DELIVERY_GROUP_FALLBACKS,
     DLQ_SIZE,
     MESSAGES,
     PROVIDER_ERRORS,

@@ -8,6 +8,12 @@ Three short transactions, each with one job:
    handler emitted together; a redelivered message finds the marker and has no second effect.
 3. ``fail`` schedules the next try (full-jitter backoff, kept in Postgres) or, after the last attempt, moves the
    delivery to the DLQ with its envelope, error and traceback.
+
+Deliveries of one message whose handlers are declared ``db_only`` share step 2: one transaction loads and marks them
+all, runs each handler and commits once. That is what a delivery mostly cost (its BEGIN, load, done-mark and COMMIT
+round trips, and a commit's WAL flush), and it changes nothing a redelivery can see: every effect and marker of the
+group commits together or not at all. If any of them fails, the group is rolled back and each delivery runs again in
+a transaction of its own, so a failure is retried (or dead-lettered) alone and the others still commit.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import execute_autocommitted
+from db.metrics import DELIVERY_GROUP_FALLBACKS
 from domain.events.catalog import CATALOG
 from domain.events.envelope import Envelope, utcnow
 from domain.events.handling import HandlerContext
@@ -68,6 +75,26 @@ _LOAD_AND_MARK = """
 
 _DONE = """
     UPDATE outbox_deliveries SET status = 'done', completed_at = %(now)s, lease_until = NULL WHERE id = %(id)s
+"""
+
+# ``_LOAD_AND_MARK`` for a group of deliveries. The markers are inserted in key order, so two transactions inserting
+# overlapping markers (a duplicate message) queue behind each other instead of deadlocking.
+_LOAD_AND_MARK_GROUP = """
+    WITH target AS (
+        SELECT id, handler, event_id, attempts FROM outbox_deliveries WHERE id = ANY(%(ids)s)
+    ), marked AS (
+        INSERT INTO processed_events (event_id, handler)
+        SELECT event_id, handler FROM target ORDER BY event_id, handler
+        ON CONFLICT DO NOTHING RETURNING event_id, handler
+    )
+    SELECT t.id, t.handler, t.attempts, e.event_id, e.event_name, e.schema_version, e.tenant_id, e.occurred_at,
+           e.correlation_id, e.causation_id, e.payload,
+           EXISTS (SELECT 1 FROM marked m WHERE m.event_id = t.event_id AND m.handler = t.handler) AS fresh
+      FROM target t JOIN outbox_events e ON e.event_id = t.event_id
+"""
+
+_DONE_GROUP = """
+    UPDATE outbox_deliveries SET status = 'done', completed_at = %(now)s, lease_until = NULL WHERE id = ANY(%(ids)s)
 """
 
 
@@ -146,28 +173,43 @@ class DeliveryRunner:
         return sorted(claims, key=lambda claim: order[claim.delivery_id])
 
     def run_claimed(self, claims: list[Claim]) -> list[DeliveryResult]:
-        """Run each claimed delivery in its own transaction; a failing handler schedules its own retry or DLQ
-        entry and does not stop the others."""
-        results = []
+        """Run the claimed deliveries in their order: consecutive ``db_only`` ones in one transaction, every other
+        one in its own. A failing handler schedules its own retry or DLQ entry and does not stop the others."""
+        results: list[DeliveryResult] = []
+        group: list[Claim] = []
         for claim in claims:
-            started = time.perf_counter()
-            try:
-                self.process(claim.delivery_id)
-            except Exception as error:
-                outcome = self.fail(claim.delivery_id, error)
-                status = "dead" if outcome.dead else "retry"
-                log = logger.error if outcome.dead else logger.warning
-                log(
-                    "delivery %s (%s) failed on attempt %d: %s",
-                    claim.delivery_id,
-                    claim.handler,
-                    outcome.attempts,
-                    error,
-                )
-            else:
-                status = "done"
-            results.append(DeliveryResult(claim.handler, status, time.perf_counter() - started))
+            if self._registry.db_only(claim.handler):
+                group.append(claim)
+                continue
+            results.extend(self._run_group(group))
+            group = []
+            results.append(self._run_alone(claim))
+        results.extend(self._run_group(group))
         return results
+
+    def _run_group(self, group: list[Claim]) -> list[DeliveryResult]:
+        if len(group) < 2:
+            return [self._run_alone(claim) for claim in group]
+        try:
+            timings = self.process_group([claim.delivery_id for claim in group])
+        except Exception as error:
+            DELIVERY_GROUP_FALLBACKS.inc()
+            logger.info("a group of %d deliveries was rolled back, running each alone: %s", len(group), error)
+            return [self._run_alone(claim) for claim in group]
+        return [DeliveryResult(handler, "done", seconds) for handler, seconds in timings]
+
+    def _run_alone(self, claim: Claim) -> DeliveryResult:
+        started = time.perf_counter()
+        try:
+            self.process(claim.delivery_id)
+        except Exception as error:
+            outcome = self.fail(claim.delivery_id, error)
+            log = logger.error if outcome.dead else logger.warning
+            log("delivery %s (%s) failed on attempt %d: %s", claim.delivery_id, claim.handler, outcome.attempts, error)
+            status = "dead" if outcome.dead else "retry"
+        else:
+            status = "done"
+        return DeliveryResult(claim.handler, status, time.perf_counter() - started)
 
     def process(self, delivery_id: uuid.UUID) -> bool:
         """Run the handler; True if it ran, False if an earlier attempt had already committed its effect."""
@@ -176,24 +218,48 @@ class DeliveryRunner:
             row = cursor.execute(_LOAD_AND_MARK, {"id": delivery_id}).fetchone()
             if row is None:
                 raise LookupError(f"delivery {delivery_id} does not exist")
-            if not row.fresh:
-                cursor.execute(_DONE, {"id": delivery_id, "now": self._clock()})
-                return False
-            envelope = envelope_from_row(row)
-            # The stored payload is validated against the catalog before any handler sees it.
-            payload = CATALOG.load_payload(envelope.event_name, envelope.schema_version, envelope.payload)
-            handler = self._registry.handler(row.handler, envelope.event_name)
-            with structlog.contextvars.bound_contextvars(
-                tenant_id=None if envelope.tenant_id is None else str(envelope.tenant_id),
-                correlation_id=str(envelope.correlation_id),
-                causation_id=None if envelope.causation_id is None else str(envelope.causation_id),
-                event_id=str(envelope.event_id),
-                handler=row.handler,
-            ):
-                handler.call(payload, HandlerContext(session=session, envelope=envelope, attempt=row.attempts))
-            session.flush()
+            if row.fresh:
+                self._call_handler(session, row)
             cursor.execute(_DONE, {"id": delivery_id, "now": self._clock()})
-        return True
+        return bool(row.fresh)
+
+    def process_group(self, delivery_ids: list[uuid.UUID]) -> list[tuple[str, float]]:
+        """Run ``db_only`` deliveries in ONE transaction (any failure rolls all of it back and propagates); each
+        handler's name and seconds, in the order they ran.
+
+        They run tenant by tenant, each tenant's in the message's order: two groups then take tenants' row locks in
+        the same order, where the message's order could have them deadlock (which Postgres would break, at a cost of
+        its deadlock_timeout and a fallback)."""
+        position = {delivery_id: index for index, delivery_id in enumerate(delivery_ids)}
+        timings = []
+        with self._sessions() as session, session.begin():
+            cursor = _cursor(session)
+            rows = cursor.execute(_LOAD_AND_MARK_GROUP, {"ids": delivery_ids}).fetchall()
+            if len(rows) != len(delivery_ids):
+                raise LookupError(f"{len(delivery_ids) - len(rows)} of the group's deliveries do not exist")
+            rows.sort(key=lambda row: (-1 if row.tenant_id is None else row.tenant_id.int, position[row.id]))
+            for row in rows:
+                started = time.perf_counter()
+                if row.fresh:
+                    self._call_handler(session, row)
+                timings.append((row.handler, time.perf_counter() - started))
+            cursor.execute(_DONE_GROUP, {"ids": delivery_ids, "now": self._clock()})
+        return timings
+
+    def _call_handler(self, session: Session, row: Any) -> None:
+        envelope = envelope_from_row(row)
+        # The stored payload is validated against the catalog before any handler sees it.
+        payload = CATALOG.load_payload(envelope.event_name, envelope.schema_version, envelope.payload)
+        handler = self._registry.handler(row.handler, envelope.event_name)
+        with structlog.contextvars.bound_contextvars(
+            tenant_id=None if envelope.tenant_id is None else str(envelope.tenant_id),
+            correlation_id=str(envelope.correlation_id),
+            causation_id=None if envelope.causation_id is None else str(envelope.causation_id),
+            event_id=str(envelope.event_id),
+            handler=row.handler,
+        ):
+            handler.call(payload, HandlerContext(session=session, envelope=envelope, attempt=row.attempts))
+        session.flush()
 
     def fail(self, delivery_id: uuid.UUID, error: BaseException, *, lost: bool = False) -> Outcome:
         """Record a failed attempt: schedule the retry in Postgres, or dead-letter after the last attempt."""

@@ -36,6 +36,7 @@ class BoundHandler:
     queue: str
     event_name: str
     call: Callable[[Any, HandlerContext], None]
+    db_only: bool = False
 
 
 class Registry:
@@ -57,6 +58,12 @@ class Registry:
             return self._by_name[f"{name}@{event_name}"]
         except KeyError:
             raise RegistryError(f"no handler {name} for {event_name} in this process") from None
+
+    def db_only(self, name: str) -> bool:
+        """Whether handler ``name`` declared that its only effects are its session's writes (False if unknown here:
+        running it alone is what reports the unknown handler)."""
+        handler = self._by_name.get(name)
+        return handler is not None and handler.db_only
 
     @property
     def queues(self) -> set[str]:
@@ -96,7 +103,9 @@ def bind(subscription: Subscription, dependencies: Mapping[str, object]) -> Boun
     def call(event: Any, ctx: HandlerContext) -> None:
         func(event, ctx, **bound)
 
-    return BoundHandler(subscription.handler_name, subscription.queue, subscription.event_name, call)
+    return BoundHandler(
+        subscription.handler_name, subscription.queue, subscription.event_name, call, db_only=subscription.db_only
+    )
 
 
 def build_registry(sources: Iterable[Subscriptions], dependencies: Mapping[str, object]) -> Registry:

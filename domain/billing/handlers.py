@@ -9,7 +9,7 @@ from domain.events.handling import HandlerContext, Subscriptions
 subscriptions = Subscriptions("billing")
 
 
-@subscriptions.on(StripeEventReceived)
+@subscriptions.on(StripeEventReceived, db_only=True)
 def update_subscription(event: StripeEventReceived, ctx: HandlerContext) -> None:
     if event.type not in service.HANDLED_EVENTS:
         return

@@ -14,13 +14,13 @@ from domain.events.handling import HandlerContext, Subscriptions
 subscriptions = Subscriptions("compliance")
 
 
-@subscriptions.on(TenantCreated)
+@subscriptions.on(TenantCreated, db_only=True)
 def open_pending_campaign(event: TenantCreated, ctx: HandlerContext) -> None:
     if ctx.tenant_id is not None:
         service.ensure_campaign(ctx.session, tenant_id=ctx.tenant_id)
 
 
-@subscriptions.on(MessageReceived)
+@subscriptions.on(MessageReceived, db_only=True)
 def record_keyword(event: MessageReceived, ctx: HandlerContext) -> None:
     if ctx.tenant_id is None:
         return

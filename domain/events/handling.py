@@ -54,6 +54,8 @@ class Subscription:
     handler_name: str
     queue: str
     func: HandlerFunc
+    # The handler's only effects are its writes through ``ctx.session``: no calls out, no session of its own.
+    db_only: bool = False
 
 
 class Subscriptions:
@@ -67,11 +69,21 @@ class Subscriptions:
         self.module = module
         self._items: list[Subscription] = []
 
-    def on(self, *event_types: type) -> Callable[[HandlerFunc], HandlerFunc]:
+    def on(self, *event_types: type, db_only: bool = False) -> Callable[[HandlerFunc], HandlerFunc]:
+        """Declare ``func`` a handler of ``event_types``.
+
+        ``db_only=True`` promises that the handler's only effects are its writes through ``ctx.session`` (no
+        provider calls, no session or connection of its own, nothing it could not take back by a rollback). The
+        worker may then run it in one transaction with other such deliveries of the same message, which is most of
+        a delivery's cost saved; if any of them fails, that transaction is rolled back and each runs on its own.
+        """
+
         def declare(func: HandlerFunc) -> HandlerFunc:
             for event_type in event_types:
                 spec = CATALOG.latest(_event_name(event_type))
-                self._items.append(Subscription(spec.name, f"{self.module}.{func.__name__}", self.module, func))
+                self._items.append(
+                    Subscription(spec.name, f"{self.module}.{func.__name__}", self.module, func, db_only=db_only)
+                )
             return func
 
         return declare

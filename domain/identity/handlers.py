@@ -9,7 +9,7 @@ from domain.identity import service
 subscriptions = Subscriptions("identity")
 
 
-@subscriptions.on(SubscriptionUpdated)
+@subscriptions.on(SubscriptionUpdated, db_only=True)
 def recompute_feature_gates(event: SubscriptionUpdated, ctx: HandlerContext) -> None:
     if ctx.tenant_id is None:
         return  # billing only emits for a subscription it could attribute to a tenant

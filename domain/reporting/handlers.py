@@ -23,17 +23,17 @@ def _bump(ctx: HandlerContext, counter: str, *, revenue_cents: int = 0) -> None:
     projections.add_to_day(ctx.session, ctx.tenant_id, day, counter=counter, revenue_cents=revenue_cents)
 
 
-@subscriptions.on(CallMissed)
+@subscriptions.on(CallMissed, db_only=True)
 def count_missed_call(event: CallMissed, ctx: HandlerContext) -> None:
     _bump(ctx, "missed_calls")
 
 
-@subscriptions.on(ConversationOpened)
+@subscriptions.on(ConversationOpened, db_only=True)
 def count_conversation(event: ConversationOpened, ctx: HandlerContext) -> None:
     _bump(ctx, "conversations")
 
 
-@subscriptions.on(MessageQueued)
+@subscriptions.on(MessageQueued, db_only=True)
 def record_first_response(event: MessageQueued, ctx: HandlerContext) -> None:
     if ctx.tenant_id is None or event.purpose != "first_response" or event.first_response_latency_ms is None:
         return
@@ -43,17 +43,17 @@ def record_first_response(event: MessageQueued, ctx: HandlerContext) -> None:
     )
 
 
-@subscriptions.on(AppointmentBooked)
+@subscriptions.on(AppointmentBooked, db_only=True)
 def count_booking(event: AppointmentBooked, ctx: HandlerContext) -> None:
     # Recovered revenue: the booked service's price (MVP currency is USD only).
     _bump(ctx, "bookings", revenue_cents=event.price.amount_cents)
 
 
-@subscriptions.on(OptOutRecorded)
+@subscriptions.on(OptOutRecorded, db_only=True)
 def count_opt_out(event: OptOutRecorded, ctx: HandlerContext) -> None:
     _bump(ctx, "opt_outs")
 
 
-@subscriptions.on(HumanTakeoverRequested)
+@subscriptions.on(HumanTakeoverRequested, db_only=True)
 def count_takeover(event: HumanTakeoverRequested, ctx: HandlerContext) -> None:
     _bump(ctx, "takeovers")

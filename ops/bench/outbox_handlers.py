@@ -1,4 +1,9 @@
-"""The handler `nmc bench outbox` measures: it records when it started, nothing else."""
+"""The handler `nmc bench outbox` measures: it records when it started, nothing else.
+
+Declared ``db_only`` (its one effect is a write through its session), as the projections are, so the worker runs a
+message's deliveries of it in one transaction. ``outbox_handlers_isolated`` subscribes the same function without
+that promise: one transaction per delivery, as for a handler that calls out.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +22,10 @@ CREATE_TABLE = (
 _RECORD_START = "INSERT INTO bench_handler_starts VALUES (%s, extract(epoch FROM clock_timestamp()))"
 
 
-@subscriptions.on(TenantCreated)
 def record_start(event: TenantCreated, ctx: HandlerContext) -> None:
     connection = ctx.session.connection().connection.driver_connection
     assert isinstance(connection, psycopg.Connection)
     connection.execute(_RECORD_START, (ctx.envelope.event_id,))
+
+
+subscriptions.on(TenantCreated, db_only=True)(record_start)

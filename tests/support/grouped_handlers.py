@@ -1,0 +1,48 @@
+"""Handlers for the delivery-group tests: two ``db_only`` handlers and one that is not, all on ``TenantCreated``.
+
+``TenantCreated.name`` is the script, as in ``pipeline_handlers``: ``ok`` or ``fail:always``. Every effect records
+the transaction it was written in, so a test can tell which deliveries shared one.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from domain.events.catalog import TenantCreated
+from domain.events.handling import HandlerContext, Subscriptions
+
+subscriptions = Subscriptions("grouped")
+
+CREATE_GROUP_EFFECTS_TABLE = """
+CREATE TABLE IF NOT EXISTS test_group_effects (
+    seq bigserial PRIMARY KEY,
+    event_id uuid NOT NULL,
+    tenant_id uuid,
+    handler text NOT NULL,
+    txid bigint NOT NULL DEFAULT txid_current()
+)
+"""
+
+
+def _record(ctx: HandlerContext, handler: str) -> None:
+    ctx.session.execute(
+        text("INSERT INTO test_group_effects (event_id, tenant_id, handler) VALUES (:e, :t, :h)"),
+        {"e": ctx.envelope.event_id, "t": ctx.tenant_id, "h": handler},
+    )
+
+
+@subscriptions.on(TenantCreated, db_only=True)
+def project(event: TenantCreated, ctx: HandlerContext) -> None:
+    _record(ctx, "grouped.project")
+    if event.name == "fail:always":
+        raise RuntimeError("scripted failure")
+
+
+@subscriptions.on(TenantCreated, db_only=True)
+def count(event: TenantCreated, ctx: HandlerContext) -> None:
+    _record(ctx, "grouped.count")
+
+
+@subscriptions.on(TenantCreated)
+def call_out(event: TenantCreated, ctx: HandlerContext) -> None:
+    _record(ctx, "grouped.call_out")
