@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.settings import Settings
 from domain.events import outbox
 from domain.events.catalog import TenantCreated
+from tests.support.grouped_handlers import CREATE_GROUP_EFFECTS_TABLE
 from tests.support.pipeline_handlers import CREATE_EFFECTS_TABLE
 from tests.support.waiting import wait_until
 
@@ -72,6 +73,45 @@ def processes(settings: Settings, engine: Engine) -> Iterator[Processes]:
     running = Processes(settings)
     yield running
     running.stop_all()
+
+
+def test_a_worker_sigkilled_mid_group_loses_the_groups_writes_and_each_effect_happens_once(
+    processes: Processes, sessions: sessionmaker[Session], engine: Engine
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(text(CREATE_GROUP_EFFECTS_TABLE))
+    processes.env["HANDLER_MODULES"] = "tests.support.grouped_handlers"
+    processes.start("dispatcher")
+    processes.start("worker")
+    # One transaction, so one dispatch and one message: the second event's group dies with its worker after its
+    # first handler wrote, and the deliveries behind it in the message were claimed but never run.
+    with sessions() as session, session.begin():
+        events = [
+            outbox.append(
+                session, TenantCreated(name=script, phone_number="+13105550100", timezone="UTC"), tenant_id=uuid.uuid4()
+            ).event_id
+            for script in ("ok", "kill:1", "ok", "ok")
+        ]
+    wait_until(
+        lambda: scalar(sessions, "SELECT count(*) FROM outbox_deliveries WHERE status = 'done'") == 12,
+        60,
+        "every delivery to finish after the SIGKILL",
+    )
+    with sessions() as session:
+        effects = session.execute(text("SELECT event_id, handler, attempt FROM test_group_effects")).all()
+        attempts = dict(
+            session.execute(
+                text("SELECT handler, attempts FROM outbox_deliveries WHERE event_id = :e"), {"e": events[1]}
+            ).all()
+        )
+    assert len(effects) == len({(event_id, handler) for event_id, handler, _ in effects}) == 12
+    # The killed group's first write died with its transaction; both its deliveries counted the killed attempt.
+    assert {handler: attempt for event_id, handler, attempt in effects if event_id == events[1]} == {
+        "grouped.project": 2,
+        "grouped.count": 2,
+        "grouped.call_out": 2,
+    }
+    assert attempts == {"grouped.project": 2, "grouped.count": 2, "grouped.call_out": 2}
 
 
 def publish(sessions: sessionmaker[Session], script: str, count: int = 1) -> list[uuid.UUID]:

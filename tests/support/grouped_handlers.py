@@ -1,10 +1,14 @@
 """Handlers for the delivery-group tests: two ``db_only`` handlers and one that is not, all on ``TenantCreated``.
 
-``TenantCreated.name`` is the script, as in ``pipeline_handlers``: ``ok`` or ``fail:always``. Every effect records
-the transaction it was written in, so a test can tell which deliveries shared one.
+``TenantCreated.name`` is the script, as in ``pipeline_handlers``: ``ok``, ``fail:always`` (``project`` fails) or
+``kill:N`` (``count`` SIGKILLs its worker on attempt N, after ``project``'s write in the same group). Every effect
+records its attempt and the transaction it was written in, so a test can tell which deliveries shared one.
 """
 
 from __future__ import annotations
+
+import os
+import signal
 
 from sqlalchemy import text
 
@@ -19,6 +23,7 @@ CREATE TABLE IF NOT EXISTS test_group_effects (
     event_id uuid NOT NULL,
     tenant_id uuid,
     handler text NOT NULL,
+    attempt int NOT NULL,
     txid bigint NOT NULL DEFAULT txid_current()
 )
 """
@@ -26,8 +31,8 @@ CREATE TABLE IF NOT EXISTS test_group_effects (
 
 def _record(ctx: HandlerContext, handler: str) -> None:
     ctx.session.execute(
-        text("INSERT INTO test_group_effects (event_id, tenant_id, handler) VALUES (:e, :t, :h)"),
-        {"e": ctx.envelope.event_id, "t": ctx.tenant_id, "h": handler},
+        text("INSERT INTO test_group_effects (event_id, tenant_id, handler, attempt) VALUES (:e, :t, :h, :a)"),
+        {"e": ctx.envelope.event_id, "t": ctx.tenant_id, "h": handler, "a": ctx.attempt},
     )
 
 
@@ -40,6 +45,8 @@ def project(event: TenantCreated, ctx: HandlerContext) -> None:
 
 @subscriptions.on(TenantCreated, db_only=True)
 def count(event: TenantCreated, ctx: HandlerContext) -> None:
+    if event.name == f"kill:{ctx.attempt}":
+        os.kill(os.getpid(), signal.SIGKILL)
     _record(ctx, "grouped.count")
 
 
