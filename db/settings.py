@@ -51,8 +51,9 @@ class Settings(BaseModel):
     delivery_max_attempts: int = Field(default=6, ge=1, le=50)
     delivery_lease_seconds: int = Field(default=120, ge=1)
     delivery_redrive_after_seconds: int = Field(default=30, ge=1)
-    # Fresh deliveries of one queue travel up to this many per Dramatiq message (claimed in one statement; each
-    # still runs in its own transaction). Keep batch × slowest handler well inside DELIVERY_LEASE_SECONDS.
+    # Fresh deliveries of one queue travel up to this many per Dramatiq message (claimed in one statement; those of
+    # db_only handlers share a transaction, the rest each have their own). Keep batch × slowest handler well inside
+    # DELIVERY_LEASE_SECONDS.
     delivery_batch_size: int = Field(default=20, ge=1, le=500)
     worker_processes: int = Field(default=2, ge=1, le=64)
     worker_threads: int = Field(default=8, ge=1, le=256)

@@ -21,6 +21,7 @@ REQUIRED = {
     "nmc_outbox_dispatched_total",
     "nmc_deliveries_total",
     "nmc_delivery_retries_total",
+    "nmc_delivery_group_fallbacks_total",
     "nmc_dlq_size",
     "nmc_messages_total",
     "nmc_provider_errors_total",
