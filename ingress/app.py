@@ -23,6 +23,9 @@ from ingress.resources.stripe_webhook import StripeWebhookResource
 from ingress.resources.twilio import SmsResource, SmsStatusResource, VoiceResource, VoiceStatusResource
 from ingress.verification import StripeVerifier, TwilioVerifier
 
+# Connections a worker process may open beyond one per thread (the readiness probe, the API's sessions).
+POOL_OVERFLOW = 4
+
 
 @dataclass
 class IngressDeps:
@@ -36,7 +39,9 @@ class IngressDeps:
 def build_deps(settings: Settings) -> IngressDeps:
     # A connection that died is invalidated on its first error; that request answers 503 and the provider retries
     # it (nothing was half-written).
-    engine = make_engine(settings, pool_size=settings.ingress_threads, max_overflow=4, application_name="nmc-ingress")
+    engine = make_engine(
+        settings, pool_size=settings.ingress_threads, max_overflow=POOL_OVERFLOW, application_name="nmc-ingress"
+    )
     return IngressDeps(
         engine=engine,
         sessions=make_session_factory(engine),

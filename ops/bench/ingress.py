@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -34,6 +35,7 @@ from psycopg.types.json import Jsonb
 from twilio.request_validator import RequestValidator
 
 from db.settings import Settings
+from ingress.app import POOL_OVERFLOW as INGRESS_POOL_OVERFLOW
 from ingress.verification import FormParams
 from ops.bench.report import summarize_ms, write_report
 from ops.bench.scratch import checkpoint, drop_database, scratch_database
@@ -72,28 +74,42 @@ def _free_port() -> int:
 
 
 def _run_clients(
-    concurrency: int, max_requests: int, max_seconds: float, make_worker: Callable[[], Callable[[int], bool]]
+    concurrency: int,
+    max_requests: int,
+    max_seconds: float,
+    make_worker: Callable[[], AbstractContextManager[Callable[[int], bool]]],
 ) -> LevelResult:
-    """``concurrency`` threads share a budget of requests and a deadline; each call returns success."""
+    """``concurrency`` threads share a budget of requests and a deadline; each call returns success.
+
+    A client that cannot start (say Postgres refuses one more connection) stops the level with its error, instead
+    of leaving the others waiting at the start line for ever."""
     result = LevelResult(concurrency)
     counter = itertools.count()
     lock = threading.Lock()
     start_barrier = threading.Barrier(concurrency + 1)
     deadline = [0.0]
+    failures: list[BaseException] = []
 
     def loop() -> None:
-        call = make_worker()
         local: list[float] = []
         errors = 0
-        start_barrier.wait()
-        while time.perf_counter() < deadline[0]:
-            index = next(counter)
-            if index >= max_requests:
-                break
-            began = time.perf_counter()
-            ok = call(index)
-            local.append(time.perf_counter() - began)
-            errors += 0 if ok else 1
+        try:
+            with make_worker() as call:
+                start_barrier.wait()
+                while time.perf_counter() < deadline[0]:
+                    index = next(counter)
+                    if index >= max_requests:
+                        break
+                    began = time.perf_counter()
+                    ok = call(index)
+                    local.append(time.perf_counter() - began)
+                    errors += 0 if ok else 1
+        except threading.BrokenBarrierError:
+            return  # another client failed to start; its error is the one reported
+        except Exception as error:
+            failures.append(error)
+            start_barrier.abort()
+            return
         with lock:
             result.latencies.extend(local)
             result.errors += errors
@@ -103,9 +119,13 @@ def _run_clients(
         thread.start()
     started = time.perf_counter()
     deadline[0] = started + max_seconds
-    start_barrier.wait()
+    with suppress(threading.BrokenBarrierError):
+        start_barrier.wait()
     for thread in threads:
         thread.join(timeout=max_seconds + 60)
+    if failures:
+        first = str(failures[0]).strip().splitlines()[0]
+        raise click.ClickException(f"{len(failures)} of {concurrency} clients could not run: {first}")
     result.seconds = time.perf_counter() - started
     result.completed = len(result.latencies)
     return result
@@ -262,20 +282,36 @@ def _measure_ceiling(
 ) -> LevelResult:
     payload = Jsonb({"MessageStatus": "delivered"})
 
-    def make_worker() -> Callable[[int], bool]:
-        conn = psycopg.connect(settings.database_url, autocommit=True)
+    @contextmanager
+    def make_worker() -> Iterator[Callable[[int], bool]]:
+        with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5) as conn:
 
-        def call(index: int) -> bool:
-            conn.execute(
-                "INSERT INTO webhook_events (id, provider, provider_ref, kind, outcome, payload) "
-                "VALUES (%s, %s, %s, 'bench', 'ignored', %s)",
-                (uuid.uuid4(), CEILING_PROVIDER, f"{run}-{concurrency}-{index}", payload),
-            )
-            return True
+            def call(index: int) -> bool:
+                conn.execute(
+                    "INSERT INTO webhook_events (id, provider, provider_ref, kind, outcome, payload) "
+                    "VALUES (%s, %s, %s, 'bench', 'ignored', %s)",
+                    (uuid.uuid4(), CEILING_PROVIDER, f"{run}-{concurrency}-{index}", payload),
+                )
+                return True
 
-        return call
+            yield call
 
     return _run_clients(concurrency, max_requests, max_seconds, make_worker)
+
+
+def _check_connection_budget(admin: psycopg.Connection[Any], needed: int) -> None:
+    """The ingress pools stay open while the ceiling's clients connect: refuse a run the server cannot hold."""
+    row = admin.execute(
+        "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int"
+        " - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')"
+    ).fetchone()
+    available = int(row[0]) if row else 0
+    if needed > available:
+        raise click.ClickException(
+            f"this run needs up to {needed} Postgres connections (workers x (threads + {INGRESS_POOL_OVERFLOW}) for"
+            f" the ingress pools, plus the largest level for the ceiling) and the server has {available} free;"
+            " use fewer workers, threads or clients, or raise max_connections"
+        )
 
 
 def _markdown(levels: list[dict[str, Any]], config: dict[str, Any]) -> str:
@@ -328,6 +364,7 @@ def command(
     run = uuid.uuid4().hex[:8]
     port = _free_port()
     admin = psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5)
+    _check_connection_budget(admin, workers * (threads + INGRESS_POOL_OVERFLOW) + max(concurrencies, default=0))
     number = _create_bench_tenant(admin)
     server = Server(settings, port, workers, threads)
     results: list[dict[str, Any]] = []
