@@ -88,14 +88,8 @@ class Groups:
         return [by_id[delivery_id] for delivery_id in ids]
 
 
-@pytest.fixture
-def groups(settings: Settings, engine: Engine) -> Iterator[Groups]:
-    with engine.begin() as conn:
-        conn.execute(text(CREATE_GROUP_EFFECTS_TABLE))
-    test_settings = settings.model_copy(update={"handler_modules": ("tests.support.grouped_handlers",)})
-    runtime, runner = build_worker_runtime(test_settings)
-    broker = RecordingBroker()
-    dispatcher = Dispatcher(
+def _recording_dispatcher(runtime: Runtime, broker: RecordingBroker, *, delivery_batch_size: int) -> Dispatcher:
+    return Dispatcher(
         runtime.engine,
         runtime.sessions,
         runtime.registry,
@@ -103,8 +97,18 @@ def groups(settings: Settings, engine: Engine) -> Iterator[Groups]:
         batch_size=500,
         max_attempts=6,
         redrive_after_seconds=3600,
-        delivery_batch_size=100,
+        delivery_batch_size=delivery_batch_size,
     )
+
+
+@pytest.fixture
+def groups(settings: Settings, engine: Engine) -> Iterator[Groups]:
+    with engine.begin() as conn:
+        conn.execute(text(CREATE_GROUP_EFFECTS_TABLE))
+    test_settings = settings.model_copy(update={"handler_modules": ("tests.support.grouped_handlers",)})
+    runtime, runner = build_worker_runtime(test_settings)
+    broker = RecordingBroker()
+    dispatcher = _recording_dispatcher(runtime, broker, delivery_batch_size=100)
     yield Groups(runtime, runner, dispatcher, broker, runtime.sessions)
     runtime.broker.close()
     runtime.engine.dispose()
@@ -212,16 +216,7 @@ def test_groups_of_projections_racing_over_the_same_tenants_neither_deadlock_nor
     test_settings = settings.model_copy(update={"handler_modules": ("domain.reporting.handlers",)})
     runtime, runner = build_worker_runtime(test_settings)
     broker = RecordingBroker()
-    dispatcher = Dispatcher(
-        runtime.engine,
-        runtime.sessions,
-        runtime.registry,
-        broker,
-        batch_size=500,
-        max_attempts=6,
-        redrive_after_seconds=3600,
-        delivery_batch_size=25,
-    )
+    dispatcher = _recording_dispatcher(runtime, broker, delivery_batch_size=25)
     tenants = [uuid.uuid4() for _ in range(4)]
     shuffled = random.Random(7)
     missed_at = datetime.now(UTC)
