@@ -3,15 +3,26 @@
 ``INSERT … ON CONFLICT DO NOTHING`` on (provider, provider_ref) is the dedupe: of any number of concurrent copies
 exactly one inserts; the others find the row (waiting for its commit if needed) and write nothing. If the
 transaction fails, neither the row nor the events exist, so the provider's retry starts from scratch.
+
+Requests that arrive together share that transaction (group commit): one writer thread per process takes whatever
+is waiting and writes it as one statement, then answers each request with its own outcome. Under load that turns
+many commits (each with its NOTIFY, which holds a database-wide lock through the commit) into one, and a request is
+still answered only after its rows committed. If the group's statement fails for anything but a lost database, each
+request is written again alone, so one bad request cannot fail its neighbours.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import Engine
 
@@ -21,6 +32,7 @@ from domain.events.envelope import Envelope
 from domain.events.outbox import build_envelope
 from ingress.errors import malformed
 
+logger = logging.getLogger("nmc.ingress")
 Outcome = Literal["accepted", "duplicate", "unroutable", "ignored"]
 
 
@@ -42,19 +54,28 @@ class Delivery:
     payload: dict[str, Any]
 
 
-# One statement, so one round trip and its own transaction: the route (when asked), the dedupe row and the events.
-# A number no tenant owns is still recorded, as ``unroutable`` (so a retry of it is a duplicate too), with no events;
-# a duplicate inserts no row and so no events. Either every row is written or none is.
+# One statement, so one round trip and one transaction, for a group of requests (one row of ``batch`` each, answered
+# by ``idx``): the routes (where asked), the dedupe rows and the events. A number no tenant owns is still recorded, as
+# ``unroutable`` (so a retry of it is a duplicate too), with no events; a duplicate inserts no row and so no events.
+# Either every row of the group is written or none is. The dedupe rows go in key order, so two groups holding copies
+# of the same webhooks wait for each other instead of deadlocking; of two copies inside one group the earlier is
+# inserted and the later is a duplicate, as if they had come one after the other.
 _ROUTE_AND_RECORD = """
-    WITH route AS (
-        SELECT p.tenant_id, t.forward_to, t.ring_timeout_seconds
-        FROM id_phone_numbers AS p JOIN id_tenants AS t ON t.id = p.tenant_id
-        WHERE p.e164 = %(number)s
+    WITH input AS (
+        SELECT * FROM jsonb_to_recordset(%(batch)s) AS i(
+            idx int, number text, id uuid, provider text, provider_ref text, kind text, routed boolean,
+            outcome text, payload jsonb, events jsonb)
+    ), routed AS (
+        SELECT i.*, p.tenant_id, t.forward_to, t.ring_timeout_seconds
+        FROM input AS i
+        LEFT JOIN id_phone_numbers AS p ON p.e164 = i.number
+        LEFT JOIN id_tenants AS t ON t.id = p.tenant_id
     ), hook AS (
         INSERT INTO webhook_events (id, provider, provider_ref, kind, tenant_id, outcome, payload)
-        SELECT %(id)s, %(provider)s, %(provider_ref)s, %(kind)s, route.tenant_id,
-               CASE WHEN %(routed)s AND route.tenant_id IS NULL THEN 'unroutable' ELSE %(outcome)s END, %(payload)s
-        FROM (SELECT 1) AS one LEFT JOIN route ON true
+        SELECT id, provider, provider_ref, kind, tenant_id,
+               CASE WHEN routed AND tenant_id IS NULL THEN 'unroutable' ELSE outcome END, payload
+        FROM routed
+        ORDER BY provider, provider_ref, idx
         ON CONFLICT (provider, provider_ref) DO NOTHING
         RETURNING id, tenant_id, outcome
     ), events AS (
@@ -62,26 +83,96 @@ _ROUTE_AND_RECORD = """
             (event_id, event_name, schema_version, tenant_id, occurred_at, correlation_id, causation_id, payload)
         SELECT e.event_id, e.event_name, e.schema_version, hook.tenant_id, e.occurred_at, e.correlation_id,
                e.causation_id, e.payload
-        FROM hook, jsonb_to_recordset(%(events)s) AS e(
+        FROM hook JOIN input AS i ON i.id = hook.id, jsonb_to_recordset(i.events) AS e(
             event_id uuid, event_name text, schema_version int, occurred_at timestamptz, correlation_id uuid,
             causation_id uuid, payload jsonb, position int)
         WHERE hook.outcome <> 'unroutable'
-        ORDER BY e.position
+        ORDER BY i.idx, e.position
     )
-    SELECT (SELECT id FROM hook) AS inserted, route.tenant_id, route.forward_to, route.ring_timeout_seconds
-    FROM (SELECT 1) AS one LEFT JOIN route ON true
+    SELECT r.idx, h.id AS inserted, r.tenant_id, r.forward_to, r.ring_timeout_seconds
+    FROM routed AS r LEFT JOIN hook AS h ON h.id = r.id
 """
 
 
+class GroupWriter:
+    """Writes webhooks through one thread per process, as many per statement as are waiting (up to
+    ``max_group``); each caller blocks until its own rows committed (or failed).
+
+    The thread starts on the first write and ends after ``idle_seconds`` without one, so an app built and dropped
+    (in tests, say) leaves no thread behind."""
+
+    def __init__(self, engine: Engine, *, max_group: int = 64, idle_seconds: float = 5.0) -> None:
+        self._engine = engine
+        self._max_group = max_group
+        self._idle_seconds = idle_seconds
+        self._waiting: deque[tuple[dict[str, Any], Future[Any]]] = deque()
+        self._lock = threading.Condition()
+        self._running = False
+
+    def write(self, record: dict[str, Any]) -> Any:
+        """``record`` written (in a group or alone); its result row, or the error its write raised."""
+        future: Future[Any] = Future()
+        with self._lock:
+            self._waiting.append((record, future))
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="webhook-writer", daemon=True).start()
+            self._lock.notify()
+        return future.result()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._waiting and not self._lock.wait_for(lambda: bool(self._waiting), self._idle_seconds):
+                    self._running = False
+                    return
+                group = [self._waiting.popleft() for _ in range(min(self._max_group, len(self._waiting)))]
+            try:
+                outcomes = self.write_many([record for record, _ in group])
+            except BaseException as error:  # a bug here must not leave callers waiting for ever
+                outcomes = [error] * len(group)
+            for (_, future), outcome in zip(group, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+    def write_many(self, records: list[dict[str, Any]]) -> list[Any]:
+        """Write ``records`` as one group: one statement and transaction, or, if that fails for anything but a lost
+        database, one each. Each record's result row, or the error its write raised."""
+        try:
+            return self._write(records)
+        except psycopg.OperationalError as error:
+            return [error] * len(records)  # the database is gone: every request answers 503 and is retried
+        except Exception as error:
+            if len(records) == 1:
+                return [error]
+            logger.info("a group of %d webhooks failed (%s); writing each alone", len(records), error)
+        outcomes: list[Any] = []
+        for record in records:
+            try:
+                outcomes.extend(self._write([record]))
+            except Exception as error:
+                outcomes.append(error)
+        return outcomes
+
+    def _write(self, records: list[dict[str, Any]]) -> list[Any]:
+        batch = [record | {"idx": index} for index, record in enumerate(records)]
+        rows = execute_autocommitted(self._engine, _ROUTE_AND_RECORD, {"batch": Jsonb(batch)})
+        by_index = {row.idx: row for row in rows}
+        return [by_index[index] for index in range(len(records))]
+
+
 class WebhookRecorder:
-    """Writes accepted webhooks on a pooled connection of ``engine``, in plain psycopg.
+    """Writes accepted webhooks through a ``GroupWriter``, in plain psycopg.
 
     This is the one write on the webhook hot path. Through the ORM it took four round trips (BEGIN, statement,
-    events, COMMIT) and most of a request's CPU; as a single autocommitted statement it is one round trip.
+    events, COMMIT) and most of a request's CPU; as a single autocommitted statement it is one round trip, shared by
+    the requests that arrive together.
     """
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, engine: Engine, writer: GroupWriter | None = None) -> None:
+        self._writer = writer or GroupWriter(engine)
 
     def record(
         self,
@@ -97,35 +188,50 @@ class WebhookRecorder:
         ``events`` are what a routed delivery means (None: nothing, recorded as ``ignored``); an unroutable
         delivery writes no events. The envelopes get the tenant found here and the request's correlation id.
         """
-        outcome: Outcome = "ignored" if events is None else "accepted"
-        try:
-            # Validated before any database work; the tenant is filled in by the statement once the route is known.
-            envelopes = [build_envelope(event, tenant_id=None, correlation_id=correlation_id) for event in events or ()]
-        except EventValidationError as error:
-            raise malformed(str(error)) from None
-        params = {
-            "number": number if routed else None,
-            "id": uuid.uuid4(),
-            "provider": delivery.provider,
-            "provider_ref": delivery.provider_ref,
-            "kind": delivery.kind,
-            "routed": routed,
-            "outcome": outcome,
-            "payload": Jsonb(delivery.payload),
-            # One JSON document rather than a typed array per column: psycopg dumps it in C, arrays in Python.
-            "events": Jsonb([_event_record(envelope, position) for position, envelope in enumerate(envelopes)]),
-        }
-        (row,) = execute_autocommitted(self._engine, _ROUTE_AND_RECORD, params)
-        route = (
-            None
-            if row.tenant_id is None
-            else Route(row.tenant_id, number or "", row.forward_to, row.ring_timeout_seconds)
-        )
-        if row.inserted is None:
-            return "duplicate", route
-        if routed and route is None:
-            return "unroutable", route
-        return outcome, route
+        record = prepare_record(delivery, number=number, events=events, correlation_id=correlation_id, routed=routed)
+        return outcome_of(record, self._writer.write(record))
+
+
+def prepare_record(
+    delivery: Delivery,
+    *,
+    number: str | None,
+    events: Sequence[object] | None,
+    correlation_id: uuid.UUID,
+    routed: bool = True,
+) -> dict[str, Any]:
+    """What ``GroupWriter`` writes for one webhook; JSON-ready, since a group goes as one JSON document (psycopg
+    dumps that in C, typed arrays in Python)."""
+    try:
+        # Validated before any database work; the tenant is filled in by the statement once the route is known.
+        envelopes = [build_envelope(event, tenant_id=None, correlation_id=correlation_id) for event in events or ()]
+    except EventValidationError as error:
+        raise malformed(str(error)) from None
+    return {
+        "number": number if routed else None,
+        "id": str(uuid.uuid4()),
+        "provider": delivery.provider,
+        "provider_ref": delivery.provider_ref,
+        "kind": delivery.kind,
+        "routed": routed,
+        "outcome": "ignored" if events is None else "accepted",
+        "payload": delivery.payload,
+        "events": [_event_record(envelope, position) for position, envelope in enumerate(envelopes)],
+    }
+
+
+def outcome_of(record: dict[str, Any], row: Any) -> tuple[Outcome, Route | None]:
+    """What the write of ``record`` came to: accepted (or ignored), duplicate or unroutable, and the route found."""
+    route = (
+        None
+        if row.tenant_id is None
+        else Route(row.tenant_id, record["number"] or "", row.forward_to, row.ring_timeout_seconds)
+    )
+    if row.inserted is None:
+        return "duplicate", route
+    if record["routed"] and route is None:
+        return "unroutable", route
+    return cast(Outcome, record["outcome"]), route
 
 
 def _event_record(envelope: Envelope, position: int) -> dict[str, Any]:
