@@ -18,8 +18,7 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 import psycopg
@@ -94,48 +93,60 @@ _ROUTE_AND_RECORD = """
 """
 
 
+@dataclass(eq=False)
+class _Waiting:
+    record: dict[str, Any]
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: Any = None
+    leads: bool = False  # promoted to write the next group, instead of being written by someone else
+
+
 class GroupWriter:
-    """Writes webhooks through one thread per process, as many per statement as are waiting (up to
-    ``max_group``); each caller blocks until its own rows committed (or failed).
+    """Writes webhooks as many per statement as are waiting (up to ``max_group``); each caller returns once its
+    own rows committed (or failed).
 
-    The thread starts on the first write and ends after ``idle_seconds`` without one, so an app built and dropped
-    (in tests, say) leaves no thread behind."""
+    Leader and followers, no thread of its own: a request that finds nobody writing writes at once, on its own
+    thread (so a lone request pays no hand-off). Requests arriving meanwhile wait; when the writer's group has
+    committed, it answers its group and promotes the first of those waiting, which writes everything waiting by
+    then. Each request thread writes at most one group, so none is kept serving others under load."""
 
-    def __init__(self, engine: Engine, *, max_group: int = 64, idle_seconds: float = 5.0) -> None:
+    def __init__(self, engine: Engine, *, max_group: int = 64) -> None:
         self._engine = engine
         self._max_group = max_group
-        self._idle_seconds = idle_seconds
-        self._waiting: deque[tuple[dict[str, Any], Future[Any]]] = deque()
-        self._lock = threading.Condition()
-        self._running = False
+        self._waiting: deque[_Waiting] = deque()
+        self._lock = threading.Lock()
+        self._writing = False  # invariant: while False, nobody is waiting
 
     def write(self, record: dict[str, Any]) -> Any:
         """``record`` written (in a group or alone); its result row, or the error its write raised."""
-        future: Future[Any] = Future()
+        me = _Waiting(record)
         with self._lock:
-            self._waiting.append((record, future))
-            if not self._running:
-                self._running = True
-                threading.Thread(target=self._run, name="webhook-writer", daemon=True).start()
-            self._lock.notify()
-        return future.result()
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                if not self._waiting and not self._lock.wait_for(lambda: bool(self._waiting), self._idle_seconds):
-                    self._running = False
-                    return
-                group = [self._waiting.popleft() for _ in range(min(self._max_group, len(self._waiting)))]
-            try:
-                outcomes = self.write_many([record for record, _ in group])
-            except BaseException as error:  # a bug here must not leave callers waiting for ever
-                outcomes = [error] * len(group)
-            for (_, future), outcome in zip(group, outcomes, strict=True):
-                if isinstance(outcome, BaseException):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
+            self._waiting.append(me)
+            leads = not self._writing
+            self._writing = True
+        if not leads:
+            me.done.wait()
+            if not me.leads:
+                return _unwrap(me.outcome)
+        # Leading: first in line, so in the group written now.
+        with self._lock:
+            group = [self._waiting.popleft() for _ in range(min(self._max_group, len(self._waiting)))]
+        try:
+            outcomes = self.write_many([waiting.record for waiting in group])
+        except BaseException as error:  # a bug here must not leave the group waiting for ever
+            outcomes = [error] * len(group)
+        with self._lock:
+            successor = self._waiting[0] if self._waiting else None
+            if successor is None:
+                self._writing = False
+            else:
+                successor.leads = True
+        for waiting, outcome in zip(group, outcomes, strict=True):
+            waiting.outcome = outcome
+            waiting.done.set()
+        if successor is not None:
+            successor.done.set()
+        return _unwrap(me.outcome)
 
     def write_many(self, records: list[dict[str, Any]]) -> list[Any]:
         """Write ``records`` as one group: one statement and transaction, or, if that fails for anything but a lost
@@ -190,6 +201,12 @@ class WebhookRecorder:
         """
         record = prepare_record(delivery, number=number, events=events, correlation_id=correlation_id, routed=routed)
         return outcome_of(record, self._writer.write(record))
+
+
+def _unwrap(outcome: Any) -> Any:
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
 
 def prepare_record(

@@ -89,7 +89,7 @@ def test_a_lost_database_fails_the_whole_group_and_writes_nothing(engine: Engine
 
 def test_forty_threads_writing_ten_webhooks_four_times_each_get_one_acceptance_per_webhook(engine: Engine) -> None:
     add_tenant(engine)
-    writer = GroupWriter(engine, idle_seconds=0.2)
+    writer = GroupWriter(engine)
     start = threading.Barrier(40)
     outcomes: list[tuple[str, str]] = []
     errors: list[BaseException] = []
@@ -114,14 +114,27 @@ def test_forty_threads_writing_ten_webhooks_four_times_each_get_one_acceptance_p
     assert counts(engine) == (10, 10)
 
 
-def test_the_writer_thread_ends_when_idle_and_comes_back_for_the_next_write(engine: Engine) -> None:
+def test_a_bad_request_written_among_concurrent_ones_fails_only_its_own_caller(engine: Engine) -> None:
     add_tenant(engine)
-    writer = GroupWriter(engine, idle_seconds=0.05)
-    assert outcome_of(record := status_record("SM9"), writer.write(record))[0] == "accepted"
-    deadline = threading.Event()
-    for _ in range(100):
-        if not any(thread.name == "webhook-writer" for thread in threading.enumerate()):
-            break
-        deadline.wait(0.02)
-    assert not any(thread.name == "webhook-writer" for thread in threading.enumerate())
-    assert outcome_of(record := status_record("SM10"), writer.write(record))[0] == "accepted"
+    writer = GroupWriter(engine)
+    start = threading.Barrier(16)
+    results: dict[str, str] = {}
+
+    def send(sid: str) -> None:
+        record = status_record(sid)
+        if sid == "SM0":
+            record["payload"] = {"Body": "\x00"}
+        start.wait()
+        try:
+            results[sid] = outcome_of(record, writer.write(record))[0]
+        except psycopg.DataError:
+            results[sid] = "refused"
+
+    threads = [threading.Thread(target=send, args=(f"SM{index}",)) for index in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert results == {"SM0": "refused"} | {f"SM{index}": "accepted" for index in range(1, 16)}
+    assert counts(engine) == (15, 15)
