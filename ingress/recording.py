@@ -154,7 +154,9 @@ class GroupWriter:
         try:
             return self._write(records)
         except psycopg.OperationalError as error:
-            return [error] * len(records)  # the database is gone: every request answers 503 and is retried
+            # The database is gone: every request answers 503 and is retried. One exception each, since each is
+            # raised (and its traceback extended) in its own request thread.
+            return [error, *(psycopg.OperationalError(str(error)) for _ in records[1:])]
         except Exception as error:
             if len(records) == 1:
                 return [error]
