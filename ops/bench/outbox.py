@@ -206,12 +206,12 @@ def command(
     worker_threads: int,
 ) -> None:
     """Outbox → handler: events/s and P50/P95/P99 commit→handler-start latency, 1 and 4 dispatchers."""
-    settings = scratch_database(get_settings(ctx), "bench")
     counts = [int(part) for part in dispatchers.split(",") if part.strip()]
     kinds = [part.strip() for part in handlers.split(",") if part.strip()]
     unknown = [kind for kind in kinds if kind not in HANDLER_MODULES]
     if unknown or not kinds:
         raise click.BadParameter(f"expected db-only and/or isolated, got {handlers!r}", param_hint="--handlers")
+    settings = scratch_database(get_settings(ctx), "bench")
     scenarios = []
     for kind in kinds:
         suffix = "" if kind == "db-only" else f"-{kind}"
