@@ -59,27 +59,10 @@ _CLAIM = """
  RETURNING d.id, d.attempts, d.handler, d.event_id, e.created_at
 """
 
-# Load the event and write the processed marker in one round trip; `fresh` is false when an earlier attempt
-# already committed this handler's effect.
+# Load the events and write the processed markers in one round trip, for one delivery or a group; `fresh` is false
+# where an earlier attempt already committed that handler's effect. The markers are inserted in key order, so two
+# transactions inserting overlapping markers (a duplicate message) queue behind each other instead of deadlocking.
 _LOAD_AND_MARK = """
-    WITH target AS (
-        SELECT handler, event_id, attempts FROM outbox_deliveries WHERE id = %(id)s
-    ), marked AS (
-        INSERT INTO processed_events (event_id, handler) SELECT event_id, handler FROM target
-        ON CONFLICT DO NOTHING RETURNING event_id
-    )
-    SELECT t.handler, t.attempts, e.event_id, e.event_name, e.schema_version, e.tenant_id, e.occurred_at,
-           e.correlation_id, e.causation_id, e.payload, EXISTS (SELECT 1 FROM marked) AS fresh
-      FROM target t JOIN outbox_events e ON e.event_id = t.event_id
-"""
-
-_DONE = """
-    UPDATE outbox_deliveries SET status = 'done', completed_at = %(now)s, lease_until = NULL WHERE id = %(id)s
-"""
-
-# ``_LOAD_AND_MARK`` for a group of deliveries. The markers are inserted in key order, so two transactions inserting
-# overlapping markers (a duplicate message) queue behind each other instead of deadlocking.
-_LOAD_AND_MARK_GROUP = """
     WITH target AS (
         SELECT id, handler, event_id, attempts FROM outbox_deliveries WHERE id = ANY(%(ids)s)
     ), marked AS (
@@ -93,7 +76,7 @@ _LOAD_AND_MARK_GROUP = """
       FROM target t JOIN outbox_events e ON e.event_id = t.event_id
 """
 
-_DONE_GROUP = """
+_DONE = """
     UPDATE outbox_deliveries SET status = 'done', completed_at = %(now)s, lease_until = NULL WHERE id = ANY(%(ids)s)
 """
 
@@ -213,38 +196,37 @@ class DeliveryRunner:
 
     def process(self, delivery_id: uuid.UUID) -> bool:
         """Run the handler; True if it ran, False if an earlier attempt had already committed its effect."""
-        with self._sessions() as session, session.begin():
-            cursor = _cursor(session)
-            row = cursor.execute(_LOAD_AND_MARK, {"id": delivery_id}).fetchone()
-            if row is None:
-                raise LookupError(f"delivery {delivery_id} does not exist")
-            if row.fresh:
-                self._call_handler(session, row)
-            cursor.execute(_DONE, {"id": delivery_id, "now": self._clock()})
-        return bool(row.fresh)
+        ((_, _, fresh),) = self._process_together([delivery_id])
+        return fresh
 
     def process_group(self, delivery_ids: list[uuid.UUID]) -> list[tuple[str, float]]:
         """Run ``db_only`` deliveries in ONE transaction (any failure rolls all of it back and propagates); each
-        handler's name and seconds, in the order they ran.
+        handler's name and seconds, in the order they ran."""
+        return [(handler, seconds) for handler, seconds, _ in self._process_together(delivery_ids)]
 
-        They run tenant by tenant, each tenant's in the message's order: two groups then take tenants' row locks in
-        the same order, where the message's order could have them deadlock (which Postgres would break, at a cost of
+    def _process_together(self, delivery_ids: list[uuid.UUID]) -> list[tuple[str, float, bool]]:
+        """Load, mark, run and mark done ``delivery_ids`` in one transaction; each handler's name, seconds and
+        whether it ran (not already committed by an earlier attempt), in the order they ran.
+
+        They run tenant by tenant, each tenant's in the given order: two groups then take tenants' row locks in the
+        same order, where the message's order could have them deadlock (which Postgres would break, at a cost of
         its deadlock_timeout and a fallback)."""
         position = {delivery_id: index for index, delivery_id in enumerate(delivery_ids)}
-        timings = []
+        ran = []
         with self._sessions() as session, session.begin():
             cursor = _cursor(session)
-            rows = cursor.execute(_LOAD_AND_MARK_GROUP, {"ids": delivery_ids}).fetchall()
+            rows = cursor.execute(_LOAD_AND_MARK, {"ids": delivery_ids}).fetchall()
             if len(rows) != len(delivery_ids):
-                raise LookupError(f"{len(delivery_ids) - len(rows)} of the group's deliveries do not exist")
+                missing = sorted(set(position) - {row.id for row in rows}, key=position.__getitem__)
+                raise LookupError(f"deliveries {', '.join(map(str, missing))} do not exist")
             rows.sort(key=lambda row: (-1 if row.tenant_id is None else row.tenant_id.int, position[row.id]))
             for row in rows:
                 started = time.perf_counter()
                 if row.fresh:
                     self._call_handler(session, row)
-                timings.append((row.handler, time.perf_counter() - started))
-            cursor.execute(_DONE_GROUP, {"ids": delivery_ids, "now": self._clock()})
-        return timings
+                ran.append((row.handler, time.perf_counter() - started, bool(row.fresh)))
+            cursor.execute(_DONE, {"ids": delivery_ids, "now": self._clock()})
+        return ran
 
     def _call_handler(self, session: Session, row: Any) -> None:
         envelope = envelope_from_row(row)
