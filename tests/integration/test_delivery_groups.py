@@ -13,9 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import dramatiq
 import pytest
-from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,21 +22,12 @@ from db.settings import Settings
 from domain.events import outbox
 from domain.events.catalog import CallMissed, TenantCreated
 from tests.support.grouped_handlers import CREATE_GROUP_EFFECTS_TABLE
+from tests.support.recording_broker import RecordingBroker, recording_dispatcher
 from workers.bootstrap import Runtime, build_worker_runtime
 from workers.delivery import Claim, DeliveryRunner
 from workers.dispatcher import Dispatcher
 
 DB_ONLY = ("grouped.project", "grouped.count")
-
-
-class RecordingBroker(StubBroker):
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent: list[list[uuid.UUID]] = []
-
-    def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:  # type: ignore[type-arg]
-        self.sent.append([uuid.UUID(part) for part in message.args[0].split(",")])
-        return message
 
 
 @dataclass
@@ -88,19 +77,6 @@ class Groups:
         return [by_id[delivery_id] for delivery_id in ids]
 
 
-def _recording_dispatcher(runtime: Runtime, broker: RecordingBroker, *, delivery_batch_size: int) -> Dispatcher:
-    return Dispatcher(
-        runtime.engine,
-        runtime.sessions,
-        runtime.registry,
-        broker,
-        batch_size=500,
-        max_attempts=6,
-        redrive_after_seconds=3600,
-        delivery_batch_size=delivery_batch_size,
-    )
-
-
 @pytest.fixture
 def groups(settings: Settings, engine: Engine) -> Iterator[Groups]:
     with engine.begin() as conn:
@@ -108,7 +84,7 @@ def groups(settings: Settings, engine: Engine) -> Iterator[Groups]:
     test_settings = settings.model_copy(update={"handler_modules": ("tests.support.grouped_handlers",)})
     runtime, runner = build_worker_runtime(test_settings)
     broker = RecordingBroker()
-    dispatcher = _recording_dispatcher(runtime, broker, delivery_batch_size=100)
+    dispatcher = recording_dispatcher(runtime, broker, delivery_batch_size=100)
     yield Groups(runtime, runner, dispatcher, broker, runtime.sessions)
     runtime.broker.close()
     runtime.engine.dispose()
@@ -216,7 +192,7 @@ def test_groups_of_projections_racing_over_the_same_tenants_neither_deadlock_nor
     test_settings = settings.model_copy(update={"handler_modules": ("domain.reporting.handlers",)})
     runtime, runner = build_worker_runtime(test_settings)
     broker = RecordingBroker()
-    dispatcher = _recording_dispatcher(runtime, broker, delivery_batch_size=25)
+    dispatcher = recording_dispatcher(runtime, broker, delivery_batch_size=25)
     tenants = [uuid.uuid4() for _ in range(4)]
     shuffled = random.Random(7)
     missed_at = datetime.now(UTC)

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 
 import dramatiq
 import pytest
-from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +22,7 @@ from db.settings import Settings
 from domain.events import outbox
 from domain.events.catalog import EventValidationError, TenantCreated
 from tests.support.pipeline_handlers import CREATE_EFFECTS_TABLE
+from tests.support.recording_broker import RecordingBroker, recording_dispatcher
 from tests.support.waiting import wait_until
 from workers.bootstrap import Runtime, build_dispatcher, build_worker_runtime
 from workers.delivery import DeliveryRunner
@@ -321,28 +321,8 @@ def test_four_dispatchers_draining_ten_thousand_events_deliver_each_exactly_once
                 " FROM (SELECT gen_random_uuid() AS id FROM generate_series(1, 10000)) AS ids"
             )
         )
-    runtime = pipeline.runtime
-    sent: list[str] = []
-    lock = threading.Lock()
-
-    class RecordingBroker(StubBroker):
-        def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:  # type: ignore[type-arg]
-            with lock:
-                sent.append(message.args[0])
-            return message
-
-    dispatchers = [
-        Dispatcher(
-            runtime.engine,
-            runtime.sessions,
-            runtime.registry,
-            RecordingBroker(),
-            batch_size=500,
-            max_attempts=6,
-            redrive_after_seconds=3600,
-        )
-        for _ in range(4)
-    ]
+    broker = RecordingBroker()  # shared: each message is recorded whichever dispatcher sent it
+    dispatchers = [recording_dispatcher(pipeline.runtime, broker, delivery_batch_size=1) for _ in range(4)]
     claimed = [0] * 4
 
     def drain(index: int) -> None:
@@ -356,8 +336,8 @@ def test_four_dispatchers_draining_ten_thousand_events_deliver_each_exactly_once
         thread.join()
     assert sum(claimed) == 10_000
     assert sum(1 for c in claimed if c > 0) >= 2  # they really shared the work
-    assert len(sent) == 20_000
-    assert len(set(sent)) == 20_000
+    assert len(broker.sent) == 20_000
+    assert len({delivery_id for (delivery_id,) in broker.sent}) == 20_000
     with pipeline.sessions() as session:
         per_pair = session.execute(
             text("SELECT count(*), count(DISTINCT (event_id, handler)) FROM outbox_deliveries")
@@ -454,30 +434,14 @@ def test_one_dispatcher_listens_the_others_poll_and_a_standby_takes_over_when_th
 
 
 def test_fresh_deliveries_travel_in_batches_and_a_failure_stays_with_its_own_delivery(pipeline: Pipeline) -> None:
-    sent: list[str] = []
-
-    class RecordingBroker(StubBroker):
-        def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:  # type: ignore[type-arg]
-            sent.append(message.args[0])
-            return message
-
-    runtime = pipeline.runtime
-    batching = Dispatcher(
-        runtime.engine,
-        runtime.sessions,
-        runtime.registry,
-        RecordingBroker(),
-        batch_size=500,
-        max_attempts=6,
-        redrive_after_seconds=3600,
-        delivery_batch_size=3,
-    )
+    broker = RecordingBroker()
+    batching = recording_dispatcher(pipeline.runtime, broker, delivery_batch_size=3)
     pipeline.publish("ok", count=2)
     pipeline.publish("fail:always")
     assert batching.dispatch_batch() == 3
     # 6 deliveries of one queue, 3 per message.
-    assert [len(batch.split(",")) for batch in sent] == [3, 3]
-    claims = pipeline.runner.claim_many([uuid.UUID(i) for batch in sent for i in batch.split(",")])
+    assert [len(batch) for batch in broker.sent] == [3, 3]
+    claims = pipeline.runner.claim_many([delivery_id for batch in broker.sent for delivery_id in batch])
     assert len(claims) == 6
     results = pipeline.runner.run_claimed(claims)
     assert sorted(r.outcome for r in results) == ["done"] * 5 + ["retry"]
