@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 import click
 
 from db.engine import make_engine, make_session_factory, transaction
 from domain.compliance import service as compliance
-from domain.identity import service as identity
 from ops.cli import echo_json, get_settings
+from ops.commands.params import TENANT_HELP, resolve_tenant
 
 
 @click.group()
@@ -18,7 +16,7 @@ def campaign() -> None:
 
 
 @campaign.command("set-status")
-@click.option("--tenant", "tenant_ref", required=True, help="Tenant id (UUID) or its phone number (E.164).")
+@click.option("--tenant", "tenant_ref", required=True, help=TENANT_HELP)
 @click.option("--reason", default=None, help="Why (e.g. the carrier's rejection reason).")
 @click.argument("status", type=click.Choice(["approved", "pending", "rejected"]))
 @click.pass_context
@@ -28,13 +26,7 @@ def set_status(ctx: click.Context, tenant_ref: str, reason: str | None, status: 
     engine = make_engine(settings, pool_size=1, max_overflow=0, application_name="nmc-cli")
     try:
         with transaction(make_session_factory(engine)) as session:
-            try:
-                tenant_id = uuid.UUID(tenant_ref)
-                found = identity.get_tenant(session, tenant_id)
-            except ValueError:
-                found = identity.tenant_by_number(session, tenant_ref)
-            if found is None:
-                raise click.ClickException(f"no tenant {tenant_ref}")
+            found = resolve_tenant(session, tenant_ref)
             previous, current = compliance.set_campaign_status(
                 session, tenant_id=found.id, status=status, changed_by="operator:cli", reason=reason
             )
