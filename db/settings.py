@@ -6,11 +6,28 @@ environment at import time; ``Settings.from_env()`` is called by the CLI (and by
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from db.published_secrets import PUBLISHED_SECRET_LITERALS
+
+# Fields that hold a secret: SecretStr, so no repr, log line or error shows them; unwrapped only where used.
+SECRET_FIELDS = (
+    "twilio_auth_token",
+    "stripe_webhook_secret",
+    "jobber_webhook_secret",
+    "ai_api_key",
+    "google_calendar_access_token",
+    "jobber_access_token",
+)
+# Live mode cannot verify a webhook without these, so an empty one is refused as firmly as a published one.
+LIVE_REQUIRED_SECRETS = ("twilio_auth_token", "stripe_webhook_secret", "jobber_webhook_secret")
 
 
 class SettingsError(Exception):
@@ -18,7 +35,8 @@ class SettingsError(Exception):
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Inputs stay out of validation errors: an input may be a secret.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/nmc"
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -29,7 +47,7 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
     twilio_account_sid: str = "AC00000000000000000000000000000000"
-    twilio_auth_token: str = "sandbox-auth-token-change-me-000"
+    twilio_auth_token: SecretStr = SecretStr("sandbox-auth-token-change-me-000")
     # Empty means the real Twilio API; the default points the SDK at the local sandbox.
     twilio_api_base_url: str = "http://127.0.0.1:8010"
     sandbox_bind: str = "127.0.0.1:8010"
@@ -39,7 +57,7 @@ class Settings(BaseModel):
     # The sandbox's Clerk stand-in signs with this RSA key so tokens survive restarts.
     sandbox_key_path: str = ".run/sandbox-jwk.pem"
 
-    stripe_webhook_secret: str = "whsec_sandbox_change_me"
+    stripe_webhook_secret: SecretStr = SecretStr("whsec_sandbox_change_me")
     stripe_tolerance_seconds: int = Field(default=300, ge=1)
 
     clerk_jwks_url: str = "http://127.0.0.1:8010/.well-known/jwks.json"
@@ -74,11 +92,11 @@ class Settings(BaseModel):
 
     # Calendar providers: the real APIs by default; tests and the sandbox point them at local stand-ins.
     google_calendar_api_base_url: str = "https://www.googleapis.com"
-    google_calendar_access_token: str = ""
+    google_calendar_access_token: SecretStr = SecretStr("")
     jobber_api_base_url: str = "https://api.getjobber.com"
-    jobber_access_token: str = ""
+    jobber_access_token: SecretStr = SecretStr("")
     jobber_api_version: str = "2025-04-16"
-    jobber_webhook_secret: str = "jobber_sandbox_secret_change_me"
+    jobber_webhook_secret: SecretStr = SecretStr("jobber_sandbox_secret_change_me")
     # A mirror older than this is re-synced before a hold is placed on its resource (and by the periodic poll).
     calendar_mirror_max_age_seconds: int = Field(default=900, ge=1)
     calendar_sync_window_days: int = Field(default=30, ge=1, le=366)
@@ -87,7 +105,7 @@ class Settings(BaseModel):
     ai_provider: Literal["builtin", "openai"] = "builtin"
     ai_base_url: str = "http://127.0.0.1:8020/v1"
     ai_model: str = "gpt-4o-mini"
-    ai_api_key: str = ""
+    ai_api_key: SecretStr = SecretStr("")
     ai_timeout_seconds: float = Field(default=4.0, gt=0)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -135,6 +153,28 @@ class Settings(BaseModel):
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @model_validator(mode="after")
+    def _refuse_published_secrets_in_live_mode(self) -> Settings:
+        if not self.live_mode:
+            return self
+        published = published_secrets()
+        for name in SECRET_FIELDS:
+            value = getattr(self, name).get_secret_value().strip()
+            required = name in LIVE_REQUIRED_SECRETS or (name == "ai_api_key" and self.ai_provider == "openai")
+            if (required and not value) or value.casefold() in published:
+                raise _live_refusal(name, "needs your own secret, not empty nor a value published in this repository")
+        jwks = urlsplit(self.clerk_jwks_url)
+        if jwks.scheme != "https" or not jwks.hostname:
+            raise _live_refusal("clerk_jwks_url", "needs an https:// URL")
+        if _is_sandbox_host(jwks.hostname, jwks.port or 443, self.sandbox_bind):
+            raise _live_refusal("clerk_jwks_url", "refuses the sandbox's address")
+        return self
+
+    @property
+    def live_mode(self) -> bool:
+        """Real Twilio (``TWILIO_API_BASE_URL`` empty): the secrets protect real traffic."""
+        return self.twilio_api_base_url == ""
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Read the settings once; a bad value raises SettingsError naming the variable."""
@@ -151,7 +191,8 @@ class Settings(BaseModel):
             return cls.model_validate(values)
         except ValidationError as error:
             first = error.errors()[0]
-            variable = str(first["loc"][0]).upper() if first["loc"] else "environment"
+            named = first.get("ctx", {}).get("variable")
+            variable = str(named or (first["loc"][0] if first["loc"] else "environment")).upper()
             raise SettingsError(f"invalid {variable}: {first['msg']}") from None
 
     @property
@@ -162,3 +203,29 @@ class Settings(BaseModel):
     @property
     def database_name(self) -> str:
         return self.database_url.rsplit("/", 1)[-1].split("?", 1)[0]
+
+
+def published_secrets() -> frozenset[str]:
+    """Every secret value this repository publishes (casefolded): the literals plus the secret fields' defaults."""
+    defaults = {Settings.model_fields[name].default.get_secret_value() for name in SECRET_FIELDS}
+    return frozenset(value.casefold() for value in PUBLISHED_SECRET_LITERALS | defaults if value)
+
+
+def _live_refusal(field: str, reason: str) -> PydanticCustomError:
+    # The message names the variable and never the value.
+    message = f"live mode (TWILIO_API_BASE_URL empty) {reason}"
+    return PydanticCustomError("live_mode", "{message}", {"variable": field.upper(), "message": message})
+
+
+def _is_sandbox_host(host: str, port: int, sandbox_bind: str) -> bool:
+    """The sandbox answers on loopback (``nmc up``), as ``sandbox`` (docker compose) or at SANDBOX_BIND."""
+    bind_host, _, bind_port = sandbox_bind.rpartition(":")
+    if host == bind_host and str(port) == bind_port:
+        return True
+    if host in ("sandbox", "localhost") or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified

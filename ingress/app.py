@@ -69,7 +69,9 @@ def create_app(settings: Settings, deps: IngressDeps | None = None) -> falcon.Ap
 def register_webhooks(app: falcon.App, settings: Settings, deps: IngressDeps) -> None:
     """Twilio and Stripe webhooks: verified in falcon.before hooks, deduped and recorded in one transaction."""
     recorder = WebhookRecorder(deps.engine)
-    twilio = TwilioVerifier(settings.twilio_auth_token, settings.public_base_url, settings.max_body_bytes)
+    twilio = TwilioVerifier(
+        settings.twilio_auth_token.get_secret_value(), settings.public_base_url, settings.max_body_bytes
+    )
     for path, resource in (
         ("/webhooks/twilio/voice", VoiceResource),
         ("/webhooks/twilio/voice/status", VoiceStatusResource),
@@ -77,5 +79,7 @@ def register_webhooks(app: falcon.App, settings: Settings, deps: IngressDeps) ->
         ("/webhooks/twilio/sms/status", SmsStatusResource),
     ):
         app.add_route(path, resource(recorder, twilio, settings.public_base_url))
-    stripe = StripeVerifier(settings.stripe_webhook_secret, settings.stripe_tolerance_seconds, settings.max_body_bytes)
+    stripe = StripeVerifier(
+        settings.stripe_webhook_secret.get_secret_value(), settings.stripe_tolerance_seconds, settings.max_body_bytes
+    )
     app.add_route("/webhooks/stripe", StripeWebhookResource(recorder, stripe))

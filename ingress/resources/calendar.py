@@ -243,7 +243,9 @@ def register_calendar_webhooks(app: falcon.App, settings: Settings, deps: Any) -
     app.add_route("/webhooks/google/calendar", GoogleCalendarWebhookResource(deps.sessions))
     app.add_route(
         "/webhooks/jobber",
-        JobberWebhookResource(deps.sessions, settings.jobber_webhook_secret, settings.max_body_bytes),
+        JobberWebhookResource(
+            deps.sessions, settings.jobber_webhook_secret.get_secret_value(), settings.max_body_bytes
+        ),
     )
 
 

@@ -139,7 +139,7 @@ class Server:
             "DATABASE_URL": settings.database_url,
             "REDIS_URL": settings.redis_url,
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-            "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
+            "TWILIO_AUTH_TOKEN": settings.twilio_auth_token.get_secret_value(),
             "LOG_LEVEL": "WARNING",
         }
         argv = [sys.executable, "-m", "ops", "ingress", "--bind", f"127.0.0.1:{port}"]
@@ -187,7 +187,7 @@ def _create_bench_tenant(conn: psycopg.Connection[Any]) -> str:
 def _signed_requests(
     settings: Settings, base_url: str, number: str, run: str, count: int
 ) -> list[tuple[bytes, dict[str, str]]]:
-    validator = RequestValidator(settings.twilio_auth_token)
+    validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
     url = base_url + ROUTE
     requests = []
     for index in range(count):

@@ -100,7 +100,9 @@ def up(ctx: click.Context, no_demo: bool, migrate: bool) -> None:
     os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
     executable = [sys.executable, "-m", "ops"]
     available = set(cli.commands)
-    children = [Child(name, [*executable, name]) for name in PROCESS_ORDER if name in available]
+    # Live mode has no sandbox (it refuses to run with live secrets), and the demo needs one.
+    wanted = [name for name in PROCESS_ORDER if not (settings.live_mode and name == "sandbox")]
+    children = [Child(name, [*executable, name]) for name in wanted if name in available]
     missing = [name for name in PROCESS_ORDER if name not in available]
     if missing:
         click.echo(f"not started (not built yet): {', '.join(missing)}", err=True)
@@ -121,7 +123,7 @@ def up(ctx: click.Context, no_demo: bool, migrate: bool) -> None:
         click.echo(
             f"NeverMissCall is up: ingress http://{settings.ingress_bind}  sandbox http://{settings.sandbox_bind}"
         )
-        if not no_demo and "demo" in available:
+        if not no_demo and not settings.live_mode and "demo" in available:
             demo = Child("demo", [*executable, "demo"])
             _start(demo, lock)
     elif not stop.is_set():

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 import falcon
 
-from db.settings import Settings
+from db.settings import Settings, SettingsError
 from ops.sandbox.clerk import ClerkIssuer, load_or_create_key
 from ops.sandbox.delivery import Courier
 from ops.sandbox.messaging import Messaging, TwilioApiError, is_e164
@@ -39,9 +39,19 @@ class Sandbox:
         self.courier.close()
 
 
+def refuse_live_mode(settings: Settings) -> None:
+    """The sandbox signs webhooks and mints sign-in tokens with the configured secrets: with live ones it forges."""
+    if settings.live_mode:
+        raise SettingsError(
+            "the sandbox does not run in live mode (TWILIO_API_BASE_URL empty): "
+            "it would sign webhooks and mint sign-in tokens with the live secrets"
+        )
+
+
 def build_sandbox(settings: Settings) -> Sandbox:
+    refuse_live_mode(settings)
     state = SandboxState()
-    courier = Courier(settings.twilio_auth_token, threads=max(4, settings.sandbox_threads // 2))
+    courier = Courier(settings.twilio_auth_token.get_secret_value(), threads=max(4, settings.sandbox_threads // 2))
     messaging = Messaging(
         state, courier, account_sid=settings.twilio_account_sid, delay_seconds=settings.sandbox_callback_delay_ms / 1000
     )
@@ -56,7 +66,7 @@ def _twilio_auth(req: falcon.Request, resp: falcon.Response, resource: Any, para
     settings: Settings = resource.settings
     username, password = _basic_credentials(req.get_header("Authorization"))
     good_user = hmac.compare_digest(username.encode(), settings.twilio_account_sid.encode())
-    good_password = hmac.compare_digest(password.encode(), settings.twilio_auth_token.encode())
+    good_password = hmac.compare_digest(password.encode(), settings.twilio_auth_token.get_secret_value().encode())
     if not (good_user and good_password):
         raise TwilioApiError(401, 20003, "Authenticate")
     if params.get("account_sid") != settings.twilio_account_sid:
@@ -349,7 +359,7 @@ class StripeEventsResource:
             resp.media = send_stripe_event(
                 self._sandbox.courier,
                 public_base_url=settings.public_base_url,
-                secret=settings.stripe_webhook_secret,
+                secret=settings.stripe_webhook_secret.get_secret_value(),
                 event_type=event_type,
                 data=data,
                 created=document.get("created"),

@@ -161,7 +161,7 @@ def test_the_same_inbound_sms_delivered_twenty_times_at_once_gets_one_reply(stac
         "Body": "how much for a leak repair?",
         "NumMedia": "0",
     }
-    signature = RequestValidator(settings.twilio_auth_token).compute_signature(url, params)
+    signature = RequestValidator(settings.twilio_auth_token.get_secret_value()).compute_signature(url, params)
     barrier = threading.Barrier(20)
     statuses: list[int] = []
 

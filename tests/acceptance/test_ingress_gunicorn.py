@@ -37,7 +37,7 @@ def test_real_gunicorn_dedupes_50_concurrent_copies(settings: Settings, engine: 
         "DATABASE_URL": settings.database_url,
         "REDIS_URL": settings.redis_url,
         "PUBLIC_BASE_URL": base,
-        "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
+        "TWILIO_AUTH_TOKEN": settings.twilio_auth_token.get_secret_value(),
         "LOG_LEVEL": "WARNING",
     }
     argv = [sys.executable, "-m", "ops", "ingress", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "8"]
@@ -57,7 +57,9 @@ def test_real_gunicorn_dedupes_50_concurrent_copies(settings: Settings, engine: 
         sid = "CA" + uuid.uuid4().hex
         params = [("CallSid", sid), ("From", CALLER), ("To", TENANT_NUMBER), ("DialCallStatus", "no-answer")]
         url = f"{base}/webhooks/twilio/voice/status"
-        signature = RequestValidator(settings.twilio_auth_token).compute_signature(url, FormParams.from_pairs(params))
+        signature = RequestValidator(settings.twilio_auth_token.get_secret_value()).compute_signature(
+            url, FormParams.from_pairs(params)
+        )
         headers = {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
 
         def send(_: int) -> str:

@@ -32,7 +32,7 @@ CALLBACK = "/webhooks/twilio/sms/status"
 
 
 def _auth(world: World, token: str | None = None) -> dict[str, str]:  # noqa: F811
-    pair = f"{world.settings.twilio_account_sid}:{token or world.settings.twilio_auth_token}"
+    pair = f"{world.settings.twilio_account_sid}:{token or world.settings.twilio_auth_token.get_secret_value()}"
     return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
 
 
@@ -46,7 +46,7 @@ def _create(world: World, **form: str) -> httpx.Response:  # noqa: F811
 
 
 def _verify(world: World, received: Received) -> bool:  # noqa: F811
-    validator = RequestValidator(world.settings.twilio_auth_token)
+    validator = RequestValidator(world.settings.twilio_auth_token.get_secret_value())
     return bool(
         validator.validate(world.ingress.url(received.path), received.form, received.headers["X-Twilio-Signature"])
     )
@@ -115,7 +115,7 @@ def test_status_callbacks_arrive_signed_in_order_and_the_store_advances(world: W
         assert "ErrorCode" not in received.form
     first = world.ingress.at(CALLBACK)[0]
     tampered = {**first.form, "MessageStatus": "failed"}
-    assert not RequestValidator(world.settings.twilio_auth_token).validate(
+    assert not RequestValidator(world.settings.twilio_auth_token.get_secret_value()).validate(
         world.ingress.url(CALLBACK), tampered, first.headers["X-Twilio-Signature"]
     )
 
@@ -330,7 +330,7 @@ def test_stripe_events_are_signed_as_stripe_signs_them(world: World) -> None:  #
 
     received = world.ingress.at("/webhooks/stripe")[0]
     event = stripe.Webhook.construct_event(
-        received.body, received.headers["Stripe-Signature"], world.settings.stripe_webhook_secret
+        received.body, received.headers["Stripe-Signature"], world.settings.stripe_webhook_secret.get_secret_value()
     )
     assert event.id == answer["event"]["id"]
     assert event.id.startswith("evt_")

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import falcon.testing
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -57,9 +58,9 @@ def clients(settings: Settings, google: GoogleCalendarServer, jobber: JobberServ
     configured = settings.model_copy(
         update={
             "google_calendar_api_base_url": google.url,
-            "google_calendar_access_token": google.token,
+            "google_calendar_access_token": SecretStr(google.token),
             "jobber_api_base_url": jobber.url,
-            "jobber_access_token": jobber.token,
+            "jobber_access_token": SecretStr(jobber.token),
             "calendar_sync_window_days": 14,
         }
     )
@@ -358,14 +359,16 @@ def test_jobber_webhook_is_hmac_signed(
             headers={"Content-Type": "application/json", "X-Jobber-Hmac-SHA256": signature},
         )
 
-    good = jobber_signature_of(settings.jobber_webhook_secret, body)
+    good = jobber_signature_of(settings.jobber_webhook_secret.get_secret_value(), body)
     assert post(body, "bad").status_code == 403
     assert post(body + b" ", good).status_code == 403
     assert post(body, good).headers["X-Webhook-Outcome"] == "accepted"
     assert post(body, good).headers["X-Webhook-Outcome"] == "duplicate"
     stranger = body.replace(b"acct-9", b"acct-0")
     assert (
-        post(stranger, jobber_signature_of(settings.jobber_webhook_secret, stranger)).headers["X-Webhook-Outcome"]
+        post(stranger, jobber_signature_of(settings.jobber_webhook_secret.get_secret_value(), stranger)).headers[
+            "X-Webhook-Outcome"
+        ]
         == "unroutable"
     )
     with sessions() as session:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import SecretStr
 
 from tests.conftest import base_settings
 from tests.integration.test_sandbox_harness import World, free_port, sandbox_key_path, world  # noqa: F401
@@ -66,7 +67,7 @@ def test_list_filters_by_date_sent(gateway: TwilioGateway) -> None:
 
 
 def test_wrong_credentials_are_a_permanent_20003(world: World) -> None:  # noqa: F811
-    bad = TwilioGateway(world.settings.model_copy(update={"twilio_auth_token": "wrong"}))
+    bad = TwilioGateway(world.settings.model_copy(update={"twilio_auth_token": SecretStr("wrong")}))
     try:
         with pytest.raises(ProviderError) as caught:
             bad.send(to=CALLER, from_=TENANT, body="hi")

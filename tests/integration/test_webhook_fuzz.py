@@ -124,7 +124,9 @@ def test_signed_stripe_garbage_is_200_or_400_never_5xx(env: Env, document: dict[
 
 def test_stripe_signed_non_object_json_is_400(env: Env) -> None:
     body = json.dumps([1, 2])
-    header = stripe.WebhookSignature.generate_signature_header(body, env.settings.stripe_webhook_secret)
+    header = stripe.WebhookSignature.generate_signature_header(
+        body, env.settings.stripe_webhook_secret.get_secret_value()
+    )
     result = env.client.simulate_post("/webhooks/stripe", body=body, headers={"Stripe-Signature": header})
     assert result.status_code == 400
     assert env.counts() == (0, 0)

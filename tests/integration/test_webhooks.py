@@ -46,7 +46,9 @@ class Env:
 
     def sign(self, path: str, params: list[tuple[str, str]], query: str = "") -> str:
         url = self.settings.public_base_url + path + (f"?{query}" if query else "")
-        return RequestValidator(self.settings.twilio_auth_token).compute_signature(url, FormParams.from_pairs(params))
+        return RequestValidator(self.settings.twilio_auth_token.get_secret_value()).compute_signature(
+            url, FormParams.from_pairs(params)
+        )
 
     def twilio(
         self,
@@ -69,7 +71,7 @@ class Env:
     def stripe(self, document: dict[str, Any], *, at: float | None = None) -> falcon.testing.Result:
         body = json.dumps(document)
         header = stripe.WebhookSignature.generate_signature_header(
-            body, self.settings.stripe_webhook_secret, timestamp=int(at or time.time())
+            body, self.settings.stripe_webhook_secret.get_secret_value(), timestamp=int(at or time.time())
         )
         return self.client.simulate_post(
             "/webhooks/stripe", body=body, headers={"Content-Type": "application/json", "Stripe-Signature": header}
@@ -279,7 +281,9 @@ def stripe_event(event_id: str = "evt_1TestEvent") -> dict[str, Any]:
 def test_stripe_event_is_recorded_once(env: Env) -> None:
     correlation = uuid.uuid4()
     body = json.dumps(stripe_event())
-    header = stripe.WebhookSignature.generate_signature_header(body, env.settings.stripe_webhook_secret)
+    header = stripe.WebhookSignature.generate_signature_header(
+        body, env.settings.stripe_webhook_secret.get_secret_value()
+    )
     headers = {"Stripe-Signature": header, "Content-Type": "application/json", "X-Correlation-Id": str(correlation)}
     result = env.client.simulate_post("/webhooks/stripe", body=body, headers=headers)
     assert result.status_code == 200
@@ -361,7 +365,9 @@ def test_database_unreachable_is_503_so_the_provider_retries(settings: Settings)
     client = falcon.testing.TestClient(create_app(settings, deps))
     params = [("MessageSid", message_sid()), ("From", CALLER), ("To", TENANT_NUMBER)]
     url = settings.public_base_url + "/webhooks/twilio/sms"
-    signature = RequestValidator(settings.twilio_auth_token).compute_signature(url, FormParams.from_pairs(params))
+    signature = RequestValidator(settings.twilio_auth_token.get_secret_value()).compute_signature(
+        url, FormParams.from_pairs(params)
+    )
     result = client.simulate_post(
         "/webhooks/twilio/sms", body=urlencode(params), headers={"X-Twilio-Signature": signature}
     )

@@ -26,4 +26,13 @@ def test_a_bad_value_names_the_variable(variable: str, value: str) -> None:
 
 
 def test_empty_twilio_base_url_means_real_twilio() -> None:
-    assert Settings.from_env({"TWILIO_API_BASE_URL": ""}).twilio_api_base_url == ""
+    live = {
+        "TWILIO_API_BASE_URL": "",
+        "TWILIO_AUTH_TOKEN": "own-twilio-token-not-published-1",
+        "STRIPE_WEBHOOK_SECRET": "whsec_own_not_published_2",
+        "JOBBER_WEBHOOK_SECRET": "own-jobber-secret-not-published-3",
+        "CLERK_JWKS_URL": "https://clerk.example.com/.well-known/jwks.json",
+    }
+    settings = Settings.from_env(live)
+    assert settings.twilio_api_base_url == ""
+    assert settings.live_mode

@@ -286,13 +286,13 @@ def build_calendar_clients(
     return CalendarClients(
         GoogleCalendarClient(
             base_url=settings.google_calendar_api_base_url,
-            access_token=settings.google_calendar_access_token,
+            access_token=settings.google_calendar_access_token.get_secret_value(),
             http=client,
             retry=retry,
         ),
         JobberClient(
             base_url=settings.jobber_api_base_url,
-            access_token=settings.jobber_access_token,
+            access_token=settings.jobber_access_token.get_secret_value(),
             api_version=settings.jobber_api_version,
             http=client,
             retry=retry,

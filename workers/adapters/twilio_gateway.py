@@ -126,7 +126,9 @@ class TwilioGateway:
         self._http = RebasedHttpClient(
             settings.twilio_api_base_url, connect_timeout=connect_timeout, read_timeout=read_timeout
         )
-        self._client = Client(settings.twilio_account_sid, settings.twilio_auth_token, http_client=self._http)
+        self._client = Client(
+            settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value(), http_client=self._http
+        )
 
     @property
     def _messages(self) -> Any:

@@ -16,7 +16,7 @@ def make_engine(settings: Settings) -> ConversationEngine:
             LLMEngine(
                 base_url=settings.ai_base_url,
                 model=settings.ai_model,
-                api_key=settings.ai_api_key,
+                api_key=settings.ai_api_key.get_secret_value(),
                 timeout_seconds=settings.ai_timeout_seconds,
                 fallback=BuiltinEngine(),
             )
