@@ -19,6 +19,7 @@ PUBLISHED_SECRET_LITERALS: frozenset[str] = frozenset(
         "unit-test-auth-token-0000000000",
         "test-access-token",
         "s3cret-token",
+        "wrong",
         # Placeholders anyone might leave in a copied .env; Grafana's factory password.
         "admin",
         "changeme",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import secrets
 import traceback
 
 import pytest
@@ -15,14 +16,14 @@ from db.settings import LIVE_REQUIRED_SECRETS, SECRET_FIELDS, Settings, Settings
 from ops.cli import _register, cli
 from ops.logging import configure_logging
 
-# Secrets of our own, as an operator would set them: none is published anywhere.
+# Secrets of our own, as an operator would make them: drawn afresh, so never published (this file is public too).
 OWN = {
-    "TWILIO_AUTH_TOKEN": "3f9a1c0e7b5d4e2a9c8b7a6f5e4d3c2b",
-    "STRIPE_WEBHOOK_SECRET": "whsec_Zq8Lr2Vt6Yp1Wm4Nx7Bc0Df3Gh5Jk9",
-    "JOBBER_WEBHOOK_SECRET": "jb-7Tn2Qw9Er4Ty6Ui1Op3As5Df8Gh0Jk",
-    "AI_API_KEY": "sk-live-Hf7Kd2Ms9Qp4Wr1Zt6Xv3Bn8Lc5Yj0",
-    "GOOGLE_CALENDAR_ACCESS_TOKEN": "ya29.Rk3Vn8Qs1Wt6Yz2Bx7Cm4Dp9Fh5Gj0",
-    "JOBBER_ACCESS_TOKEN": "jobber-Pq2Wr7Ts4Yv9Xz1Bc6Dn3Fm8Gk5Hj",
+    "TWILIO_AUTH_TOKEN": secrets.token_hex(16),
+    "STRIPE_WEBHOOK_SECRET": f"whsec_{secrets.token_urlsafe(24)}",
+    "JOBBER_WEBHOOK_SECRET": secrets.token_urlsafe(24),
+    "AI_API_KEY": f"sk-{secrets.token_urlsafe(24)}",
+    "GOOGLE_CALENDAR_ACCESS_TOKEN": secrets.token_urlsafe(24),
+    "JOBBER_ACCESS_TOKEN": secrets.token_urlsafe(24),
 }
 OWN_SECRET = "needs your own secret, not empty nor a value published in this repository"
 

@@ -1,0 +1,127 @@
+"""docker-compose.yml is safe on a reachable host, and in step with the CLI and .env.example (no Docker engine here:
+the files are parsed and checked as data)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+
+from db.settings import SECRET_FIELDS, Settings
+from ops.cli import _register, cli
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILES = ("docker-compose.yml", "deploy/compose.observability.yml")
+APP_IMAGE = "nevermisscall:local"
+# Read by docker compose itself or by the images, not by Settings.
+COMPOSE_ONLY = {"COMPOSE_PROFILES", "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
+_REFERENCE = re.compile(r"\$\{([A-Za-z_]\w*)([^}]*)\}")
+
+
+def _compose(name: str = "docker-compose.yml") -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((ROOT / name).read_text())
+    return document
+
+
+def _services(name: str = "docker-compose.yml") -> dict[str, dict[str, Any]]:
+    services: dict[str, dict[str, Any]] = _compose(name)["services"]
+    return services
+
+
+def _env_example() -> dict[str, str]:
+    pairs = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, separator, value = line.partition("=")
+            assert separator, f".env.example: not NAME=value: {line!r}"
+            pairs[key.strip()] = value
+    return pairs
+
+
+def _app_services() -> dict[str, dict[str, Any]]:
+    return {name: service for name, service in _services().items() if service.get("image") == APP_IMAGE}
+
+
+def test_postgres_and_redis_publish_no_port() -> None:
+    services = _services()
+    assert "ports" not in services["postgres"]
+    assert "ports" not in services["redis"]
+    assert "POSTGRES_HOST_AUTH_METHOD" not in services["postgres"]["environment"]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+
+
+def test_the_sandbox_runs_only_under_its_profile_and_on_loopback() -> None:
+    services = _app_services()
+    sandboxes = {name for name, service in services.items() if service["command"][0] == "sandbox"}
+    assert sandboxes == {"sandbox"}
+    assert services["sandbox"]["profiles"] == ["sandbox"]
+    assert all(port.startswith("127.0.0.1:") for port in services["sandbox"]["ports"])
+    # Nothing else is hidden behind a profile, and nothing depends on the sandbox (it may not be running).
+    assert [name for name, service in _services().items() if "profiles" in service] == ["sandbox"]
+    assert not [name for name, service in _services().items() if "sandbox" in service.get("depends_on", {})]
+
+
+def test_the_default_is_live_mode_with_every_secret_from_the_environment() -> None:
+    environment = _app_services()["ingress"]["environment"]
+    assert environment["TWILIO_API_BASE_URL"] == "${TWILIO_API_BASE_URL:-}"
+    for name in (*(field.upper() for field in SECRET_FIELDS), "CLERK_JWKS_URL"):
+        value = environment[name]
+        assert re.fullmatch(rf"\$\{{{name}(:\?[^}}]+|:-)\}}", value), f"{name} must come from .env, not {value!r}"
+    for name in ("TWILIO_AUTH_TOKEN", "STRIPE_WEBHOOK_SECRET", "JOBBER_WEBHOOK_SECRET", "CLERK_JWKS_URL"):
+        assert environment[name].startswith(f"${{{name}:?"), f"{name} is required"
+    assert "${POSTGRES_PASSWORD:?" in environment["DATABASE_URL"]
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_grafana_needs_a_password_from_the_environment_and_has_no_anonymous_access(name: str) -> None:
+    environment = _services(name)["grafana"]["environment"]
+    assert environment["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert "GF_AUTH_ANONYMOUS_ORG_ROLE" not in environment
+    assert re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}", environment["GF_SECURITY_ADMIN_PASSWORD"])
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_prometheus_cannot_be_shut_down_remotely_and_listens_on_loopback(name: str) -> None:
+    prometheus = _services(name)["prometheus"]
+    assert not [flag for flag in prometheus["command"] if flag.startswith("--web.enable-lifecycle")]
+    assert not [flag for flag in prometheus["command"] if flag.startswith("--web.enable-admin-api")]
+    assert all(port.startswith("127.0.0.1:") for port in prometheus["ports"])
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_every_variable_compose_reads_is_in_env_example(name: str) -> None:
+    text = (ROOT / name).read_text()
+    assert not re.search(r"\$(?!\{)[A-Za-z_]", text), "use ${VAR} so this test sees it"
+    used = {match.group(1) for match in _REFERENCE.finditer(text)}
+    assert used - set(_env_example()) == set()
+
+
+def test_env_example_lists_every_secret_and_publishes_none() -> None:
+    example = _env_example()
+    secrets = {field.upper() for field in SECRET_FIELDS} | {"POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
+    assert secrets <= set(example)
+    assert {name: example[name] for name in secrets if example[name]} == {}
+    # Every other name is a real setting: a typo here would silently configure nothing.
+    assert set(example) - COMPOSE_ONLY <= {field.upper() for field in Settings.model_fields}
+
+
+def test_every_command_compose_runs_exists_in_the_cli() -> None:
+    if "ingress" not in cli.commands:
+        _register()
+    for name, service in _services().items():
+        if service.get("image") != APP_IMAGE:
+            continue
+        command, *arguments = service["command"]
+        assert command in cli.commands, f"{name}: nmc {command} does not exist"
+        # Parsing alone (no invocation) rejects an unknown option or a bad value.
+        with click.Context(cli) as parent:
+            cli.commands[command].make_context(command, list(arguments), parent=parent)
+
+
+def test_dotenv_never_reaches_git_or_the_image() -> None:
+    assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
+    assert ".env" in (ROOT / ".dockerignore").read_text().splitlines()
