@@ -83,6 +83,11 @@ def _wait_consuming(settings: Settings, *, since: float, timeout: float, stop: t
     return False
 
 
+def processes_to_start(settings: Settings, available: set[str]) -> list[str]:
+    """Live mode runs no sandbox: it refuses live secrets (and the demo, which plays through it, is skipped too)."""
+    return [name for name in PROCESS_ORDER if name in available and not (settings.live_mode and name == "sandbox")]
+
+
 @click.command()
 @click.option("--no-demo", is_flag=True, help="Start everything but do not play the demo conversation.")
 @click.option("--migrate/--no-migrate", default=True, show_default=True, help="Apply migrations first.")
@@ -100,9 +105,7 @@ def up(ctx: click.Context, no_demo: bool, migrate: bool) -> None:
     os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
     executable = [sys.executable, "-m", "ops"]
     available = set(cli.commands)
-    # Live mode has no sandbox (it refuses to run with live secrets), and the demo needs one.
-    wanted = [name for name in PROCESS_ORDER if not (settings.live_mode and name == "sandbox")]
-    children = [Child(name, [*executable, name]) for name in wanted if name in available]
+    children = [Child(name, [*executable, name]) for name in processes_to_start(settings, available)]
     missing = [name for name in PROCESS_ORDER if name not in available]
     if missing:
         click.echo(f"not started (not built yet): {', '.join(missing)}", err=True)
@@ -120,9 +123,8 @@ def up(ctx: click.Context, no_demo: bool, migrate: bool) -> None:
     ready = _wait_ready(f"http://{settings.ingress_bind}/readyz", 60, stop) if "ingress" in available else True
     ready = ready and _wait_consuming(settings, since=started, timeout=60, stop=stop)
     if ready and not stop.is_set():
-        click.echo(
-            f"NeverMissCall is up: ingress http://{settings.ingress_bind}  sandbox http://{settings.sandbox_bind}"
-        )
+        sandbox = "" if settings.live_mode else f"  sandbox http://{settings.sandbox_bind}"
+        click.echo(f"NeverMissCall is up: ingress http://{settings.ingress_bind}{sandbox}")
         if not no_demo and not settings.live_mode and "demo" in available:
             demo = Child("demo", [*executable, "demo"])
             _start(demo, lock)

@@ -185,3 +185,11 @@ def test_the_sandbox_refuses_live_mode_even_with_own_secrets() -> None:
         "Error: the sandbox does not run in live mode (TWILIO_API_BASE_URL empty): "
         "it would sign webhooks and mint sign-in tokens with the live secrets"
     ]
+
+
+def test_nmc_up_starts_no_sandbox_in_live_mode() -> None:
+    from ops.commands.up import PROCESS_ORDER, processes_to_start
+
+    available = set(PROCESS_ORDER)
+    assert processes_to_start(Settings.from_env({}), available) == list(PROCESS_ORDER)
+    assert processes_to_start(Settings.from_env(LIVE), available) == ["ingress", "dispatcher", "worker", "scheduler"]
