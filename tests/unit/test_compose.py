@@ -4,6 +4,7 @@ the files are parsed and checked as data)."""
 from __future__ import annotations
 
 import re
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import click
 import pytest
 import yaml
 
-from db.settings import SECRET_FIELDS, Settings
+from db.settings import SECRET_FIELDS, Settings, SettingsError
 from ops.cli import _register, cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,3 +126,69 @@ def test_every_command_compose_runs_exists_in_the_cli() -> None:
 def test_dotenv_never_reaches_git_or_the_image() -> None:
     assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
     assert ".env" in (ROOT / ".dockerignore").read_text().splitlines()
+
+
+class ComposeRefuses(Exception):
+    """What `docker compose` does on an empty ${VAR:?message}: stop before starting anything."""
+
+
+def _interpolate(value: str, dotenv: dict[str, str]) -> str:
+    """docker compose's ${VAR:?message} and ${VAR:-default}, enough to check what the containers get."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name, rest = match.group(1), match.group(2)
+        given = dotenv.get(name, "")
+        if rest.startswith(":?"):
+            if not given:
+                raise ComposeRefuses(rest[2:])
+            return given
+        assert rest in ("", ":-") or rest.startswith(":-"), rest
+        return given or rest[2:]
+
+    return _REFERENCE.sub(substitute, value)
+
+
+def _app_environment(dotenv: dict[str, str], service: str = "ingress") -> dict[str, str]:
+    environment = _app_services()[service]["environment"]
+    return {key: _interpolate(str(value), dotenv) for key, value in environment.items()}
+
+
+def _filled_env_example(**values: str) -> dict[str, str]:
+    own = {field.upper(): secrets.token_hex(16) for field in SECRET_FIELDS}
+    own |= {"POSTGRES_PASSWORD": secrets.token_hex(16), "GRAFANA_ADMIN_PASSWORD": secrets.token_hex(16)}
+    live = {
+        "PUBLIC_BASE_URL": "https://nmc.example.com",
+        "TWILIO_ACCOUNT_SID": "AC" + secrets.token_hex(16),
+        "CLERK_JWKS_URL": "https://clerk.example.com/.well-known/jwks.json",
+        "CLERK_ISSUER": "https://clerk.example.com",
+        "CLERK_AUTHORIZED_PARTIES": "https://nmc.example.com",
+    }
+    return _env_example() | own | live | values
+
+
+def test_compose_with_a_filled_env_example_starts_in_live_mode() -> None:
+    settings = Settings.from_env(_app_environment(_filled_env_example()))
+    assert settings.live_mode
+    assert settings.database_url.startswith("postgresql://postgres:")
+
+
+def test_compose_in_live_mode_refuses_a_published_secret() -> None:
+    dotenv = _filled_env_example(STRIPE_WEBHOOK_SECRET="whsec_sandbox_change_me")
+    with pytest.raises(SettingsError, match=r"^invalid STRIPE_WEBHOOK_SECRET: live mode"):
+        Settings.from_env(_app_environment(dotenv))
+
+
+def test_compose_refuses_to_start_without_the_secrets() -> None:
+    with pytest.raises(ComposeRefuses, match=r"^set TWILIO_AUTH_TOKEN in \.env"):
+        _app_environment(_filled_env_example(TWILIO_AUTH_TOKEN=""))
+
+
+def test_the_sandbox_values_of_env_example_make_a_working_sandbox_configuration() -> None:
+    # The "sandbox:" value .env.example gives above each variable.
+    found = re.findall(r"sandbox: (\S+)\n(\w+)=", (ROOT / ".env.example").read_text())
+    dotenv = _filled_env_example(**{name: value for value, name in found})
+    assert dotenv["COMPOSE_PROFILES"] == "sandbox"
+    for service in ("ingress", "sandbox"):
+        settings = Settings.from_env(_app_environment(dotenv, service))
+        assert not settings.live_mode
+        assert settings.clerk_jwks_url == "http://sandbox:8010/.well-known/jwks.json"
