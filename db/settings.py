@@ -164,9 +164,13 @@ class Settings(BaseModel):
             if (required and not value) or value.casefold() in published:
                 raise _live_refusal(name, "needs your own secret, not empty nor a value published in this repository")
         jwks = urlsplit(self.clerk_jwks_url)
-        if jwks.scheme != "https" or not jwks.hostname:
+        try:
+            port = jwks.port or 443
+        except ValueError:  # a port that is not a number
+            port = 0
+        if jwks.scheme != "https" or not jwks.hostname or not port:
             raise _live_refusal("clerk_jwks_url", "needs an https:// URL")
-        if _is_sandbox_host(jwks.hostname, jwks.port or 443, self.sandbox_bind):
+        if _is_sandbox_host(jwks.hostname, port, self.sandbox_bind):
             raise _live_refusal("clerk_jwks_url", "refuses the sandbox's address")
         return self
 

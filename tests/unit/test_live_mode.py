@@ -87,6 +87,8 @@ def test_optional_calendar_tokens_may_stay_empty_in_live_mode() -> None:
         ("", "needs an https:// URL"),  # unset: the default is the sandbox over http
         ("http://clerk.example.com/.well-known/jwks.json", "needs an https:// URL"),
         ("https:///.well-known/jwks.json", "needs an https:// URL"),
+        ("https://clerk.example.com:port/.well-known/jwks.json", "needs an https:// URL"),
+        ("https://clerk.example.com:99999/.well-known/jwks.json", "needs an https:// URL"),
         ("https://sandbox:8010/.well-known/jwks.json", "refuses the sandbox's address"),
         ("https://127.0.0.1/.well-known/jwks.json", "refuses the sandbox's address"),
         ("https://localhost:8443/.well-known/jwks.json", "refuses the sandbox's address"),
