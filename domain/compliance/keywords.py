@@ -85,9 +85,7 @@ _BARE_STOP = r"(?:stop(?: all| it| now| everything)?|stopall|unsubscribe|opt ?ou
 # The whole message is nothing but a stop word and courtesy: "stop please", "STOP STOP", "¡Alto!", "ya basta".
 _WHOLE_OPT_OUT = re.compile(rf"(?:{_POLITE} )*{_BARE_STOP}(?: {_BARE_STOP})*(?: {_POLITE})*")
 # The other carrier words with courtesy are not clear ("please cancel" may be the booking): a person decides.
-_WHOLE_UNCLEAR = re.compile(
-    rf"(?:{_POLITE} )*(?:cancel|end|quit|stop|cancelar|para|no mas|enough)(?: {_POLITE})*"
-)
+_WHOLE_UNCLEAR = re.compile(rf"(?:{_POLITE} )*(?:cancel|end|quit|stop|cancelar|para|no mas|enough)(?: {_POLITE})*")
 
 _ME = r"(?: me| us| this number| my number| my phone)?"
 _TEXTS = r"(?:texts?|text messages|messages|msgs|sms|txts?|mensajes|textos)"
@@ -112,8 +110,8 @@ _CLEAR_CORES = (
     rf"(?:ya )?no (?:me |nos )?(?:manden|mande|envien|envie|mandes|envies|escriban|escribas|texteen|textees"
     rf"|contacten|contactes)(?: mas)?(?: {_TEXTS})?(?: mas)?",
     rf"basta de {_TEXTS}",
-    rf"(?:dejen|deje|deja|para|paren|pare) de (?:mandarme|enviarme|escribirme|textearme|contactarme|mandar|enviar|escribir)"
-    rf"(?: {_TEXTS})?",
+    rf"(?:dejen|deje|deja|para|paren|pare) de"
+    rf" (?:mandarme|enviarme|escribirme|textearme|contactarme|mandar|enviar|escribir)(?: {_TEXTS})?",
     r"(?:quitenme|quitame|quiteme|sacame|saquenme|saqueme|borrenme|borrame|borreme|eliminenme|eliminame)"
     r" de (?:la|su|tu|esta|sus|tus) (?:lista|listas|contactos|base de datos)",
     r"(?:darme|denme|dame|deme|dar|doy|me doy) de baja",
@@ -181,8 +179,3 @@ def match_inbound(body: str) -> InboundMatch:
 
 def classify_inbound(body: str) -> InboundKind:
     return match_inbound(body).kind
-
-
-def is_soft_stop(body: str) -> bool:
-    """Sounds like a wish to stop but is not clear: hand to a human, never to the AI, and record nothing."""
-    return classify_inbound(body) == "unclear_opt_out"

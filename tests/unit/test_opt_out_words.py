@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.compliance.keywords import InboundKind, classify_inbound, is_soft_stop, match_inbound, normalise
+from domain.compliance.keywords import InboundKind, classify_inbound, match_inbound, normalise
 
 TABLE: list[tuple[str, InboundKind]] = [
     # --- Twilio's keywords, exactly and as phones and people decorate them ------------------------------------------
@@ -140,7 +140,6 @@ TABLE: list[tuple[str, InboundKind]] = [
 @pytest.mark.parametrize(("text", "expected"), TABLE)
 def test_each_text_is_classified_as_a_person_meant_it(text: str, expected: InboundKind) -> None:
     assert classify_inbound(text) == expected
-    assert is_soft_stop(text) == (expected == "unclear_opt_out")
 
 
 def test_the_table_is_large_and_has_no_duplicate_rows() -> None:
