@@ -8,7 +8,8 @@ Decisions, each from the carriers' or the FCC's rule rather than our taste:
   is exactly one keyword: STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT opt out; START, UNSTOP, YES
   opt back in; HELP, INFO ask for help. "STOP PLEASE" or "PLEASE CANCEL" is not a keyword to Twilio. We match the same
   words the same way, after normalising what phones and people add around them (case, full-width letters, zero-width
-  characters, punctuation, emoji), because "Stop!" is still the word STOP.
+  characters, punctuation, emoji), because "Stop!" is still the word STOP. Twilio takes no keyword with a space
+  ("OPTOUT", not "OPT OUT"); the FCC names "opt out", so "opt out" and "stop all" are clear phrases here.
 * **CANCEL is an opt-out even mid-booking.** Twilio blocks the number on a bare "CANCEL" whatever the conversation
   was about; if we read it as "cancel my appointment" we would answer a caller the carrier has already blocked (and
   every send would fail with 21610). "Cancel my appointment" is not a bare keyword, so it still reaches the AI.

@@ -171,10 +171,14 @@ def take_over_for_caller(
 
 
 def ask_for_opt_out_review(ctx: HandlerContext, *, conversation_id: uuid.UUID, caller: str, body: str) -> None:
+    """One open review per conversation, however often the caller says it. The caller's conversation row is held
+    (inserted or locked FOR UPDATE by ``open_or_get_conversation``), so two of these cannot interleave."""
     ctx.session.execute(
         text(
             "INSERT INTO conv_operator_tasks (id, tenant_id, kind, conversation_id, subject_ref, note)"
-            " VALUES (:id, :tenant, 'review_opt_out', :conversation, :phone, :note)"
+            " SELECT :id, :tenant, 'review_opt_out', :conversation, :phone, :note WHERE NOT EXISTS ("
+            "SELECT 1 FROM conv_operator_tasks WHERE tenant_id = :tenant AND conversation_id = :conversation"
+            " AND kind = 'review_opt_out' AND status = 'open')"
         ),
         {
             "id": uuid.uuid4(),

@@ -99,6 +99,11 @@ def test_an_unclear_wish_to_stop_goes_to_a_person_not_the_ai(system: System) -> 
     owner = [m["body"] for m in system.sent_to(DEMO_OWNER_MOBILE) if phone in m["body"]]
     assert owner[-1] == f"{phone} asked us to stop texting. Please review the conversation."
     assert len(system.sent_to(phone)) == 1
+    system.inbound(phone, "leave me alone")  # said again while a person holds it: still one question for them
+    system.drain()
+    tasks = "SELECT count(*) AS n FROM conv_operator_tasks WHERE subject_ref = :c AND kind = 'review_opt_out'"
+    assert system.row(tasks, c=phone).n == 1
+    assert ai_replies(system, phone) == 0
 
 
 def test_yes_is_an_answer_unless_the_caller_opted_out_and_a_bare_cancel_is_an_opt_out(system: System) -> None:

@@ -6,6 +6,8 @@ quiet and a person decides; none: an ordinary text for the AI.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from domain.compliance.keywords import InboundKind, classify_inbound, match_inbound, normalise
@@ -169,3 +171,14 @@ def test_what_is_recorded_is_the_keyword_or_the_normalised_phrase() -> None:
     assert match_inbound("¡No más mensajes!").keyword == "NO MAS MENSAJES"
     assert match_inbound("can you stop by?").keyword is None
     assert len(match_inbound("please stop texting me " + "x" * 500).keyword or "") == 160
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["stop now " * 176 + "x", "please " * 228 + "x", "stop it now ya " * 106 + "x", "🛑" * 1600, "\u200b" * 1599 + "s"],
+)
+def test_a_hostile_text_of_twilios_maximum_length_is_classified_quickly(text: str) -> None:
+    assert len(text) <= 1600  # Twilio's longest inbound body
+    started = time.perf_counter()
+    classify_inbound(text)
+    assert time.perf_counter() - started < 0.5  # patterns that backtrack exponentially would take far longer
