@@ -483,10 +483,11 @@ def reply_to_caller(
     if kind == "opt_out":
         return  # compliance records it; the conversation is blocked when OptOutRecorded arrives
     # "YES" opts back in only someone who was opted out when it arrived; from anyone else it is an answer for the AI.
-    if kind == "opt_in" and keywords.is_opted_out(
+    # Someone opted out who sounds like they want us to stop needs no one to ask them.
+    if kind in ("opt_in", "unclear_opt_out") and keywords.is_opted_out(
         ctx.session, tenant_id=ctx.tenant_id, phone=event.from_number, at=event.received_at
     ):
-        return  # compliance revokes the opt-out; a new conversation starts with the caller's next text
+        return  # compliance revokes the opt-out on opt_in; a new conversation starts with the caller's next text
     tenant = _profile(ctx, directory, now)
     conversation_id, state = open_or_get_conversation(ctx, caller=event.from_number, trigger="inbound_sms")
     ctx.session.execute(

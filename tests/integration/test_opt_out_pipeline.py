@@ -61,6 +61,12 @@ def test_stop_with_a_full_stop_blocks_the_conversation_and_gets_no_ai_reply(syst
     system.inbound(phone, "how much is a drain cleaning?")
     system.drain()
     assert len(system.sent_to(phone)) == 1  # and nothing at all leaves after the first SMS
+    system.inbound(phone, "leave me alone")  # unclear, but they are opted out already: nobody needs to ask
+    system.drain()
+    assert system.row("SELECT count(*) AS n FROM conv_operator_tasks WHERE subject_ref = :c", c=phone).n == 0
+    assert (
+        system.row("SELECT count(*) AS n FROM conv_conversations WHERE caller = :c AND state = 'human'", c=phone).n == 0
+    )
 
 
 def test_decorated_keywords_and_clear_phrases_opt_out_like_stop(system: System) -> None:
