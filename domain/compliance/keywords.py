@@ -69,11 +69,6 @@ def normalise(body: str) -> str:
     return text[start:end]
 
 
-def normalise_keyword(body: str) -> str:
-    """The normalised text upper-cased, as keywords are written ("Stop!" → "STOP")."""
-    return normalise(body).upper()
-
-
 def _words(text: str) -> str:
     """Letters and digits only, single-spaced: "don't" → "dont", "opt-out" → "opt out", emoji gone."""
     return " ".join(re.sub(r"[\W_]+", " ", text.replace("'", "")).split())
