@@ -160,11 +160,8 @@ class InboundKeywordsAdapter:
     def classify(self, body: str) -> str:
         return compliance_keywords.classify_inbound(body)
 
-    def is_soft_stop(self, body: str) -> bool:
-        return compliance_keywords.is_soft_stop(body)
-
-    def is_opted_out(self, session: Session, *, tenant_id: uuid.UUID, phone: str) -> bool:
-        return compliance.is_opted_out(session, tenant_id=tenant_id, phone=phone)
+    def is_opted_out(self, session: Session, *, tenant_id: uuid.UUID, phone: str, at: datetime | None = None) -> bool:
+        return compliance.is_opted_out(session, tenant_id=tenant_id, phone=phone, at=at)
 
     def record_provider_opt_out(self, session: Session, *, tenant_id: uuid.UUID, phone: str, message_ref: str) -> None:
         compliance.record_opt_out(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -84,10 +84,15 @@ def record_opt_in(
     return True
 
 
-def is_opted_out(session: Session, *, tenant_id: uuid.UUID, phone: str) -> bool:
-    found = session.scalar(
-        select(OptOut.id).where(OptOut.tenant_id == tenant_id, OptOut.phone == phone, OptOut.revoked_at.is_(None))
-    )
+def is_opted_out(session: Session, *, tenant_id: uuid.UUID, phone: str, at: datetime | None = None) -> bool:
+    """Opted out now; with ``at``, also when an opt-out was revoked at or after ``at``.
+
+    The inbound handlers of one message run independently: by the time the conversation asks about a "YES", the
+    compliance handler may already have revoked the opt-out that very "YES" ended. Asking as of the message's arrival
+    gives the same answer in either order.
+    """
+    still = OptOut.revoked_at.is_(None) if at is None else or_(OptOut.revoked_at.is_(None), OptOut.revoked_at >= at)
+    found = session.scalar(select(OptOut.id).where(OptOut.tenant_id == tenant_id, OptOut.phone == phone, still))
     return found is not None
 
 

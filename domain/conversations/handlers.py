@@ -170,6 +170,26 @@ def take_over_for_caller(
     )
 
 
+def ask_for_opt_out_review(ctx: HandlerContext, *, conversation_id: uuid.UUID, caller: str, body: str) -> None:
+    """One open review per conversation, however often the caller says it. The caller's conversation row is held
+    (inserted or locked FOR UPDATE by ``open_or_get_conversation``), so two of these cannot interleave."""
+    ctx.session.execute(
+        text(
+            "INSERT INTO conv_operator_tasks (id, tenant_id, kind, conversation_id, subject_ref, note)"
+            " SELECT :id, :tenant, 'review_opt_out', :conversation, :phone, :note WHERE NOT EXISTS ("
+            "SELECT 1 FROM conv_operator_tasks WHERE tenant_id = :tenant AND conversation_id = :conversation"
+            " AND kind = 'review_opt_out' AND status = 'open')"
+        ),
+        {
+            "id": uuid.uuid4(),
+            "tenant": ctx.tenant_id,
+            "conversation": conversation_id,
+            "phone": caller,
+            "note": f'The caller may be asking us to stop texting: "{body[:120]}". Decide before anyone replies.',
+        },
+    )
+
+
 # --- missed call → first SMS -----------------------------------------------------------------------------------
 
 
@@ -462,8 +482,12 @@ def reply_to_caller(
     kind = keywords.classify(event.body)
     if kind == "opt_out":
         return  # compliance records it; the conversation is blocked when OptOutRecorded arrives
-    if kind == "opt_in" and keywords.is_opted_out(ctx.session, tenant_id=ctx.tenant_id, phone=event.from_number):
-        return  # compliance revokes the opt-out; a new conversation starts with the caller's next text
+    # "YES" opts back in only someone who was opted out when it arrived; from anyone else it is an answer for the AI.
+    # Someone opted out who sounds like they want us to stop needs no one to ask them.
+    if kind in ("opt_in", "unclear_opt_out") and keywords.is_opted_out(
+        ctx.session, tenant_id=ctx.tenant_id, phone=event.from_number, at=event.received_at
+    ):
+        return  # compliance revokes the opt-out on opt_in; a new conversation starts with the caller's next text
     tenant = _profile(ctx, directory, now)
     conversation_id, state = open_or_get_conversation(ctx, caller=event.from_number, trigger="inbound_sms")
     ctx.session.execute(
@@ -479,10 +503,14 @@ def reply_to_caller(
             purpose="compliance",
         )
         return
+    if kind == "unclear_opt_out":
+        # It may be a revocation of consent, so the AI must not answer it and a person must decide; the task stays
+        # open after the takeover lease lapses, so the question is never dropped.
+        ask_for_opt_out_review(ctx, conversation_id=conversation_id, caller=event.from_number, body=event.body)
     if state == "human":
         return  # a person has it: the AI stays silent
     lease = timedelta(minutes=settings.human_lease_minutes)
-    if keywords.is_soft_stop(event.body):
+    if kind == "unclear_opt_out":
         take_over_for_caller(
             ctx, conversation_id=conversation_id, reason="caller asked us to stop", lease=lease, now=now
         )

@@ -92,12 +92,12 @@ class SmsSender(Protocol):
 
 class InboundKeywords(Protocol):
     def classify(self, body: str) -> str:
-        """``opt_out`` | ``opt_in`` | ``help`` | ``none``."""
+        """``opt_out`` | ``opt_in`` | ``help`` | ``unclear_opt_out`` (a person decides) | ``none``."""
         ...
 
-    def is_soft_stop(self, body: str) -> bool: ...
-
-    def is_opted_out(self, session: Session, *, tenant_id: uuid.UUID, phone: str) -> bool: ...
+    def is_opted_out(self, session: Session, *, tenant_id: uuid.UUID, phone: str, at: datetime | None = None) -> bool:
+        """Opted out now, or at ``at`` (an opt-out revoked since still counts)."""
+        ...
 
     def record_provider_opt_out(
         self, session: Session, *, tenant_id: uuid.UUID, phone: str, message_ref: str

@@ -400,10 +400,12 @@ class ExternalBusyChanged:
 
 @event("nmc.compliance.OptOutRecorded")
 class OptOutRecorded:
-    """A caller opted out (STOP keyword or provider error 21610); nothing more may be sent to them."""
+    """A caller opted out (a STOP keyword or a clear request in words, or provider error 21610); nothing more may be
+    sent to them."""
 
     phone: E164
     source: Literal["keyword", "provider_21610", "operator"]
+    # The keyword ("STOP") or, for a request in words, the normalised text ("NO MAS MENSAJES").
     keyword: str | None
     message_ref: str | None
 

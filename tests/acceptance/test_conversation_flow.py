@@ -270,7 +270,7 @@ def test_a_soft_stop_hands_over_to_a_human(stack: LocalStack, db: Engine) -> Non
     phone = Phone(stack, new_caller())
     phone.miss_call()
     wait_until(phone.outbound, what="the first SMS")
-    phone.text("please stop texting me")
+    phone.text("leave me alone")  # unclear; "please stop texting me" is a clear opt-out now
     wait_until(
         lambda: scalar(db, "SELECT state FROM conv_conversations WHERE caller = :c", c=phone.caller) == "human",
         what="the handoff",

@@ -140,7 +140,7 @@ def test_inbound_keywords_are_recorded_by_the_handler(sessions: sessionmaker[Ses
             record_keyword(event, HandlerContext(session, build_envelope(event, tenant_id=tenant_id)))
 
     receive("  stop ", "SM1")
-    receive("please stop texting me", "SM2")  # not a keyword: conversations hands it to a human
+    receive("leave me alone", "SM2")  # unclear: conversations hands it to a human, compliance records nothing
     receive("YES", "SM3")
     receive("Unstop", "SM4")
     with transaction(sessions) as session:
@@ -148,6 +148,10 @@ def test_inbound_keywords_are_recorded_by_the_handler(sessions: sessionmaker[Ses
         assert [tuple(row) for row in rows] == [("keyword", "STOP", True)]
         assert events(session, tenant_id)[-2:] == ["nmc.compliance.OptOutRecorded", "nmc.compliance.OptInRecorded"]
         assert not service.is_opted_out(session, tenant_id=tenant_id, phone=CALLER)
+    receive("\u200b¡No más mensajes! 🙏", "SM5")  # a clear request in Spanish, decorated as phones send it
+    with transaction(sessions) as session:
+        active = session.execute(text("SELECT source, keyword FROM comp_opt_outs WHERE revoked_at IS NULL")).one()
+        assert tuple(active) == ("keyword", "NO MAS MENSAJES")
 
 
 def test_past_due_keeps_gates_open_for_the_grace_period(sessions: sessionmaker[Session]) -> None:

@@ -8,7 +8,6 @@ import uuid
 import pytest
 
 from domain.compliance.gate import Decision, GateViolation, decide, require_allowed
-from domain.compliance.keywords import classify_inbound, is_soft_stop
 
 TENANT = uuid.uuid4()
 CALLER = "+13105550100"
@@ -78,29 +77,3 @@ def test_require_allowed_binds_the_decision_to_one_tenant_and_recipient() -> Non
         require_allowed(allowed(opted_out=True), tenant_id=TENANT, to_number=CALLER)
     with pytest.raises(GateViolation):
         require_allowed(None, tenant_id=TENANT, to_number=CALLER)
-
-
-@pytest.mark.parametrize(
-    ("body", "kind"),
-    [
-        *[
-            (word, "opt_out")
-            for word in ("STOP", "stopall", " Unsubscribe ", "cancel", "END", "quit", "REVOKE", "optout")
-        ],
-        *[(word, "opt_in") for word in ("START", "yes", "Unstop\n")],
-        *[(word, "help") for word in ("HELP", " info ")],
-        ("please stop texting me", "none"),
-        ("stop it", "none"),
-        ("STOP!", "none"),
-        ("", "none"),
-    ],
-)
-def test_classify_inbound_matches_the_whole_trimmed_body(body: str, kind: str) -> None:
-    assert classify_inbound(body) == kind
-
-
-def test_a_request_to_stop_in_words_is_a_soft_stop_not_a_keyword() -> None:
-    assert is_soft_stop("please stop texting me")
-    assert is_soft_stop("Don't text me again")
-    assert not is_soft_stop("STOP")
-    assert not is_soft_stop("Can I book a time tomorrow?")
