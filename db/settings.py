@@ -88,6 +88,8 @@ class Settings(BaseModel):
     reply_segment_budget: int = Field(default=3, ge=1, le=10)
     # Poll the provider for a queued message with no status callback after this long.
     status_poll_after_seconds: int = Field(default=120, ge=10)
+    # How often the scheduler asks Twilio about pending 10DLC campaigns (the only way one becomes approved).
+    campaign_poll_interval_seconds: int = Field(default=300, ge=5, le=24 * 3600)
     hold_max_extensions: int = Field(default=2, ge=0, le=20)
 
     # Calendar providers: the real APIs by default; tests and the sandbox point them at local stand-ins.

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import make_engine, make_session_factory
 from db.settings import Settings
+from domain.compliance import registration
 from domain.conversations import maintenance
 from domain.scheduling import service as scheduling
 from workers.scheduler import Job, Scheduler
@@ -17,11 +18,14 @@ def scheduled_jobs(settings: Settings, sessions: sessionmaker[Session]) -> list[
     from db.metrics import refresh_pipeline_gauges
     from db.retention import run_retention
     from domain.scheduling.sync import resync_stale_calendars
+    from workers.adapters.a2p_registry import TwilioCampaignRegistry
     from workers.adapters.calendars import build_calendar_clients
     from workers.adapters.twilio_gateway import TwilioGateway
     from workers.wiring import GatedSmsSender
 
-    sms = GatedSmsSender(TwilioGateway(settings), settings)
+    gateway = TwilioGateway(settings)
+    sms = GatedSmsSender(gateway, settings)
+    campaigns = TwilioCampaignRegistry(gateway)
     silent_after = timedelta(seconds=settings.status_poll_after_seconds)
 
     calendars = build_calendar_clients(settings)
@@ -37,11 +41,15 @@ def scheduled_jobs(settings: Settings, sessions: sessionmaker[Session]) -> list[
     def poll_statuses(session: Session, now: datetime) -> int:
         return maintenance.poll_silent_messages(session, now, sms=sms, silent_after=silent_after)
 
+    def poll_campaigns(session: Session, now: datetime) -> int:
+        return registration.poll_pending_campaigns(session, now, registry=campaigns)
+
     jobs = [
         Job("expire_holds", 15, lambda session, now: scheduling.expire_holds(session, now)),
         Job("expire_human_leases", 15, maintenance.expire_human_leases),
         Job("poll_message_statuses", 30, poll_statuses),
         Job("reconcile_with_provider", 24 * 3600, reconcile),
+        Job("poll_campaign_statuses", settings.campaign_poll_interval_seconds, poll_campaigns),
         Job("resync_stale_calendars", 60, resync_calendars),
         Job("refresh_pipeline_gauges", 5, lambda session, now: refresh_pipeline_gauges(session, now)),
         # Retention works in its own small batches (short transactions), so it takes the session factory.

@@ -6,12 +6,15 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Text, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, e164_check, now_column, uuid_pk
 
 CAMPAIGN_STATUSES = ("pending", "approved", "rejected")
+# Twilio's SID shapes: a Messaging Service (MG…) and its US A2P campaign (QE…).
+MESSAGING_SERVICE_SID_PATTERN = r"^MG[0-9a-fA-F]{32}$"
+A2P_CAMPAIGN_SID_PATTERN = r"^QE[0-9a-fA-F]{32}$"
 
 
 class Brand(Base):
@@ -25,8 +28,24 @@ class Brand(Base):
 
 
 class Campaign(Base):
+    """The tenant's 10DLC campaign. The tenant writes the details; ``status`` is written only by the provider poll
+    and the operator's CLI, and the poll finds the campaign at the provider through the two provider SIDs."""
+
     __tablename__ = "comp_campaigns"
-    __table_args__ = (CheckConstraint(f"status IN {CAMPAIGN_STATUSES!r}", name="status"),)
+    __table_args__ = (
+        CheckConstraint(f"status IN {CAMPAIGN_STATUSES!r}", name="status"),
+        CheckConstraint(f"messaging_service_sid ~ '{MESSAGING_SERVICE_SID_PATTERN}'", name="messaging_service_sid"),
+        CheckConstraint(f"provider_campaign_sid ~ '{A2P_CAMPAIGN_SID_PATTERN}'", name="provider_campaign_sid"),
+        CheckConstraint(
+            "message_samples IS NULL OR jsonb_typeof(message_samples) = 'array'", name="message_samples_array"
+        ),
+        # What the poll scans: pending campaigns linked to the provider, least recently asked first.
+        Index(
+            "ix_comp_campaigns_provider_poll",
+            "provider_checked_at",
+            postgresql_where=text("status = 'pending' AND messaging_service_sid IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, unique=True)
@@ -37,6 +56,15 @@ class Campaign(Base):
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default="pending")
     status_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = now_column()
+    description: Mapped[str | None] = mapped_column(Text)
+    message_samples: Mapped[list[str] | None] = mapped_column(JSONB)
+    message_flow: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A messaging service (and so its campaign) belongs to one tenant: a second tenant cannot borrow its verdict.
+    messaging_service_sid: Mapped[str | None] = mapped_column(Text, unique=True)
+    provider_campaign_sid: Mapped[str | None] = mapped_column(Text, unique=True)
+    provider_status: Mapped[str | None] = mapped_column(Text)
+    provider_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class OptOut(Base):

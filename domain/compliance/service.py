@@ -1,4 +1,4 @@
-"""Compliance writes: opt-outs, opt-ins, brand and the 10DLC campaign. Each change appends its event in the caller's
+"""Compliance writes: opt-outs, opt-ins and the 10DLC campaign status. Each change appends its event in the caller's
 transaction, and every statement is one atomic upsert or update so concurrent callers cannot race past it."""
 
 from __future__ import annotations
@@ -112,8 +112,13 @@ def set_campaign_status(
     status: str,
     changed_by: str,
     reason: str | None = None,
+    provider_ref: str | None = None,
 ) -> tuple[str | None, str]:
-    """Set the campaign status; ``CampaignStatusChanged`` when it actually changed. Returns (previous, current)."""
+    """Set the campaign status; ``CampaignStatusChanged`` when it actually changed. Returns (previous, current).
+
+    Only the provider poll, the operator's CLI and a tenant's resubmission (to ``pending`` only, see
+    ``registration``) call this; no tenant-facing code passes a status through.
+    """
     if status not in CAMPAIGN_STATUSES:
         raise UnknownCampaignStatus(f"campaign status must be one of {', '.join(CAMPAIGN_STATUSES)}")
     ensure_campaign(session, tenant_id=tenant_id)
@@ -134,28 +139,12 @@ def set_campaign_status(
                 previous_status=previous,
                 status=status,  # type: ignore[arg-type]  # checked against CAMPAIGN_STATUSES above
                 changed_by=changed_by,
+                provider_ref=provider_ref,
+                reason=reason,
             ),
             tenant_id=tenant_id,
         )
     return previous, status
-
-
-def upsert_brand(session: Session, *, tenant_id: uuid.UUID, legal_name: str, ein: str | None) -> uuid.UUID:
-    brand_id = session.scalar(
-        insert(Brand)
-        .values(id=uuid.uuid4(), tenant_id=tenant_id, legal_name=legal_name, ein=ein)
-        .on_conflict_do_update(index_elements=["tenant_id"], set_={"legal_name": legal_name, "ein": ein})
-        .returning(Brand.id)
-    )
-    assert brand_id is not None
-    ensure_campaign(session, tenant_id=tenant_id)
-    session.execute(
-        text(
-            "UPDATE comp_campaigns SET brand_id = :brand WHERE tenant_id = :tenant AND brand_id IS DISTINCT FROM :brand"
-        ),
-        {"brand": brand_id, "tenant": tenant_id},
-    )
-    return brand_id
 
 
 @dataclass(frozen=True)
@@ -164,6 +153,13 @@ class ComplianceStatus:
     campaign_status: str
     status_reason: str | None
     use_case: str | None
+    description: str | None
+    message_samples: tuple[str, ...]
+    message_flow: str | None
+    submitted_at: datetime | None
+    linked_to_provider: bool
+    provider_status: str | None
+    provider_checked_at: datetime | None
     updated_at: datetime | None
     brand_legal_name: str | None
     brand_ein: str | None
@@ -186,6 +182,13 @@ def compliance_status(session: Session, *, tenant_id: uuid.UUID) -> ComplianceSt
         campaign_status=campaign.status if campaign else "pending",
         status_reason=campaign.status_reason if campaign else None,
         use_case=campaign.use_case if campaign else None,
+        description=campaign.description if campaign else None,
+        message_samples=tuple(campaign.message_samples or ()) if campaign else (),
+        message_flow=campaign.message_flow if campaign else None,
+        submitted_at=campaign.submitted_at if campaign else None,
+        linked_to_provider=bool(campaign and campaign.messaging_service_sid),
+        provider_status=campaign.provider_status if campaign else None,
+        provider_checked_at=campaign.provider_checked_at if campaign else None,
         updated_at=campaign.updated_at if campaign else None,
         brand_legal_name=brand.legal_name if brand else None,
         brand_ein=brand.ein if brand else None,

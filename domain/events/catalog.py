@@ -419,13 +419,27 @@ class OptInRecorded:
 
 
 @event("nmc.compliance.CampaignStatusChanged")
-class CampaignStatusChanged:
+class CampaignStatusChangedV1:
     """The tenant's 10DLC campaign status changed; only ``approved`` lets SMS leave."""
 
     campaign_id: uuid.UUID
     previous_status: Literal["pending", "approved", "rejected"] | None
     status: Literal["pending", "approved", "rejected"]
     changed_by: str
+
+
+@event("nmc.compliance.CampaignStatusChanged", version=2)
+class CampaignStatusChanged:
+    """The tenant's 10DLC campaign status changed; only ``approved`` lets SMS leave. ``changed_by`` is
+    ``provider:twilio`` (then ``provider_ref`` is the A2P campaign SID), ``operator:…`` or ``user:…`` (a tenant's
+    resubmission, which can only make it ``pending``)."""
+
+    campaign_id: uuid.UUID
+    previous_status: Literal["pending", "approved", "rejected"] | None
+    status: Literal["pending", "approved", "rejected"]
+    changed_by: str
+    provider_ref: str | None
+    reason: str | None
 
 
 # --- billing ---------------------------------------------------------------------------------------------

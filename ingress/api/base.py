@@ -182,7 +182,19 @@ def _canonical(body: bytes) -> bytes:
         return body
 
 
+def json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object (empty is ``{}``); anything else is malformed (400), not a validation failure."""
+    try:
+        document = json.loads(body or b"{}")
+    except ValueError:
+        raise ApiError(falcon.HTTP_400, "malformed", "the body is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise ApiError(falcon.HTTP_400, "malformed", "the body must be a JSON object")
+    return document
+
+
 def parse_model(body: bytes, model: type[M]) -> M:
+    json_object(body)
     try:
         return model.model_validate_json(body or b"{}")
     except ValidationError as error:

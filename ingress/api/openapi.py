@@ -92,8 +92,21 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation("post", "/v1/tasks/{task_id}/done", "Mark an operator task done", body=r.Empty, path_params=("task_id",)),
     Operation("get", "/v1/compliance", "10DLC brand and campaign status, and whether SMS may leave"),
-    Operation("post", "/v1/compliance/campaign", "Set the campaign status", owner_only=True, body=r.CampaignBody),
-    Operation("post", "/v1/compliance/brand", "Create or update the 10DLC brand", owner_only=True, body=r.BrandBody),
+    Operation(
+        "post",
+        "/v1/compliance/campaign",
+        "Submit the 10DLC campaign details for review (changed details: pending; the status itself is the"
+        " carrier's, and naming it is 403)",
+        owner_only=True,
+        body=r.CampaignBody,
+    ),
+    Operation(
+        "post",
+        "/v1/compliance/brand",
+        "Create or update the 10DLC brand (a changed brand is reviewed again: pending)",
+        owner_only=True,
+        body=r.BrandBody,
+    ),
     Operation("get", "/v1/users", "Members of the tenant and their roles", owner_only=True),
     Operation("post", "/v1/users", "Add a member", owner_only=True, body=r.MemberBody, status=201),
     Operation(
@@ -306,6 +319,7 @@ def document() -> dict[str, Any]:
         if op.path_params:
             responses["404"] = _error("no such resource in this tenant")
         if op.body is not None:
+            responses["400"] = _error("the body is not a JSON object")
             responses["422"] = _error("the body does not validate, or the Idempotency-Key was reused")
         if op.method == "post":
             responses["409"] = _error("the resource is not in a state that allows this")

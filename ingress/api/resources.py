@@ -3,14 +3,15 @@ scopes every query by the caller's tenant too: another tenant's id is simply not
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
 
 import falcon
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.billing import service as billing
+from domain.compliance import registration
 from domain.compliance import service as compliance
 from domain.conversations import operator
 from domain.identity import service as identity
@@ -18,6 +19,7 @@ from ingress.api.base import (
     Authenticate,
     authenticate,
     caller,
+    json_object,
     parse_model,
     parse_uuid,
     require_owner,
@@ -47,8 +49,22 @@ class CloseBody(Strict):
 
 
 class CampaignBody(Strict):
-    status: Literal["pending", "approved", "rejected"]
-    reason: str | None = Field(default=None, max_length=500)
+    """The 10DLC campaign details a tenant submits for review (Twilio's bounds for each field)."""
+
+    use_case: Literal["CUSTOMER_CARE", "MIXED", "LOW_VOLUME", "ACCOUNT_NOTIFICATION", "DELIVERY_NOTIFICATION"] = (
+        "CUSTOMER_CARE"
+    )
+    description: str = Field(min_length=40, max_length=4096)
+    message_samples: tuple[Annotated[str, Field(min_length=20, max_length=1024)], ...] = Field(
+        min_length=2, max_length=5
+    )
+    message_flow: str = Field(min_length=40, max_length=2048)
+
+
+# Written only by the provider poll or the operator: a tenant naming one of these is refused (403), not ignored.
+PROVIDER_OWNED_FIELDS = frozenset(
+    {"status", "reason", "status_reason", "provider_status", "messaging_service_sid", "provider_campaign_sid"}
+)
 
 
 class BrandBody(Strict):
@@ -217,6 +233,10 @@ class TaskDoneResource(Resource):
         run_post(req, resp, self.sessions, act)
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 def _compliance_json(status: compliance.ComplianceStatus) -> dict[str, Any]:
     return {
         "campaign": {
@@ -224,7 +244,17 @@ def _compliance_json(status: compliance.ComplianceStatus) -> dict[str, Any]:
             "status": status.campaign_status,
             "status_reason": status.status_reason,
             "use_case": status.use_case,
-            "updated_at": status.updated_at.isoformat() if status.updated_at else None,
+            "description": status.description,
+            "message_samples": list(status.message_samples),
+            "message_flow": status.message_flow,
+            "submitted_at": _iso(status.submitted_at),
+            "updated_at": _iso(status.updated_at),
+            # The status is the carrier's verdict, read from the provider by a periodic poll.
+            "provider": {
+                "linked": status.linked_to_provider,
+                "status": status.provider_status,
+                "checked_at": _iso(status.provider_checked_at),
+            },
         },
         "brand": {"legal_name": status.brand_legal_name, "ein": status.brand_ein} if status.brand_legal_name else None,
         "sms_allowed": status.sms_allowed,
@@ -232,6 +262,16 @@ def _compliance_json(status: compliance.ComplianceStatus) -> dict[str, Any]:
         "blocked_reason": None if status.sms_allowed else "campaign_not_approved",
         "active_opt_outs": status.active_opt_outs,
     }
+
+
+def _refuse_provider_fields(body: bytes) -> None:
+    claimed = sorted(PROVIDER_OWNED_FIELDS & set(json_object(body)))
+    if claimed:
+        raise ApiError(
+            falcon.HTTP_403,
+            "forbidden",
+            f"{claimed[0]} is not the tenant's to set: the 10DLC status comes from the carrier via the provider",
+        )
 
 
 @falcon.before(authenticate)
@@ -244,18 +284,26 @@ class ComplianceResource(Resource):
 
 @falcon.before(authenticate)
 class CampaignResource(Resource):
+    """POST the campaign details for review. Changed details make the campaign ``pending``; the tenant never
+    chooses the status (``approved``/``rejected`` come from the provider poll or the operator's CLI)."""
+
     @falcon.before(require_owner)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         who = caller(req)
 
         def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
-            change = parse_model(body, CampaignBody)
-            compliance.set_campaign_status(
+            _refuse_provider_fields(body)
+            submitted = parse_model(body, CampaignBody)
+            registration.submit_campaign(
                 session,
                 tenant_id=who.tenant_id,
-                status=change.status,
-                changed_by=f"user:{who.clerk_user_id}",
-                reason=change.reason,
+                details=registration.CampaignDetails(
+                    use_case=submitted.use_case,
+                    description=submitted.description,
+                    message_samples=submitted.message_samples,
+                    message_flow=submitted.message_flow,
+                ),
+                submitted_by=f"user:{who.clerk_user_id}",
             )
             return 200, _compliance_json(compliance.compliance_status(session, tenant_id=who.tenant_id))
 
@@ -264,13 +312,22 @@ class CampaignResource(Resource):
 
 @falcon.before(authenticate)
 class BrandResource(Resource):
+    """POST the 10DLC brand; a changed brand is reviewed again, so the campaign becomes ``pending``."""
+
     @falcon.before(require_owner)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         who = caller(req)
 
         def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
+            _refuse_provider_fields(body)
             brand = parse_model(body, BrandBody)
-            compliance.upsert_brand(session, tenant_id=who.tenant_id, legal_name=brand.legal_name, ein=brand.ein)
+            registration.submit_brand(
+                session,
+                tenant_id=who.tenant_id,
+                legal_name=brand.legal_name,
+                ein=brand.ein,
+                submitted_by=f"user:{who.clerk_user_id}",
+            )
             return 200, _compliance_json(compliance.compliance_status(session, tenant_id=who.tenant_id))
 
         run_post(req, resp, self.sessions, act)

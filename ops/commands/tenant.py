@@ -46,7 +46,7 @@ def create_tenant_with_campaign(
     )
     compliance.ensure_campaign(session, tenant_id=tenant.id)
     if campaign != "pending":
-        compliance.set_campaign_status(session, tenant_id=tenant.id, status=campaign, changed_by="cli")
+        compliance.set_campaign_status(session, tenant_id=tenant.id, status=campaign, changed_by="operator:cli")
     return {**tenant.as_json(), "campaign": campaign, "plan": plan}
 
 

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import falcon
 
 from db.settings import Settings, SettingsError
+from ops.sandbox.a2p import MESSAGING_BASE, A2pCampaigns, A2pError
 from ops.sandbox.clerk import ClerkIssuer, load_or_create_key
 from ops.sandbox.delivery import Courier
 from ops.sandbox.messaging import Messaging, TwilioApiError, is_e164
@@ -34,6 +35,7 @@ class Sandbox:
     courier: Courier
     messaging: Messaging
     clerk: ClerkIssuer
+    a2p: A2pCampaigns
 
     def close(self) -> None:
         self.courier.close()
@@ -56,19 +58,32 @@ def build_sandbox(settings: Settings) -> Sandbox:
         state, courier, account_sid=settings.twilio_account_sid, delay_seconds=settings.sandbox_callback_delay_ms / 1000
     )
     clerk = ClerkIssuer(load_or_create_key(Path(settings.sandbox_key_path)), settings.clerk_issuer)
-    return Sandbox(settings=settings, state=state, courier=courier, messaging=messaging, clerk=clerk)
+    return Sandbox(
+        settings=settings,
+        state=state,
+        courier=courier,
+        messaging=messaging,
+        clerk=clerk,
+        a2p=A2pCampaigns(settings.twilio_account_sid),
+    )
 
 
 # --- Twilio REST ---------------------------------------------------------------------------------------------------
 
 
-def _twilio_auth(req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]) -> None:
+def _twilio_credentials(req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]) -> None:
+    """HTTP Basic with the account SID and auth token, as every Twilio API domain asks."""
     settings: Settings = resource.settings
     username, password = _basic_credentials(req.get_header("Authorization"))
     good_user = hmac.compare_digest(username.encode(), settings.twilio_account_sid.encode())
     good_password = hmac.compare_digest(password.encode(), settings.twilio_auth_token.get_secret_value().encode())
     if not (good_user and good_password):
         raise TwilioApiError(401, 20003, "Authenticate")
+
+
+def _twilio_auth(req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]) -> None:
+    _twilio_credentials(req, resp, resource, params)
+    settings: Settings = resource.settings
     if params.get("account_sid") != settings.twilio_account_sid:
         raise TwilioApiError(404, 20404, f"The requested resource {req.path} was not found")
 
@@ -169,6 +184,51 @@ class MessageResource:
         if message is None:
             raise TwilioApiError(404, 20404, f"The requested resource {req.path} was not found")
         resp.media = message.resource()
+
+
+@falcon.before(_twilio_credentials)
+class UsAppToPersonListResource:
+    """GET https://messaging.twilio.com/v1/Services/{MG}/Compliance/Usa2p: Messaging v1's paging (meta.key)."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.settings = sandbox.settings
+        self._a2p = sandbox.a2p
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, messaging_service_sid: str) -> None:
+        page_size = min(max(req.get_param_as_int("PageSize", default=50) or 50, 1), 1000)
+        page = max(req.get_param_as_int("Page", default=0) or 0, 0)
+        found = self._a2p.of_service(messaging_service_sid)
+        chunk = found[page * page_size : (page + 1) * page_size]
+        path = f"{MESSAGING_BASE}/Services/{messaging_service_sid}/Compliance/Usa2p"
+
+        def url(number: int) -> str:
+            return f"{path}?{urlencode({'PageSize': page_size, 'Page': number})}"
+
+        resp.media = {
+            "compliance": [campaign.resource() for campaign in chunk],
+            "meta": {
+                "page": page,
+                "page_size": page_size,
+                "first_page_url": url(0),
+                "previous_page_url": url(page - 1) if page > 0 else None,
+                "url": url(page),
+                "next_page_url": url(page + 1) if (page + 1) * page_size < len(found) else None,
+                "key": "compliance",
+            },
+        }
+
+
+@falcon.before(_twilio_credentials)
+class UsAppToPersonResource:
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.settings = sandbox.settings
+        self._a2p = sandbox.a2p
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, messaging_service_sid: str, sid: str) -> None:
+        campaign = self._a2p.get(messaging_service_sid, sid)
+        if campaign is None:
+            raise TwilioApiError(404, 20404, f"The requested resource {req.path} was not found")
+        resp.media = campaign.resource()
 
 
 def _render_twilio_error(req: falcon.Request, resp: falcon.Response, error: TwilioApiError, params: Any) -> None:
@@ -370,6 +430,41 @@ class StripeEventsResource:
             raise _unreachable(error) from None
 
 
+class A2pCampaignsResource:
+    """POST /sandbox/a2p/campaigns: a submitted campaign (IN_PROGRESS) on a messaging service; GET lists them."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._a2p = sandbox.a2p
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"campaigns": [campaign.resource() for campaign in self._a2p.all()]}
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        try:
+            campaign = self._a2p.create(_json(req))
+        except A2pError as error:
+            raise falcon.HTTPBadRequest(title="bad_request", description=str(error)) from None
+        resp.status = falcon.HTTP_201
+        resp.media = campaign.resource()
+
+
+class A2pReviewResource:
+    """POST /sandbox/a2p/campaigns/{sid} {"campaign_status": "VERIFIED"|"FAILED"|..., "errors": [...]}: the
+    carrier's verdict, which the product only learns by polling."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._a2p = sandbox.a2p
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, sid: str) -> None:
+        try:
+            campaign = self._a2p.review(sid, _json(req))
+        except A2pError as error:
+            raise falcon.HTTPBadRequest(title="bad_request", description=str(error)) from None
+        if campaign is None:
+            raise falcon.HTTPNotFound(title="not_found", description=f"no campaign {sid}")
+        resp.media = campaign.resource()
+
+
 class HealthResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = {"status": "ok", "service": "sandbox"}
@@ -382,6 +477,11 @@ def create_sandbox_app(settings: Settings, sandbox: Sandbox | None = None) -> fa
     accounts = f"/{API_VERSION}/Accounts/{{account_sid}}"
     app.add_route(f"{accounts}/Messages.json", MessagesResource(sandbox))
     app.add_route(f"{accounts}/Messages/{{sid}}.json", MessageResource(sandbox))
+    services = "/v1/Services/{messaging_service_sid}/Compliance/Usa2p"
+    app.add_route(services, UsAppToPersonListResource(sandbox))
+    app.add_route(f"{services}/{{sid}}", UsAppToPersonResource(sandbox))
+    app.add_route("/sandbox/a2p/campaigns", A2pCampaignsResource(sandbox))
+    app.add_route("/sandbox/a2p/campaigns/{sid}", A2pReviewResource(sandbox))
     app.add_route("/sandbox/faults", FaultsResource(sandbox))
     app.add_route("/sandbox/calls", CallsResource(sandbox))
     app.add_route("/sandbox/sms", SmsResource(sandbox))

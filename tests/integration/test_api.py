@@ -308,15 +308,146 @@ def test_conversation_list_filters_and_paginates(world: World) -> None:
     assert world.call("get", "/v1/conversations", query_string="state=nope").status_code == 400
 
 
-def test_campaign_changes_by_owner_and_compliance_status(world: World) -> None:
-    status = world.call("get", "/v1/compliance", who="tech_a").json
-    assert status["campaign"]["status"] == "approved"
-    assert status["sms_allowed"] is True
-    changed = world.call("post", "/v1/compliance/campaign", json={"status": "rejected", "reason": "carrier"})
-    assert changed.status_code == 200
-    assert changed.json["blocked_reason"] == "campaign_not_approved"
-    assert outbox_names(world, world.a).count("nmc.compliance.CampaignStatusChanged") == 2
-    assert world.call("post", "/v1/compliance/campaign", json={"status": "maybe"}).status_code == 422
+DETAILS = {
+    "use_case": "CUSTOMER_CARE",
+    "description": "Texts back callers whose call we missed and books their service appointment.",
+    "message_samples": [
+        "Sorry we missed your call! What can we help you with today?",
+        "You're booked for Tuesday 9am with Sam. Reply STOP to opt out.",
+    ],
+    "message_flow": "Callers who ring our number and are not answered get one text; they can reply STOP at any time.",
+}
+
+
+def campaign_row(world: World, tenant_id: uuid.UUID) -> dict[str, Any]:
+    with transaction(world.sessions) as session:
+        row = session.execute(
+            text(
+                "SELECT status, status_reason, description, submitted_at, messaging_service_sid"
+                " FROM comp_campaigns WHERE tenant_id = :t"
+            ),
+            {"t": tenant_id},
+        ).one()
+        return dict(row._mapping)
+
+
+def status_events(world: World, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
+    with transaction(world.sessions) as session:
+        rows = session.execute(
+            text(
+                "SELECT schema_version, payload FROM outbox_events"
+                " WHERE tenant_id = :t AND event_name = 'nmc.compliance.CampaignStatusChanged' ORDER BY seq"
+            ),
+            {"t": tenant_id},
+        )
+        return [{"version": row[0], **row[1]} for row in rows]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"status": "approved"},
+        {"status": "approved", "reason": "trust me"},
+        {"status": "pending"},
+        {**DETAILS, "status": "approved"},
+        {"messaging_service_sid": "MG" + "0" * 32},
+        {"provider_status": "VERIFIED"},
+    ],
+)
+def test_an_owner_cannot_set_the_campaign_status(world: World, body: dict[str, Any]) -> None:
+    before_b, before_a = campaign_row(world, world.b), campaign_row(world, world.a)
+    events_b = status_events(world, world.b)
+    refused = world.call("post", "/v1/compliance/campaign", who="owner_b", json=body)
+    assert refused.status_code == 403, refused.text
+    assert refused.json["error"]["code"] == "forbidden"
+    assert "carrier" in refused.json["error"]["message"]
+    # Nor lower an approved one by naming the status, nor through the brand route.
+    assert world.call("post", "/v1/compliance/campaign", json={**body, "status": "rejected"}).status_code == 403
+    brand = world.call("post", "/v1/compliance/brand", who="owner_b", json={"legal_name": "B", **body})
+    assert brand.status_code == 403
+    assert campaign_row(world, world.b) == before_b
+    assert campaign_row(world, world.a) == before_a
+    assert status_events(world, world.b) == events_b
+    assert world.call("get", "/v1/compliance", who="owner_b").json["sms_allowed"] is False
+
+
+def test_a_tech_cannot_touch_the_campaign_or_brand(world: World) -> None:
+    before = campaign_row(world, world.a)
+    for body in ({"status": "approved"}, DETAILS):
+        assert world.call("post", "/v1/compliance/campaign", who="tech_a", json=body).status_code == 403
+    assert world.call("post", "/v1/compliance/brand", who="tech_a", json={"legal_name": "A"}).status_code == 403
+    assert campaign_row(world, world.a) == before
+    # A forged token (signed by another key) is not even a caller.
+    forged = token(world.keys, "owner_a", key=world.keys.other)
+    result = world.client.simulate_post(
+        "/v1/compliance/campaign", headers={"Authorization": f"Bearer {forged}"}, json={"status": "approved"}
+    )
+    assert result.status_code == 401
+    assert campaign_row(world, world.a) == before
+
+
+def test_submitting_details_leaves_or_makes_the_campaign_pending(world: World) -> None:
+    submitted = world.call("post", "/v1/compliance/campaign", who="owner_b", json=DETAILS)
+    assert submitted.status_code == 200, submitted.text
+    campaign = submitted.json["campaign"]
+    assert campaign["status"] == "pending"
+    assert campaign["description"] == DETAILS["description"]
+    assert campaign["message_samples"] == DETAILS["message_samples"]
+    assert campaign["submitted_at"] is not None
+    assert campaign["provider"] == {"linked": False, "status": None, "checked_at": None}
+    assert status_events(world, world.b) == []  # it was pending already
+
+    # A's campaign was approved: changed details are a new review, so SMS stops until the carrier decides again.
+    assert world.call("get", "/v1/compliance").json["sms_allowed"] is True
+    changed = world.call("post", "/v1/compliance/campaign", json=DETAILS)
+    assert changed.json["campaign"]["status"] == "pending"
+    assert changed.json["sms_allowed"] is False
+    last = status_events(world, world.a)[-1]
+    assert (last["version"], last["previous_status"], last["status"]) == (2, "approved", "pending")
+    assert (last["changed_by"], last["provider_ref"]) == ("user:owner_a", None)
+    # The same details again are no new review and no new event; nor is B's submission visible to A.
+    world.call("post", "/v1/compliance/campaign", json=DETAILS)
+    assert len(status_events(world, world.a)) == 2
+    assert world.call("post", "/v1/compliance/brand", who="owner_b", json={"legal_name": "B Co"}).status_code == 200
+    assert world.call("post", "/v1/compliance/brand", who="owner_b", json={"legal_name": "B Co"}).status_code == 200
+    assert world.call("get", "/v1/compliance", who="owner_b").json["brand"] == {"legal_name": "B Co", "ein": None}
+    assert world.call("get", "/v1/compliance").json["brand"] is None
+    assert status_events(world, world.b) == []
+
+
+def test_another_tenants_owner_cannot_reach_this_campaign(world: World) -> None:
+    before = campaign_row(world, world.a)
+    for body in ({"status": "rejected"}, DETAILS):
+        result = world.call(
+            "post", "/v1/compliance/campaign", who="owner_b", json=body, headers={"X-Tenant-Id": str(world.a)}
+        )
+        assert result.status_code == 403
+        assert result.json["error"]["code"] == "not_a_member"
+    assert world.call("get", "/v1/compliance", who="owner_b", headers={"X-Tenant-Id": str(world.a)}).status_code == 403
+    assert campaign_row(world, world.a) == before
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ("not json", 400),
+        ("[]", 400),
+        ('"approved"', 400),
+        (b"\xff\xfe", 400),
+        (json.dumps({**DETAILS, "description": "too short"}), 422),
+        (json.dumps({**DETAILS, "message_samples": ["only one sample, long enough"]}), 422),
+        (json.dumps({**DETAILS, "message_samples": "not a list of samples at all"}), 422),
+        (json.dumps({**DETAILS, "use_case": "MARKETING_BLAST"}), 422),
+        (json.dumps({**DETAILS, "extra": 1}), 422),
+        (json.dumps({k: v for k, v in DETAILS.items() if k != "message_flow"}), 422),
+    ],
+)
+def test_malformed_campaign_bodies_are_4xx_and_change_nothing(world: World, body: str | bytes, status: int) -> None:
+    before = campaign_row(world, world.a)
+    result = world.call("post", "/v1/compliance/campaign", body=body)
+    assert result.status_code == status, result.text
+    assert result.json["error"]["code"] == ("malformed" if status == 400 else "validation_failed")
+    assert campaign_row(world, world.a) == before
 
 
 def test_idempotency_key_replays_and_refuses_another_body(world: World) -> None:

@@ -1,7 +1,8 @@
 """The product's one door to Twilio: the real ``twilio`` SDK, optionally pointed at another base URL.
 
-With ``TWILIO_API_BASE_URL`` empty the SDK talks to api.twilio.com as shipped; otherwise every request to
-``https://api.twilio.com`` is rewritten to that base (the local sandbox), so a real account is a configuration change.
+With ``TWILIO_API_BASE_URL`` empty the SDK talks to Twilio as shipped; otherwise every request to
+``https://api.twilio.com`` (Messages) and ``https://messaging.twilio.com`` (US A2P campaigns) is rewritten to that
+base (the local sandbox serves both), so a real account is a configuration change.
 Provider failures come out as ``ProviderError`` already classified for the retry policy.
 """
 
@@ -22,6 +23,9 @@ from urllib3.exceptions import ConnectTimeoutError
 from db.settings import Settings
 
 TWILIO_API = "https://api.twilio.com"
+TWILIO_MESSAGING = "https://messaging.twilio.com"
+# The Twilio domains the SDK calls; their paths do not overlap (/2010-04-01/... and /v1/...), so one base serves all.
+TWILIO_DOMAINS = (TWILIO_API, TWILIO_MESSAGING)
 
 # Twilio error codes with a fixed meaning for the retry policy.
 OPTED_OUT = 21610  # the recipient texted STOP: never retry, record an opt-out
@@ -60,6 +64,19 @@ class SentMessage:
 
 
 @dataclass(frozen=True)
+class A2pCampaign:
+    """A US A2P (10DLC) campaign resource: Messaging v1 ``/Services/{MG}/Compliance/Usa2p/{QE}``."""
+
+    sid: str
+    messaging_service_sid: str
+    campaign_status: str
+    campaign_id: str | None
+    brand_registration_sid: str | None
+    errors: tuple[dict[str, Any], ...]
+    date_updated: datetime | None
+
+
+@dataclass(frozen=True)
 class ProviderMessage:
     sid: str
     status: str
@@ -86,7 +103,7 @@ def classify(code: int | None, http_status: int, message: str) -> ProviderError:
 
 
 class RebasedHttpClient(TwilioHttpClient):
-    """TwilioHttpClient that sends api.twilio.com requests to ``base_url``, with split connect/read timeouts."""
+    """TwilioHttpClient that sends Twilio's API domains to ``base_url``, with split connect/read timeouts."""
 
     def __init__(
         self, base_url: str, *, connect_timeout: float = 2.0, read_timeout: float = 5.0, pool_size: int = 32
@@ -110,8 +127,11 @@ class RebasedHttpClient(TwilioHttpClient):
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
-        if self.base_url and url.startswith(TWILIO_API):
-            url = self.base_url + url[len(TWILIO_API) :]
+        if self.base_url:
+            for domain in TWILIO_DOMAINS:
+                if url.startswith(domain):
+                    url = self.base_url + url[len(domain) :]
+                    break
         response: Response = super().request(method, url, params, data, headers, auth, timeout, allow_redirects)
         return response
 
@@ -162,6 +182,22 @@ class TwilioGateway:
             filters["date_sent_after"] = date_sent_after
         return [_provider_message(item) for item in self._call(lambda: self._messages.list(**filters))]
 
+    def fetch_a2p_campaign(self, *, messaging_service_sid: str, campaign_sid: str | None) -> A2pCampaign | None:
+        """The service's US A2P campaign ``campaign_sid`` (or, without one, the service's first); None if none.
+
+        A messaging service carries at most one A2P campaign, so listing it finds the campaign's SID.
+        """
+        campaigns = self._client.messaging.v1.services(messaging_service_sid).us_app_to_person
+        if campaign_sid is not None:
+            try:
+                return _a2p_campaign(self._call(lambda: campaigns(campaign_sid).fetch()))
+            except ProviderError as error:
+                if error.http_status == 404:
+                    return None
+                raise
+        listed = self._call(lambda: campaigns.list(limit=1))
+        return _a2p_campaign(listed[0]) if listed else None
+
     def close(self) -> None:
         self._http.close()
 
@@ -195,6 +231,19 @@ def _int(value: object) -> int | None:
         return None if value is None else int(str(value))
     except ValueError:
         return None
+
+
+def _a2p_campaign(instance: Any) -> A2pCampaign:
+    errors = instance.errors if isinstance(instance.errors, list) else []
+    return A2pCampaign(
+        sid=instance.sid,
+        messaging_service_sid=instance.messaging_service_sid,
+        campaign_status=instance.campaign_status,
+        campaign_id=instance.campaign_id,
+        brand_registration_sid=instance.brand_registration_sid,
+        errors=tuple(error for error in errors if isinstance(error, dict)),
+        date_updated=instance.date_updated,
+    )
 
 
 def _provider_message(instance: Any) -> ProviderMessage:
