@@ -320,6 +320,7 @@ def test_the_app_role_sees_nothing_without_a_tenant_and_only_its_tenant_with_one
         "id_phone_numbers",
         "comp_campaigns",
         "id_memberships",
+        "id_invitations",
         "id_users",
         "id_tenants",
         "outbox_events",
