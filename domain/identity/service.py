@@ -427,3 +427,14 @@ def remove_member(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUID)
             raise NotFound("no such member")
         raise Conflict("a tenant keeps at least one OWNER")
     outbox.append(session, MembershipRemoved(user_id=user_id, role=removed.role), tenant_id=tenant_id)
+
+
+def member_for_email(session: Session, tenant_id: uuid.UUID, email: str) -> uuid.UUID | None:
+    """The member of the tenant invited at ``email`` (a membership from before invitations: the user's address)."""
+    return session.scalar(
+        text(
+            "SELECT m.user_id FROM id_memberships m JOIN id_users u ON u.id = m.user_id WHERE m.tenant_id = :tenant"
+            " AND (m.email = :email OR (m.email IS NULL AND lower(u.email) = :email))"
+        ),
+        {"tenant": tenant_id, "email": email},
+    )
