@@ -345,3 +345,25 @@ def test_two_owners_removing_each_other_at_once_leave_one(world: World) -> None:
         thread.join(timeout=10)
     assert sorted(outcomes) == ["refused", "removed"]
     assert world.sql("SELECT count(*) FROM id_memberships WHERE tenant_id = :t AND role = 'OWNER'", t=world.a) == [(1,)]
+
+
+def test_one_user_accepting_two_tenants_at_once_gets_exactly_one_default(world: World) -> None:
+    tokens = [world.invite(EMAILS["kim"], who=owner)["token"] for owner in ("alice", "bob")]
+    results: list[int] = []
+    start = threading.Barrier(2)
+
+    def accept(invite_token: str) -> None:
+        start.wait()
+        results.append(world.accept(invite_token, who="kim").status_code)
+
+    threads = [threading.Thread(target=accept, args=(invite_token,)) for invite_token in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert results == [200, 200]
+    defaults = world.sql(
+        "SELECT m.is_default FROM id_memberships m JOIN id_users u ON u.id = m.user_id WHERE u.clerk_user_id = 'kim'"
+    )
+    assert sorted(row[0] for row in defaults) == [False, True]
+    assert world.call("get", "/v1/me", who="kim").status_code == 200
