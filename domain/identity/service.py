@@ -325,26 +325,26 @@ def principal_for(
 
     A profile from the token that differs from the stored one replaces it: the user's own claims are the only
     writer of their email and name."""
-    user = session.execute(select(User.id, User.email, User.name).where(User.clerk_user_id == clerk_user_id)).first()
+    # One round trip for the user and their memberships (a user with none yet still comes back, once).
+    rows = session.execute(
+        select(User.id, User.email, User.name, Membership.tenant_id, Membership.role, Membership.is_default)
+        .outerjoin(Membership, Membership.user_id == User.id)
+        .where(User.clerk_user_id == clerk_user_id)
+    ).all()
+    user = rows[0] if rows else None
     claimed = profile if profile is not None and profile.email is not None else None
     if user is not None and claimed is not None and (user.email, user.name) != (claimed.email, claimed.name):
         session.execute(
             text("UPDATE id_users SET email = :email, name = :name WHERE id = :user"),
             {"email": claimed.email, "name": claimed.name, "user": user.id},
         )
-    rows = (
-        []
-        if user is None
-        else session.execute(
-            select(Membership.tenant_id, Membership.role, Membership.is_default).where(Membership.user_id == user.id)
-        ).all()
-    )
+    members = [row for row in rows if row.tenant_id is not None]
     org_tenant = None if not org_id else session.scalar(select(Tenant.id).where(Tenant.clerk_org_id == org_id))
     return Principal(
         clerk_user_id,
         user.id if user is not None else None,
-        {row.tenant_id: row.role for row in rows},
-        next((row.tenant_id for row in rows if row.is_default), None),
+        {row.tenant_id: row.role for row in members},
+        next((row.tenant_id for row in members if row.is_default), None),
         org_tenant,
     )
 
@@ -378,7 +378,7 @@ def list_members(session: Session, tenant_id: uuid.UUID) -> list[MemberRecord]:
     return [MemberRecord(row.id, row.clerk_user_id, row.email, row.role, row.mobile) for row in rows]
 
 
-def lock_tenant(session: Session, tenant_id: uuid.UUID) -> None:
+def _lock_tenant(session: Session, tenant_id: uuid.UUID) -> None:
     # Serialises membership changes per tenant, so two concurrent removals or demotions cannot both pass the
     # last-owner rule (each would otherwise still see the other's OWNER row in its snapshot).
     session.execute(text("SELECT 1 FROM id_tenants WHERE id = :tenant FOR UPDATE"), {"tenant": tenant_id})
@@ -395,7 +395,7 @@ def _owners_left_after(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUI
 def set_role(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUID, role: str) -> MemberRecord:
     if role not in ROLES:
         raise IdentityError("role must be OWNER or TECH")
-    lock_tenant(session, tenant_id)
+    _lock_tenant(session, tenant_id)
     member = session.get(Membership, (tenant_id, user_id))
     if member is None:
         raise NotFound("no such member")
@@ -410,7 +410,7 @@ def set_role(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUID, role
 
 def remove_member(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """Remove a membership (``MembershipRemoved``); never the tenant's last OWNER."""
-    lock_tenant(session, tenant_id)
+    _lock_tenant(session, tenant_id)
     removed = session.execute(
         text(
             """
