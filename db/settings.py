@@ -63,6 +63,8 @@ class Settings(BaseModel):
     clerk_jwks_url: str = "http://127.0.0.1:8010/.well-known/jwks.json"
     clerk_issuer: str = "https://clerk.nmc.localhost"
     clerk_authorized_parties: tuple[str, ...] = ("http://127.0.0.1:8000",)
+    # How long an invitation's token can be accepted (an expired one is resent by inviting the address again).
+    invitation_ttl_hours: int = Field(default=72, ge=1, le=30 * 24)
 
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     outbox_poll_interval_ms: int = Field(default=500, ge=10)

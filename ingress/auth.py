@@ -33,6 +33,29 @@ class Claims:
     session_id: str | None
     raw: dict[str, Any]
 
+    @property
+    def email(self) -> str | None:
+        """The user's address from the session token (Clerk: a ``{{user.primary_email_address}}`` claim in the
+        token template), unless the token itself says it is unverified."""
+        value = self.raw.get("email")
+        if not isinstance(value, str) or not value.strip() or self.raw.get("email_verified") is False:
+            return None
+        return value.strip()
+
+    @property
+    def name(self) -> str | None:
+        value = self.raw.get("name")
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    @property
+    def org_id(self) -> str | None:
+        """The active Clerk organization: ``org_id`` (session token v1) or ``o.id`` (v2)."""
+        value = self.raw.get("org_id")
+        nested = self.raw.get("o")
+        if value is None and isinstance(nested, dict):
+            value = nested.get("id")
+        return value if isinstance(value, str) and value else None
+
 
 class JwksKeys:
     def __init__(

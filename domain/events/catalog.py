@@ -489,3 +489,37 @@ class FeatureGatesChanged:
     plan: str
     subscription_status: str
     gates: dict[str, bool]
+
+
+@event("nmc.identity.InvitationCreated")
+class InvitationCreated:
+    """An OWNER or an operator invited an email address to the tenant with a role, until ``expires_at``."""
+
+    invitation_id: uuid.UUID
+    role: Literal["OWNER", "TECH"]
+    expires_at: datetime
+    invited_by: uuid.UUID | None
+
+
+@event("nmc.identity.InvitationAccepted")
+class InvitationAccepted:
+    """The invited user, signed in with the invited email, accepted: they are now a member with that role."""
+
+    invitation_id: uuid.UUID
+    user_id: uuid.UUID
+    role: Literal["OWNER", "TECH"]
+
+
+@event("nmc.identity.InvitationRevoked")
+class InvitationRevoked:
+    """An open invitation was withdrawn (or replaced by a newer one to the same address); its token no longer works."""
+
+    invitation_id: uuid.UUID
+
+
+@event("nmc.identity.MembershipRemoved")
+class MembershipRemoved:
+    """A user stopped being a member of the tenant (never its last OWNER)."""
+
+    user_id: uuid.UUID
+    role: Literal["OWNER", "TECH"]

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -40,6 +40,8 @@ class Tenant(Base):
     help_text: Mapped[str] = mapped_column(
         Text, nullable=False, server_default="Reply STOP to opt out. For help call us back at this number."
     )
+    # The Clerk organization whose tokens (``org_id``) act for this tenant: how a member of several picks one.
+    clerk_org_id: Mapped[str | None] = mapped_column(Text, unique=True)
     created_at: Mapped[datetime] = now_column()
 
 
@@ -59,17 +61,30 @@ class PhoneNumber(Base):
 
 
 class User(Base):
+    """A Clerk user. The profile (email, name) is written only from the user's own verified token claims."""
+
     __tablename__ = "id_users"
 
     id: Mapped[uuid.UUID] = uuid_pk()
     clerk_user_id: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
     email: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = now_column()
 
 
 class Membership(Base):
+    """A user's role in one tenant, made only by accepting that tenant's invitation.
+
+    ``email`` is the address the invitation went to (the tenant's own record, not the user's profile); ``is_default``
+    marks the tenant a request without ``X-Tenant-Id`` or an organization claim acts for, so joining another tenant
+    never changes where a user's existing requests go."""
+
     __tablename__ = "id_memberships"
-    __table_args__ = (CheckConstraint("role IN ('OWNER', 'TECH')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('OWNER', 'TECH')", name="role"),
+        CheckConstraint(f"mobile IS NULL OR {e164_check('mobile')}", name="mobile_e164"),
+        Index("uq_id_memberships_default", "user_id", unique=True, postgresql_where=text("is_default")),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("id_tenants.id", ondelete="CASCADE"), primary_key=True
@@ -78,7 +93,51 @@ class Membership(Base):
         UUID(as_uuid=True), ForeignKey("id_users.id", ondelete="CASCADE"), primary_key=True
     )
     role: Mapped[str] = mapped_column(Text, nullable=False)
+    email: Mapped[str | None] = mapped_column(Text)
+    mobile: Mapped[str | None] = mapped_column(Text)
+    is_default: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     created_at: Mapped[datetime] = now_column()
+
+
+class Invitation(Base):
+    """An OWNER's (or an operator's) offer of a role; only the user whose verified email matches may accept it.
+
+    Only the SHA-256 of the token is stored: the token itself is shown once, to whoever created the invitation."""
+
+    __tablename__ = "id_invitations"
+    __table_args__ = (
+        CheckConstraint("role IN ('OWNER', 'TECH')", name="role"),
+        CheckConstraint("email = lower(btrim(email)) AND email LIKE '_%@_%'", name="email_normalised"),
+        CheckConstraint(f"mobile IS NULL OR {e164_check('mobile')}", name="mobile_e164"),
+        CheckConstraint("accepted_at IS NULL OR revoked_at IS NULL", name="accepted_or_revoked"),
+        # One open invitation per address and tenant: a new one replaces it, a concurrent one is refused.
+        Index(
+            "uq_id_invitations_open",
+            "tenant_id",
+            "email",
+            unique=True,
+            postgresql_where=text("accepted_at IS NULL AND revoked_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("id_tenants.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    email: Mapped[str] = mapped_column(Text, nullable=False)
+    role: Mapped[str] = mapped_column(Text, nullable=False)
+    mobile: Mapped[str | None] = mapped_column(Text)
+    token_hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    invited_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("id_users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = now_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    accepted_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("id_users.id", ondelete="SET NULL")
+    )
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Plan(Base):

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from domain.events import outbox
-from domain.events.catalog import FeatureGatesChanged, TenantCreated
+from domain.events.catalog import FeatureGatesChanged, MembershipRemoved, TenantCreated
 from domain.events.envelope import Envelope
 from domain.identity.models import FeatureGates, Membership, PhoneNumber, Plan, Tenant, User
 
@@ -82,10 +82,12 @@ def create_tenant(
     subscription_status: str = "trialing",
     tenant_id: uuid.UUID | None = None,
     owner_mobile: str | None = None,
+    clerk_org_id: str | None = None,
 ) -> TenantRecord:
     """A tenant with its Twilio number and initial gates, and ``TenantCreated`` (compliance opens its campaign).
 
-    ``owner_mobile`` is where tenant-facing notifications go (a missed call, a caller who wants a person)."""
+    ``owner_mobile`` is where tenant-facing notifications go (a missed call, a caller who wants a person);
+    ``clerk_org_id`` links the Clerk organization whose tokens act for this tenant."""
     if not name.strip():
         raise IdentityError("a tenant needs a name")
     try:
@@ -97,9 +99,18 @@ def create_tenant(
     plan_row = session.get(Plan, plan)
     if plan_row is None:
         raise IdentityError(f"unknown plan {plan!r}")
+    org = (clerk_org_id or "").strip() or None
     new_id = tenant_id or uuid.uuid4()
-    session.add(Tenant(id=new_id, name=name.strip(), timezone=timezone, forward_to=forward, owner_mobile=owner))
-    session.flush()
+    created = session.scalar(
+        insert(Tenant)
+        .values(
+            id=new_id, name=name.strip(), timezone=timezone, forward_to=forward, owner_mobile=owner, clerk_org_id=org
+        )
+        .on_conflict_do_nothing(index_elements=["clerk_org_id"])
+        .returning(Tenant.id)
+    )
+    if created is None:
+        raise Conflict(f"Clerk organization {org} is already linked to a tenant")
     claimed = session.scalar(
         insert(PhoneNumber)
         .values(id=uuid.uuid4(), tenant_id=new_id, e164=e164)
@@ -253,15 +264,28 @@ def _json(value: object) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-# --- users and memberships ----------------------------------------------------------------------------------
+# --- users, memberships and which tenant a request acts for --------------------------------------------------
+
+
+class NotAllowed(IdentityError):
+    """The caller may not do this (a 403), e.g. accept an invitation sent to another address."""
+
+
+class Gone(IdentityError):
+    """The thing existed but no longer works (a 410): a revoked or expired invitation."""
+
+
+class TenantRequired(IdentityError):
+    """A member of several tenants, with no default, named none of them."""
 
 
 @dataclass(frozen=True)
 class MemberRecord:
     user_id: uuid.UUID
     clerk_user_id: str
-    email: str | None
+    email: str | None  # the address the invitation went to: the tenant's record, not the user's profile
     role: str
+    mobile: str | None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -269,59 +293,94 @@ class MemberRecord:
             "clerk_user_id": self.clerk_user_id,
             "email": self.email,
             "role": self.role,
+            "mobile": self.mobile,
         }
 
 
 @dataclass(frozen=True)
+class Profile:
+    """What the user's own verified token says about them; the only source of ``id_users.email`` and ``name``."""
+
+    email: str | None
+    name: str | None
+
+
+@dataclass(frozen=True)
 class Principal:
-    """Who is calling: a Clerk user, and the tenants they belong to with their role in each."""
+    """Who is calling: a Clerk user, the tenants they belong to with their role in each, and their default tenant.
+
+    ``org_tenant`` is the tenant the token's Clerk organization is linked to, if the token carries one that is."""
 
     clerk_user_id: str
     user_id: uuid.UUID | None
     roles: dict[uuid.UUID, str]
+    default_tenant: uuid.UUID | None = None
+    org_tenant: uuid.UUID | None = None
 
 
-def principal_for(session: Session, clerk_user_id: str) -> Principal:
-    """Look up a Clerk user's memberships. Runs as the owner (it decides which tenant the request may act for)."""
+def principal_for(
+    session: Session, clerk_user_id: str, *, profile: Profile | None = None, org_id: str | None = None
+) -> Principal:
+    """Look up a Clerk user's memberships. Runs as the owner (it decides which tenant the request may act for).
+
+    A profile from the token that differs from the stored one replaces it: the user's own claims are the only
+    writer of their email and name."""
+    # One round trip for the user and their memberships (a user with none yet still comes back, once).
     rows = session.execute(
-        select(User.id, Membership.tenant_id, Membership.role)
-        .join(Membership, Membership.user_id == User.id)
+        select(User.id, User.email, User.name, Membership.tenant_id, Membership.role, Membership.is_default)
+        .outerjoin(Membership, Membership.user_id == User.id)
         .where(User.clerk_user_id == clerk_user_id)
     ).all()
-    user_id = rows[0].id if rows else None
-    return Principal(clerk_user_id, user_id, {row.tenant_id: row.role for row in rows})
+    user = rows[0] if rows else None
+    claimed = profile if profile is not None and profile.email is not None else None
+    if user is not None and claimed is not None and (user.email, user.name) != (claimed.email, claimed.name):
+        session.execute(
+            text("UPDATE id_users SET email = :email, name = :name WHERE id = :user"),
+            {"email": claimed.email, "name": claimed.name, "user": user.id},
+        )
+    members = [row for row in rows if row.tenant_id is not None]
+    org_tenant = None if not org_id else session.scalar(select(Tenant.id).where(Tenant.clerk_org_id == org_id))
+    return Principal(
+        clerk_user_id,
+        user.id if user is not None else None,
+        {row.tenant_id: row.role for row in members},
+        next((row.tenant_id for row in members if row.is_default), None),
+        org_tenant,
+    )
+
+
+def choose_tenant(principal: Principal, requested: uuid.UUID | None) -> uuid.UUID:
+    """The tenant a request acts for: ``X-Tenant-Id``, else the token's organization, else the only membership,
+    else the default one (the user's first). A new membership therefore never moves a request that named nothing."""
+    if not principal.roles:
+        raise NotAllowed("this user belongs to no tenant")
+    if requested is not None and principal.org_tenant is not None and requested != principal.org_tenant:
+        raise Conflict("X-Tenant-Id and the token's organization name different tenants")
+    chosen = requested or principal.org_tenant
+    if chosen is not None:
+        if chosen not in principal.roles:
+            raise NotAllowed("this user is not a member of that tenant")
+        return chosen
+    if len(principal.roles) == 1:
+        return next(iter(principal.roles))
+    if principal.default_tenant is not None:
+        return principal.default_tenant
+    raise TenantRequired("member of several tenants: send X-Tenant-Id or sign in to the tenant's organization")
 
 
 def list_members(session: Session, tenant_id: uuid.UUID) -> list[MemberRecord]:
     rows = session.execute(
-        select(User.id, User.clerk_user_id, User.email, Membership.role)
+        select(User.id, User.clerk_user_id, Membership.email, Membership.role, Membership.mobile)
         .join(Membership, Membership.user_id == User.id)
         .where(Membership.tenant_id == tenant_id)
         .order_by(Membership.created_at, User.id)
     ).all()
-    return [MemberRecord(row.id, row.clerk_user_id, row.email, row.role) for row in rows]
-
-
-def add_member(
-    session: Session, *, tenant_id: uuid.UUID, clerk_user_id: str, email: str | None, role: str
-) -> MemberRecord:
-    if role not in ROLES:
-        raise IdentityError("role must be OWNER or TECH")
-    user_id = session.scalar(text("SELECT nmc_user_id_for(:clerk, :email)"), {"clerk": clerk_user_id, "email": email})
-    assert user_id is not None
-    inserted = session.scalar(
-        insert(Membership)
-        .values(tenant_id=tenant_id, user_id=user_id, role=role)
-        .on_conflict_do_nothing(index_elements=["tenant_id", "user_id"])
-        .returning(Membership.user_id)
-    )
-    if inserted is None:
-        raise Conflict("that user is already a member of this tenant")
-    return MemberRecord(user_id, clerk_user_id, email, role)
+    return [MemberRecord(row.id, row.clerk_user_id, row.email, row.role, row.mobile) for row in rows]
 
 
 def _lock_tenant(session: Session, tenant_id: uuid.UUID) -> None:
-    # Serialises membership changes per tenant, so two concurrent demotions cannot both pass the last-owner rule.
+    # Serialises membership changes per tenant, so two concurrent removals or demotions cannot both pass the
+    # last-owner rule (each would otherwise still see the other's OWNER row in its snapshot).
     session.execute(text("SELECT 1 FROM id_tenants WHERE id = :tenant FOR UPDATE"), {"tenant": tenant_id})
 
 
@@ -344,17 +403,38 @@ def set_role(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUID, role
         raise Conflict("a tenant keeps at least one OWNER")
     member.role = role
     session.flush()
-    user = session.get(User, user_id)
-    assert user is not None
-    return MemberRecord(user_id, user.clerk_user_id, user.email, role)
+    clerk_user_id = session.scalar(select(User.clerk_user_id).where(User.id == user_id))
+    assert clerk_user_id is not None
+    return MemberRecord(user_id, clerk_user_id, member.email, role, member.mobile)
 
 
 def remove_member(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Remove a membership (``MembershipRemoved``); never the tenant's last OWNER."""
     _lock_tenant(session, tenant_id)
-    member = session.get(Membership, (tenant_id, user_id))
-    if member is None:
-        raise NotFound("no such member")
-    if member.role == "OWNER" and _owners_left_after(session, tenant_id, user_id) == 0:
+    removed = session.execute(
+        text(
+            """
+            DELETE FROM id_memberships m WHERE m.tenant_id = :tenant AND m.user_id = :user
+              AND (m.role <> 'OWNER' OR EXISTS (SELECT 1 FROM id_memberships o WHERE o.tenant_id = m.tenant_id
+                                                AND o.role = 'OWNER' AND o.user_id <> m.user_id))
+            RETURNING m.role
+            """
+        ),
+        {"tenant": tenant_id, "user": user_id},
+    ).first()
+    if removed is None:
+        if session.get(Membership, (tenant_id, user_id)) is None:
+            raise NotFound("no such member")
         raise Conflict("a tenant keeps at least one OWNER")
-    session.delete(member)
-    session.flush()
+    outbox.append(session, MembershipRemoved(user_id=user_id, role=removed.role), tenant_id=tenant_id)
+
+
+def member_for_email(session: Session, tenant_id: uuid.UUID, email: str) -> uuid.UUID | None:
+    """The member of the tenant invited at ``email`` (a membership from before invitations: the user's address)."""
+    return session.scalar(
+        text(
+            "SELECT m.user_id FROM id_memberships m JOIN id_users u ON u.id = m.user_id WHERE m.tenant_id = :tenant"
+            " AND (m.email = :email OR (m.email IS NULL AND lower(u.email) = :email))"
+        ),
+        {"tenant": tenant_id, "email": email},
+    )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Protocol
 
 import falcon
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.settings import Settings
-from ingress.api import catalog, reports, scheduling
+from ingress.api import catalog, invitations, reports, scheduling
 from ingress.api import resources as r
 from ingress.api.base import Authenticate
 from ingress.api.openapi import OpenApiResource
@@ -36,6 +37,10 @@ def register_api(
     app.add_route("/v1/compliance/brand", r.BrandResource(auth, sessions))
     app.add_route("/v1/users", r.UsersResource(auth, sessions))
     app.add_route("/v1/users/{user_id}", r.UserResource(auth, sessions))
+    invitation_ttl = timedelta(hours=settings.invitation_ttl_hours)
+    app.add_route("/v1/invitations", invitations.InvitationsResource(auth, sessions, invitation_ttl))
+    app.add_route("/v1/invitations/accept", invitations.AcceptInvitationResource(auth, sessions))
+    app.add_route("/v1/invitations/{invitation_id}", invitations.InvitationResource(auth, sessions))
     app.add_route("/v1/feature-gates", r.FeatureGatesResource(auth, sessions))
     app.add_route("/v1/billing/subscription", r.SubscriptionResource(auth, sessions))
     app.add_route("/v1/service-items", catalog.ServiceItemsResource(auth, sessions))

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.identity import service as identity
 from domain.identity.models import IdempotencyKey as IdemKey
-from ingress.auth import AuthError, ClerkVerifier
+from ingress.auth import AuthError, Claims, ClerkVerifier
 from ingress.errors import ApiError
 
 APP_ROLE = "nmc_app"
@@ -46,42 +46,53 @@ class Caller:
     user_id: uuid.UUID | None
     tenant_id: uuid.UUID
     role: str
+    principal: identity.Principal
+    profile: identity.Profile
 
 
 class Authenticate:
-    """``falcon.before`` hook: a valid Clerk JWT of a member of the chosen tenant, or 401/403."""
+    """``falcon.before`` hook: a valid Clerk JWT of a member of the chosen tenant, or 401/403.
+
+    The tenant is ``X-Tenant-Id``, else the one the token's Clerk organization is linked to, else the user's only
+    membership, else their default one (the first they joined), else 400: see ``identity.choose_tenant``."""
 
     def __init__(self, verifier: ClerkVerifier, sessions: sessionmaker[Session]) -> None:
         self._verifier = verifier
         self._sessions = sessions
 
-    def __call__(self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]) -> None:
+    def signed_in(self, req: falcon.Request) -> Claims:
+        """The verified claims of the request's Bearer token, or 401."""
         header = req.get_header("Authorization") or ""
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized("a Bearer token is required")
         try:
-            claims = self._verifier.verify(token.strip())
+            return self._verifier.verify(token.strip())
         except AuthError as error:
             raise _unauthorized(str(error)) from None
+
+    def __call__(self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]) -> None:
+        claims = self.signed_in(req)
+        requested = req.get_header("X-Tenant-Id")
+        try:
+            requested_id = uuid.UUID(requested) if requested else None
+        except ValueError:
+            raise ApiError(falcon.HTTP_400, "malformed", "X-Tenant-Id must be a UUID") from None
+        profile = identity.Profile(claims.email, claims.name)
         # Membership lookup runs as the owner: it is what decides which tenant this request may act for.
         with self._sessions() as session, session.begin():
-            principal = identity.principal_for(session, claims.subject)
-        if not principal.roles:
-            raise ApiError(falcon.HTTP_403, "not_a_member", "this user belongs to no tenant")
-        requested = req.get_header("X-Tenant-Id")
-        if requested:
-            try:
-                tenant_id = uuid.UUID(requested)
-            except ValueError:
-                raise ApiError(falcon.HTTP_400, "malformed", "X-Tenant-Id must be a UUID") from None
-            if tenant_id not in principal.roles:
-                raise ApiError(falcon.HTTP_403, "not_a_member", "this user is not a member of that tenant")
-        elif len(principal.roles) == 1:
-            tenant_id = next(iter(principal.roles))
-        else:
-            raise ApiError(falcon.HTTP_400, "tenant_required", "member of several tenants: send X-Tenant-Id")
-        req.context.caller = Caller(claims.subject, principal.user_id, tenant_id, principal.roles[tenant_id])
+            principal = identity.principal_for(session, claims.subject, profile=profile, org_id=claims.org_id)
+        try:
+            tenant_id = identity.choose_tenant(principal, requested_id)
+        except identity.NotAllowed as error:
+            raise ApiError(falcon.HTTP_403, "not_a_member", str(error)) from None
+        except identity.Conflict as error:
+            raise ApiError(falcon.HTTP_400, "tenant_conflict", str(error)) from None
+        except identity.TenantRequired as error:
+            raise ApiError(falcon.HTTP_400, "tenant_required", str(error)) from None
+        req.context.caller = Caller(
+            claims.subject, principal.user_id, tenant_id, principal.roles[tenant_id], principal, profile
+        )
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -91,6 +102,12 @@ def _unauthorized(message: str) -> ApiError:
 def authenticate(req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]) -> None:
     """Class-level ``falcon.before`` hook: delegates to the resource's ``Authenticate`` collaborator."""
     resource.auth(req, resp, resource, params)
+
+
+def authenticate_user(req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]) -> None:
+    """``falcon.before`` hook for routes a signed-in user may call before belonging to any tenant (accepting an
+    invitation): a valid token only, in ``req.context.claims``."""
+    req.context.claims = resource.auth.signed_in(req)
 
 
 def require_owner(req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]) -> None:

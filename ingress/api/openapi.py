@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ingress.api import catalog as c
+from ingress.api import invitations as i
 from ingress.api import resources as r
 from ingress.api import scheduling as s
 
@@ -35,6 +36,7 @@ class Operation:
     query: tuple[tuple[str, dict[str, Any]], ...] = ()
     path_params: tuple[str, ...] = field(default=())
     idempotent_post: bool = True
+    tenant_scoped: bool = True  # False: any signed-in user, member of a tenant or not
 
 
 CONVERSATION = ("conversation_id",)
@@ -108,7 +110,6 @@ OPERATIONS: tuple[Operation, ...] = (
         body=r.BrandBody,
     ),
     Operation("get", "/v1/users", "Members of the tenant and their roles", owner_only=True),
-    Operation("post", "/v1/users", "Add a member", owner_only=True, body=r.MemberBody, status=201),
     Operation(
         "patch",
         "/v1/users/{user_id}",
@@ -126,6 +127,33 @@ OPERATIONS: tuple[Operation, ...] = (
         status=204,
         path_params=("user_id",),
         idempotent_post=False,
+    ),
+    Operation("get", "/v1/invitations", "Open invitations (pending or expired), never their tokens", owner_only=True),
+    Operation(
+        "post",
+        "/v1/invitations",
+        "Invite an email address with a role; the token is in this response only (again: a resend)",
+        owner_only=True,
+        body=i.InvitationBody,
+        status=201,
+        idempotent_post=False,
+    ),
+    Operation(
+        "delete",
+        "/v1/invitations/{invitation_id}",
+        "Revoke an open invitation",
+        owner_only=True,
+        status=204,
+        path_params=("invitation_id",),
+        idempotent_post=False,
+    ),
+    Operation(
+        "post",
+        "/v1/invitations/accept",
+        "Accept an invitation as the signed-in user; the token's verified email must be the invited one",
+        body=i.AcceptBody,
+        idempotent_post=False,
+        tenant_scoped=False,
     ),
     Operation("get", "/v1/feature-gates", "The tenant's feature gates and subscription state"),
     Operation("get", "/v1/billing/subscription", "The tenant's Stripe subscription", owner_only=True),
@@ -290,15 +318,17 @@ def document() -> dict[str, Any]:
             for name in op.path_params
         ]
         parameters += [{"name": name, "in": "query", "required": False, "schema": schema} for name, schema in op.query]
-        parameters.append(
-            {
-                "name": "X-Tenant-Id",
-                "in": "header",
-                "required": False,
-                "description": "Which tenant to act for; needed only by members of several tenants.",
-                "schema": {"type": "string", "format": "uuid"},
-            }
-        )
+        if op.tenant_scoped:
+            parameters.append(
+                {
+                    "name": "X-Tenant-Id",
+                    "in": "header",
+                    "required": False,
+                    "description": "Which tenant to act for (or the token's Clerk organization, if linked to one);"
+                    " without either, a member of several tenants acts for their default (first) one.",
+                    "schema": {"type": "string", "format": "uuid"},
+                }
+            )
         if op.method == "post" and op.idempotent_post:
             parameters.append(
                 {
@@ -323,6 +353,10 @@ def document() -> dict[str, Any]:
             responses["422"] = _error("the body does not validate, or the Idempotency-Key was reused")
         if op.method == "post":
             responses["409"] = _error("the resource is not in a state that allows this")
+        if op.tenant_scoped:
+            responses["400"] = _error("X-Tenant-Id malformed, disagreeing with the token's organization, or needed")
+        else:
+            responses["410"] = _error("revoked or expired")
         entry: dict[str, Any] = {
             "operationId": _operation_id(op),
             "summary": op.summary,

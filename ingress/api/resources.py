@@ -72,12 +72,6 @@ class BrandBody(Strict):
     ein: str | None = Field(default=None, max_length=20)
 
 
-class MemberBody(Strict):
-    clerk_user_id: str = Field(min_length=1, max_length=200)
-    email: str | None = Field(default=None, max_length=320)
-    role: Literal["OWNER", "TECH"]
-
-
 class RoleBody(Strict):
     role: Literal["OWNER", "TECH"]
 
@@ -94,11 +88,15 @@ def _operator_error(error: operator.OperatorError) -> ApiError:
     return ApiError(falcon.HTTP_409, "conflict", str(error))
 
 
-def _identity_error(error: identity.IdentityError) -> ApiError:
+def identity_error(error: identity.IdentityError) -> ApiError:
     if isinstance(error, identity.NotFound):
         return ApiError(falcon.HTTP_404, "not_found", str(error))
     if isinstance(error, identity.Conflict):
         return ApiError(falcon.HTTP_409, "conflict", str(error))
+    if isinstance(error, identity.NotAllowed):
+        return ApiError(falcon.HTTP_403, "forbidden", str(error))
+    if isinstance(error, identity.Gone):
+        return ApiError(falcon.HTTP_410, "gone", str(error))
     return ApiError(falcon.HTTP_422, "validation_failed", str(error))
 
 
@@ -114,11 +112,18 @@ class MeResource(Resource):
         who = caller(req)
         with tenant_transaction(self.sessions, who.tenant_id) as session:
             tenant = identity.get_tenant(session, who.tenant_id)
+        # The caller's own profile, as their token states it, and their own memberships (to choose among).
         resp.media = {
             "clerk_user_id": who.clerk_user_id,
             "user_id": str(who.user_id) if who.user_id else None,
+            "email": who.profile.email,
+            "name": who.profile.name,
             "role": who.role,
             "tenant": tenant.as_json() if tenant else None,
+            "memberships": [
+                {"tenant_id": str(tenant_id), "role": role, "default": tenant_id == who.principal.default_tenant}
+                for tenant_id, role in sorted(who.principal.roles.items(), key=lambda item: str(item[0]))
+            ],
         }
 
 
@@ -335,32 +340,14 @@ class BrandResource(Resource):
 
 @falcon.before(authenticate)
 class UsersResource(Resource):
+    """Members are listed here and made only by invitation (``/v1/invitations``): nobody attaches a user by id."""
+
     @falcon.before(require_owner)
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         who = caller(req)
         with tenant_transaction(self.sessions, who.tenant_id) as session:
             members = identity.list_members(session, who.tenant_id)
         resp.media = {"items": [member.as_json() for member in members]}
-
-    @falcon.before(require_owner)
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        who = caller(req)
-
-        def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
-            member = parse_model(body, MemberBody)
-            try:
-                added = identity.add_member(
-                    session,
-                    tenant_id=who.tenant_id,
-                    clerk_user_id=member.clerk_user_id,
-                    email=member.email,
-                    role=member.role,
-                )
-            except identity.IdentityError as error:
-                raise _identity_error(error) from None
-            return 201, added.as_json()
-
-        run_post(req, resp, self.sessions, act)
 
 
 @falcon.before(authenticate)
@@ -376,7 +363,7 @@ class UserResource(Resource):
                     session, tenant_id=who.tenant_id, user_id=ident, role=change.role
                 ).as_json()
             except identity.IdentityError as error:
-                raise _identity_error(error) from None
+                raise identity_error(error) from None
 
     @falcon.before(require_owner)
     def on_delete(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
@@ -386,7 +373,7 @@ class UserResource(Resource):
             try:
                 identity.remove_member(session, tenant_id=who.tenant_id, user_id=ident)
             except identity.IdentityError as error:
-                raise _identity_error(error) from None
+                raise identity_error(error) from None
         resp.status = falcon.HTTP_204
 
 

@@ -8,6 +8,7 @@ from ops.commands.demo import demo
 from ops.commands.dlq import dlq
 from ops.commands.events import events
 from ops.commands.ingress import ingress
+from ops.commands.member import member
 from ops.commands.migrate import migrate
 from ops.commands.pipeline import dispatcher, scheduler, worker
 from ops.commands.report import report
@@ -21,6 +22,7 @@ from ops.commands.up import up
 ALL = [
     campaign,
     tenant,
+    member,
     bench,
     chaos,
     demo,

@@ -15,6 +15,7 @@ from domain.compliance import service as compliance
 from domain.identity import service as identity
 from domain.scheduling.demo import seed_demo_schedule
 from ops.cli import echo_json, get_settings
+from ops.commands.member import issue_invitation
 
 DEMO_NAME = "Ace Plumbing & HVAC"
 DEMO_NUMBER = "+13105551000"
@@ -33,6 +34,7 @@ def create_tenant_with_campaign(
     campaign: str,
     plan: str,
     owner_mobile: str | None = None,
+    clerk_org_id: str | None = None,
 ) -> dict[str, Any]:
     """Identity makes the tenant, compliance its campaign: composed here, since the modules never import each other."""
     tenant = identity.create_tenant(
@@ -43,6 +45,7 @@ def create_tenant_with_campaign(
         timezone=timezone,
         plan=plan,
         owner_mobile=owner_mobile,
+        clerk_org_id=clerk_org_id,
     )
     compliance.ensure_campaign(session, tenant_id=tenant.id)
     if campaign != "pending":
@@ -96,6 +99,8 @@ def tenant() -> None:
 )
 @click.option("--plan", default="starter", show_default=True, help="Plan code from id_plans (starter, pro).")
 @click.option("--owner-mobile", default=None, help="The owner's mobile (E.164) for missed-call and takeover alerts.")
+@click.option("--owner-email", default=None, help="Invite this address as the first OWNER (prints the token).")
+@click.option("--clerk-org-id", default=None, help="The Clerk organization (org_id claim) whose tokens act for it.")
 @click.pass_context
 def create(
     ctx: click.Context,
@@ -106,8 +111,10 @@ def create(
     campaign: str,
     plan: str,
     owner_mobile: str | None,
+    owner_email: str | None,
+    clerk_org_id: str | None,
 ) -> None:
-    """Create a tenant with its number, campaign and plan; prints it as JSON."""
+    """Create a tenant with its number, campaign and plan (and its first OWNER's invitation); prints it as JSON."""
     settings = get_settings(ctx)
     engine = make_engine(settings, pool_size=1, max_overflow=0, application_name="nmc-cli")
     try:
@@ -121,7 +128,18 @@ def create(
                 campaign=campaign,
                 plan=plan,
                 owner_mobile=owner_mobile,
+                clerk_org_id=clerk_org_id,
             )
+            if owner_email is not None:
+                # In the same transaction: a tenant never exists without the way to its first OWNER.
+                record["owner_invitation"] = issue_invitation(
+                    session,
+                    settings,
+                    tenant_id=uuid.UUID(record["id"]),
+                    email=owner_email,
+                    role="OWNER",
+                    mobile=owner_mobile,
+                )
     except identity.IdentityError as error:
         raise click.ClickException(str(error)) from None
     finally:

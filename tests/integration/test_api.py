@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +14,6 @@ import jwt
 import pytest
 import redis
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -29,52 +26,14 @@ from domain.compliance import service as compliance
 from domain.identity import service as identity
 from ingress.api.openapi import OPERATIONS, document
 from ingress.app import IngressDeps, create_app
-
-ISSUER = "https://clerk.test.example"
-PARTY = "https://app.test.example"
-
-
-@dataclass
-class Keys:
-    private: rsa.RSAPrivateKey
-    other: rsa.RSAPrivateKey
-    url: str
-    hits: list[str]
+from tests.support.clerk_jwks import ISSUER, PARTY, Keys, serve_jwks, token
+from tests.support.members import join
 
 
 @pytest.fixture(scope="module")
 def jwks() -> Iterator[Keys]:
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
-    body = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
-    hits: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            hits.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Keys(private, other, f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json", hits)
-    server.shutdown()
-    server.server_close()
-
-
-def token(keys: Keys, sub: str, *, key: Any = None, alg: str = "RS256", kid: str = "k1", **claims: Any) -> str:
-    now = int(time.time())
-    payload = {"sub": sub, "iss": ISSUER, "azp": PARTY, "iat": now, "nbf": now, "exp": now + 60, "sid": "sess_1"}
-    payload.update(claims)
-    return jwt.encode(payload, keys.private if key is None else key, algorithm=alg, headers={"kid": kid})
+    with serve_jwks() as keys:
+        yield keys
 
 
 @dataclass
@@ -110,9 +69,9 @@ def world(settings: Settings, engine: Engine, sessions: sessionmaker[Session], j
         b = identity.create_tenant(session, name="B", number="+13105550003", forward_to="+13105550004", timezone="UTC")
         for tenant, prefix in ((a.id, "a"), (b.id, "b")):
             compliance.ensure_campaign(session, tenant_id=tenant)
-            identity.add_member(session, tenant_id=tenant, clerk_user_id=f"owner_{prefix}", email=None, role="OWNER")
-        identity.add_member(session, tenant_id=a.id, clerk_user_id="tech_a", email=None, role="TECH")
-        user_b = identity.add_member(session, tenant_id=b.id, clerk_user_id="tech_b", email=None, role="TECH").user_id
+            join(session, tenant_id=tenant, clerk_user_id=f"owner_{prefix}", role="OWNER")
+        join(session, tenant_id=a.id, clerk_user_id="tech_a", role="TECH")
+        user_b = join(session, tenant_id=b.id, clerk_user_id="tech_b", role="TECH")
         compliance.set_campaign_status(session, tenant_id=a.id, status="approved", changed_by="test")
         conv_a = _conversation(session, a.id, "+13105550100")
         conv_b = _conversation(session, b.id, "+13105550100")
@@ -451,24 +410,23 @@ def test_malformed_campaign_bodies_are_4xx_and_change_nothing(world: World, body
 
 
 def test_idempotency_key_replays_and_refuses_another_body(world: World) -> None:
-    headers = {"Idempotency-Key": "add-sam-1"}
-    first = world.call("post", "/v1/users", json={"clerk_user_id": "user_sam", "role": "TECH"}, headers=headers)
-    again = world.call("post", "/v1/users", body='{"role": "TECH",  "clerk_user_id": "user_sam"}', headers=headers)
-    assert first.status_code == again.status_code == 201
+    headers = {"Idempotency-Key": "brand-1"}
+    first = world.call("post", "/v1/compliance/brand", json={"legal_name": "Ace LLC"}, headers=headers)
+    again = world.call("post", "/v1/compliance/brand", body='{ "legal_name":  "Ace LLC"}', headers=headers)
+    assert first.status_code == again.status_code == 200
     assert first.json == again.json
     assert again.headers.get("Idempotent-Replayed") == "true"
-    other = world.call("post", "/v1/users", json={"clerk_user_id": "user_kim", "role": "TECH"}, headers=headers)
+    other = world.call("post", "/v1/compliance/brand", json={"legal_name": "Other LLC"}, headers=headers)
     assert other.status_code == 422
     assert other.json["error"]["code"] == "idempotency_key_reused"
-    # Without the key the same request really is made twice, and the second is a conflict.
-    assert world.call("post", "/v1/users", json={"clerk_user_id": "user_sam", "role": "TECH"}).status_code == 409
+    # Without the key the request really is made again.
+    repeated = world.call("post", "/v1/compliance/brand", json={"legal_name": "Ace LLC"})
+    assert repeated.status_code == 200
+    assert repeated.headers.get("Idempotent-Replayed") is None
     # Keys are per tenant: B may use the same key for its own request.
-    assert (
-        world.call(
-            "post", "/v1/users", who="owner_b", json={"clerk_user_id": "user_sam", "role": "TECH"}, headers=headers
-        ).status_code
-        == 201
-    )
+    theirs = world.call("post", "/v1/compliance/brand", who="owner_b", json={"legal_name": "Bee LLC"}, headers=headers)
+    assert theirs.status_code == 200
+    assert theirs.json["brand"]["legal_name"] == "Bee LLC"
 
 
 def test_gates_and_users_management(world: World) -> None:
@@ -493,6 +451,7 @@ def test_the_app_role_sees_nothing_without_a_tenant_and_only_its_tenant_with_one
         "id_phone_numbers",
         "comp_campaigns",
         "id_memberships",
+        "id_invitations",
         "id_users",
         "id_tenants",
         "outbox_events",

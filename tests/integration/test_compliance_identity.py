@@ -15,8 +15,10 @@ from domain.compliance.handlers import record_keyword
 from domain.events.catalog import MessageReceived
 from domain.events.handling import HandlerContext
 from domain.events.outbox import build_envelope
+from domain.identity import invitations
 from domain.identity import service as identity
 from domain.identity.service import Conflict, IdentityError
+from tests.support.members import join
 
 CALLER = "+13105550100"
 
@@ -185,16 +187,18 @@ def test_past_due_keeps_gates_open_for_the_grace_period(sessions: sessionmaker[S
 def test_the_last_owner_cannot_be_removed_or_demoted(sessions: sessionmaker[Session]) -> None:
     tenant_id = make_tenant(sessions)
     with transaction(sessions) as session:
-        owner = identity.add_member(session, tenant_id=tenant_id, clerk_user_id="user_1", email=None, role="OWNER")
-        tech = identity.add_member(session, tenant_id=tenant_id, clerk_user_id="user_2", email=None, role="TECH")
+        owner = join(session, tenant_id=tenant_id, clerk_user_id="user_1", role="OWNER")
+        tech = join(session, tenant_id=tenant_id, clerk_user_id="user_2", role="TECH")
         with pytest.raises(Conflict):
-            identity.add_member(session, tenant_id=tenant_id, clerk_user_id="user_2", email=None, role="TECH")
+            invitations.invite(
+                session, tenant_id=tenant_id, email="user_2@example.test", role="TECH", ttl=timedelta(hours=1)
+            )
     with pytest.raises(Conflict), transaction(sessions) as session:
-        identity.set_role(session, tenant_id=tenant_id, user_id=owner.user_id, role="TECH")
+        identity.set_role(session, tenant_id=tenant_id, user_id=owner, role="TECH")
     with pytest.raises(Conflict), transaction(sessions) as session:
-        identity.remove_member(session, tenant_id=tenant_id, user_id=owner.user_id)
+        identity.remove_member(session, tenant_id=tenant_id, user_id=owner)
     with transaction(sessions) as session:
-        identity.set_role(session, tenant_id=tenant_id, user_id=tech.user_id, role="OWNER")
-        identity.remove_member(session, tenant_id=tenant_id, user_id=owner.user_id)
+        identity.set_role(session, tenant_id=tenant_id, user_id=tech, role="OWNER")
+        identity.remove_member(session, tenant_id=tenant_id, user_id=owner)
         principal = identity.principal_for(session, "user_2")
         assert principal.roles == {tenant_id: "OWNER"}
