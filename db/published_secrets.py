@@ -20,6 +20,7 @@ PUBLISHED_SECRET_LITERALS: frozenset[str] = frozenset(
         "test-access-token",
         "s3cret-token",
         "wrong",
+        "short",
         # Placeholders anyone might leave in a copied .env; Grafana's factory password.
         "admin",
         "changeme",
