@@ -12,10 +12,12 @@ from ops.cli import get_settings
 @click.pass_context
 def sandbox(ctx: click.Context, bind: str | None) -> None:
     """Serve the sandbox that the twilio SDK, Clerk JWKS clients and Stripe tests talk to."""
+    from ops.preflight import require_free_address
     from ops.sandbox import create_sandbox_app
     from ops.serve import serve
 
     settings = get_settings(ctx)
+    require_free_address(bind or settings.sandbox_bind)
     # ONE worker: messages, faults and the block list live in this process's memory.
     serve(
         lambda: create_sandbox_app(settings),
