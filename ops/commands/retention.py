@@ -32,4 +32,4 @@ def run_command(ctx: click.Context, dry_run: bool, batch_size: int, as_json: boo
         return
     verb = "would affect" if dry_run else "affected"
     for result in results:
-        click.echo(f"{result.name:<18} {verb} {result.rows:>8} rows  (before {result.cutoff:%Y-%m-%d %H:%M} UTC)")
+        click.echo(f"{result.name:<22} {verb} {result.rows:>8} rows  (before {result.cutoff:%Y-%m-%d %H:%M} UTC)")
