@@ -29,6 +29,4 @@ def test_tables_holding_personal_data_have_a_rule() -> None:
         if personal and name not in cascaded:
             assert name not in EXEMPT, f"{name} holds {sorted(personal)}: it needs a retention rule, not an exemption"
     deliveries = metadata.tables["outbox_deliveries"]
-    assert any(
-        fk.column.table.name == "outbox_events" and fk.ondelete == "CASCADE" for fk in deliveries.foreign_keys
-    )
+    assert any(fk.column.table.name == "outbox_events" and fk.ondelete == "CASCADE" for fk in deliveries.foreign_keys)
