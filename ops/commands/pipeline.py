@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ops.cli import get_settings
-from ops.preflight import require_services
+from ops.preflight import require_postgres, require_services
 from ops.runtime import configure_process
 
 
@@ -51,7 +51,7 @@ def scheduler(ctx: click.Context) -> None:
     from ops.jobs import build_scheduler
 
     settings = get_settings(ctx)
-    require_services(settings)
+    require_postgres(settings)  # its jobs are SQL; Redis only carries its heartbeat, which tolerates an outage
     hooks = configure_process(settings, "scheduler")
     hooks.serve_metrics(settings.scheduler_metrics_bind)
     build_scheduler(settings).run(on_tick=hooks.on_tick)

@@ -7,7 +7,6 @@ parameters, against a DATABASE_URL and REDIS_URL on a port nothing listens on.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -19,12 +18,8 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
-from sqlalchemy.orm import Session, sessionmaker
 
-from db.engine import transaction
 from db.settings import Settings
-from domain.identity import service as identity
 from ops.cli import _register, cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,28 +174,13 @@ def test_version() -> None:
     assert done.stdout.strip() == f"nmc {version('nevermisscall')}"
 
 
-def _invoke(settings: Settings, *args: str) -> tuple[int, str]:
-    _register()
-    env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url}
-    result = CliRunner().invoke(cli, list(args), env=env)
-    return result.exit_code, result.output
-
-
-def test_report_and_dlq_list_take_a_uuid_or_a_number_and_refuse_an_unknown_tenant(
-    settings: Settings, sessions: sessionmaker[Session]
-) -> None:
-    with transaction(sessions) as session:
-        created = identity.create_tenant(
-            session, name="Ace", number="+13105557000", forward_to="+13105557001", timezone="UTC", plan="starter"
-        )
-    for ref in (str(created.id), "+13105557000"):
-        code, out = _invoke(settings, "report", "--tenant", ref, "--days", "1", "--json")
-        assert code == 0, out
-        assert json.loads(out)["tenant_id"] == str(created.id)
-        code, out = _invoke(settings, "dlq", "list", "--tenant", ref)
-        assert (code, out) == (0, "no dead letters\n")
-    for unknown in (str(uuid.uuid4()), "+13105559999"):
-        for command in (["report", "--tenant", unknown], ["dlq", "list", "--tenant", unknown]):
-            code, out = _invoke(settings, *command)
-            assert code != 0
-            assert out == f"Error: no tenant {unknown}\n"
+def test_with_only_redis_down_the_commands_that_need_it_fail_in_one_line(tmp_path: Path, settings: Settings) -> None:
+    env = {**_env(tmp_path), "DATABASE_URL": settings.database_url}
+    redis_port = env["REDIS_URL"].rsplit(":", 1)[1].split("/")[0]
+    commands = [["status"], ["ingress"], ["dispatcher"], ["worker"], ["up", "--no-migrate"]]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda argv: _run(argv, env, tmp_path), commands))
+    for argv, done in results:
+        assert done.returncode != 0, argv
+        assert done.stdout == "", argv
+        assert done.stderr == f"Error: cannot reach Redis at 127.0.0.1:{redis_port} (connection refused)\n", argv
