@@ -8,7 +8,8 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.settings import Settings
@@ -17,7 +18,7 @@ from db.settings import Settings
 def make_engine(
     settings: Settings, *, pool_size: int = 5, max_overflow: int = 10, application_name: str = "nmc"
 ) -> Engine:
-    return create_engine(
+    engine = create_engine(
         settings.sqlalchemy_url,
         pool_size=pool_size,
         max_overflow=max_overflow,
@@ -26,7 +27,30 @@ def make_engine(
         pool_recycle=1800,
         pool_timeout=5,
         connect_args={"application_name": application_name, "connect_timeout": 5},
+        # Bound values are callers' numbers and words: an error, and every log line quoting one, leaves them out.
+        hide_parameters=True,
     )
+    event.listen(engine, "handle_error", _scrub_error)
+    return engine
+
+
+def scrub_row_values(error: BaseException) -> None:
+    """Drop Postgres's DETAIL line ("Key (e164)=(+1310…) already exists", "Failing row contains (…)") from an error's
+    message: it quotes row values. ``error.diag.message_detail`` keeps it for code that decides on it."""
+    if isinstance(error, psycopg.Error) and error.args and isinstance(error.args[0], str):
+        error.args = (_without_detail(error.args[0]), *error.args[1:])
+
+
+def _without_detail(message: str) -> str:
+    return "\n".join(line for line in message.splitlines() if not line.lstrip().startswith("DETAIL:"))
+
+
+def _scrub_error(context: ExceptionContext) -> None:
+    scrub_row_values(context.original_exception)
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None and wrapped.args and isinstance(wrapped.args[0], str):
+        # SQLAlchemy copied the driver's message when it wrapped it: scrub that copy too.
+        wrapped.args = (_without_detail(wrapped.args[0]), *wrapped.args[1:])
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -63,8 +87,12 @@ def execute_autocommitted(engine: Engine, query: str, params: Mapping[str, Any])
         finally:
             if not connection.closed:
                 connection.autocommit = False  # the pool's other users expect SQLAlchemy's transactions
-    except psycopg.OperationalError:
+    except psycopg.OperationalError as error:
         pooled.invalidate()
+        scrub_row_values(error)
+        raise
+    except psycopg.Error as error:
+        scrub_row_values(error)
         raise
     finally:
         pooled.close()

@@ -21,6 +21,8 @@ PUBLISHED_SECRET_LITERALS: frozenset[str] = frozenset(
         "s3cret-token",
         "wrong",
         "short",
+        "s3cret-pw",
+        "hunter2-secret",
         # Placeholders anyone might leave in a copied .env; Grafana's factory password.
         "admin",
         "changeme",

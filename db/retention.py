@@ -5,7 +5,17 @@
 * webhook dedupe — 90 days: ``webhook_events`` rows deleted;
 * outbox — 30 days after dispatch: ``outbox_events`` deleted (their ``outbox_deliveries`` cascade), except events
   that still have an unreplayed dead letter (deleting those would silently drop the DLQ entry with the cascade);
-* ``processed_events`` markers — 30 days.
+* ``processed_events`` markers — 30 days;
+* dead letters — 180 days after they died, replayed or not: the envelope carries the message body and numbers (a
+  replayed one usually goes sooner, with its outbox event); this runs before the outbox rule, which it unblocks;
+* operator API idempotency keys — 24 hours: a client's retries come within minutes, and the stored response quotes
+  replies, phone numbers and emails;
+* first-SMS claims, done operator tasks, finished holds, past appointments and revoked opt-outs — 13 months (metadata
+  holding a caller's number). An *active* opt-out is never deleted: it is what keeps us from texting someone who said
+  STOP.
+
+Every table in the schema has a rule here or a written reason in ``EXEMPT`` (a test compares them with the models'
+metadata, so a new table cannot slip past retention unnoticed).
 
 Each batch is its own short transaction: pick at most ``batch_size`` rows with ``LIMIT … FOR UPDATE SKIP LOCKED``
 (rows a handler is working on are skipped, never waited for), change them, commit. ``lock_timeout`` bounds the wait
@@ -29,6 +39,7 @@ DEFAULT_BATCH_SIZE = 500
 @dataclass(frozen=True)
 class Rule:
     name: str
+    table: str
     description: str
     # A SELECT of the key column(s) of every row the rule applies to; ``:cutoff`` is bound.
     candidates: str
@@ -40,6 +51,7 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule(
         name="message_bodies",
+        table="conv_messages",
         description="message bodies older than 180 days purged (body NULL, body_purged_at set)",
         age="180 days",
         candidates="SELECT id FROM conv_messages WHERE created_at < :cutoff AND body IS NOT NULL",
@@ -47,6 +59,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="message_metadata",
+        table="conv_messages",
         description="messages older than 13 months deleted",
         age="13 months",
         candidates="SELECT id FROM conv_messages WHERE created_at < :cutoff",
@@ -54,6 +67,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="conversations",
+        table="conv_conversations",
         description="closed or blocked conversations last updated over 13 months ago deleted",
         age="13 months",
         candidates=(
@@ -64,13 +78,23 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="webhook_events",
+        table="webhook_events",
         description="webhook dedupe rows older than 90 days deleted",
         age="90 days",
         candidates="SELECT id FROM webhook_events WHERE received_at < :cutoff",
         apply="DELETE FROM webhook_events w USING ({batch}) b WHERE w.id = b.id",
     ),
     Rule(
+        name="dead_letters",
+        table="dead_letters",
+        description="dead letters older than 180 days deleted (their envelopes carry bodies and numbers)",
+        age="180 days",
+        candidates="SELECT id FROM dead_letters WHERE dead_at < :cutoff",
+        apply="DELETE FROM dead_letters d USING ({batch}) b WHERE d.id = b.id",
+    ),
+    Rule(
         name="outbox_events",
+        table="outbox_events",
         description="outbox events dispatched over 30 days ago deleted (deliveries cascade)",
         age="30 days",
         candidates=(
@@ -83,6 +107,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="processed_events",
+        table="processed_events",
         description="processed (event, handler) markers older than 30 days deleted",
         age="30 days",
         candidates="SELECT event_id, handler FROM processed_events WHERE processed_at < :cutoff",
@@ -90,7 +115,98 @@ RULES: tuple[Rule, ...] = (
             "DELETE FROM processed_events p USING ({batch}) b WHERE p.event_id = b.event_id AND p.handler = b.handler"
         ),
     ),
+    Rule(
+        name="idempotency_keys",
+        table="id_api_idempotency_keys",
+        description="operator API idempotency keys older than 24 hours deleted (stored responses quote replies)",
+        age="24 hours",
+        candidates="SELECT tenant_id, key FROM id_api_idempotency_keys WHERE created_at < :cutoff",
+        apply=(
+            "DELETE FROM id_api_idempotency_keys k USING ({batch}) b WHERE k.tenant_id = b.tenant_id AND k.key = b.key"
+        ),
+    ),
+    Rule(
+        name="first_response_claims",
+        table="conv_first_response_claims",
+        description="first-SMS claims older than 13 months deleted",
+        age="13 months",
+        candidates="SELECT id FROM conv_first_response_claims WHERE claimed_at < :cutoff",
+        apply="DELETE FROM conv_first_response_claims c USING ({batch}) b WHERE c.id = b.id",
+    ),
+    Rule(
+        name="operator_tasks",
+        table="conv_operator_tasks",
+        description="operator tasks done over 13 months ago deleted (open ones are live work)",
+        age="13 months",
+        candidates="SELECT id FROM conv_operator_tasks WHERE status = 'done' AND done_at < :cutoff",
+        apply="DELETE FROM conv_operator_tasks t USING ({batch}) b WHERE t.id = b.id",
+    ),
+    Rule(
+        name="holds",
+        table="sched_holds",
+        description="holds no longer active and created over 13 months ago deleted",
+        age="13 months",
+        candidates="SELECT id FROM sched_holds WHERE status <> 'active' AND created_at < :cutoff",
+        apply="DELETE FROM sched_holds h USING ({batch}) b WHERE h.id = b.id",
+    ),
+    Rule(
+        name="appointments",
+        table="sched_appointments",
+        description="appointments that ended over 13 months ago deleted (reporting keeps the daily figures)",
+        age="13 months",
+        candidates="SELECT id FROM sched_appointments WHERE upper(timeslot) < :cutoff",
+        apply="DELETE FROM sched_appointments a USING ({batch}) b WHERE a.id = b.id",
+    ),
+    Rule(
+        name="revoked_opt_outs",
+        table="comp_opt_outs",
+        description="opt-outs revoked over 13 months ago deleted (an active opt-out is kept: it honours STOP)",
+        age="13 months",
+        candidates="SELECT id FROM comp_opt_outs WHERE revoked_at < :cutoff",
+        apply="DELETE FROM comp_opt_outs o USING ({batch}) b WHERE o.id = b.id",
+    ),
+    Rule(
+        name="closed_invitations",
+        table="id_invitations",
+        # The address of someone who may never have joined: once the invitation is used, revoked or expired the
+        # membership (if any) keeps what the tenant needs, so the invitation goes after a month of audit trail.
+        description="invitations accepted, revoked or expired over 30 days ago deleted",
+        age="30 days",
+        candidates="SELECT id FROM id_invitations WHERE coalesce(accepted_at, revoked_at, expires_at) < :cutoff",
+        apply="DELETE FROM id_invitations i USING ({batch}) b WHERE i.id = b.id",
+    ),
 )
+
+# Tables no rule purges, and why. Personal data of callers (numbers, text, payloads) always has a rule above;
+# what is here is the tenant's own account and configuration (removed with the account), aggregates, or rows that
+# go with a parent that has a rule.
+EXEMPT: dict[str, str] = {
+    "outbox_deliveries": "deleted with its outbox event (ON DELETE CASCADE), so it follows the outbox rule",
+    "id_tenants": "the customer's own account (business name, forwarding and owner numbers), kept while a customer",
+    "id_phone_numbers": "the tenant's own Twilio numbers: business data, kept while the tenant holds them",
+    "id_users": "operator accounts (Clerk id, email), kept while the account exists and removed with it",
+    "id_memberships": (
+        "user-tenant-role links with the address and mobile the tenant invited: staff's account data, removed with "
+        "the membership"
+    ),
+    "id_plans": "plan definitions: no personal data",
+    "id_feature_gates": "a tenant's plan and subscription state: no personal data",
+    "comp_brands": "the tenant's 10DLC brand (legal name, EIN): needed by the carrier registration while a customer",
+    "comp_campaigns": "the tenant's 10DLC campaign status: no personal data",
+    "catalog_service_items": "the tenant's price list: no personal data",
+    "catalog_aliases": "other names for the tenant's services: no personal data",
+    "sched_resources": "technicians and bays the tenant configured: business configuration",
+    "sched_resource_services": "which resource does which service: ids only",
+    "sched_working_hours": "weekly shifts: no personal data",
+    "sched_time_off": "days off the tenant entered: business configuration",
+    "sched_calendars": "which external calendar a resource mirrors: configuration",
+    "sched_external_busy": "busy intervals and the provider's event id mirrored from a calendar: no caller data",
+    "bill_customers": "the tenant's Stripe customer id: billing record",
+    "bill_subscriptions": "the tenant's Stripe subscription state: billing record",
+    "bill_plan_prices": "which Stripe price is which plan: no personal data",
+    "rep_daily_tenant_stats": "per-tenant daily counts and sums: aggregates, no numbers or text",
+    "rep_first_responses": "latencies keyed by message id: no numbers or text (the message goes at 13 months)",
+}
 
 
 @dataclass

@@ -151,9 +151,9 @@ def take_backup(settings: Settings) -> BackupInfo:
                 "pg_dump",
             )
             conn.rollback()
-    except psycopg.OperationalError as error:
+    except psycopg.OperationalError:
         partial.unlink(missing_ok=True)
-        raise BackupError(f"cannot reach Postgres: {str(error).strip().splitlines()[0]}") from None
+        raise  # the CLI names the server in one line
     except BackupError:
         partial.unlink(missing_ok=True)
         raise

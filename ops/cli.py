@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import make_engine, make_session_factory
 from db.settings import Settings, SettingsError
+from ops.failures import describe
 
 
 class NmcGroup(click.Group):
@@ -23,9 +24,16 @@ class NmcGroup(click.Group):
             return super().invoke(ctx)
         except SettingsError as error:
             raise click.ClickException(str(error)) from None
+        except Exception as error:
+            # Database, Redis, broker, HTTP and OS errors, from any command: one line naming what failed.
+            message = describe(error, ctx.obj if isinstance(ctx.obj, Settings) else None)
+            if message is None:
+                raise
+            raise click.ClickException(message) from None
 
 
 @click.group(cls=NmcGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nevermisscall", prog_name="nmc", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """NeverMissCall: missed call to booked appointment over SMS."""
@@ -66,7 +74,12 @@ def _register() -> None:
 
 
 def main() -> None:
-    _register()
+    try:
+        # Importing the commands can already fail on the environment (PROMETHEUS_MULTIPROC_DIR missing).
+        _register()
+    except OSError as error:
+        click.echo(f"Error: {describe(error, None)}", err=True)
+        sys.exit(1)
     try:
         cli.main(prog_name="nmc", standalone_mode=True)
     except KeyboardInterrupt:

@@ -11,9 +11,9 @@ import ``ops``, so they use structlog directly::
     with structlog.contextvars.bound_contextvars(tenant_id=..., correlation_id=..., causation_id=..., event_id=...):
         ...
 
-Masking runs last before rendering, over every value (nested payloads and formatted tracebacks included): E.164
-numbers keep their country/area prefix and last four digits (``+1310***1212``), message bodies keep only their
-length.
+Masking runs last before rendering, over every value (nested payloads and formatted tracebacks included): phone
+numbers in any common format (E.164, ``+1 310 555 1212``, ``(310) 555-1212``, ``310.555.1212``…) keep their
+country/area prefix and last four digits (``+1310***1212``), message bodies keep only their length.
 """
 
 from __future__ import annotations
@@ -34,8 +34,13 @@ from db.settings import Settings
 CORRELATION_FIELDS = ("tenant_id", "correlation_id", "causation_id", "event_id")
 # Keys whose values are message text written by callers or the AI: never logged, only their length.
 BODY_KEYS = frozenset({"body", "Body", "message_body", "text", "reply", "prompt", "completion", "content"})
-# A "+" then 7..15 digits (E.164), not part of a longer number or word.
-_E164 = re.compile(r"(?<![\w+])\+([1-9]\d{6,14})(?!\d)")
+# International: a "+" then 7..15 digits, single spaces, dots or dashes allowed between them ("+13105551212",
+# "+1 310 555 1212", "+44 20 7946 0958"); never inside a longer word or number.
+_INTERNATIONAL = re.compile(r"(?<![\w+])\+[1-9](?:[ .\-]?\d){6,14}(?!\d)")
+# North American without the "+": "(310) 555-1212", "310-555-1212", "310.555.1212", "310 555 1212",
+# "1-310-555-1212". The separators are required, so bare digit runs (cents, epoch seconds, pids) are left alone, and
+# the edges exclude pieces of UUIDs, dates, addresses and versions.
+_NORTH_AMERICAN = re.compile(r"(?<![\w.+\-])(?:1[ .\-]?)?(?:\(\d{3}\) ?|\d{3}[ .\-])\d{3}[ .\-]\d{4}(?![\w\-]|[.:]\d)")
 _NOISY = ("sqlalchemy.engine", "urllib3", "httpx", "httpcore", "twilio.http_client")
 
 
@@ -48,7 +53,14 @@ def mask_phone(number: str) -> str:
 
 
 def mask_text(value: str) -> str:
-    return _E164.sub(lambda match: mask_phone(match.group(0)), value)
+    """Every phone number in free text, in any common format, masked as its E.164 form would be."""
+    value = _INTERNATIONAL.sub(lambda match: mask_phone("+" + re.sub(r"\D", "", match.group(0))), value)
+    return _NORTH_AMERICAN.sub(lambda match: mask_phone(_north_american_e164(match.group(0))), value)
+
+
+def _north_american_e164(text: str) -> str:
+    digits = re.sub(r"\D", "", text)
+    return f"+{digits}" if len(digits) == 11 else f"+1{digits}"
 
 
 def _mask(value: Any) -> Any:

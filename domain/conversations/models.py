@@ -89,7 +89,10 @@ class FirstResponseClaim(Base):
     """One first SMS per caller per tenant per window: claimed with one atomic upsert."""
 
     __tablename__ = "conv_first_response_claims"
-    __table_args__ = (UniqueConstraint("tenant_id", "caller"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "caller"),
+        Index("ix_conv_first_response_claims_claimed_at", "claimed_at"),  # retention's 13-month cutoff
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     SmallInteger,
     Text,
     Time,
+    text,
 )
 from sqlalchemy.dialects.postgresql import TSTZRANGE, UUID, ExcludeConstraint, Range
 from sqlalchemy.orm import Mapped, mapped_column
@@ -127,6 +128,8 @@ class Hold(Base):
             using="gist",
             where="status = 'active'",
         ),
+        # Retention deletes finished holds after 13 months, in batches found through this.
+        Index("ix_sched_holds_finished_created_at", "created_at", postgresql_where=text("status <> 'active'")),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

@@ -335,7 +335,9 @@ def document() -> dict[str, Any]:
                     "name": "Idempotency-Key",
                     "in": "header",
                     "required": False,
-                    "description": "Same key and body: the stored response. Same key, other body: 422.",
+                    "description": (
+                        "Same key and body: the stored response. Same key, other body: 422. Keys are kept 24 hours."
+                    ),
                     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                 }
             )

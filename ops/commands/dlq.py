@@ -8,7 +8,8 @@ import uuid
 import click
 
 from ops.cli import cli_sessions, echo_json, get_settings
-from workers.dlq import get_dead_letter, list_dead_letters, replay_one
+from ops.commands.params import TENANT_HELP, resolve_tenant
+from workers.dlq import ReplayResult, get_dead_letter, list_dead_letters, replay_one
 
 
 def _uuid(value: str, what: str) -> uuid.UUID:
@@ -24,7 +25,7 @@ def dlq() -> None:
 
 
 @dlq.command("list")
-@click.option("--tenant", help="Only this tenant's (UUID).")
+@click.option("--tenant", help=f"Only this tenant's. {TENANT_HELP}")
 @click.option("--event", "event_name", help="Only this event name, e.g. nmc.telephony.CallMissed.")
 @click.option("--handler", help="Only this handler, e.g. conversations.send_first_sms.")
 @click.option("--all", "include_replayed", is_flag=True, help="Include dead letters already replayed.")
@@ -43,7 +44,7 @@ def list_command(
     with cli_sessions(settings) as sessions, sessions() as session:
         letters = list_dead_letters(
             session,
-            tenant_id=_uuid(tenant, "--tenant") if tenant else None,
+            tenant_id=resolve_tenant(session, tenant).id if tenant else None,
             event_name=event_name,
             handler=handler,
             include_replayed=include_replayed,
@@ -101,15 +102,18 @@ def replay_command(ctx: click.Context, ids: tuple[str, ...], replay_all: bool, d
     settings = get_settings(ctx)
     explicit = [_uuid(value, "ID") for value in ids]
     broker = make_broker(settings)
-    results = []
+    results: list[ReplayResult] = []
     with cli_sessions(settings) as sessions:
         if replay_all:
             with sessions() as session:
                 explicit = [letter.id for letter in list_dead_letters(session, limit=1_000_000)]
         try:
-            with click.progressbar(explicit, label="replaying", file=sys.stderr, show_pos=True) as bar:
-                for target in bar:
-                    results.append(replay_one(sessions, broker, target, dry_run=dry_run))
+            # A bar only for --all (where the database has already answered): IDs named one by one need none.
+            if replay_all:
+                with click.progressbar(explicit, label="replaying", file=sys.stderr, show_pos=True) as bar:
+                    results.extend(replay_one(sessions, broker, target, dry_run=dry_run) for target in bar)
+            else:
+                results.extend(replay_one(sessions, broker, target, dry_run=dry_run) for target in explicit)
         finally:
             broker.close()
     if as_json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ops.cli import get_settings
+from ops.preflight import require_free_address, require_services
 from ops.runtime import configure_process
 
 
@@ -20,6 +21,8 @@ def ingress(ctx: click.Context, bind: str | None, workers: int | None, threads: 
     from ops.serve import serve
 
     settings = get_settings(ctx)
+    require_services(settings)
+    require_free_address(bind or settings.ingress_bind)
     threads = threads or settings.ingress_threads
     # Every thread may hold a database connection; the pool is sized from the thread count actually served.
     settings = settings.model_copy(update={"ingress_threads": threads})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ops.cli import get_settings
+from ops.preflight import require_postgres, require_services
 from ops.runtime import configure_process
 
 
@@ -15,6 +16,7 @@ def dispatcher(ctx: click.Context) -> None:
     from workers.processes import run_dispatcher
 
     settings = get_settings(ctx)
+    require_services(settings)
     hooks = configure_process(settings, "dispatcher")
     hooks.serve_metrics(settings.dispatcher_metrics_bind)
     run_dispatcher(settings, on_tick=hooks.on_tick)
@@ -30,6 +32,7 @@ def worker(ctx: click.Context, processes: int | None, threads: int | None, queue
     from workers.processes import run_worker
 
     settings = get_settings(ctx)
+    require_services(settings)
     hooks = configure_process(settings, "worker")
     hooks.serve_metrics(settings.worker_metrics_bind)
     run_worker(
@@ -48,6 +51,7 @@ def scheduler(ctx: click.Context) -> None:
     from ops.jobs import build_scheduler
 
     settings = get_settings(ctx)
+    require_postgres(settings)  # its jobs are SQL; Redis only carries its heartbeat, which tolerates an outage
     hooks = configure_process(settings, "scheduler")
     hooks.serve_metrics(settings.scheduler_metrics_bind)
     build_scheduler(settings).run(on_tick=hooks.on_tick)

@@ -6,11 +6,11 @@ import uuid
 from datetime import date, datetime
 
 import click
-from sqlalchemy.exc import OperationalError
 
 from db.engine import make_engine, make_session_factory, transaction
 from domain.reporting import projections, queries
 from ops.cli import echo_json, get_settings
+from ops.commands.params import TENANT_HELP, resolve_tenant
 
 
 def _money(cents: int) -> str:
@@ -22,7 +22,7 @@ def _ms(value: float | None) -> str:
 
 
 @click.command()
-@click.option("--tenant", "tenant", help="Tenant UUID (required unless --rebuild).")
+@click.option("--tenant", "tenant", help=f"{TENANT_HELP} Required unless --rebuild.")
 @click.option("--days", type=click.IntRange(1, queries.MAX_DAYS), default=7, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the days and totals as JSON.")
 @click.option("--rebuild", is_flag=True, help="Recompute the projections from outbox_events first.")
@@ -33,16 +33,17 @@ def report(
 ) -> None:
     """Per-day missed calls, conversations, first-response P50/P95, bookings, recovered revenue, opt-outs and
     takeovers for one tenant (UTC days)."""
-    try:
-        tenant_id = uuid.UUID(tenant) if tenant else None
-    except ValueError:
-        raise click.BadParameter(f"{tenant!r} is not a UUID", param_hint="--tenant") from None
-    if tenant_id is None and not rebuild:
+    if tenant is None and not rebuild:
         raise click.UsageError("--tenant is required")
     settings = get_settings(ctx)
     engine = make_engine(settings, pool_size=1, max_overflow=0, application_name="nmc-report")
     sessions = make_session_factory(engine)
     try:
+        tenant_id: uuid.UUID | None = None
+        if tenant is not None:
+            # An unknown tenant is "no tenant X", not a table of zeros.
+            with sessions() as session:
+                tenant_id = resolve_tenant(session, tenant).id
         if rebuild:
             since_day: date | None = since.date() if since is not None else None
             with transaction(sessions) as session:
@@ -57,9 +58,6 @@ def report(
         with sessions() as session:
             rows = queries.daily_report(session, tenant_id, days)
             total = queries.totals(session, tenant_id, days)
-    except OperationalError as error:
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        raise click.ClickException(f"cannot reach Postgres: {reason}") from None
     finally:
         engine.dispose()
     if as_json:

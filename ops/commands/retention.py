@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy.exc import OperationalError
 
 from db.engine import make_engine, make_session_factory
 from ops.cli import echo_json, get_settings
@@ -26,9 +25,6 @@ def run_command(ctx: click.Context, dry_run: bool, batch_size: int, as_json: boo
     engine = make_engine(settings, pool_size=1, max_overflow=0, application_name="nmc-retention")
     try:
         results = run_retention(make_session_factory(engine), dry_run=dry_run, batch_size=batch_size)
-    except OperationalError as error:
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
-        raise click.ClickException(f"retention failed: {reason}") from None
     finally:
         engine.dispose()
     if as_json:
@@ -36,4 +32,4 @@ def run_command(ctx: click.Context, dry_run: bool, batch_size: int, as_json: boo
         return
     verb = "would affect" if dry_run else "affected"
     for result in results:
-        click.echo(f"{result.name:<18} {verb} {result.rows:>8} rows  (before {result.cutoff:%Y-%m-%d %H:%M} UTC)")
+        click.echo(f"{result.name:<22} {verb} {result.rows:>8} rows  (before {result.cutoff:%Y-%m-%d %H:%M} UTC)")

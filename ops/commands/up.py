@@ -17,6 +17,7 @@ import redis
 from db import heartbeats
 from db.settings import Settings
 from ops.cli import cli, get_settings
+from ops.preflight import require_free_address, require_services
 from ops.stack import die_with_parent
 
 PROCESS_ORDER = ("sandbox", "ingress", "dispatcher", "worker", "scheduler")
@@ -95,6 +96,10 @@ def processes_to_start(settings: Settings, available: set[str]) -> list[str]:
 def up(ctx: click.Context, no_demo: bool, migrate: bool) -> None:
     """Run ingress, dispatcher, worker, scheduler and sandbox together until Ctrl-C."""
     settings = get_settings(ctx)
+    # Children started against a missing database or on a taken port would only be restarted for ever.
+    require_services(settings)
+    require_free_address(settings.ingress_bind)
+    require_free_address(settings.sandbox_bind)
     if migrate:
         from db.migrate import upgrade
 

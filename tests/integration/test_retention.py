@@ -142,8 +142,16 @@ def test_dry_run_counts_and_changes_nothing(sessions: sessionmaker[Session]) -> 
         "message_metadata": 2,
         "conversations": 1,
         "webhook_events": 5,
+        "dead_letters": 0,
         "outbox_events": 2,  # 31 days, and the dead letter already replayed
         "processed_events": 1,
+        "idempotency_keys": 0,
+        "first_response_claims": 0,
+        "operator_tasks": 0,
+        "holds": 0,
+        "appointments": 0,
+        "revoked_opt_outs": 0,
+        "closed_invitations": 0,
     }
     assert _body(sessions, world.ids["msg_200d"])[0] is not None
     assert _exists(sessions, "webhook_events", "id", world.ids["hook_old_0"])
@@ -216,3 +224,156 @@ def test_rows_locked_by_a_handler_are_skipped_not_waited_for(sessions: sessionma
     assert not _exists(sessions, "webhook_events", "id", world.ids["hook_old_1"])
     # The next run picks up what was skipped.
     assert {result.name: result.rows for result in run_retention(sessions, now=NOW)}["webhook_events"] == 1
+
+
+class PersonalData:
+    """Rows of the other tables holding a caller's number or words, each just past or just inside its cutoff."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.ids: dict[str, Any] = {}
+        self.tenant = uuid.uuid4()
+        self.resource = uuid.uuid4()
+        with sessions() as session, session.begin():
+            self.session = session
+            self.sql(
+                "INSERT INTO id_tenants (id, name, timezone, forward_to) VALUES (:t, 'Ace', 'UTC', '+13105550001')"
+            )
+            self.sql("INSERT INTO sched_resources (id, tenant_id, name) VALUES (:r, :t, 'Mike')")
+            for name, age in (("key_25h", timedelta(hours=25)), ("key_23h", timedelta(hours=23))):
+                self.sql(
+                    "INSERT INTO id_api_idempotency_keys (tenant_id, key, request_fingerprint, response_status, "
+                    "response_body, created_at) VALUES (:t, :name, 'f', 201, "
+                    '\'{"reply": "call +13105551212", "email": "a@b.co"}\', :at)',
+                    name=name,
+                    at=NOW - age,
+                )
+            for name, age in (("dl_181d", 181), ("dl_179d", 179)):
+                self.ids[name] = self.dead_letter(NOW - age * DAY)
+            for name, age in (("claim_14m", 430), ("claim_12m", 360)):
+                self.ids[name] = self.sql(
+                    "INSERT INTO conv_first_response_claims (id, tenant_id, caller, claimed_at) "
+                    "VALUES (gen_random_uuid(), :t, :caller, :at) RETURNING id",
+                    caller=f"+1310555{age:04d}",
+                    at=NOW - age * DAY,
+                )
+            for name, status, age in (("task_done_14m", "done", 430), ("task_open_14m", "open", 430)):
+                self.ids[name] = self.sql(
+                    "INSERT INTO conv_operator_tasks (id, tenant_id, kind, note, status, created_at, done_at) "
+                    "VALUES (gen_random_uuid(), :t, 'callback', 'call +13105551212', :status, :at, "
+                    "CASE WHEN :status = 'done' THEN CAST(:at AS timestamptz) END) RETURNING id",
+                    status=status,
+                    at=NOW - age * DAY,
+                )
+            self.ids["task_done_12m"] = self.sql(
+                "INSERT INTO conv_operator_tasks (id, tenant_id, kind, note, status, created_at, done_at) "
+                "VALUES (gen_random_uuid(), :t, 'callback', 'x', 'done', :at, :at) RETURNING id",
+                at=NOW - 360 * DAY,
+            )
+            for index, (name, status, age) in enumerate(
+                (("hold_expired_14m", "expired", 430), ("hold_active_14m", "active", 430), ("hold_12m", "expired", 360))
+            ):
+                start = NOW - age * DAY + index * timedelta(hours=1)
+                self.ids[name] = self.sql(
+                    "INSERT INTO sched_holds (id, tenant_id, resource_id, service_item_id, timeslot, status, "
+                    "expires_at, customer_phone, created_at) VALUES (gen_random_uuid(), :t, :r, gen_random_uuid(), "
+                    "tstzrange(:start, :start + interval '1 hour'), :status, :start, '+13105551212', :start) "
+                    "RETURNING id",
+                    status=status,
+                    start=start,
+                )
+            for name, age in (("appt_ended_14m", 430), ("appt_ended_12m", 360)):
+                self.ids[name] = self.sql(
+                    "INSERT INTO sched_appointments (id, tenant_id, resource_id, service_item_id, timeslot, "
+                    "customer_phone, price_cents, created_at) VALUES (gen_random_uuid(), :t, :r, gen_random_uuid(), "
+                    "tstzrange(:start, :start + interval '1 hour'), '+13105551212', 12000, :start) RETURNING id",
+                    start=NOW - age * DAY,
+                )
+            for name, revoked in (("optout_revoked_14m", 430), ("optout_revoked_12m", 360), ("optout_active", None)):
+                self.ids[name] = self.sql(
+                    "INSERT INTO comp_opt_outs (id, tenant_id, phone, source, created_at, revoked_at) VALUES "
+                    "(gen_random_uuid(), :t, :phone, 'keyword', :created, :revoked) RETURNING id",
+                    phone=f"+1310555{1000 + len(self.ids):04d}",
+                    created=NOW - 500 * DAY,
+                    revoked=None if revoked is None else NOW - revoked * DAY,
+                )
+            for name, accepted, revoked, expires in (
+                ("invite_expired_31d", None, None, 31),
+                ("invite_revoked_31d", None, 31, -5),
+                ("invite_accepted_29d", 29, None, 25),
+                ("invite_open", None, None, -3),
+            ):
+                self.ids[name] = self.sql(
+                    "INSERT INTO id_invitations (id, tenant_id, email, role, token_hash, created_at, expires_at, "
+                    "accepted_at, revoked_at) VALUES (gen_random_uuid(), :t, :email, 'TECH', :name, :created, "
+                    ":expires, :accepted, :revoked) RETURNING id",
+                    email=f"{name.replace('_', '-')}@example.com",
+                    name=name,
+                    created=NOW - 40 * DAY,
+                    expires=NOW - expires * DAY,
+                    accepted=None if accepted is None else NOW - accepted * DAY,
+                    revoked=None if revoked is None else NOW - revoked * DAY,
+                )
+        del self.session
+
+    def sql(self, statement: str, **params: Any) -> Any:
+        result = self.session.execute(text(statement), {"t": self.tenant, "r": self.resource, **params})
+        return result.scalar() if "RETURNING" in statement else None
+
+    def dead_letter(self, dead_at: datetime) -> uuid.UUID:
+        event, delivery = uuid.uuid4(), uuid.uuid4()
+        self.sql(
+            "INSERT INTO outbox_events (event_id, event_name, schema_version, tenant_id, occurred_at, correlation_id, "
+            "payload, dispatched_at) VALUES (:e, 'nmc.telephony.CallMissed', 1, :t, :at, :e, "
+            '\'{"caller": "+13105551212"}\', :at)',
+            e=event,
+            at=dead_at,
+        )
+        self.sql(
+            "INSERT INTO outbox_deliveries (id, event_id, handler, queue, status, attempts) "
+            "VALUES (:d, :e, 'conversations.send_first_sms', 'conversations', 'dead', 6)",
+            d=delivery,
+            e=event,
+        )
+        self.sql(
+            "INSERT INTO dead_letters (id, delivery_id, event_id, event_name, handler, tenant_id, envelope, attempts, "
+            "last_error, traceback, dead_at) VALUES (:d, :d, :e, 'nmc.telephony.CallMissed', "
+            "'conversations.send_first_sms', :t, '{\"payload\": {\"caller\": \"+13105551212\"}}', 6, 'boom', "
+            "'tb', :at)",
+            d=delivery,
+            e=event,
+            at=dead_at,
+        )
+        return event
+
+
+def test_every_table_with_a_callers_data_is_purged_past_its_cutoff(sessions: sessionmaker[Session]) -> None:
+    data = PersonalData(sessions)
+    ids = data.ids
+    counts = {result.name: result.rows for result in run_retention(sessions, now=NOW)}
+    assert counts["idempotency_keys"] == 1
+    assert counts["dead_letters"] == 1
+    with sessions() as session:
+        keys = set(session.execute(text("SELECT key FROM id_api_idempotency_keys")).scalars())
+    assert keys == {"key_23h"}
+    # A dead letter older than 180 days goes, and with it the outbox event it was holding back (same run).
+    assert not _exists(sessions, "dead_letters", "event_id", ids["dl_181d"])
+    assert not _exists(sessions, "outbox_events", "event_id", ids["dl_181d"])
+    assert _exists(sessions, "dead_letters", "event_id", ids["dl_179d"])
+    assert _exists(sessions, "outbox_events", "event_id", ids["dl_179d"])
+    assert not _exists(sessions, "conv_first_response_claims", "id", ids["claim_14m"])
+    assert _exists(sessions, "conv_first_response_claims", "id", ids["claim_12m"])
+    assert not _exists(sessions, "conv_operator_tasks", "id", ids["task_done_14m"])
+    assert _exists(sessions, "conv_operator_tasks", "id", ids["task_open_14m"])
+    assert _exists(sessions, "conv_operator_tasks", "id", ids["task_done_12m"])
+    assert not _exists(sessions, "sched_holds", "id", ids["hold_expired_14m"])
+    assert _exists(sessions, "sched_holds", "id", ids["hold_active_14m"])
+    assert _exists(sessions, "sched_holds", "id", ids["hold_12m"])
+    assert not _exists(sessions, "sched_appointments", "id", ids["appt_ended_14m"])
+    assert _exists(sessions, "sched_appointments", "id", ids["appt_ended_12m"])
+    assert not _exists(sessions, "comp_opt_outs", "id", ids["optout_revoked_14m"])
+    assert _exists(sessions, "comp_opt_outs", "id", ids["optout_revoked_12m"])
+    assert _exists(sessions, "comp_opt_outs", "id", ids["optout_active"])  # STOP is honoured for ever
+    assert not _exists(sessions, "id_invitations", "id", ids["invite_expired_31d"])
+    assert not _exists(sessions, "id_invitations", "id", ids["invite_revoked_31d"])
+    assert _exists(sessions, "id_invitations", "id", ids["invite_accepted_29d"])
+    assert _exists(sessions, "id_invitations", "id", ids["invite_open"])

@@ -105,3 +105,41 @@ def test_envelope_fields_reads_the_four_ids() -> None:
         "causation_id": None,
         "event_id": "e",
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("sms from +13105551212 ok", "sms from +1310***1212 ok"),
+        ("call me at (310) 555-1212 please", "call me at +1310***1212 please"),
+        ("call me at (310)555-1212", "call me at +1310***1212"),
+        ("my cell is 310-555-1212.", "my cell is +1310***1212."),
+        ("or 310.555.1212, thanks", "or +1310***1212, thanks"),
+        ("number: 310 555 1212", "number: +1310***1212"),
+        ("reach +1 310 555 1212 after 5", "reach +1310***1212 after 5"),
+        ("1-310-555-1212 is the office", "+1310***1212 is the office"),
+        ("London +44 20 7946 0958 too", "London +4420***0958 too"),
+        ("dotted +1.310.555.1212", "dotted +1310***1212"),
+        ("two: 310-555-1212 and +447911123456", "two: +1310***1212 and +4479***3456"),
+        ('{"From": "(310) 555-1212"}', '{"From": "+1310***1212"}'),
+    ],
+)
+def test_phone_numbers_in_every_common_format_are_masked_in_free_text(text: str, masked: str) -> None:
+    assert mask_text(text) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tenant 123e4567-e89b-12d3-a456-426614174000 and 12345678-1234-1234-1234-123456789012",
+        "at 2026-12-01T11:09:06.086415+00:00 and 2026-12-01 11:09:06 +0000",
+        "took 1500 ms, then 12.5 s, p95 310.555 ms",
+        "price_cents=450000 amount 12000 revenue $1,234.56 total 3105551212",
+        "epoch 1733050000, pid 12518, seq 9000000001",
+        "listening on 127.0.0.1:5432 and localhost:8000, redis 10.100.200.12:6379",
+        "version 3.11.7, retry +12 at 2024-01-01T00:00:00+00:00 id abc+1234567890x",
+        "range 100-200-3000x and sku 310-555-12345 and 1.310.555.1212.5",
+    ],
+)
+def test_ids_times_durations_amounts_and_ports_are_left_alone(text: str) -> None:
+    assert mask_text(text) == text

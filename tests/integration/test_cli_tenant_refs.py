@@ -1,0 +1,41 @@
+"""`--tenant` names a tenant by UUID or E.164 in `report` and `dlq list`; an unknown one is one line, exit 1."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from click.testing import CliRunner
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.engine import transaction
+from db.settings import Settings
+from domain.identity import service as identity
+from ops.cli import _register, cli
+
+
+def _invoke(settings: Settings, *args: str) -> tuple[int, str]:
+    _register()
+    env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url}
+    result = CliRunner().invoke(cli, list(args), env=env)
+    return result.exit_code, result.output
+
+
+def test_report_and_dlq_list_take_a_uuid_or_a_number_and_refuse_an_unknown_tenant(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    with transaction(sessions) as session:
+        created = identity.create_tenant(
+            session, name="Ace", number="+13105557000", forward_to="+13105557001", timezone="UTC", plan="starter"
+        )
+    for ref in (str(created.id), "+13105557000"):
+        code, out = _invoke(settings, "report", "--tenant", ref, "--days", "1", "--json")
+        assert code == 0, out
+        assert json.loads(out)["tenant_id"] == str(created.id)
+        code, out = _invoke(settings, "dlq", "list", "--tenant", ref)
+        assert (code, out) == (0, "no dead letters\n")
+    for unknown in (str(uuid.uuid4()), "+13105559999"):
+        for command in (["report", "--tenant", unknown], ["dlq", "list", "--tenant", unknown]):
+            code, out = _invoke(settings, *command)
+            assert code != 0
+            assert out == f"Error: no tenant {unknown}\n"
