@@ -42,10 +42,18 @@ def assert_all_gone(pids: set[int], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while left := {pid for pid in pids if alive(pid)}:
         if time.monotonic() > deadline:
+            running = {pid: _command_line(pid) for pid in left}
             for pid in left:  # do not leave them consuming after the test either
                 os.kill(pid, signal.SIGKILL)
-            raise AssertionError(f"{what}: {sorted(left)} still running after {timeout} s")
+            raise AssertionError(f"{what}: {running} still running after {timeout} s")
         time.sleep(0.1)
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
 
 
 def test_worker_children_die_with_a_sigkilled_pool_parent(settings: Settings, tmp_path: Path) -> None:

@@ -50,11 +50,14 @@ def test_nmc_status_on_the_default_namespace_sees_the_running_processes(settings
         text = status()
         assert text.returncode == 0, text.stdout + text.stderr
         lines = {line.split()[1]: line for line in text.stdout.splitlines() if line.startswith("process")}
-        assert "up" in lines["ingress"] and str(ingress) in lines["ingress"], text.stdout
-        assert "up" in lines["dispatcher"] and str(dispatcher) in lines["dispatcher"], text.stdout
+        for name, pid in (("ingress", ingress), ("dispatcher", dispatcher)):
+            assert lines[name].split()[2] == "up", text.stdout
+            assert str(pid) in lines[name], text.stdout
     finally:
         stack.stop()
-    # A clean stop removes the ingress's heartbeat at once (the dispatcher's runs out with its TTL).
+    # A clean stop removes the heartbeats at once, rather than leaving them to run out with their TTL.
     gone = status("--json")
     assert gone.returncode == 0, gone.stdout + gone.stderr
-    assert ingress not in {beat["pid"] for beat in json.loads(gone.stdout)["processes"].get("ingress", [])}
+    left = json.loads(gone.stdout)["processes"]
+    assert ingress not in {beat["pid"] for beat in left.get("ingress", [])}
+    assert dispatcher not in {beat["pid"] for beat in left.get("dispatcher", [])}
