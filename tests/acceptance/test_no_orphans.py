@@ -22,13 +22,20 @@ pytestmark = [
 ]
 
 
-def alive(pid: int) -> bool:
-    """Running: not gone and not a zombie (a zombie only waits for its new parent to reap it)."""
+def started_at(pid: int) -> int | None:
+    """The process's start time (clock ticks since boot), or None once it has gone or is a zombie (waiting only to
+    be reaped). Together with the pid it names one process: pids are reused, and fast on a busy box."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+            fields = stat.read().rsplit(")", 1)[1].split()
     except FileNotFoundError:
-        return False
+        return None
+    return None if fields[0] == "Z" else int(fields[19])
+
+
+def alive(pid: int, since: int | None = None) -> bool:
+    now = started_at(pid)
+    return now is not None and (since is None or now == since)
 
 
 def descendants(pid: int) -> set[int]:
@@ -38,9 +45,28 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def assert_all_gone(pids: set[int], timeout: float, what: str) -> None:
+def identify(pids: set[int]) -> dict[int, int]:
+    """Each running pid with its start time: what to check later that it is still *that* process."""
+    return {pid: since for pid in pids if (since := started_at(pid)) is not None}
+
+
+def wait_for_children(parent: int, count: int, timeout: float) -> dict[int, int]:
+    def enough() -> list[int] | None:
+        found = child_pids(parent)
+        return found if len(found) == count else None
+
+    return identify(set(wait_until(enough, timeout, f"{count} children of {parent}")))
+
+
+def kill_survivors(identities: dict[int, int]) -> None:
+    for pid, since in identities.items():
+        if alive(pid, since):
+            os.kill(pid, signal.SIGKILL)
+
+
+def assert_all_gone(identities: dict[int, int], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
-    while left := {pid for pid in pids if alive(pid)}:
+    while left := {pid for pid, since in identities.items() if alive(pid, since)}:
         if time.monotonic() > deadline:
             running = {pid: _command_line(pid) for pid in left}
             for pid in left:  # do not leave them consuming after the test either
@@ -60,7 +86,7 @@ def test_worker_children_die_with_a_sigkilled_pool_parent(settings: Settings, tm
     stack = LocalStack(settings.database_url, settings.redis_url, settings.dramatiq_namespace, log_dir=tmp_path)
     pool = stack.start_process("worker", "-p", "2", "-t", "2")
     try:
-        children = set(wait_until(lambda: len(child_pids(pool.pid)) == 2 and child_pids(pool.pid), 60, "2 children"))
+        children = wait_for_children(pool.pid, 2, 60)
         os.kill(pool.pid, signal.SIGKILL)  # the parent only: nothing signals its children for it
         pool.wait(10)
         # A child stops gracefully (finishing its in-flight messages, up to 10 s), then exits.
@@ -80,7 +106,7 @@ def test_gunicorn_workers_die_with_a_sigkilled_arbiter(settings: Settings, tmp_p
     stack.start(["ingress"], timeout=60)
     try:
         arbiter = stack.processes["ingress"].pid
-        workers = set(wait_until(lambda: len(child_pids(arbiter)) == 2 and child_pids(arbiter), 30, "2 workers"))
+        workers = wait_for_children(arbiter, 2, 30)
         os.kill(arbiter, signal.SIGKILL)
         stack.processes["ingress"].wait(10)
         assert_all_gone(workers, 30, "gunicorn workers of a SIGKILLed arbiter")
@@ -117,11 +143,11 @@ def test_nmc_up_leaves_no_process_behind(settings: Settings, tmp_path: Path, sig
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    started: set[int] = set()
+    started: dict[int, int] = {}
     try:
         wait_until(lambda: b"NeverMissCall is up" in log_path.read_bytes() or up.poll() is not None, 120, "nmc up")
         assert up.poll() is None, log_path.read_text()[-3000:]
-        started = descendants(up.pid)
+        started = identify(descendants(up.pid))
         # sandbox, ingress (arbiter + 2), dispatcher, worker (parent + 2), scheduler
         assert len(started) >= 9, (sorted(started), log_path.read_text()[-3000:])
         up.send_signal(sig)
@@ -131,6 +157,4 @@ def test_nmc_up_leaves_no_process_behind(settings: Settings, tmp_path: Path, sig
         if up.poll() is None:
             up.kill()
             up.wait(10)
-        for pid in started:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        kill_survivors(started)
