@@ -441,6 +441,23 @@ def test_the_app_role_only_appends_to_the_outbox_and_never_touches_the_pipelines
         )
 
 
+def test_the_app_role_reaches_no_table_outside_row_level_security_but_the_plans(engine: Engine) -> None:
+    """A new table is the app role's by default privileges: one without a tenant (so without RLS) is bookkeeping
+    or reference data, and must be revoked from nmc_app (or added here, read-only, after thought)."""
+    with engine.connect() as conn:
+        reachable = conn.execute(
+            text(
+                "SELECT c.relname, has_table_privilege('nmc_app', c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')"
+                " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relrowsecurity"
+                " AND (has_table_privilege('nmc_app', c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE')"
+                "      OR has_any_column_privilege('nmc_app', c.oid, 'SELECT, INSERT, UPDATE'))"
+                " ORDER BY 1"
+            )
+        ).all()
+    assert [tuple(row) for row in reachable] == [("bill_plan_prices", False), ("id_plans", False)]
+
+
 def _first_column(conn: Any, table: str) -> str:
     return str(
         conn.execute(
