@@ -83,6 +83,7 @@ class LocalStack:
         return self
 
     def start_process(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         # Every process writes its metric samples there from its first import: it must exist before any starts.
         Path(self.env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
         with open(self.log_dir / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
