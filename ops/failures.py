@@ -81,7 +81,7 @@ def _redis(error: redis.RedisError, settings: Settings | None) -> str:
         found = _REDIS_CONNECT.search(text)
         reason = found.group(2) if found else text or type(error).__name__
         return f"cannot reach Redis at {where} ({_lower_first(reason)})"
-    return f"Redis at {where}: {text or type(error).__name__}"
+    return f"Redis at {where} answered an error: {text or type(error).__name__}"
 
 
 def _redis_address(settings: Settings | None) -> str:

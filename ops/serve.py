@@ -49,6 +49,10 @@ def serve(
         "graceful_timeout": 10,
         "keepalive": 5,
         "accesslog": None,
+        # Gunicorn (>= 25.1) otherwise listens on ONE control socket per user ($XDG_RUNTIME_DIR or ~/.gunicorn
+        # /gunicorn.ctl): the ingress and the sandbox would share it, and whoever can reach it can resize or stop
+        # the other's workers. Nothing here uses `gunicornc`; signals do what it would.
+        "control_socket_disable": True,
     }
     options.update(extra)
     _GunicornApp(app_factory, options).run()

@@ -6,7 +6,6 @@ other running on the machine. Processes can be SIGKILLed and restarted one at a 
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import socket
@@ -20,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from db import lifetime
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PROCESSES = ("sandbox", "ingress", "dispatcher", "worker")
@@ -76,7 +77,6 @@ class LocalStack:
         }
 
     def start(self, names: Iterable[str] = DEFAULT_PROCESSES, *, timeout: float = 30.0) -> LocalStack:
-        Path(self.env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
         for name in names:
             self.start_process(name)
         self.wait_ready(timeout)
@@ -84,6 +84,8 @@ class LocalStack:
 
     def start_process(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        # Every process writes its metric samples there from its first import: it must exist before any starts.
+        Path(self.env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
         with open(self.log_dir / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
             process = subprocess.Popen(
                 [sys.executable, "-m", "ops", name, *args],
@@ -152,9 +154,6 @@ class LocalStack:
                 process.wait(5)
 
 
-_PR_SET_PDEATHSIG = 1
-
-
 def die_with_parent() -> Callable[[], None] | None:
     """A ``preexec_fn`` that has the child sent SIGTERM when the process starting it dies (Linux).
 
@@ -168,10 +167,7 @@ def die_with_parent() -> Callable[[], None] | None:
     parent = os.getpid()
 
     def in_child() -> None:
-        if sys.platform.startswith("linux"):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-            if os.getppid() != parent:  # the parent died before the request took effect
-                os._exit(1)
+        lifetime.die_with_parent(parent)
 
     return in_child
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -14,7 +15,7 @@ from multiprocessing.context import ForkProcess
 import dramatiq
 import redis
 
-from db import heartbeats
+from db import heartbeats, lifetime
 from db.heap import freeze_startup_heap
 from db.metrics import mark_process_dead
 from db.settings import Settings
@@ -49,9 +50,11 @@ def run_dispatcher(settings: Settings, *, on_tick: Callable[[], None] | None = N
     logger.info("dispatcher stopped")
 
 
-def _worker_child(settings: Settings, threads: int, queues: tuple[str, ...]) -> None:
+def _worker_child(settings: Settings, threads: int, queues: tuple[str, ...], parent: int) -> None:
     stop = threading.Event()
     _stop_on_signals(stop)
+    # A SIGKILLed pool parent cannot stop its children: the kernel's SIGTERM does, and they stop as on any SIGTERM.
+    lifetime.die_with_parent(parent)
     runtime, _ = build_worker_runtime(settings, queues=queues or None)
     worker = dramatiq.Worker(
         runtime.broker,
@@ -67,11 +70,16 @@ def _worker_child(settings: Settings, threads: int, queues: tuple[str, ...]) -> 
     beats = redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
     while True:
         try:
-            heartbeats.beat(beats, "worker-consumer", ttl_seconds=settings.heartbeat_ttl_seconds)
+            heartbeats.beat(
+                beats, settings.dramatiq_namespace, "worker-consumer", ttl_seconds=settings.heartbeat_ttl_seconds
+            )
         except redis.RedisError as error:
             logger.warning("heartbeat not written: %s", error)
         if stop.wait(min(5.0, settings.heartbeat_ttl_seconds / 3)):
             break
+    with contextlib.suppress(redis.RedisError):  # else the key runs out with its TTL
+        heartbeats.stop(beats, settings.dramatiq_namespace, "worker-consumer")
+    beats.close()
     worker.stop(timeout=10_000)
     runtime.broker.close()
     runtime.engine.dispose()
@@ -92,7 +100,8 @@ def run_worker(
     _stop_on_signals(stop)
 
     def spawn() -> ForkProcess:
-        child = context.Process(target=_worker_child, args=(settings, threads, wanted), daemon=False)
+        # Forked from this (main) thread, which lives as long as the pool: its death is the pool's.
+        child = context.Process(target=_worker_child, args=(settings, threads, wanted, os.getpid()), daemon=False)
         child.start()
         return child
 

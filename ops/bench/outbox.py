@@ -88,7 +88,7 @@ class Pipeline:
                 for process in self.processes:
                     if process.poll() is not None:
                         raise click.ClickException(f"a pipeline process exited with {process.returncode}")
-                fresh = heartbeats.alive_since(client, self.started_at)
+                fresh = heartbeats.alive_since(client, settings.dramatiq_namespace, self.started_at)
                 if fresh["dispatcher"] >= self.dispatchers and fresh["worker-consumer"] >= self.worker_processes:
                     return
                 time.sleep(0.1)

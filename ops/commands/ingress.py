@@ -6,7 +6,7 @@ import click
 
 from ops.cli import get_settings
 from ops.preflight import require_free_address, require_services
-from ops.runtime import configure_process
+from ops.runtime import ArbiterHeartbeat, configure_process
 
 
 @click.command()
@@ -26,7 +26,7 @@ def ingress(ctx: click.Context, bind: str | None, workers: int | None, threads: 
     threads = threads or settings.ingress_threads
     # Every thread may hold a database connection; the pool is sized from the thread count actually served.
     settings = settings.model_copy(update={"ingress_threads": threads})
-    configure_process(settings, "ingress")
+    heartbeat = ArbiterHeartbeat(configure_process(settings, "ingress"))
     serve(
         lambda: create_app(settings),
         bind=bind or settings.ingress_bind,
@@ -36,4 +36,6 @@ def ingress(ctx: click.Context, bind: str | None, workers: int | None, threads: 
         log_level=settings.log_level,
         # A dead worker's live gauges must not be summed forever by the multiprocess collector.
         child_exit=lambda server, worker: mark_process_dead(settings, "ingress", worker.pid),
+        when_ready=heartbeat.when_ready,
+        on_exit=heartbeat.on_exit,
     )

@@ -20,6 +20,7 @@ def dispatcher(ctx: click.Context) -> None:
     hooks = configure_process(settings, "dispatcher")
     hooks.serve_metrics(settings.dispatcher_metrics_bind)
     run_dispatcher(settings, on_tick=hooks.on_tick)
+    hooks.on_exit()
 
 
 @click.command()
@@ -42,6 +43,7 @@ def worker(ctx: click.Context, processes: int | None, threads: int | None, queue
         queues=queues,
         on_tick=hooks.on_tick,
     )
+    hooks.on_exit()
 
 
 @click.command()
@@ -55,3 +57,4 @@ def scheduler(ctx: click.Context) -> None:
     hooks = configure_process(settings, "scheduler")
     hooks.serve_metrics(settings.scheduler_metrics_bind)
     build_scheduler(settings).run(on_tick=hooks.on_tick)
+    hooks.on_exit()

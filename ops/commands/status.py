@@ -77,7 +77,11 @@ def queue_depths(client: redis.Redis, namespace: str) -> dict[str, dict[str, int
         pipe.hlen(f"{prefix}{name}.msgs")
         pipe.hlen(f"{prefix}{name}.DQ.msgs")
         pipe.zcard(f"{prefix}{name}.XQ")
-        ready, unacked, delayed, dead = pipe.execute()
+        answers = pipe.execute(raise_on_error=False)
+        for key, answer in zip((name, f"{name}.msgs", f"{name}.DQ.msgs", f"{name}.XQ"), answers, strict=True):
+            if isinstance(answer, Exception):  # a key of the namespace that is not Dramatiq's
+                raise redis.ResponseError(f"{answer} (key {prefix}{key})")
+        ready, unacked, delayed, dead = answers
         depths[name] = {"ready": ready, "unacked": unacked, "delayed": delayed, "dead": dead}
     return depths
 
@@ -88,9 +92,9 @@ def dramatiq_consumers(client: redis.Redis, namespace: str, now_ms: int | None =
     return int(client.zcount(f"{namespace}:__heartbeats__", now_ms - DRAMATIQ_HEARTBEAT_TIMEOUT_MS, "+inf"))
 
 
-def process_status(client: redis.Redis, prefix: str = heartbeats.PREFIX) -> dict[str, list[dict[str, Any]]]:
+def process_status(client: redis.Redis, namespace: str) -> dict[str, list[dict[str, Any]]]:
     found: dict[str, list[dict[str, Any]]] = {}
-    for beat in heartbeats.alive(client, prefix=prefix):
+    for beat in heartbeats.alive(client, namespace):
         found.setdefault(beat.process, []).append(
             {"pid": beat.pid, "host": beat.host, "age_seconds": round(beat.age_seconds, 1), "ttl": beat.ttl_seconds}
         )
@@ -117,7 +121,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     try:
         report["queues"] = queue_depths(client, settings.dramatiq_namespace)
         report["dramatiq_consumers"] = dramatiq_consumers(client, settings.dramatiq_namespace)
-        report["processes"] = process_status(client)
+        report["processes"] = process_status(client, settings.dramatiq_namespace)
     finally:
         client.close()
     if as_json:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -67,14 +68,28 @@ def _wait_ready(url: str, timeout: float, stop: threading.Event) -> bool:
     return False
 
 
-def _wait_consuming(settings: Settings, *, since: float, timeout: float, stop: threading.Event) -> bool:
+def run_is_consuming(beats: list[heartbeats.Heartbeat], host: str, dispatcher: int, worker: int) -> bool:
+    """Whether this run's dispatcher (pid ``dispatcher``) and a consuming child of its worker pool (pid ``worker``)
+    have beaten on this host: another system's processes on the same Redis and namespace do not count."""
+    mine = [beat for beat in beats if beat.host == host]
+    return any(beat.process == "dispatcher" and beat.pid == dispatcher for beat in mine) and any(
+        beat.process == "worker-consumer" and beat.ppid == worker for beat in mine
+    )
+
+
+def _wait_consuming(settings: Settings, children: dict[str, Child], *, timeout: float, stop: threading.Event) -> bool:
     """Wait until the dispatcher and a consuming worker process of this run have reported alive."""
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=1, socket_connect_timeout=1)
+    host = socket.gethostname()
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline and not stop.is_set():
-            fresh = heartbeats.alive_since(client, since)
-            if fresh["dispatcher"] and fresh["worker-consumer"]:
+            dispatcher, worker = children["dispatcher"].process, children["worker"].process
+            assert dispatcher is not None
+            assert worker is not None
+            # A restarted child has a new pid: read them afresh on every round.
+            beats = heartbeats.alive(client, settings.dramatiq_namespace)
+            if run_is_consuming(beats, host, dispatcher.pid, worker.pid):
                 return True
             time.sleep(0.2)
     except redis.RedisError:
@@ -122,11 +137,12 @@ def up(ctx: click.Context, no_demo: bool, migrate: bool) -> None:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    started = time.time()
     for child in children:
         _start(child, lock)
     ready = _wait_ready(f"http://{settings.ingress_bind}/readyz", 60, stop) if "ingress" in available else True
-    ready = ready and _wait_consuming(settings, since=started, timeout=60, stop=stop)
+    by_name = {child.name: child for child in children}
+    consuming = {"dispatcher", "worker"} <= set(by_name)
+    ready = ready and (not consuming or _wait_consuming(settings, by_name, timeout=60, stop=stop))
     if ready and not stop.is_set():
         sandbox = "" if settings.live_mode else f"  sandbox http://{settings.sandbox_bind}"
         click.echo(f"NeverMissCall is up: ingress http://{settings.ingress_bind}{sandbox}")

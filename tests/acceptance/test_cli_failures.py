@@ -60,6 +60,8 @@ def _value(command: str, param: click.Parameter) -> str:
         return "owner@example.com"
     if name in {"number", "forward_to", "owner_mobile", "caller", "phone"}:
         return "+13105550124"
+    if name == "messaging_service_sid":
+        return "MG" + "0" * 32
     if name == "timezone":
         return "America/New_York"
     if name.endswith("id") or name.endswith("ids") or name == "role":

@@ -4,6 +4,7 @@ pipeline gauges the scheduler refreshes."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from db import heartbeats, metrics
 from db.settings import Settings
 from ops.cli import cli
 from ops.commands.status import database_status, dramatiq_consumers, process_status, queue_depths
+from ops.commands.up import run_is_consuming
 
 NOW = datetime.now(UTC)
 
@@ -111,19 +113,63 @@ def test_queue_depths_read_dramatiqs_own_redis_layout(settings: Settings, redis_
 
 def test_heartbeats_expire_on_their_own(settings: Settings, redis_namespace: str) -> None:
     client = redis.Redis.from_url(settings.redis_url)
-    prefix = f"{redis_namespace}:heartbeat"
-    heartbeats.beat(client, "dispatcher", prefix=prefix, pid=101)
-    heartbeats.beat(client, "worker", prefix=prefix, pid=202, ttl_seconds=5)
-    heartbeats.beat(client, "worker", prefix=prefix, pid=203)
-    found = process_status(client, prefix=prefix)
+    heartbeats.beat(client, redis_namespace, "dispatcher", pid=101)
+    heartbeats.beat(client, redis_namespace, "worker", pid=202, ttl_seconds=5)
+    heartbeats.beat(client, redis_namespace, "worker", pid=203)
+    found = process_status(client, redis_namespace)
     assert sorted(found) == ["dispatcher", "worker"]
     assert [entry["pid"] for entry in found["worker"]] == [202, 203]
+    prefix = heartbeats.prefix_for(redis_namespace)
     assert client.ttl(f"{prefix}:worker:202") <= 5
-    heartbeats.stop(client, "worker", prefix=prefix, pid=203)
+    heartbeats.stop(client, redis_namespace, "worker", pid=203)
     client.pexpire(f"{prefix}:dispatcher:101", 1)  # a killed process: its key simply runs out
     time.sleep(0.02)
-    assert {beat.pid for beat in heartbeats.alive(client, prefix=prefix)} == {202}
+    assert {beat.pid for beat in heartbeats.alive(client, redis_namespace)} == {202}
     client.close()
+
+
+def test_heartbeats_are_the_namespaces_own_and_no_queue(settings: Settings, redis_namespace: str) -> None:
+    """Two systems on one Redis: each sees its own processes only, and a heartbeat is never read as a queue."""
+    client = redis.Redis.from_url(settings.redis_url)
+    other = f"{redis_namespace}-other"
+    try:
+        heartbeats.beat(client, redis_namespace, "dispatcher", pid=101)
+        heartbeats.beat(client, other, "dispatcher", pid=909)
+        heartbeats.beat(client, other, "ingress", pid=910)
+        assert {beat.pid for beat in heartbeats.alive(client, redis_namespace)} == {101}
+        assert sorted(process_status(client, other)) == ["dispatcher", "ingress"]
+        assert queue_depths(client, redis_namespace) == {}
+    finally:
+        client.delete(*client.keys(f"{other}:*"))
+        client.close()
+
+
+def _status_env(settings: Settings) -> dict[str, str]:
+    return {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "DRAMATIQ_NAMESPACE": settings.dramatiq_namespace,
+    }
+
+
+def test_nmc_status_names_a_redis_error_for_what_it_is(settings: Settings) -> None:
+    from ops.cli import _register
+
+    _register()
+    runner = CliRunner()
+    env = _status_env(settings)
+    client = redis.Redis.from_url(settings.redis_url)
+    client.set(f"{settings.dramatiq_namespace}:stray", "a string where a queue list belongs")
+    client.close()
+    answered = runner.invoke(cli, ["status"], env=env)
+    assert answered.exit_code == 1
+    assert "WRONGTYPE" in answered.output
+    assert "cannot reach" not in answered.output  # Redis was reached: it answered with an error
+    assert "stray" in answered.output  # ...about this key
+    unreachable = runner.invoke(cli, ["status"], env={**env, "REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert unreachable.exit_code == 1
+    assert "cannot reach Redis at 127.0.0.1:1" in unreachable.output
+    assert "Traceback" not in answered.output + unreachable.output
 
 
 def test_nmc_status_command(settings: Settings, sessions: sessionmaker[Session]) -> None:
@@ -161,11 +207,26 @@ def test_alive_since_counts_only_processes_that_beat_after_the_run_began(
     settings: Settings, redis_namespace: str
 ) -> None:
     client = redis.Redis.from_url(settings.redis_url)
-    prefix = f"{redis_namespace}:heartbeat"
-    heartbeats.beat(client, "dispatcher", prefix=prefix, pid=101)  # left over from an earlier run
+    heartbeats.beat(client, redis_namespace, "dispatcher", pid=101)  # left over from an earlier run
     since = time.time()
-    heartbeats.beat(client, "dispatcher", prefix=prefix, pid=102)
-    heartbeats.beat(client, "worker-consumer", prefix=prefix, pid=201)
-    heartbeats.beat(client, "worker-consumer", prefix=prefix, pid=202)
-    assert heartbeats.alive_since(client, since, prefix=prefix) == {"dispatcher": 1, "worker-consumer": 2}
+    heartbeats.beat(client, redis_namespace, "dispatcher", pid=102)
+    heartbeats.beat(client, redis_namespace, "worker-consumer", pid=201)
+    heartbeats.beat(client, redis_namespace, "worker-consumer", pid=202)
+    assert heartbeats.alive_since(client, redis_namespace, since) == {"dispatcher": 1, "worker-consumer": 2}
+    client.close()
+
+
+def test_nmc_up_is_ready_only_on_its_own_processes(settings: Settings, redis_namespace: str) -> None:
+    """Another `nmc up` on the same Redis and namespace, beating right now, does not make this one ready."""
+    client = redis.Redis.from_url(settings.redis_url)
+    here = socket.gethostname()
+    dispatcher, pool = 4_000_001, 4_000_002  # this run's children, as `nmc up` knows them
+    heartbeats.beat(client, redis_namespace, "dispatcher", pid=5_000_001)
+    heartbeats.beat(client, redis_namespace, "worker-consumer", pid=5_000_003, ppid=5_000_002)
+    assert not run_is_consuming(heartbeats.alive(client, redis_namespace), here, dispatcher, pool)
+    heartbeats.beat(client, redis_namespace, "dispatcher", pid=dispatcher)
+    assert not run_is_consuming(heartbeats.alive(client, redis_namespace), here, dispatcher, pool)
+    heartbeats.beat(client, redis_namespace, "worker-consumer", pid=4_000_003, ppid=pool)
+    assert run_is_consuming(heartbeats.alive(client, redis_namespace), here, dispatcher, pool)
+    assert not run_is_consuming(heartbeats.alive(client, redis_namespace), "another-host", dispatcher, pool)
     client.close()

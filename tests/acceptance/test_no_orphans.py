@@ -1,0 +1,160 @@
+"""No process outlives the one that started it: a SIGKILLed worker-pool parent, gunicorn arbiter or `nmc up` takes
+every process it started with it (checked in /proc, on real processes)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from db.settings import Settings
+from ops.stack import ROOT, LocalStack, child_pids, free_port
+from tests.support.waiting import wait_until
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG and /proc are Linux's"),
+]
+
+
+def started_at(pid: int) -> int | None:
+    """The process's start time (clock ticks since boot), or None once it has gone or is a zombie (waiting only to
+    be reaped). Together with the pid it names one process: pids are reused, and fast on a busy box."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return None
+    return None if fields[0] == "Z" else int(fields[19])
+
+
+def alive(pid: int, since: int | None = None) -> bool:
+    now = started_at(pid)
+    return now is not None and (since is None or now == since)
+
+
+def descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    for child in child_pids(pid):
+        found |= {child} | descendants(child)
+    return found
+
+
+def identify(pids: set[int]) -> dict[int, int]:
+    """Each running pid with its start time: what to check later that it is still *that* process."""
+    return {pid: since for pid in pids if (since := started_at(pid)) is not None}
+
+
+def wait_for_children(parent: int, count: int, timeout: float) -> dict[int, int]:
+    def enough() -> list[int] | None:
+        found = child_pids(parent)
+        return found if len(found) == count else None
+
+    return identify(set(wait_until(enough, timeout, f"{count} children of {parent}")))
+
+
+def kill_survivors(identities: dict[int, int]) -> None:
+    for pid, since in identities.items():
+        if alive(pid, since):
+            os.kill(pid, signal.SIGKILL)
+
+
+def assert_all_gone(identities: dict[int, int], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while left := {pid for pid, since in identities.items() if alive(pid, since)}:
+        if time.monotonic() > deadline:
+            running = {pid: _command_line(pid) for pid in left}
+            for pid in left:  # do not leave them consuming after the test either
+                os.kill(pid, signal.SIGKILL)
+            raise AssertionError(f"{what}: {running} still running after {timeout} s")
+        time.sleep(0.1)
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
+
+
+def test_worker_children_die_with_a_sigkilled_pool_parent(settings: Settings, tmp_path: Path) -> None:
+    stack = LocalStack(settings.database_url, settings.redis_url, settings.dramatiq_namespace, log_dir=tmp_path)
+    pool = stack.start_process("worker", "-p", "2", "-t", "2")
+    try:
+        children = wait_for_children(pool.pid, 2, 60)
+        os.kill(pool.pid, signal.SIGKILL)  # the parent only: nothing signals its children for it
+        pool.wait(10)
+        # A child stops gracefully (finishing its in-flight messages, up to 10 s), then exits.
+        assert_all_gone(children, 30, "worker children of a SIGKILLed pool parent")
+    finally:
+        stack.stop()
+
+
+def test_gunicorn_workers_die_with_a_sigkilled_arbiter(settings: Settings, tmp_path: Path) -> None:
+    stack = LocalStack(
+        settings.database_url,
+        settings.redis_url,
+        settings.dramatiq_namespace,
+        log_dir=tmp_path,
+        extra_env={"INGRESS_WORKERS": "2"},
+    )
+    stack.start(["ingress"], timeout=60)
+    try:
+        arbiter = stack.processes["ingress"].pid
+        workers = wait_for_children(arbiter, 2, 30)
+        os.kill(arbiter, signal.SIGKILL)
+        stack.processes["ingress"].wait(10)
+        assert_all_gone(workers, 30, "gunicorn workers of a SIGKILLed arbiter")
+    finally:
+        stack.stop()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
+def test_nmc_up_leaves_no_process_behind(settings: Settings, tmp_path: Path, sig: signal.Signals) -> None:
+    ingress, sandbox = free_port(), free_port()
+    env = os.environ | {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "DRAMATIQ_NAMESPACE": settings.dramatiq_namespace,
+        "INGRESS_BIND": f"127.0.0.1:{ingress}",
+        "SANDBOX_BIND": f"127.0.0.1:{sandbox}",
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{ingress}",
+        "TWILIO_API_BASE_URL": f"http://127.0.0.1:{sandbox}",
+        "CLERK_JWKS_URL": f"http://127.0.0.1:{sandbox}/.well-known/jwks.json",
+        "DISPATCHER_METRICS_BIND": f"127.0.0.1:{free_port()}",
+        "SCHEDULER_METRICS_BIND": f"127.0.0.1:{free_port()}",
+        "WORKER_METRICS_BIND": f"127.0.0.1:{free_port()}",
+        "WORKER_PROCESSES": "2",
+        "INGRESS_WORKERS": "2",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    log_path = tmp_path / "up.log"
+    with log_path.open("wb") as log:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "ops", "up", "--no-demo", "--no-migrate"],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    started: dict[int, int] = {}
+    try:
+        wait_until(lambda: b"NeverMissCall is up" in log_path.read_bytes() or up.poll() is not None, 120, "nmc up")
+        assert up.poll() is None, log_path.read_text()[-3000:]
+        started = identify(descendants(up.pid))
+        # sandbox, ingress (arbiter + 2), dispatcher, worker (parent + 2), scheduler
+        assert len(started) >= 9, (sorted(started), log_path.read_text()[-3000:])
+        up.send_signal(sig)
+        up.wait(60)
+        assert_all_gone(started, 40, f"processes started by `nmc up` after its {sig.name}")
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait(10)
+        kill_survivors(started)
