@@ -234,10 +234,17 @@ def app_routes(app: falcon.App) -> list[tuple[str, str]]:
 
 
 def gated_request(
-    site: Site, method: str, path: str, body: bytes, content_type: str, query: dict[str, str]
+    site: Site,
+    method: str,
+    path: str,
+    body: bytes,
+    content_type: str,
+    query: dict[str, str],
+    extra: dict[str, str] | None = None,
 ) -> falcon.testing.Result:
     """The request as the route's gate wants it (a valid token or provider signature), so the body is parsed."""
     headers = {"Content-Type": content_type} if content_type else {}
+    headers |= extra or {}
     query_string = urlencode(query)
     if path.startswith("/v1/"):
         headers["Authorization"] = f"Bearer {api.token(site.keys, 'owner_a')}"
@@ -331,4 +338,7 @@ def test_generated_requests_over_every_route_never_5xx(site: Site, data: st.Data
     )
     query = data.draw(st.dictionaries(st.sampled_from(QUERY_NAMES), st.sampled_from(QUERY_VALUES), max_size=3))
     content_type = data.draw(st.sampled_from(CONTENT_TYPES))
-    _check(gated_request(site, method, path, body, content_type, query), (method, path, body[:200], query))
+    header_values = st.sampled_from(["", "x", "١" * 32, "１" * 32, str(site.tenant), str(uuid.uuid4()), "k" * 300])
+    extra = data.draw(st.dictionaries(st.sampled_from(["X-Tenant-Id", "Idempotency-Key"]), header_values))
+    result = gated_request(site, method, path, body, content_type, query, extra)
+    _check(result, (method, path, body[:200], query, extra))
