@@ -21,6 +21,7 @@ from db.settings import Settings
 
 ALGORITHMS = ["RS256"]
 LEEWAY_SECONDS = 5
+MAX_NUMERIC_DATE = 2**53  # the largest integer a JSON number carries exactly
 
 
 class AuthError(Exception):
@@ -141,4 +142,9 @@ def _check_claim_types(claims: dict[str, Any]) -> None:
 
 def _is_numeric_date(value: object) -> bool:
     # RFC 7519 NumericDate: a JSON number (seconds, fractions allowed); a bool is an int to Python, not to JSON.
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    # A huge int is refused here because math.isfinite would raise OverflowError on it.
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) < MAX_NUMERIC_DATE
+    return isinstance(value, float) and math.isfinite(value)

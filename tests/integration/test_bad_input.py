@@ -267,12 +267,23 @@ def _claims_token(site: Site, **claims: Any) -> str:
         {"azp": {"p": api.PARTY}},
         {"exp": str(int(time.time()) + 600)},
         {"exp": True},
+        {"exp": 10**400},
         {"iat": "now"},
         {"nbf": str(int(time.time()))},
         {"sub": ""},
         {"sid": ["sess_1"]},
     ],
-    ids=["azp-list", "azp-object", "exp-string", "exp-bool", "iat-string", "nbf-string", "sub-empty", "sid-list"],
+    ids=[
+        "azp-list",
+        "azp-object",
+        "exp-string",
+        "exp-bool",
+        "exp-huge",
+        "iat-string",
+        "nbf-string",
+        "sub-empty",
+        "sid-list",
+    ],
 )
 def test_claims_of_the_wrong_type_are_401(site: Site, claims: dict[str, Any]) -> None:
     result = site.client.simulate_get("/v1/me", headers={"Authorization": f"Bearer {_claims_token(site, **claims)}"})
