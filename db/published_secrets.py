@@ -23,6 +23,7 @@ PUBLISHED_SECRET_LITERALS: frozenset[str] = frozenset(
         "short",
         "s3cret-pw",
         "hunter2-secret",
+        "chan-token",
         # Placeholders anyone might leave in a copied .env; Grafana's factory password.
         "admin",
         "changeme",

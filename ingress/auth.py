@@ -7,6 +7,7 @@ Issuer is pinned, ``azp`` must be one of ``CLERK_AUTHORIZED_PARTIES``, exp/nbf g
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from db.settings import Settings
 
 ALGORITHMS = ["RS256"]
 LEEWAY_SECONDS = 5
+MAX_NUMERIC_DATE = 2**53  # the largest integer a JSON number carries exactly
 
 
 class AuthError(Exception):
@@ -139,10 +141,33 @@ class ClerkVerifier:
             raise AuthError("token issuer not accepted") from None
         except jwt.PyJWTError:
             raise AuthError("token rejected") from None
+        _check_claim_types(claims)
         azp = claims.get("azp")
         if self._parties and azp not in self._parties:
             raise AuthError("token authorized party not accepted")
-        subject = claims["sub"]
-        if not isinstance(subject, str) or not subject:
-            raise AuthError("token has no subject")
-        return Claims(subject=subject, authorized_party=azp, session_id=claims.get("sid"), raw=claims)
+        return Claims(subject=claims["sub"], authorized_party=azp, session_id=claims.get("sid"), raw=claims)
+
+
+def _check_claim_types(claims: dict[str, Any]) -> None:
+    """PyJWT checks the times with ``int(claim)``, so ``"exp": "9999999999"`` passes and never expires; and an
+    ``azp`` list is unhashable, which a set lookup turns into a 500. Each claim we read must have its JSON type."""
+    for name in ("exp", "iat", "nbf"):
+        value = claims.get(name)
+        if name in claims and not _is_numeric_date(value):
+            raise AuthError(f"token claim {name} is not a NumericDate")
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise AuthError("token has no subject")
+    for name in ("azp", "sid"):
+        if claims.get(name) is not None and not isinstance(claims[name], str):
+            raise AuthError(f"token claim {name} is not a string")
+
+
+def _is_numeric_date(value: object) -> bool:
+    # RFC 7519 NumericDate: a JSON number (seconds, fractions allowed); a bool is an int to Python, not to JSON.
+    # A huge int is refused here because math.isfinite would raise OverflowError on it.
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) < MAX_NUMERIC_DATE
+    return isinstance(value, float) and math.isfinite(value)

@@ -17,6 +17,7 @@ import stripe
 from twilio.request_validator import RequestValidator
 
 from ingress.errors import ApiError, forbidden, malformed
+from ingress.json_body import parse_json
 from ingress.metrics import count_webhook
 from ingress.middleware import read_body
 
@@ -51,7 +52,9 @@ class FormParams(dict[str, list[str]]):
 
 
 def scrub(value: str) -> str:
-    """Postgres refuses NUL characters and lone surrogates (JSON can carry both); providers never send them."""
+    """Postgres refuses NUL characters and lone surrogates; a form body can carry NULs, and real provider text
+    (a caller's SMS, a Stripe description) may, so they are replaced rather than refused. (JSON bodies with a lone
+    surrogate never get here: ``parse_json`` refuses them.)"""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -107,10 +110,7 @@ class TwilioVerifier:
             raise forbidden("a JSON body must be signed through the bodySHA256 query parameter")
         if not self._validator.validate(url, text, signature):
             raise forbidden("Twilio signature or bodySHA256 does not match")
-        try:
-            document = json.loads(text)
-        except ValueError:
-            raise malformed("body is not valid JSON") from None
+        document = parse_json(text)
         if not isinstance(document, dict):
             raise malformed("JSON body must be an object")
         params = FormParams()
@@ -155,10 +155,7 @@ class StripeVerifier:
             raise forbidden("Stripe signature refused: body is not UTF-8") from None
         if _signed_at(header) > time.time() + self._tolerance:
             raise forbidden("Stripe signature refused: timestamp is in the future")
-        try:
-            document = json.loads(body)
-        except ValueError:
-            raise malformed("body is not valid JSON") from None
+        document = parse_json(body)
         if not isinstance(document, dict):
             raise malformed("JSON body must be an object")
         return document

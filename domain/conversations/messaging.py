@@ -10,6 +10,8 @@ _GSM_BASIC = set(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 _GSM_EXTENDED = set("^{}\\[~]|€\f")
+# Twilio's limit for one message, inbound or outbound (it splits it into at most 10 segments); the column checks it.
+MAX_BODY_CHARS = 1600
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, e164_check, now_column, uuid_pk
+from domain.conversations.messaging import MAX_BODY_CHARS
 
 CONVERSATION_STATES = ("open", "human", "closed", "blocked")
 MESSAGE_STATUSES = ("received", "pending", "queued", "sent", "delivered", "undelivered", "failed", "blocked")
@@ -51,6 +52,7 @@ class Message(Base):
         CheckConstraint(e164_check("from_number"), name="from_e164"),
         CheckConstraint(e164_check("to_number"), name="to_e164"),
         CheckConstraint("segments >= 0", name="segments"),
+        CheckConstraint(f"char_length(body) <= {MAX_BODY_CHARS}", name="body_length"),
         Index("ix_conv_messages_conversation", "conversation_id", "created_at"),
         Index(
             "ix_conv_messages_awaiting_status",

@@ -134,6 +134,18 @@ def _get(session: Session, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> 
     return row
 
 
+def hold_conversation(session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
+    """The tenant's conversation, key-share locked until the transaction ends, so a hold or appointment that names
+    it (scheduling keeps the id without a foreign key) names a row of this tenant that stays; else ``NotFound``."""
+    found = session.scalar(
+        select(Conversation.id)
+        .where(Conversation.tenant_id == tenant_id, Conversation.id == conversation_id)
+        .with_for_update(key_share=True)
+    )
+    if found is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+
+
 def conversation_detail(session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> dict[str, Any]:
     conversation = _get(session, tenant_id, conversation_id)
     messages = session.scalars(

@@ -21,6 +21,7 @@ from domain.identity import service as identity
 from domain.identity.models import IdempotencyKey as IdemKey
 from ingress.auth import AuthError, Claims, ClerkVerifier
 from ingress.errors import ApiError
+from ingress.json_body import parse_json
 
 APP_ROLE = "nmc_app"
 MAX_IDEMPOTENCY_KEY = 255
@@ -74,10 +75,9 @@ class Authenticate:
     def __call__(self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]) -> None:
         claims = self.signed_in(req)
         requested = req.get_header("X-Tenant-Id")
-        try:
-            requested_id = uuid.UUID(requested) if requested else None
-        except ValueError:
-            raise ApiError(falcon.HTTP_400, "malformed", "X-Tenant-Id must be a UUID") from None
+        requested_id = as_uuid(requested) if requested else None
+        if requested and requested_id is None:
+            raise ApiError(falcon.HTTP_400, "malformed", "X-Tenant-Id must be a UUID")
         profile = identity.Profile(claims.email, claims.name)
         # Membership lookup runs as the owner: it is what decides which tenant this request may act for.
         with self._sessions() as session, session.begin():
@@ -122,20 +122,38 @@ def caller(req: falcon.Request) -> Caller:
 
 
 def read_body(req: falcon.Request, model: type[M]) -> M:
-    raw = req.bounded_stream.read() or b"{}"
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise ApiError(falcon.HTTP_422, "validation_failed", f"{where}: {first['msg']}") from None
+    return parse_model(req.bounded_stream.read(), model)
 
 
 def parse_uuid(value: str, what: str) -> uuid.UUID:
+    found = as_uuid(value)
+    if found is None:
+        raise ApiError(falcon.HTTP_404, "not_found", f"no such {what}")
+    return found
+
+
+def as_uuid(value: str) -> uuid.UUID | None:
+    """A UUID written in ASCII, or None (``uuid.UUID`` goes through ``int(…, 16)``, which takes fullwidth and other
+    Unicode digits, so one id would have many spellings)."""
+    if not value.isascii():
+        return None
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise ApiError(falcon.HTTP_404, "not_found", f"no such {what}") from None
+        return None
+
+
+def query_int(req: falcon.Request, name: str, *, min_value: int, max_value: int, default: int) -> int:
+    """An integer query parameter in ASCII digits only: Falcon's ``get_param_as_int`` is ``int()``, which also
+    takes " 3", "+3", "3_0" and Arabic-Indic or fullwidth digits."""
+    raw = req.get_param(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(max_value))) or not (
+        min_value <= int(raw) <= max_value
+    ):
+        raise ApiError(falcon.HTTP_400, "malformed", f"{name}: an integer from {min_value} to {max_value}")
+    return int(raw)
 
 
 def run_post(
@@ -193,27 +211,26 @@ def _canonical(body: bytes) -> bytes:
     """Same JSON, same fingerprint: key order and whitespace do not make it another request."""
     if not body.strip():
         return b""
-    try:
-        return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
-        return body
+    return json.dumps(parse_json(body), sort_keys=True, separators=(",", ":")).encode()
 
 
 def json_object(body: bytes) -> dict[str, Any]:
     """The body as a JSON object (empty is ``{}``); anything else is malformed (400), not a validation failure."""
-    try:
-        document = json.loads(body or b"{}")
-    except ValueError:
-        raise ApiError(falcon.HTTP_400, "malformed", "the body is not valid JSON") from None
+    document = parse_json(body or b"{}")
     if not isinstance(document, dict):
         raise ApiError(falcon.HTTP_400, "malformed", "the body must be a JSON object")
     return document
 
 
 def parse_model(body: bytes, model: type[M]) -> M:
-    json_object(body)
+    """The body as ``model``: 400 for what is not JSON we accept (``json_object``), 422 naming the first bad field.
+
+    Validated from the JSON text, not the parsed document, so strict models still take ISO strings for datetimes
+    and UUIDs while refusing ``true`` or ``"30"`` for an integer."""
+    raw = body or b"{}"
+    json_object(raw)
     try:
-        return model.model_validate_json(body or b"{}")
+        return model.model_validate_json(raw)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "body"

@@ -17,7 +17,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.catalog import service as catalog
 from domain.catalog.models import ServiceItem
-from ingress.api.base import Authenticate, authenticate, caller, parse_model, parse_uuid, run_post, tenant_transaction
+from ingress.api.base import (
+    Authenticate,
+    authenticate,
+    caller,
+    parse_model,
+    parse_uuid,
+    query_int,
+    run_post,
+    tenant_transaction,
+)
 from ingress.api.resources import Strict
 from ingress.errors import ApiError
 
@@ -152,7 +161,7 @@ class ServiceItemMatchResource(CatalogResource):
         text = req.get_param("text") or ""
         if len(text) > 500:
             raise ApiError(falcon.HTTP_400, "malformed", "text: at most 500 characters")
-        limit = req.get_param_as_int("limit", min_value=1, max_value=10, default=3) or 3
+        limit = query_int(req, "limit", min_value=1, max_value=10, default=3)
         with tenant_transaction(self.sessions, who.tenant_id) as session:
             found = catalog.match_services(session, tenant_id=who.tenant_id, text=text, limit=limit)
         resp.media = {

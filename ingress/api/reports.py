@@ -12,7 +12,7 @@ import falcon
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.reporting import queries
-from ingress.api.base import Authenticate, authenticate, caller, tenant_transaction
+from ingress.api.base import Authenticate, authenticate, caller, query_int, tenant_transaction
 from ingress.errors import ApiError
 
 DEFAULT_DAYS = 7
@@ -31,12 +31,11 @@ class ReportsResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         who = caller(req)
-        days = req.get_param_as_int("days", min_value=1, max_value=queries.MAX_DAYS, default=DEFAULT_DAYS)
+        count = query_int(req, "days", min_value=1, max_value=queries.MAX_DAYS, default=DEFAULT_DAYS)
         today = datetime.now(UTC).date()
         last = _day(req.get_param("to"), today)
         if abs(last - today) > MAX_DISTANCE:
             raise ApiError(falcon.HTTP_400, "malformed", f"to: must be within {MAX_DISTANCE.days} days of today")
-        count = days or DEFAULT_DAYS
         with tenant_transaction(self.sessions, who.tenant_id) as session:
             rows = queries.daily_report(session, who.tenant_id, count, today=last)
             total = queries.totals(session, who.tenant_id, count, today=last)

@@ -22,6 +22,7 @@ from ingress.api.base import (
     json_object,
     parse_model,
     parse_uuid,
+    query_int,
     require_owner,
     run_post,
     tenant_transaction,
@@ -32,7 +33,8 @@ E164 = Field(pattern=r"^\+[1-9][0-9]{6,14}$")
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: an integer field takes a JSON integer only (not true, 30.0 or "30"), a boolean only true/false.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class ReplyBody(Strict):
@@ -131,7 +133,7 @@ class MeResource(Resource):
 class ConversationsResource(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         who = caller(req)
-        limit = req.get_param_as_int("limit", min_value=1, max_value=operator.MAX_PAGE, default=50)
+        limit = query_int(req, "limit", min_value=1, max_value=operator.MAX_PAGE, default=50)
         state = req.get_param("state")
         if state is not None and state not in ("open", "human", "closed", "blocked"):
             raise ApiError(falcon.HTTP_400, "malformed", "state must be open, human, closed or blocked")
@@ -142,7 +144,7 @@ class ConversationsResource(Resource):
                     tenant_id=who.tenant_id,
                     state=state,
                     caller=req.get_param("caller"),
-                    limit=limit or 50,
+                    limit=limit,
                     cursor=req.get_param("cursor"),
                 )
             except operator.OperatorError as error:

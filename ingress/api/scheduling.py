@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.settings import Settings
 from domain.catalog import service as catalog
+from domain.conversations import operator
 from domain.identity import service as identity
 from domain.scheduling import service as scheduling
 from domain.scheduling.availability import WEEKDAYS, Preference, Shift, Slot, parse_preference
@@ -34,7 +35,17 @@ from domain.scheduling.errors import (
 )
 from domain.scheduling.models import Appointment, Hold, ResourceService, TimeOff, WorkingHours
 from domain.scheduling.models import Resource as ResourceRow
-from ingress.api.base import Authenticate, authenticate, caller, parse_model, parse_uuid, run_post, tenant_transaction
+from ingress.api.base import (
+    Authenticate,
+    as_uuid,
+    authenticate,
+    caller,
+    parse_model,
+    parse_uuid,
+    query_int,
+    run_post,
+    tenant_transaction,
+)
 from ingress.api.catalog import money_json
 from ingress.api.resources import Strict
 from ingress.errors import ApiError, error_body
@@ -330,6 +341,21 @@ def _check_service_items(session: Session, tenant_id: uuid.UUID, ids: Iterable[u
             ) from None
 
 
+def _future_start(value: datetime, now: datetime, field: str) -> datetime:
+    # Said before the horizon or the lead time: a start already gone is never a slot, however near.
+    if value <= now:
+        raise ApiError(falcon.HTTP_422, "validation_failed", f"{field}: must be in the future")
+    return _within_horizon(value, now, field)
+
+
+def _own_conversation(session: Session, tenant_id: uuid.UUID, conversation_id: uuid.UUID | None) -> None:
+    if conversation_id is not None:
+        try:
+            operator.hold_conversation(session, tenant_id=tenant_id, conversation_id=conversation_id)
+        except operator.NotFound as error:
+            raise ApiError(falcon.HTTP_404, "not_found", str(error)) from None
+
+
 def _within_horizon(value: datetime, now: datetime, field: str) -> datetime:
     if not now - HORIZON <= value <= now + HORIZON:
         raise ApiError(falcon.HTTP_422, "validation_failed", f"{field}: must be within {HORIZON.days} days of now")
@@ -340,10 +366,11 @@ def _requested_slot(
     session: Session, tenant_id: uuid.UUID, new: HoldBody | BookBody, now: datetime
 ) -> tuple[catalog.Candidate, datetime, datetime]:
     """What a hold or a booking asks for, checked the same way for both: the start within the horizon, the service
-    item active (its catalog duration and price), the resource the tenant's own."""
-    starts_at = _within_horizon(new.starts_at, now, "starts_at")
+    item active (its catalog duration and price), the resource and the conversation (if any) the tenant's own."""
+    starts_at = _future_start(new.starts_at, now, "starts_at")
     item = _quote(session, tenant_id, new.service_item_id)
     _resource(session, tenant_id, new.resource_id)
+    _own_conversation(session, tenant_id, new.conversation_id)
     return item, starts_at, starts_at + timedelta(minutes=item.duration_minutes)
 
 
@@ -384,15 +411,15 @@ def _query_uuid(req: falcon.Request, name: str, *, required: bool = False) -> uu
         if required:
             raise ApiError(falcon.HTTP_400, "malformed", f"{name}: required")
         return None
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise ApiError(falcon.HTTP_400, "malformed", f"{name}: must be a UUID") from None
+    found = as_uuid(raw)
+    if found is None:
+        raise ApiError(falcon.HTTP_400, "malformed", f"{name}: must be a UUID")
+    return found
 
 
 def _weekday(raw: str) -> int:
     value = raw.strip().lower()
-    if value.isdigit() and int(value) < len(WEEKDAYS):
+    if value.isascii() and value.isdigit() and int(value) < len(WEEKDAYS):
         return int(value)
     for index, name in enumerate(WEEKDAYS):
         if len(value) >= 3 and name.startswith(value):
@@ -578,7 +605,7 @@ class AvailabilityResource(SchedulingResource):
         service_item_id = _query_uuid(req, "service_item_id", required=True)
         assert service_item_id is not None
         resource_id = _query_uuid(req, "resource_id")
-        limit = req.get_param_as_int("limit", min_value=1, max_value=100, default=10) or 10
+        limit = query_int(req, "limit", min_value=1, max_value=100, default=10)
         start = _query_datetime(req, "from") or now
         if start > now + HORIZON:
             raise ApiError(falcon.HTTP_400, "malformed", f"from: must be within {HORIZON.days} days of now")
@@ -723,7 +750,7 @@ class AppointmentsResource(SchedulingResource):
         start = _query_datetime(req, "from")
         end = _query_datetime(req, "to")
         phone = req.get_param("customer_phone")
-        limit = req.get_param_as_int("limit", min_value=1, max_value=200, default=50) or 50
+        limit = query_int(req, "limit", min_value=1, max_value=200, default=50)
         query = select(Appointment).where(Appointment.tenant_id == who.tenant_id)
         if status is not None:
             query = query.where(Appointment.status == status)
@@ -800,7 +827,7 @@ class AppointmentActionResource(SchedulingResource):
                     )
                     return 200, appointment_json(row)
                 move = parse_model(body, RescheduleBody)
-                starts_at = _within_horizon(move.starts_at, now, "starts_at")
+                starts_at = _future_start(move.starts_at, now, "starts_at")
                 if move.resource_id is not None:
                     _resource(session, who.tenant_id, move.resource_id)
                 row = scheduling.reschedule_appointment(

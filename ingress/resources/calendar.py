@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from domain.events import outbox
 from domain.events.catalog import CalendarChangeNotified
 from domain.scheduling.sync import calendar_by_channel, calendars_for_jobber_account
 from ingress.errors import forbidden, malformed
+from ingress.json_body import parse_json
 from ingress.metrics import count_webhook
 from ingress.middleware import read_body
 
@@ -35,6 +35,8 @@ JOBBER_SIGNATURE_HEADER = "X-Jobber-Hmac-SHA256"
 # Topics that can move busy time; anything else (clients, invoices, …) is recorded as ignored.
 _JOBBER_TOPIC = re.compile(r"^(VISIT|JOB|ASSESSMENT|REQUEST)_[A-Z_]+$")
 _GOOGLE_CHANGE_STATES = frozenset({"exists", "not_exists"})
+# Google numbers a channel's messages with a 64-bit counter.
+MAX_MESSAGE_NUMBER_DIGITS = 19
 
 _RECORD = text(
     """
@@ -139,7 +141,8 @@ class GoogleCalendarWebhookResource:
         state = req.get_header("X-Goog-Resource-State") or ""
         number = req.get_header("X-Goog-Message-Number") or ""
         channel_id = req.get_header("X-Goog-Channel-ID") or ""
-        if not number.isdigit():
+        # ASCII only: str.isdigit() also takes "²" and "١", which int() then refuses (or reads as another number).
+        if not (number.isascii() and number.isdigit() and len(number) <= MAX_MESSAGE_NUMBER_DIGITS):
             raise malformed("X-Goog-Message-Number is missing or not a number")
         payload = {
             "channel_id": channel_id,
@@ -181,10 +184,7 @@ def jobber_signature(req: falcon.Request, resp: falcon.Response, resource: objec
     if not given or not hmac.compare_digest(given.encode(), jobber_signature_of(resource.secret, body).encode()):
         count_webhook("jobber", resource.kind, "forged")
         raise forbidden(f"missing or wrong {JOBBER_SIGNATURE_HEADER}")
-    try:
-        document = json.loads(body)
-    except ValueError:
-        raise malformed("body is not valid JSON") from None
+    document = parse_json(body)
     if not isinstance(document, dict):
         raise malformed("JSON body must be an object")
     req.context.jobber_event = document

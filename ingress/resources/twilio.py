@@ -15,6 +15,7 @@ import falcon
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from domain.conversations.messaging import MAX_BODY_CHARS
 from domain.events.catalog import CallMissed, MessageReceived, MessageStatusReported
 from ingress.errors import malformed
 from ingress.metrics import count_webhook
@@ -176,8 +177,10 @@ class SmsResource(_TwilioWebhook):
         media_urls = tuple(scrub(params.first(f"MediaUrl{index}") or "") for index in range(num_media))
         if not all(media_urls):
             raise malformed("NumMedia does not match the MediaUrl parameters")
-        stored = params.to_json()
         body = scrub(params.first("Body") or "")
+        if len(body) > MAX_BODY_CHARS:
+            raise malformed(f"Body is longer than {MAX_BODY_CHARS} characters, Twilio's limit for one message")
+        stored = params.to_json()
         events: list[object] | None = None  # a short code or alphanumeric sender cannot be answered
         if sender is not None and to_number is not None:
             received = MessageReceived(

@@ -82,3 +82,14 @@ def test_phone_columns_accept_only_e164(engine: Engine, number: str) -> None:
             ),
             {"n": number},
         )
+
+
+def test_a_message_body_is_at_most_1600_characters(engine: Engine) -> None:
+    insert = text(
+        "INSERT INTO conv_messages (id, tenant_id, direction, from_number, to_number, body, status)"
+        " VALUES (gen_random_uuid(), gen_random_uuid(), 'in', '+13105551212', '+13105550001', :body, 'received')"
+    )
+    with engine.begin() as conn:
+        conn.execute(insert, {"body": "é" * 1600})
+    with pytest.raises(IntegrityError, match="ck_conv_messages_body_length"), engine.begin() as conn:
+        conn.execute(insert, {"body": "é" * 1601})
