@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ def default_dependencies(
 ) -> dict[str, object]:
     """Everything a handler may ask for by keyword; each handler receives only what its signature names."""
     from domain.conversations.engine.factory import make_engine as make_conversation_engine
+    from domain.conversations.store import PostgresConversationStore
     from workers.adapters.calendars import build_calendar_clients
     from workers.adapters.twilio_gateway import TwilioGateway
     from workers.wiring import (
@@ -62,6 +64,8 @@ def default_dependencies(
         "appointments": AppointmentsAdapter(),
         "tools": BookingToolsFactory(settings),
         "engine": make_conversation_engine(settings),
+        # The send intent commits in its own transaction, before the provider is called.
+        "conversation_store": functools.partial(PostgresConversationStore, intents=sessions),
         "calendars": build_calendar_clients(settings),
     }
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from domain.conversations.ports import SendFailed, SmsSender
+from domain.conversations.store import PostgresConversationStore
 from domain.events import outbox
 from domain.events.catalog import HumanTakeoverReleased, MessageStatusReported
 
@@ -16,15 +16,7 @@ FINAL_STATUSES = ("delivered", "undelivered", "failed")
 
 def expire_human_leases(session: Session, now: datetime, *, limit: int = 500) -> int:
     """A lapsed human lease hands the conversation back to the AI (``HumanTakeoverReleased`` expired)."""
-    rows = session.execute(
-        text(
-            "UPDATE conv_conversations SET state = 'open', human_user_id = NULL, human_lease_expires_at = NULL,"
-            " updated_at = now() WHERE id IN (SELECT id FROM conv_conversations WHERE state = 'human'"
-            " AND human_lease_expires_at < :now ORDER BY human_lease_expires_at LIMIT :limit FOR UPDATE SKIP LOCKED)"
-            " RETURNING id, tenant_id"
-        ),
-        {"now": now, "limit": limit},
-    ).all()
+    rows = PostgresConversationStore(session).expire_human_leases(now, limit=limit)
     for row in rows:
         outbox.append(
             session, HumanTakeoverReleased(conversation_id=row.id, outcome="expired"), tenant_id=row.tenant_id
@@ -40,15 +32,8 @@ def poll_silent_messages(
     What the provider says is written as a ``MessageStatusReported`` fact, so the one status handler applies it with
     the same forward-only rule as a callback.
     """
-    rows = session.execute(
-        text(
-            "SELECT id, tenant_id, provider_ref, status FROM conv_messages"
-            " WHERE direction = 'out' AND status IN ('queued', 'sent') AND provider_ref IS NOT NULL"
-            " AND updated_at < :silent_since AND queued_at > :horizon"
-            " ORDER BY updated_at LIMIT :limit FOR UPDATE SKIP LOCKED"
-        ),
-        {"silent_since": now - silent_after, "horizon": now - timedelta(days=2), "limit": limit},
-    ).all()
+    store = PostgresConversationStore(session)
+    rows = store.silent_messages(now, silent_after=silent_after, limit=limit)
     reported = 0
     for row in rows:
         try:
@@ -56,7 +41,7 @@ def poll_silent_messages(
         except SendFailed:
             continue  # the provider is down too: try again at the next tick
         # Touch the row so an unchanged message is not asked about again at every tick.
-        session.execute(text("UPDATE conv_messages SET updated_at = now() WHERE id = :id"), {"id": row.id})
+        store.touch_message(row.id)
         if status == row.status:
             continue
         outbox.append(
@@ -74,13 +59,7 @@ def reconcile_with_provider(session: Session, now: datetime, *, sms: SmsSender, 
     Every difference becomes a ``MessageStatusReported`` fact; the status handler's forward-only rule decides
     whether it moves anything (the provider cannot make one of our messages go backwards either).
     """
-    rows = session.execute(
-        text(
-            "SELECT m.tenant_id, m.provider_ref, m.status, m.from_number FROM conv_messages m"
-            " WHERE m.direction = 'out' AND m.provider_ref IS NOT NULL AND m.queued_at > :since"
-        ),
-        {"since": now - since},
-    ).all()
+    rows = PostgresConversationStore(session).sent_since(now - since)
     ours = {row.provider_ref: row for row in rows}
     senders = {row.from_number for row in rows}
     reported = 0

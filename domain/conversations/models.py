@@ -14,6 +14,9 @@ from db.base import Base, e164_check, now_column, uuid_pk
 from domain.conversations.messaging import MAX_BODY_CHARS
 
 CONVERSATION_STATES = ("open", "human", "closed", "blocked")
+# The live states: a caller has at most one conversation in them, and only they can be taken over, closed or blocked.
+LIVE_STATES = ("open", "human")
+LIVE_STATE_PREDICATE = f"state IN {LIVE_STATES!r}"
 MESSAGE_STATUSES = ("received", "pending", "queued", "sent", "delivered", "undelivered", "failed", "blocked")
 
 
@@ -28,7 +31,7 @@ class Conversation(Base):
             "tenant_id",
             "caller",
             unique=True,
-            postgresql_where=text("state IN ('open', 'human')"),
+            postgresql_where=text(LIVE_STATE_PREDICATE),
         ),
     )
 

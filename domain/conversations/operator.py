@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session
 
 from domain.conversations.models import CONVERSATION_STATES, Conversation, Message, OperatorTask
+from domain.conversations.store import PostgresConversationStore
 from domain.events import outbox
 from domain.events.catalog import (
     ConversationClosed,
@@ -110,15 +110,10 @@ def list_conversations(
     if state is not None and state not in CONVERSATION_STATES:
         raise Conflict(f"state must be one of {', '.join(CONVERSATION_STATES)}")
     limit = max(1, min(limit, MAX_PAGE))
-    query = select(Conversation).where(Conversation.tenant_id == tenant_id)
-    if state is not None:
-        query = query.where(Conversation.state == state)
-    if caller is not None:
-        query = query.where(Conversation.caller == caller)
-    if cursor is not None:
-        opened_at, last_id = _decode_cursor(cursor)
-        query = query.where(tuple_(Conversation.opened_at, Conversation.id) < tuple_(opened_at, last_id))
-    rows = session.scalars(query.order_by(Conversation.opened_at.desc(), Conversation.id.desc()).limit(limit + 1)).all()
+    after = _decode_cursor(cursor) if cursor is not None else None
+    rows = PostgresConversationStore(session).conversations_page(
+        tenant_id=tenant_id, state=state, caller=caller, after=after, limit=limit + 1
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = _encode_cursor(rows[-1].opened_at, rows[-1].id) if more and rows else None
@@ -126,9 +121,7 @@ def list_conversations(
 
 
 def _get(session: Session, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Conversation:
-    row = session.scalar(
-        select(Conversation).where(Conversation.tenant_id == tenant_id, Conversation.id == conversation_id)
-    )
+    row = PostgresConversationStore(session).conversation(tenant_id=tenant_id, conversation_id=conversation_id)
     if row is None:
         raise NotFound("no such conversation")
     return row
@@ -137,30 +130,19 @@ def _get(session: Session, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> 
 def hold_conversation(session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
     """The tenant's conversation, key-share locked until the transaction ends, so a hold or appointment that names
     it (scheduling keeps the id without a foreign key) names a row of this tenant that stays; else ``NotFound``."""
-    found = session.scalar(
-        select(Conversation.id)
-        .where(Conversation.tenant_id == tenant_id, Conversation.id == conversation_id)
-        .with_for_update(key_share=True)
-    )
-    if found is None:
+    if not PostgresConversationStore(session).hold_conversation(tenant_id=tenant_id, conversation_id=conversation_id):
         raise NotFound(f"conversation {conversation_id} not found")
 
 
 def conversation_detail(session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> dict[str, Any]:
     conversation = _get(session, tenant_id, conversation_id)
-    messages = session.scalars(
-        select(Message)
-        .where(Message.tenant_id == tenant_id, Message.conversation_id == conversation_id)
-        .order_by(Message.created_at, Message.id)
-    ).all()
+    messages = PostgresConversationStore(session).messages_of(tenant_id=tenant_id, conversation_id=conversation_id)
     return {**_conversation_json(conversation), "messages": [_message_json(row) for row in messages]}
 
 
 def _refresh(session: Session, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Conversation:
-    row = session.scalar(
-        select(Conversation)
-        .where(Conversation.tenant_id == tenant_id, Conversation.id == conversation_id)
-        .execution_options(populate_existing=True)
+    row = PostgresConversationStore(session).conversation(
+        tenant_id=tenant_id, conversation_id=conversation_id, fresh=True
     )
     assert row is not None
     return row
@@ -177,17 +159,10 @@ def take_over(
 ) -> dict[str, Any]:
     """Put the conversation in ``human`` for ``lease``; the same operator may renew, another must wait it out."""
     expires = datetime.now(UTC) + lease
-    taken = session.execute(
-        text(
-            "UPDATE conv_conversations SET state = 'human', human_user_id = :user, human_lease_expires_at = :expires,"
-            " updated_at = now()"
-            " WHERE tenant_id = :tenant AND id = :id AND (state = 'open' OR (state = 'human' AND"
-            " (human_user_id IS NOT DISTINCT FROM :user OR human_lease_expires_at IS NULL"
-            "  OR human_lease_expires_at < now()))) RETURNING id"
-        ),
-        {"user": user_id, "expires": expires, "tenant": tenant_id, "id": conversation_id},
-    ).first()
-    if taken is None:
+    taken = PostgresConversationStore(session).take_over(
+        tenant_id=tenant_id, conversation_id=conversation_id, user_id=user_id, expires=expires
+    )
+    if not taken:
         current = _get(session, tenant_id, conversation_id)
         raise Conflict(
             f"conversation is {current.state}" + (" by another operator" if current.state == "human" else "")
@@ -218,54 +193,39 @@ def reply_as_human(
     """Write the outbound message (``pending``) and ask for it to be sent; the sender runs the preflight."""
     if not body.strip():
         raise Conflict("a reply needs a body")
-    held = session.execute(
-        text(
-            "UPDATE conv_conversations SET updated_at = now() WHERE tenant_id = :tenant AND id = :id"
-            " AND state = 'human' RETURNING caller"
-        ),
-        {"tenant": tenant_id, "id": conversation_id},
-    ).first()
-    if held is None:
+    store = PostgresConversationStore(session)
+    caller = store.hold_for_human_reply(tenant_id=tenant_id, conversation_id=conversation_id)
+    if caller is None:
         current = _get(session, tenant_id, conversation_id)
         raise Conflict(f"conversation is {current.state}: take it over before replying")
-    message = Message(
-        id=uuid.uuid4(),
+    # The same insert as every automated message, so a human's reply has its segments and encoding too.
+    message_id = store.insert_outbound(
         tenant_id=tenant_id,
         conversation_id=conversation_id,
-        direction="out",
-        purpose="human_reply",
+        to_number=caller,
         from_number=from_number,
-        to_number=held.caller,
         body=body,
-        status="pending",
+        purpose="human_reply",
     )
-    session.add(message)
-    session.flush()
     outbox.append(
         session,
         OutboundMessageRequested(
-            message_id=message.id,
+            message_id=message_id,
             conversation_id=conversation_id,
-            to_number=held.caller,
+            to_number=caller,
             from_number=from_number,
             body=body,
             purpose="human_reply",
         ),
         tenant_id=tenant_id,
     )
-    session.refresh(message)
+    message = store.message(tenant_id=tenant_id, message_id=message_id)
+    assert message is not None
     return _message_json(message)
 
 
 def release(session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> dict[str, Any]:
-    released = session.execute(
-        text(
-            "UPDATE conv_conversations SET state = 'open', human_user_id = NULL, human_lease_expires_at = NULL,"
-            " updated_at = now() WHERE tenant_id = :tenant AND id = :id AND state = 'human' RETURNING id"
-        ),
-        {"tenant": tenant_id, "id": conversation_id},
-    ).first()
-    if released is None:
+    if not PostgresConversationStore(session).release(tenant_id=tenant_id, conversation_id=conversation_id):
         current = _get(session, tenant_id, conversation_id)
         raise Conflict(f"conversation is {current.state}, not with a human")
     outbox.append(
@@ -277,15 +237,7 @@ def release(session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUI
 def close(
     session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, reason: str = "closed by operator"
 ) -> dict[str, Any]:
-    closed = session.execute(
-        text(
-            "UPDATE conv_conversations SET state = 'closed', closed_at = now(), human_user_id = NULL,"
-            " human_lease_expires_at = NULL, updated_at = now()"
-            " WHERE tenant_id = :tenant AND id = :id AND state IN ('open', 'human') RETURNING id"
-        ),
-        {"tenant": tenant_id, "id": conversation_id},
-    ).first()
-    if closed is None:
+    if not PostgresConversationStore(session).close(tenant_id=tenant_id, conversation_id=conversation_id):
         current = _get(session, tenant_id, conversation_id)
         raise Conflict(f"conversation is already {current.state}")
     outbox.append(session, ConversationClosed(conversation_id=conversation_id, reason=reason), tenant_id=tenant_id)
@@ -306,27 +258,14 @@ def _task_json(row: OperatorTask) -> dict[str, Any]:
 
 
 def list_tasks(session: Session, *, tenant_id: uuid.UUID, status: str | None = "open") -> list[dict[str, Any]]:
-    query = select(OperatorTask).where(OperatorTask.tenant_id == tenant_id)
-    if status is not None:
-        query = query.where(OperatorTask.status == status)
-    rows = session.scalars(query.order_by(OperatorTask.created_at, OperatorTask.id).limit(500)).all()
+    rows = PostgresConversationStore(session).tasks(tenant_id=tenant_id, status=status, limit=500)
     return [_task_json(row) for row in rows]
 
 
 def complete_task(session: Session, *, tenant_id: uuid.UUID, task_id: uuid.UUID) -> dict[str, Any]:
-    done = session.execute(
-        text(
-            "UPDATE conv_operator_tasks SET status = 'done', done_at = coalesce(done_at, now())"
-            " WHERE tenant_id = :tenant AND id = :id RETURNING id"
-        ),
-        {"tenant": tenant_id, "id": task_id},
-    ).first()
-    if done is None:
+    store = PostgresConversationStore(session)
+    if not store.complete_task(tenant_id=tenant_id, task_id=task_id):
         raise NotFound("no such task")
-    row = session.scalar(
-        select(OperatorTask)
-        .where(OperatorTask.tenant_id == tenant_id, OperatorTask.id == task_id)
-        .execution_options(populate_existing=True)
-    )
+    row = store.task(tenant_id=tenant_id, task_id=task_id)
     assert row is not None
     return _task_json(row)

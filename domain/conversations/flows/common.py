@@ -1,0 +1,107 @@
+"""What more than one flow does: open or get the caller's conversation, queue an outbound message, tell the owner,
+hand the conversation to a human; and the one ``subscriptions`` every flow declares its handlers on."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from domain.conversations.ports import TenantDirectory, TenantProfile
+from domain.conversations.store import ConversationStore
+from domain.events.catalog import ConversationOpened, HumanTakeoverRequested, OutboundMessageRequested
+from domain.events.handling import HandlerContext, Subscriptions
+
+subscriptions = Subscriptions("conversations")
+
+# Automated senders go quiet while a human holds the conversation; a human's own reply does not.
+AUTOMATED_PURPOSES = frozenset({"first_response", "ai_reply"})
+
+
+def open_or_get_conversation(
+    ctx: HandlerContext, store: ConversationStore, *, caller: str, trigger: str
+) -> tuple[uuid.UUID, str]:
+    """The caller's live conversation, opened (and announced) if there is none."""
+    assert ctx.tenant_id is not None
+    conversation = store.open_or_get(tenant_id=ctx.tenant_id, caller=caller)
+    if conversation.opened:
+        ctx.emit(ConversationOpened(conversation_id=conversation.id, caller=caller, trigger=trigger))  # type: ignore[arg-type]
+    return conversation.id, conversation.state
+
+
+def queue_outbound(
+    ctx: HandlerContext,
+    store: ConversationStore,
+    *,
+    conversation_id: uuid.UUID | None,
+    to_number: str,
+    from_number: str,
+    body: str,
+    purpose: str,
+    reference_at: datetime | None = None,
+) -> uuid.UUID:
+    """Write the outbound message (``pending``) and ask for it to be sent; the sender runs the preflight."""
+    assert ctx.tenant_id is not None
+    message_id = store.insert_outbound(
+        tenant_id=ctx.tenant_id,
+        conversation_id=conversation_id,
+        to_number=to_number,
+        from_number=from_number,
+        body=body,
+        purpose=purpose,
+        reference_at=reference_at,
+    )
+    ctx.emit(
+        OutboundMessageRequested(
+            message_id=message_id,
+            conversation_id=conversation_id,
+            to_number=to_number,
+            from_number=from_number,
+            body=body,
+            purpose=purpose,  # type: ignore[arg-type]
+        )
+    )
+    return message_id
+
+
+def notify_owner(ctx: HandlerContext, store: ConversationStore, tenant: TenantProfile, body: str) -> None:
+    if tenant.owner_mobile:
+        queue_outbound(
+            ctx,
+            store,
+            conversation_id=None,
+            to_number=tenant.owner_mobile,
+            from_number=tenant.number,
+            body=body,
+            purpose="notification",
+        )
+
+
+def profile(ctx: HandlerContext, directory: TenantDirectory, now: datetime) -> TenantProfile:
+    assert ctx.tenant_id is not None
+    tenant = directory.profile(ctx.session, ctx.tenant_id, now)
+    if tenant is None:
+        raise LookupError(f"tenant {ctx.tenant_id} has no profile")
+    return tenant
+
+
+def take_over_for_caller(
+    ctx: HandlerContext,
+    store: ConversationStore,
+    *,
+    conversation_id: uuid.UUID,
+    reason: str,
+    lease: timedelta,
+    now: datetime,
+) -> None:
+    assert ctx.tenant_id is not None
+    expires = now + lease
+    store.hand_to_human(tenant_id=ctx.tenant_id, conversation_id=conversation_id, expires=expires)
+    ctx.emit(
+        HumanTakeoverRequested(
+            conversation_id=conversation_id,
+            requested_by="caller",
+            user_id=None,
+            reason=reason,
+            lease_expires_at=expires,
+        )
+    )

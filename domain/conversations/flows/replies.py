@@ -1,0 +1,132 @@
+"""Caller text → reply: record it once, route opt-out words, HELP and unclear stops, else let the engine answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from db.metrics import AI_TURNS
+from db.settings import Settings
+from domain.conversations.engine.ports import ConversationEngine, Turn
+from domain.conversations.flows.common import (
+    notify_owner,
+    open_or_get_conversation,
+    profile,
+    queue_outbound,
+    subscriptions,
+    take_over_for_caller,
+)
+from domain.conversations.messaging import fit_to_segments
+from domain.conversations.ports import InboundKeywords, TenantDirectory, ToolsFactory
+from domain.conversations.store import StoreFactory
+from domain.events.catalog import MessageReceived
+from domain.events.handling import HandlerContext
+
+
+@subscriptions.on(MessageReceived)
+def reply_to_caller(
+    event: MessageReceived,
+    ctx: HandlerContext,
+    *,
+    directory: TenantDirectory,
+    keywords: InboundKeywords,
+    engine: ConversationEngine,
+    tools: ToolsFactory,
+    conversation_store: StoreFactory,
+    settings: Settings,
+    clock: Callable[[], datetime],
+) -> None:
+    assert ctx.tenant_id is not None
+    store = conversation_store(ctx.session)
+    now = clock()
+    inserted = store.insert_inbound(
+        tenant_id=ctx.tenant_id,
+        from_number=event.from_number,
+        to_number=event.to_number,
+        body=event.body,
+        message_sid=event.message_sid,
+    )
+    if inserted is None:
+        return  # the same inbound message again: one reply only
+    kind = keywords.classify(event.body)
+    if kind == "opt_out":
+        return  # compliance records it; the conversation is blocked when OptOutRecorded arrives
+    # "YES" opts back in only someone who was opted out when it arrived; from anyone else it is an answer for the AI.
+    # Someone opted out who sounds like they want us to stop needs no one to ask them.
+    if kind in ("opt_in", "unclear_opt_out") and keywords.is_opted_out(
+        ctx.session, tenant_id=ctx.tenant_id, phone=event.from_number, at=event.received_at
+    ):
+        return  # compliance revokes the opt-out on opt_in; a new conversation starts with the caller's next text
+    tenant = profile(ctx, directory, now)
+    conversation_id, state = open_or_get_conversation(ctx, store, caller=event.from_number, trigger="inbound_sms")
+    store.attach_message(inserted, conversation_id)
+    if kind == "help":
+        queue_outbound(
+            ctx,
+            store,
+            conversation_id=conversation_id,
+            to_number=event.from_number,
+            from_number=tenant.number,
+            body=tenant.help_text,
+            purpose="compliance",
+        )
+        return
+    if kind == "unclear_opt_out":
+        # It may be a revocation of consent, so the AI must not answer it and a person must decide; the task stays
+        # open after the takeover lease lapses, so the question is never dropped.
+        store.ask_opt_out_review(
+            tenant_id=ctx.tenant_id,
+            conversation_id=conversation_id,
+            phone=event.from_number,
+            note=f'The caller may be asking us to stop texting: "{event.body[:120]}". Decide before anyone replies.',
+        )
+    if state == "human":
+        return  # a person has it: the AI stays silent
+    lease = timedelta(minutes=settings.human_lease_minutes)
+    if kind == "unclear_opt_out":
+        take_over_for_caller(
+            ctx, store, conversation_id=conversation_id, reason="caller asked us to stop", lease=lease, now=now
+        )
+        AI_TURNS.labels(engine="builtin", outcome="handoff").inc()
+        notify_owner(
+            ctx, store, tenant, f"{event.from_number} asked us to stop texting. Please review the conversation."
+        )
+        return
+    result = engine.respond(
+        Turn(
+            text=event.body,
+            now=now,
+            timezone=tenant.timezone,
+            business_name=tenant.name,
+            state=store.engine_state(conversation_id),
+            caller=event.from_number,
+        ),
+        tools(
+            ctx.session,
+            tenant_id=ctx.tenant_id,
+            caller=event.from_number,
+            conversation_id=conversation_id,
+            timezone=tenant.timezone,
+            now=now,
+        ),
+    )
+    store.save_engine_state(conversation_id, result.state)
+    outcome = "guard_blocked" if result.guard_blocked else "fallback" if result.fallback_reason else "replied"
+    AI_TURNS.labels(engine=result.engine, outcome="handoff" if result.handoff else outcome).inc()
+    if result.reply:
+        queue_outbound(
+            ctx,
+            store,
+            conversation_id=conversation_id,
+            to_number=event.from_number,
+            from_number=tenant.number,
+            body=fit_to_segments(result.reply, settings.reply_segment_budget),
+            purpose="ai_reply",
+        )
+    if result.handoff:
+        take_over_for_caller(
+            ctx, store, conversation_id=conversation_id, reason=result.handoff_reason or "handoff", lease=lease, now=now
+        )
+        notify_owner(ctx, store, tenant, f"{event.from_number} would like to talk to a person. Please take over.")
+    elif result.urgent:
+        notify_owner(ctx, store, tenant, f"Urgent: {event.from_number} says: {event.body[:100]}")

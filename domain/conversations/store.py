@@ -1,0 +1,584 @@
+"""The conversations store: every statement on the conv_* tables, named, in one place, behind verbs.
+
+Flows and operator actions say what happens to a conversation (open or get it, hand it to a human, release, close,
+block, insert an outbound message, mark it queued/failed/blocked, advance its status); this file says how Postgres
+does it. Each state change is one conditional statement, so a race is decided by the database, never in Python.
+``ConversationStore`` is the protocol the flows are written against; ``tests/support/conversation_store.py`` is the
+in-memory one their unit tests use. The reads behind the operator API and the scheduled scans are Postgres-only.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import Row, TextClause, select, text, tuple_
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.conversations.messaging import STATUS_RANK, count_segments
+from domain.conversations.models import LIVE_STATE_PREDICATE, Conversation, Message, OperatorTask
+
+LIVE = LIVE_STATE_PREDICATE
+
+
+@dataclass(frozen=True)
+class Opened:
+    """The caller's live conversation; ``opened`` when this call created it."""
+
+    id: uuid.UUID
+    state: str
+    opened: bool
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    id: uuid.UUID
+    conversation_id: uuid.UUID | None
+    status: str
+    purpose: str
+    to_number: str
+    from_number: str
+    body: str
+    reference_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StatusMove:
+    """A message that moved forward: its previous status and where it went."""
+
+    message_id: uuid.UUID
+    previous: str
+    to_number: str
+
+
+class ConversationStore(Protocol):
+    """The verbs the conversation flows and operator actions are written in (one transaction, the caller's)."""
+
+    # -- conversations --
+    def open_or_get(self, *, tenant_id: uuid.UUID, caller: str) -> Opened:
+        """The caller's live conversation, opened if there is none, and held until the transaction ends."""
+        ...
+
+    def hand_to_human(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, expires: datetime) -> None:
+        """The caller asked for a person: an open conversation goes to ``human`` until ``expires``."""
+        ...
+
+    def take_over(
+        self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, user_id: uuid.UUID | None, expires: datetime
+    ) -> bool:
+        """An operator takes (or renews) the conversation; another operator's unexpired lease wins."""
+        ...
+
+    def hold_for_human_reply(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> str | None:
+        """The caller's number if a human holds the conversation (touched and locked), else None."""
+        ...
+
+    def release(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> bool: ...
+
+    def close(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> bool: ...
+
+    def block_caller(self, *, tenant_id: uuid.UUID, phone: str) -> list[uuid.UUID]:
+        """Every live conversation with ``phone`` blocked (an opt-out); returns their ids."""
+        ...
+
+    def state_for_send(self, conversation_id: uuid.UUID) -> str:
+        """The state, share-locked: a takeover committing now waits for the send, or the send sees it."""
+        ...
+
+    def engine_state(self, conversation_id: uuid.UUID) -> dict[str, Any]: ...
+
+    def save_engine_state(self, conversation_id: uuid.UUID, state: dict[str, Any]) -> None: ...
+
+    def claim_first_response(
+        self, *, tenant_id: uuid.UUID, caller: str, call_sid: str, now: datetime, window: timedelta
+    ) -> bool:
+        """One first SMS per caller per tenant per ``window``: True if this call won it."""
+        ...
+
+    # -- messages --
+    def insert_outbound(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        conversation_id: uuid.UUID | None,
+        to_number: str,
+        from_number: str,
+        body: str,
+        purpose: str,
+        reference_at: datetime | None = None,
+    ) -> uuid.UUID:
+        """The one way an outbound message is written: ``pending``, with its segments and encoding."""
+        ...
+
+    def insert_inbound(
+        self, *, tenant_id: uuid.UUID, from_number: str, to_number: str, body: str, message_sid: str
+    ) -> uuid.UUID | None:
+        """The caller's message, once per provider SID (None when it was already recorded)."""
+        ...
+
+    def attach_message(self, message_id: uuid.UUID, conversation_id: uuid.UUID) -> None: ...
+
+    def outbound_message(self, *, tenant_id: uuid.UUID, message_id: uuid.UUID) -> OutboundMessage: ...
+
+    def record_send_intent(self, message_id: uuid.UUID, now: datetime) -> datetime | None:
+        """Commit "about to call the provider" on its own, before the call; the earlier intent's time if any."""
+        ...
+
+    def mark_blocked(self, message_id: uuid.UUID, record: dict[str, Any]) -> None: ...
+
+    def mark_failed(self, message_id: uuid.UUID, code: int | None, record: dict[str, Any]) -> None: ...
+
+    def mark_queued(
+        self,
+        message_id: uuid.UUID,
+        *,
+        sid: str,
+        now: datetime,
+        latency_ms: int | None,
+        record: dict[str, Any],
+        segments: int | None,
+    ) -> None: ...
+
+    def advance_status(
+        self, *, tenant_id: uuid.UUID, sid: str, status: str, error_code: int | None
+    ) -> StatusMove | None:
+        """Move the message forward only (``STATUS_RANK``); None when it would not move, or is unknown."""
+        ...
+
+    def knows_message(self, *, tenant_id: uuid.UUID, sid: str) -> bool: ...
+
+    # -- operator tasks --
+    def ask_opt_out_review(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, phone: str, note: str) -> None:
+        """One open review per conversation, however often it is asked for."""
+        ...
+
+    def add_task(
+        self, *, tenant_id: uuid.UUID, kind: str, conversation_id: uuid.UUID | None, phone: str, note: str
+    ) -> None: ...
+
+    def complete_task(self, *, tenant_id: uuid.UUID, task_id: uuid.UUID) -> bool: ...
+
+
+# A flow is handed this and calls it with its own session (the delivery's transaction).
+StoreFactory = Callable[[Session], ConversationStore]
+
+
+_STATEMENTS: dict[str, str] = {
+    # -- conversations --
+    "open_conversation": (
+        "INSERT INTO conv_conversations (id, tenant_id, caller, state) VALUES (:id, :tenant, :caller, 'open')"
+        f" ON CONFLICT (tenant_id, caller) WHERE {LIVE} DO NOTHING RETURNING id"
+    ),
+    "lock_live_conversation": (
+        f"SELECT id, state FROM conv_conversations WHERE tenant_id = :tenant AND caller = :caller AND {LIVE} FOR UPDATE"
+    ),
+    "hand_to_human": (
+        "UPDATE conv_conversations SET state = 'human', human_lease_expires_at = :expires, updated_at = now()"
+        " WHERE id = :id AND tenant_id = :tenant AND state = 'open'"
+    ),
+    "take_over": (
+        "UPDATE conv_conversations SET state = 'human', human_user_id = :user, human_lease_expires_at = :expires,"
+        " updated_at = now()"
+        " WHERE tenant_id = :tenant AND id = :id AND (state = 'open' OR (state = 'human' AND"
+        " (human_user_id IS NOT DISTINCT FROM :user OR human_lease_expires_at IS NULL"
+        "  OR human_lease_expires_at < now()))) RETURNING id"
+    ),
+    "hold_for_human_reply": (
+        "UPDATE conv_conversations SET updated_at = now() WHERE tenant_id = :tenant AND id = :id"
+        " AND state = 'human' RETURNING caller"
+    ),
+    "release": (
+        "UPDATE conv_conversations SET state = 'open', human_user_id = NULL, human_lease_expires_at = NULL,"
+        " updated_at = now() WHERE tenant_id = :tenant AND id = :id AND state = 'human' RETURNING id"
+    ),
+    "close": (
+        "UPDATE conv_conversations SET state = 'closed', closed_at = now(), human_user_id = NULL,"
+        " human_lease_expires_at = NULL, updated_at = now()"
+        f" WHERE tenant_id = :tenant AND id = :id AND {LIVE} RETURNING id"
+    ),
+    "block_caller": (
+        "UPDATE conv_conversations SET state = 'blocked', updated_at = now(), closed_at = now()"
+        f" WHERE tenant_id = :tenant AND caller = :phone AND {LIVE} RETURNING id"
+    ),
+    "expire_human_leases": (
+        "UPDATE conv_conversations SET state = 'open', human_user_id = NULL, human_lease_expires_at = NULL,"
+        " updated_at = now() WHERE id IN (SELECT id FROM conv_conversations WHERE state = 'human'"
+        " AND human_lease_expires_at < :now ORDER BY human_lease_expires_at LIMIT :limit FOR UPDATE SKIP LOCKED)"
+        " RETURNING id, tenant_id"
+    ),
+    "state_for_send": "SELECT state FROM conv_conversations WHERE id = :id FOR SHARE",
+    "engine_state": "SELECT engine_state FROM conv_conversations WHERE id = :id",
+    "save_engine_state": (
+        "UPDATE conv_conversations SET engine_state = CAST(:state AS jsonb), updated_at = now() WHERE id = :id"
+    ),
+    "claim_first_response": (
+        "INSERT INTO conv_first_response_claims (id, tenant_id, caller, claimed_at, call_sid)"
+        " VALUES (:id, :tenant, :caller, :now, :call_sid)"
+        " ON CONFLICT (tenant_id, caller) DO UPDATE SET claimed_at = EXCLUDED.claimed_at,"
+        " call_sid = EXCLUDED.call_sid"
+        " WHERE conv_first_response_claims.claimed_at <= :window_start RETURNING id"
+    ),
+    # -- messages --
+    "insert_outbound": (
+        "INSERT INTO conv_messages (id, tenant_id, conversation_id, direction, purpose, from_number, to_number,"
+        " body, status, segments, encoding, reference_at)"
+        " VALUES (:id, :tenant, :conversation, 'out', :purpose, :from_number, :to_number, :body, 'pending',"
+        " :segments, :encoding, :reference_at)"
+    ),
+    "insert_inbound": (
+        "INSERT INTO conv_messages (id, tenant_id, direction, from_number, to_number, body, status, provider_ref,"
+        " segments, encoding) VALUES (:id, :tenant, 'in', :from_number, :to_number, :body, 'received', :sid,"
+        " :segments, :encoding) ON CONFLICT (provider_ref) DO NOTHING RETURNING id"
+    ),
+    "attach_message": "UPDATE conv_messages SET conversation_id = :conversation WHERE id = :id",
+    "outbound_message": (
+        "SELECT id, conversation_id, status, purpose, to_number, from_number, body, reference_at"
+        " FROM conv_messages WHERE id = :id AND tenant_id = :tenant"
+    ),
+    "lock_send_intent": "SELECT send_attempted_at FROM conv_messages WHERE id = :id FOR UPDATE",
+    "record_send_intent": "UPDATE conv_messages SET send_attempted_at = :now WHERE id = :id",
+    "mark_blocked": (
+        "UPDATE conv_messages SET status = 'blocked', preflight = CAST(:record AS jsonb), updated_at = now()"
+        " WHERE id = :id"
+    ),
+    "mark_failed": (
+        "UPDATE conv_messages SET status = 'failed', error_code = :code, preflight = CAST(:record AS jsonb),"
+        " updated_at = now() WHERE id = :id"
+    ),
+    "mark_queued": (
+        "UPDATE conv_messages SET status = 'queued', provider_ref = :sid, queued_at = :now,"
+        " first_response_latency_ms = :latency, preflight = CAST(:record AS jsonb),"
+        " segments = COALESCE(:segments, segments), updated_at = now() WHERE id = :id"
+    ),
+    # The CASE is STATUS_RANK: a late, duplicated or out-of-order callback never moves a message backwards.
+    "advance_status": (
+        "WITH current AS (SELECT id, status FROM conv_messages WHERE provider_ref = :sid AND tenant_id = :tenant"
+        " FOR UPDATE)"
+        " UPDATE conv_messages m SET status = :status, error_code = COALESCE(:code, m.error_code),"
+        " updated_at = now() FROM current WHERE m.id = current.id"
+        " AND (CASE current.status WHEN 'pending' THEN 0 WHEN 'queued' THEN 1 WHEN 'sent' THEN 2 ELSE 3 END)"
+        " < :rank"
+        " RETURNING m.id, current.status AS previous, m.to_number"
+    ),
+    "knows_message": "SELECT 1 FROM conv_messages WHERE provider_ref = :sid AND tenant_id = :tenant",
+    "silent_messages": (
+        "SELECT id, tenant_id, provider_ref, status FROM conv_messages"
+        " WHERE direction = 'out' AND status IN ('queued', 'sent') AND provider_ref IS NOT NULL"
+        " AND updated_at < :silent_since AND queued_at > :horizon"
+        " ORDER BY updated_at LIMIT :limit FOR UPDATE SKIP LOCKED"
+    ),
+    "touch_message": "UPDATE conv_messages SET updated_at = now() WHERE id = :id",
+    "sent_since": (
+        "SELECT m.tenant_id, m.provider_ref, m.status, m.from_number FROM conv_messages m"
+        " WHERE m.direction = 'out' AND m.provider_ref IS NOT NULL AND m.queued_at > :since"
+    ),
+    # -- operator tasks --
+    # The caller's conversation row is held (``open_or_get``), so two of these cannot interleave.
+    "ask_opt_out_review": (
+        "INSERT INTO conv_operator_tasks (id, tenant_id, kind, conversation_id, subject_ref, note)"
+        " SELECT :id, :tenant, 'review_opt_out', :conversation, :phone, :note WHERE NOT EXISTS ("
+        "SELECT 1 FROM conv_operator_tasks WHERE tenant_id = :tenant AND conversation_id = :conversation"
+        " AND kind = 'review_opt_out' AND status = 'open')"
+    ),
+    "add_task": (
+        "INSERT INTO conv_operator_tasks (id, tenant_id, kind, conversation_id, subject_ref, note)"
+        " VALUES (:id, :tenant, :kind, :conversation, :phone, :note)"
+    ),
+    "complete_task": (
+        "UPDATE conv_operator_tasks SET status = 'done', done_at = coalesce(done_at, now())"
+        " WHERE tenant_id = :tenant AND id = :id RETURNING id"
+    ),
+}
+STATEMENTS: dict[str, TextClause] = {name: text(sql) for name, sql in _STATEMENTS.items()}
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value, default=str)
+
+
+class PostgresConversationStore:
+    """``ConversationStore`` on the caller's session; ``intents`` opens the send intent's own transaction."""
+
+    def __init__(self, session: Session, *, intents: sessionmaker[Session] | None = None) -> None:
+        self.session = session
+        self._intents = intents
+
+    def _run(self, name: str, **params: Any) -> Any:
+        return self.session.execute(STATEMENTS[name], params)
+
+    # -- conversations --
+
+    def open_or_get(self, *, tenant_id: uuid.UUID, caller: str) -> Opened:
+        # The partial unique index on the live states decides a race between two openers.
+        new_id = uuid.uuid4()
+        if self._run("open_conversation", id=new_id, tenant=tenant_id, caller=caller).first() is not None:
+            return Opened(new_id, "open", opened=True)
+        row = self._run("lock_live_conversation", tenant=tenant_id, caller=caller).one()
+        return Opened(row.id, row.state, opened=False)
+
+    def hand_to_human(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, expires: datetime) -> None:
+        self._run("hand_to_human", expires=expires, id=conversation_id, tenant=tenant_id)
+
+    def take_over(
+        self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, user_id: uuid.UUID | None, expires: datetime
+    ) -> bool:
+        return (
+            self._run("take_over", user=user_id, expires=expires, tenant=tenant_id, id=conversation_id).first()
+            is not None
+        )
+
+    def hold_for_human_reply(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> str | None:
+        row = self._run("hold_for_human_reply", tenant=tenant_id, id=conversation_id).first()
+        return None if row is None else str(row.caller)
+
+    def release(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> bool:
+        return self._run("release", tenant=tenant_id, id=conversation_id).first() is not None
+
+    def close(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> bool:
+        return self._run("close", tenant=tenant_id, id=conversation_id).first() is not None
+
+    def block_caller(self, *, tenant_id: uuid.UUID, phone: str) -> list[uuid.UUID]:
+        return list(self._run("block_caller", tenant=tenant_id, phone=phone).scalars().all())
+
+    def expire_human_leases(self, now: datetime, *, limit: int) -> Sequence[Row[Any]]:
+        """Lapsed leases handed back to the AI: (id, tenant_id) of each, skipping rows another tick holds."""
+        return list(self._run("expire_human_leases", now=now, limit=limit).all())
+
+    def state_for_send(self, conversation_id: uuid.UUID) -> str:
+        return str(self._run("state_for_send", id=conversation_id).scalar_one())
+
+    def engine_state(self, conversation_id: uuid.UUID) -> dict[str, Any]:
+        state = self._run("engine_state", id=conversation_id).scalar_one()
+        return dict(state or {})
+
+    def save_engine_state(self, conversation_id: uuid.UUID, state: dict[str, Any]) -> None:
+        self._run("save_engine_state", state=_json(state), id=conversation_id)
+
+    def claim_first_response(
+        self, *, tenant_id: uuid.UUID, caller: str, call_sid: str, now: datetime, window: timedelta
+    ) -> bool:
+        # One atomic upsert, however many calls or duplicate webhooks race for it.
+        claimed = self._run(
+            "claim_first_response",
+            id=uuid.uuid4(),
+            tenant=tenant_id,
+            caller=caller,
+            now=now,
+            call_sid=call_sid,
+            window_start=now - window,
+        ).first()
+        return claimed is not None
+
+    # -- messages --
+
+    def insert_outbound(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        conversation_id: uuid.UUID | None,
+        to_number: str,
+        from_number: str,
+        body: str,
+        purpose: str,
+        reference_at: datetime | None = None,
+    ) -> uuid.UUID:
+        message_id = uuid.uuid4()
+        segments = count_segments(body)
+        self._run(
+            "insert_outbound",
+            id=message_id,
+            tenant=tenant_id,
+            conversation=conversation_id,
+            purpose=purpose,
+            from_number=from_number,
+            to_number=to_number,
+            body=body,
+            segments=segments.count,
+            encoding=segments.encoding,
+            reference_at=reference_at,
+        )
+        return message_id
+
+    def insert_inbound(
+        self, *, tenant_id: uuid.UUID, from_number: str, to_number: str, body: str, message_sid: str
+    ) -> uuid.UUID | None:
+        segments = count_segments(body)
+        inserted: uuid.UUID | None = self._run(
+            "insert_inbound",
+            id=uuid.uuid4(),
+            tenant=tenant_id,
+            from_number=from_number,
+            to_number=to_number,
+            body=body,
+            sid=message_sid,
+            segments=segments.count,
+            encoding=segments.encoding,
+        ).scalar()
+        return inserted
+
+    def attach_message(self, message_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
+        self._run("attach_message", conversation=conversation_id, id=message_id)
+
+    def outbound_message(self, *, tenant_id: uuid.UUID, message_id: uuid.UUID) -> OutboundMessage:
+        row = self._run("outbound_message", id=message_id, tenant=tenant_id).one()
+        return OutboundMessage(
+            id=row.id,
+            conversation_id=row.conversation_id,
+            status=row.status,
+            purpose=row.purpose,
+            to_number=row.to_number,
+            from_number=row.from_number,
+            body=row.body,
+            reference_at=row.reference_at,
+        )
+
+    def record_send_intent(self, message_id: uuid.UUID, now: datetime) -> datetime | None:
+        if self._intents is None:
+            raise RuntimeError("this store was built without a sessionmaker for send intents")
+        with self._intents() as intent, intent.begin():
+            previous: datetime | None = intent.execute(STATEMENTS["lock_send_intent"], {"id": message_id}).scalar_one()
+            if previous is None:
+                intent.execute(STATEMENTS["record_send_intent"], {"now": now, "id": message_id})
+            return previous
+
+    def mark_blocked(self, message_id: uuid.UUID, record: dict[str, Any]) -> None:
+        self._run("mark_blocked", record=_json(record), id=message_id)
+
+    def mark_failed(self, message_id: uuid.UUID, code: int | None, record: dict[str, Any]) -> None:
+        self._run("mark_failed", code=code, record=_json(record), id=message_id)
+
+    def mark_queued(
+        self,
+        message_id: uuid.UUID,
+        *,
+        sid: str,
+        now: datetime,
+        latency_ms: int | None,
+        record: dict[str, Any],
+        segments: int | None,
+    ) -> None:
+        self._run(
+            "mark_queued", sid=sid, now=now, latency=latency_ms, record=_json(record), segments=segments, id=message_id
+        )
+
+    def advance_status(
+        self, *, tenant_id: uuid.UUID, sid: str, status: str, error_code: int | None
+    ) -> StatusMove | None:
+        moved = self._run(
+            "advance_status", sid=sid, tenant=tenant_id, status=status, code=error_code, rank=STATUS_RANK[status]
+        ).first()
+        return None if moved is None else StatusMove(moved.id, moved.previous, moved.to_number)
+
+    def knows_message(self, *, tenant_id: uuid.UUID, sid: str) -> bool:
+        return self._run("knows_message", sid=sid, tenant=tenant_id).first() is not None
+
+    def silent_messages(self, now: datetime, *, silent_after: timedelta, limit: int) -> Sequence[Row[Any]]:
+        """Queued or sent messages of the last two days whose status has not changed for ``silent_after``."""
+        return list(
+            self._run(
+                "silent_messages", silent_since=now - silent_after, horizon=now - timedelta(days=2), limit=limit
+            ).all()
+        )
+
+    def touch_message(self, message_id: uuid.UUID) -> None:
+        self._run("touch_message", id=message_id)
+
+    def sent_since(self, since: datetime) -> Sequence[Row[Any]]:
+        """(tenant_id, provider_ref, status, from_number) of every outbound message the provider took since."""
+        return list(self._run("sent_since", since=since).all())
+
+    # -- operator tasks --
+
+    def ask_opt_out_review(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, phone: str, note: str) -> None:
+        self._run(
+            "ask_opt_out_review",
+            id=uuid.uuid4(),
+            tenant=tenant_id,
+            conversation=conversation_id,
+            phone=phone,
+            note=note,
+        )
+
+    def add_task(
+        self, *, tenant_id: uuid.UUID, kind: str, conversation_id: uuid.UUID | None, phone: str, note: str
+    ) -> None:
+        self._run(
+            "add_task",
+            id=uuid.uuid4(),
+            tenant=tenant_id,
+            kind=kind,
+            conversation=conversation_id,
+            phone=phone,
+            note=note,
+        )
+
+    def complete_task(self, *, tenant_id: uuid.UUID, task_id: uuid.UUID) -> bool:
+        return self._run("complete_task", tenant=tenant_id, id=task_id).first() is not None
+
+    # -- the operator API's reads (ORM rows, tenant-scoped) --
+
+    def conversation(
+        self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, fresh: bool = False
+    ) -> Conversation | None:
+        """``fresh`` reloads a row this session already holds (after a statement above changed it)."""
+        query = select(Conversation).where(Conversation.tenant_id == tenant_id, Conversation.id == conversation_id)
+        if fresh:
+            query = query.execution_options(populate_existing=True)
+        return self.session.scalar(query)
+
+    def hold_conversation(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> bool:
+        """Key-share lock the tenant's conversation until the transaction ends; False if there is none."""
+        found = self.session.scalar(
+            select(Conversation.id)
+            .where(Conversation.tenant_id == tenant_id, Conversation.id == conversation_id)
+            .with_for_update(key_share=True)
+        )
+        return found is not None
+
+    def conversations_page(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        state: str | None,
+        caller: str | None,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> Sequence[Conversation]:
+        """Newest first on (opened_at, id), strictly after the keyset ``after``."""
+        query = select(Conversation).where(Conversation.tenant_id == tenant_id)
+        if state is not None:
+            query = query.where(Conversation.state == state)
+        if caller is not None:
+            query = query.where(Conversation.caller == caller)
+        if after is not None:
+            query = query.where(tuple_(Conversation.opened_at, Conversation.id) < tuple_(*after))
+        return self.session.scalars(
+            query.order_by(Conversation.opened_at.desc(), Conversation.id.desc()).limit(limit)
+        ).all()
+
+    def messages_of(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Sequence[Message]:
+        return self.session.scalars(
+            select(Message)
+            .where(Message.tenant_id == tenant_id, Message.conversation_id == conversation_id)
+            .order_by(Message.created_at, Message.id)
+        ).all()
+
+    def message(self, *, tenant_id: uuid.UUID, message_id: uuid.UUID) -> Message | None:
+        return self.session.scalar(select(Message).where(Message.tenant_id == tenant_id, Message.id == message_id))
+
+    def tasks(self, *, tenant_id: uuid.UUID, status: str | None, limit: int) -> Sequence[OperatorTask]:
+        query = select(OperatorTask).where(OperatorTask.tenant_id == tenant_id)
+        if status is not None:
+            query = query.where(OperatorTask.status == status)
+        return self.session.scalars(query.order_by(OperatorTask.created_at, OperatorTask.id).limit(limit)).all()
+
+    def task(self, *, tenant_id: uuid.UUID, task_id: uuid.UUID) -> OperatorTask | None:
+        return self.session.scalar(
+            select(OperatorTask)
+            .where(OperatorTask.tenant_id == tenant_id, OperatorTask.id == task_id)
+            .execution_options(populate_existing=True)
+        )
