@@ -1,0 +1,167 @@
+"""The replies flow against the in-memory store: one reply per text, HELP, unclear stops, the engine, handoffs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from db.settings import Settings
+from domain.conversations.engine.ports import TurnResult
+from domain.conversations.flows.replies import reply_to_caller
+from domain.events.catalog import ConversationOpened, HumanTakeoverRequested, MessageReceived
+from tests.support.conversation_store import (
+    Directory,
+    Engine,
+    Keywords,
+    MemoryConversationStore,
+    RecordingContext,
+    no_tools,
+    profile,
+)
+
+TENANT = uuid.uuid4()
+CALLER = "+16175550123"
+NOW = datetime(2025, 3, 6, 15, 0, tzinfo=UTC)
+KINDS = {"STOP": "opt_out", "YES": "opt_in", "HELP": "help", "PLEASE STOP TEXTING ME": "unclear_opt_out"}
+
+
+def text(body: str, sid: str | None = None) -> MessageReceived:
+    return MessageReceived(
+        message_sid=sid or f"SM{uuid.uuid4().hex}",
+        from_number=CALLER,
+        to_number="+16175550100",
+        body=body,
+        num_media=0,
+        media_urls=(),
+        received_at=NOW,
+    )
+
+
+def reply(
+    store: MemoryConversationStore,
+    event: MessageReceived,
+    *,
+    engine: Engine | None = None,
+    keywords: Keywords | None = None,
+    settings: Settings | None = None,
+) -> RecordingContext:
+    ctx = RecordingContext(TENANT)
+    reply_to_caller(
+        event,
+        ctx,
+        directory=Directory(profile(TENANT)),
+        keywords=keywords or Keywords(KINDS),
+        engine=engine or Engine(TurnResult(reply="Happy to help: what do you need?", state={"stage": "ask"})),
+        tools=no_tools,
+        conversation_store=store.factory(),
+        settings=settings or Settings(),
+        clock=lambda: NOW,
+    )
+    return ctx
+
+
+def purposes(store: MemoryConversationStore) -> list[str | None]:
+    return [row.purpose for row in store.outbound()]
+
+
+def test_a_text_is_recorded_in_its_conversation_and_the_engine_answers_it() -> None:
+    store, engine = MemoryConversationStore(), Engine(TurnResult(reply="Friday at 3?", state={"stage": "offer"}))
+    ctx = reply(store, text("need a plumber friday"), engine=engine)
+    conversation = store.live(TENANT, CALLER)
+    assert conversation is not None
+    assert len(ctx.of(ConversationOpened)) == 1
+    (inbound,) = [row for row in store.messages.values() if row.direction == "in"]
+    assert (inbound.conversation_id, inbound.status, inbound.encoding) == (conversation.id, "received", "GSM-7")
+    (answer,) = store.outbound()
+    assert (answer.purpose, answer.body, answer.to_number) == ("ai_reply", "Friday at 3?", CALLER)
+    assert conversation.engine_state == {"stage": "offer"}
+    # The next turn starts from the state the last one saved.
+    reply(store, text("yes"), engine=engine, keywords=Keywords())
+    assert engine.turns[-1].state == {"stage": "offer"}
+
+
+def test_the_same_inbound_message_twice_gets_one_reply() -> None:
+    store = MemoryConversationStore()
+    event = text("hello", sid="SMsame")
+    reply(store, event)
+    assert reply(store, event).events == []
+    assert purposes(store) == ["ai_reply"]
+
+
+def test_a_long_reply_is_trimmed_to_the_segment_budget() -> None:
+    store = MemoryConversationStore()
+    long = "We can come any weekday morning. " * 20
+    reply(
+        store, text("when?"), engine=Engine(TurnResult(reply=long, state={})), settings=Settings(reply_segment_budget=1)
+    )
+    (answer,) = store.outbound()
+    assert answer.segments == 1
+
+
+def test_a_stop_word_gets_no_reply_and_opens_nothing() -> None:
+    store = MemoryConversationStore()
+    assert reply(store, text("STOP")).events == []
+    assert store.conversations == {}
+    assert store.outbound() == []
+
+
+def test_yes_from_someone_opted_out_is_left_to_compliance() -> None:
+    store, engine = MemoryConversationStore(), Engine(TurnResult(reply="?", state={}))
+    reply(store, text("YES"), engine=engine, keywords=Keywords(KINDS, opted_out={CALLER}))
+    assert store.conversations == {}
+    assert engine.turns == []
+
+
+def test_help_gets_the_tenants_help_text_and_not_the_engine() -> None:
+    store, engine = MemoryConversationStore(), Engine(TurnResult(reply="?", state={}))
+    reply(store, text("HELP"), engine=engine)
+    (answer,) = store.outbound()
+    assert (answer.purpose, answer.body) == ("compliance", "Ace Plumbing: reply STOP to opt out.")
+    assert engine.turns == []
+
+
+def test_an_unclear_stop_goes_to_a_person_with_one_review_task_however_often_it_is_said() -> None:
+    store, engine = MemoryConversationStore(), Engine(TurnResult(reply="?", state={}))
+    ctx = reply(store, text("please stop texting me"), engine=engine)
+    conversation = store.live(TENANT, CALLER)
+    assert conversation is not None
+    assert conversation.state == "human"
+    assert conversation.human_lease_expires_at == NOW + timedelta(minutes=Settings().human_lease_minutes)
+    assert [takeover.requested_by for takeover in ctx.of(HumanTakeoverRequested)] == ["caller"]
+    assert purposes(store) == ["notification"]
+    reply(store, text("please stop texting me"), engine=engine)
+    assert [(task.kind, task.conversation_id) for task in store.tasks] == [("review_opt_out", conversation.id)]
+    assert engine.turns == []
+
+
+def test_while_a_person_holds_the_conversation_the_engine_stays_silent() -> None:
+    store, engine = MemoryConversationStore(), Engine(TurnResult(reply="?", state={}))
+    opened = store.open_or_get(tenant_id=TENANT, caller=CALLER)
+    store.take_over(tenant_id=TENANT, conversation_id=opened.id, user_id=None, expires=NOW + timedelta(minutes=5))
+    reply(store, text("hello?"), engine=engine)
+    assert engine.turns == []
+    assert store.outbound() == []
+
+
+def test_a_handoff_puts_the_conversation_with_a_person_and_tells_the_owner() -> None:
+    store = MemoryConversationStore()
+    handoff = TurnResult(
+        reply="Someone will text you shortly.", state={}, handoff=True, handoff_reason="person_requested"
+    )
+    ctx = reply(store, text("can I talk to a real person"), engine=Engine(handoff))
+    conversation = store.live(TENANT, CALLER)
+    assert conversation is not None
+    assert conversation.state == "human"
+    assert [takeover.reason for takeover in ctx.of(HumanTakeoverRequested)] == ["person_requested"]
+    assert purposes(store) == ["ai_reply", "notification"]
+
+
+def test_an_urgent_text_is_passed_to_the_owner() -> None:
+    store = MemoryConversationStore()
+    reply(
+        store,
+        text("water everywhere, pipe burst"),
+        engine=Engine(TurnResult(reply="On our way.", state={}, urgent=True)),
+    )
+    owner = store.outbound()[-1]
+    assert (owner.purpose, owner.body) == ("notification", f"Urgent: {CALLER} says: water everywhere, pipe burst")
