@@ -243,6 +243,20 @@ def test_takeover_reply_release_close(world: World) -> None:
     ]
 
 
+def test_an_operators_reply_is_stored_with_its_segments_and_encoding(world: World) -> None:
+    # The reply used to skip the outbound insert every other sender uses: 0 segments and no encoding.
+    base = f"/v1/conversations/{world.conv_a}"
+    assert world.call("post", f"{base}/takeover", who="tech_a").status_code == 200
+    body = "Running 10 min late — sorry! " * 6  # the dash makes it UCS-2; 174 units is three segments
+    reply = world.call("post", f"{base}/reply", who="tech_a", json={"body": body})
+    assert reply.status_code == 202
+    with world.sessions() as session:
+        row = session.execute(
+            text("SELECT segments, encoding FROM conv_messages WHERE id = :id"), {"id": reply.json["id"]}
+        ).one()
+    assert (row.segments, row.encoding) == (3, "UCS-2")
+
+
 def test_conversation_list_filters_and_paginates(world: World) -> None:
     with transaction(world.sessions) as session:
         for n in range(5):
