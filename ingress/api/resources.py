@@ -135,7 +135,7 @@ class ConversationsResource(Resource):
         who = caller(req)
         limit = query_int(req, "limit", min_value=1, max_value=operator.MAX_PAGE, default=50)
         state = req.get_param("state")
-        if state is not None and state not in ("open", "human", "closed", "blocked"):
+        if state is not None and state not in operator.CONVERSATION_STATES:
             raise ApiError(falcon.HTTP_400, "malformed", "state must be open, human, closed or blocked")
         with tenant_transaction(self.sessions, who.tenant_id) as session:
             try:
