@@ -19,50 +19,23 @@ import json
 import os
 import random
 import signal
-import subprocess
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
-import redis
 from psycopg import sql
 
-from db.engine import make_engine, make_session_factory, transaction
-from db.migrate import upgrade
 from db.settings import Settings
-from domain.catalog.demo import seed_demo_catalog
-from domain.scheduling.demo import seed_demo_schedule
-from ops.bench.report import write_report
-from ops.commands.tenant import DEMO_TIMEZONE, create_tenant_with_campaign
-from ops.stack import LocalStack, child_pids, free_port
+from ops.harness.callers import BOOKING, QUESTION, STOP, CallerOutcome, CallerPlan, World, drive
+from ops.harness.report import write_report
+from ops.harness.scratch import ScratchSystem, scratch_system
+from ops.processes import children as child_processes
 
-# Short leases and redrive delays so a killed worker's delivery and a message lost with Redis come back within
-# seconds, not the production minutes; the handler time limit is the lease minus 5 s (workers/broker.py).
-CHAOS_ENV = {
-    "DELIVERY_LEASE_SECONDS": "10",
-    "DELIVERY_REDRIVE_AFTER_SECONDS": "5",
-    "WORKER_PROCESSES": "2",
-    "WORKER_THREADS": "8",
-    "INGRESS_WORKERS": "2",
-    "SANDBOX_CALLBACK_DELAY_MS": "20",
-}
-
-QUESTION = ("How much is a drain cleaning?",)
-BOOKING = (
-    "Hi! How much is it to fix a clogged drain? Could someone come tomorrow morning?",
-    "the first one works",
-    "yes",
-)
-STOP = ("STOP",)
 PERMANENT_SEND_CODE = 21211  # Twilio "invalid To number": never retried, the message is failed
 FINAL_FAILURE_CODE = 30007  # "message filtered": accepted by the provider, then failed
 POSTGRES_OUTAGE_SECONDS = 3.0
@@ -93,13 +66,6 @@ class ChaosPlan:
         return self.kills_each or max(1, self.calls // 1000)
 
 
-@dataclass(frozen=True)
-class CallerPlan:
-    caller: str
-    number: str
-    script: tuple[str, ...]
-
-
 @dataclass
 class Fault:
     kind: str
@@ -115,18 +81,6 @@ class Invariant:
     passed: bool
     detail: str
     evidence: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class CallerOutcome:
-    caller: str
-    number: str
-    script: tuple[str, ...]
-    accepted: bool = False
-    ring_attempts: int = 0
-    texts_sent: int = 0
-    replies_seen: int = 0
-    gave_up: str | None = None
 
 
 def caller_plans(plan: ChaosPlan, numbers: Sequence[str]) -> list[CallerPlan]:
@@ -178,287 +132,6 @@ def fault_schedule(plan: ChaosPlan) -> list[Fault]:
             moment = max(moment, spaced[-1] + FAULT_SECONDS.get(kinds[index - 1], 0.0) + 0.5)
         spaced.append(moment)
     return [Fault(kind=kind, planned_at=round(moment, 2)) for kind, moment in zip(kinds, spaced, strict=True)]
-
-
-# --- the private Redis and the scratch system -------------------------------------------------------------------
-
-
-class PrivateRedis:
-    """A `redis-server` of our own on a free port, without persistence: a restart loses every queued message."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.port = free_port()
-        self.log_path = log_dir / "redis.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self, timeout: float = 10.0) -> None:
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-        argv += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                try:
-                    if client.ping():
-                        return
-                except redis.RedisError:
-                    pass
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server on port {self.port} did not start (see {self.log_path})")
-                time.sleep(0.05)
-        finally:
-            client.close()
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-def server_of(database_url: str) -> str:
-    """The Postgres server part of a database URL (no database name), as a psycopg URL."""
-    return database_url.rsplit("/", 1)[0].replace("postgresql+psycopg://", "postgresql://")
-
-
-def tenant_numbers(count: int) -> list[str]:
-    return [f"+1312555{1000 + index:04d}" for index in range(count)]
-
-
-def seed_tenants(settings: Settings, count: int) -> list[str]:
-    """``count`` tenants like the demo one (approved campaign, pro plan, catalog, two resources with hours)."""
-    numbers = tenant_numbers(count)
-    engine = make_engine(settings, pool_size=1, max_overflow=0, application_name="nmc-chaos")
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            for index, number in enumerate(numbers):
-                tenant = create_tenant_with_campaign(
-                    session,
-                    name=f"Chaos Plumbing {index}",
-                    number=number,
-                    forward_to=f"+1312555{2000 + index:04d}",
-                    timezone=DEMO_TIMEZONE,
-                    campaign="approved",
-                    plan="pro",
-                )
-                tenant_id = uuid.UUID(tenant["id"])
-                items = seed_demo_catalog(session, tenant_id=tenant_id)
-                seed_demo_schedule(
-                    session, tenant_id=tenant_id, timezone=DEMO_TIMEZONE, service_item_ids=[item.id for item in items]
-                )
-    finally:
-        engine.dispose()
-    return numbers
-
-
-@dataclass
-class ScratchSystem:
-    """A database, a private Redis and the four processes, all created for one run and removed after it."""
-
-    database_url: str
-    redis: PrivateRedis
-    stack: LocalStack
-    numbers: list[str]
-    database: str
-
-    @property
-    def admin_url(self) -> str:
-        return f"{server_of(self.database_url)}/postgres"
-
-
-@contextmanager
-def scratch_system(
-    settings: Settings,
-    *,
-    tenants: int,
-    log_dir: Path,
-    template: str | None = None,
-    extra_env: dict[str, str] | None = None,
-    keep: bool = False,
-    prefix: str = "nmc_chaos",
-) -> Iterator[ScratchSystem]:
-    server = server_of(settings.database_url)
-    database = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    database_url = f"{server}/{database}"
-    scratch = settings.model_copy(update={"database_url": database_url})
-    log_dir.mkdir(parents=True, exist_ok=True)
-    if template:
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(database), sql.Identifier(template))
-            )
-    else:
-        upgrade(scratch)
-    private = PrivateRedis(log_dir)
-    stack: LocalStack | None = None
-    try:
-        numbers = seed_tenants(scratch, tenants)
-        private.start()
-        stack = LocalStack(
-            database_url=database_url,
-            redis_url=private.url,
-            namespace=f"nmc-chaos-{uuid.uuid4().hex[:8]}",
-            log_dir=log_dir,
-            extra_env={**CHAOS_ENV, **(extra_env or {})},
-        )
-        stack.start(timeout=60)
-        yield ScratchSystem(database_url, private, stack, numbers, database)
-    finally:
-        if stack is not None:
-            stack.stop()
-        private.stop()
-        if not keep:
-            with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-                conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(database)))
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
-
-
-# --- callers --------------------------------------------------------------------------------------------------------
-
-
-class World:
-    """The callers' side, through the sandbox: ring, text, and read what the business sent back."""
-
-    def __init__(self, sandbox_url: str) -> None:
-        self._url = sandbox_url
-        self._local = threading.local()
-        self._clients: list[httpx.Client] = []
-        self._lock = threading.Lock()
-
-    @property
-    def http(self) -> httpx.Client:
-        client: httpx.Client | None = getattr(self._local, "client", None)
-        if client is None:
-            client = httpx.Client(base_url=self._url, timeout=15.0)
-            self._local.client = client
-            with self._lock:
-                self._clients.append(client)
-        return client
-
-    def close(self) -> None:
-        with self._lock:
-            for client in self._clients:
-                client.close()
-            self._clients.clear()
-
-    def ring(self, caller: str, number: str, *, attempts: int = 30) -> tuple[bool, int]:
-        """A missed call, rung again (as a caller would) until the ingress took both webhooks."""
-        document = {"from": caller, "to": number, "answered": False, "dial_status": "no-answer"}
-        for attempt in range(1, attempts + 1):
-            try:
-                answer = self.http.post("/sandbox/calls", json=document)
-                if answer.status_code == 200:
-                    statuses = answer.json()["webhook_status"]
-                    if len(statuses) == 2 and all(status < 400 for status in statuses):
-                        return True, attempt
-            except httpx.HTTPError:
-                pass
-            time.sleep(min(2.0, 0.2 * attempt))
-        return False, attempts
-
-    def text(self, caller: str, number: str, body: str, *, attempts: int = 30) -> bool:
-        for attempt in range(1, attempts + 1):
-            try:
-                answer = self.http.post("/sandbox/sms", json={"from": caller, "to": number, "body": body})
-                if answer.status_code == 200 and answer.json()["webhook_status"] < 400:
-                    return True
-            except httpx.HTTPError:
-                pass
-            time.sleep(min(2.0, 0.2 * attempt))
-        return False
-
-    def outbound(self, caller: str) -> list[dict[str, Any]]:
-        try:
-            answer = self.http.get("/sandbox/messages", params={"to": caller})
-        except httpx.HTTPError:
-            return []
-        return list(answer.json()["messages"]) if answer.status_code == 200 else []
-
-    def wait_for(self, caller: str, count: int, timeout: float) -> int:
-        deadline = time.monotonic() + timeout
-        seen = 0
-        while time.monotonic() < deadline:
-            seen = len(self.outbound(caller))
-            if seen >= count:
-                return seen
-            time.sleep(0.5)  # a caller glancing at the phone; tighter polling only loads the machine under test
-        return seen
-
-    def all_messages(self) -> list[dict[str, Any]]:
-        answer = httpx.get(f"{self._url}/sandbox/messages", timeout=60)
-        answer.raise_for_status()
-        return list(answer.json()["messages"])
-
-    def arm(self, document: dict[str, Any]) -> dict[str, Any]:
-        answer = httpx.post(f"{self._url}/sandbox/faults", json=document, timeout=10)
-        answer.raise_for_status()
-        return dict(answer.json())
-
-    def faults(self) -> dict[str, Any]:
-        return dict(httpx.get(f"{self._url}/sandbox/faults", timeout=10).json())
-
-
-def play(world: World, plan: CallerPlan, *, patience: float = 30.0) -> CallerOutcome:
-    outcome = CallerOutcome(plan.caller, plan.number, plan.script)
-    outcome.accepted, outcome.ring_attempts = world.ring(plan.caller, plan.number)
-    if not outcome.accepted:
-        outcome.gave_up = "call never accepted"
-        return outcome
-    if not plan.script:
-        return outcome
-    seen = world.wait_for(plan.caller, 1, patience)
-    if seen < 1:
-        outcome.gave_up = "no first SMS to reply to"
-        return outcome
-    outcome.replies_seen = seen
-    for line in plan.script:
-        if not world.text(plan.caller, plan.number, line):
-            outcome.gave_up = f"text {line!r} never accepted"
-            return outcome
-        outcome.texts_sent += 1
-        if line in STOP:
-            return outcome  # STOP gets no reply from us
-        now_seen = world.wait_for(plan.caller, outcome.replies_seen + 1, patience)
-        if now_seen <= outcome.replies_seen:
-            outcome.gave_up = f"no reply to {line!r}"
-            return outcome
-        time.sleep(0.3)  # a reply can come in two parts; let the second land before answering
-        outcome.replies_seen = len(world.outbound(plan.caller))
-    return outcome
-
-
-def drive(
-    world: World,
-    plans: Sequence[CallerPlan],
-    duration: float,
-    concurrency: int,
-    started: float,
-    *,
-    patience: float = 30.0,
-) -> list[CallerOutcome]:
-    """Start callers at an even rate over ``duration``; each plays its script on a pool thread."""
-    interval = duration / max(1, len(plans))
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="caller") as pool:
-        futures = []
-        for index, plan in enumerate(plans):
-            delay = started + index * interval - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            futures.append(pool.submit(play, world, plan, patience=patience))
-        return [future.result() for future in futures]
 
 
 # --- faults ---------------------------------------------------------------------------------------------------------
@@ -529,7 +202,7 @@ class Injector:
 
     def _kill_child(self, name: str) -> str:
         parent = self._system.stack.processes[name].pid
-        children = child_pids(parent)
+        children = child_processes(parent)
         if not children:
             raise RuntimeError(f"`nmc {name}` (pid {parent}) has no child process to kill")
         victim = self._rng.choice(children)

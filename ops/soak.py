@@ -30,8 +30,10 @@ from typing import Any
 import psycopg
 
 from db.settings import Settings
-from ops.bench.report import write_report
-from ops.chaos import BOOKING, QUESTION, STOP, CallerOutcome, CallerPlan, ScratchSystem, World, play, scratch_system
+from ops.harness.callers import BOOKING, QUESTION, STOP, CallerOutcome, CallerPlan, World, play
+from ops.harness.report import write_report
+from ops.harness.scratch import ScratchSystem, scratch_system
+from ops.processes import descendants, rss_kb
 
 HOT_TABLES = (
     "outbox_events",
@@ -92,30 +94,9 @@ def slope_per_minute(points: Sequence[tuple[float, float]]) -> float:
     return 60 * sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
 
 
-def _rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        return 0
-    return 0
-
-
-def _tree(pid: int) -> list[int]:
-    found = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return found
-    for child in children:
-        found += _tree(int(child))
-    return found
-
-
 def rss_by_process(system: ScratchSystem) -> dict[str, float]:
     return {
-        name: round(sum(_rss_kb(pid) for pid in _tree(process.pid)) / 1024, 1)
+        name: round(sum(rss_kb(pid) for pid in descendants(process.pid)) / 1024, 1)
         for name, process in system.stack.processes.items()
         if process.poll() is None
     }

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from db import lifetime
+from ops.processes import children as child_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PROCESSES = ("sandbox", "ingress", "dispatcher", "worker")
@@ -109,7 +110,7 @@ class LocalStack:
     def kill_child(self, name: str) -> int | None:
         """SIGKILL one child of a pool (a gunicorn or Dramatiq worker process); its parent replaces it."""
         parent = self.processes[name].pid
-        children = child_pids(parent)
+        children = child_processes(parent)
         if not children:
             return None
         victim = children[0]
@@ -170,12 +171,3 @@ def die_with_parent() -> Callable[[], None] | None:
         lifetime.die_with_parent(parent)
 
     return in_child
-
-
-def child_pids(pid: int) -> list[int]:
-    """The pids a process has forked (a gunicorn or Dramatiq pool's workers)."""
-    try:
-        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return []
-    return [int(child) for child in found]

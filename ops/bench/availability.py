@@ -22,9 +22,9 @@ from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import make_engine, make_session_factory
-from ops.bench.report import summarize_ms, write_report
-from ops.bench.scratch import drop_database, scratch_database
-from ops.cli import echo_json, get_settings
+from ops.context import echo_json, get_settings
+from ops.harness.database import drop_database, scratch_database
+from ops.harness.report import summarize_ms, write_report
 
 TZ = "America/New_York"
 TARGET_P95_MS = 20.0

@@ -38,16 +38,17 @@ from ops.bench.e2e_support import (
     STAGES,
     breakdown,
     cpu_delta,
-    descendants,
     describe_ms,
     histogram_png,
     postgres_backends,
     sample_cpu,
     seed_tenants,
 )
-from ops.bench.report import RESULTS_DIR, write_report
-from ops.bench.scratch import checkpoint, drop_database, drop_namespace, scratch_database
-from ops.cli import get_settings
+from ops.context import get_settings
+from ops.harness.database import checkpoint, drop_database, drop_namespace, scratch_database
+from ops.harness.report import RESULTS_DIR, write_report
+from ops.processes import descendants
+from ops.sandbox.client import SandboxClient
 from ops.stack import LocalStack
 
 TARGETS_MS = {"P95": 150.0, "P99": 400.0}
@@ -81,7 +82,7 @@ class Inbox:
     sandbox's timestamps.
     """
 
-    def __init__(self, client: httpx.Client, interval: float = 0.05) -> None:
+    def __init__(self, client: SandboxClient, interval: float = 0.05) -> None:
         self._client = client
         self._interval = interval
         self._by_caller: dict[str, list[Received]] = defaultdict(list)
@@ -109,12 +110,10 @@ class Inbox:
             self._stop.wait(self._interval)
 
     def poll(self) -> None:
-        params = {} if self._cursor is None else {"since": self._cursor.isoformat()}
-        response = self._client.get("/sandbox/messages", params=params)
-        response.raise_for_status()
+        since = None if self._cursor is None else self._cursor.isoformat()
         fresh: list[tuple[str, Received]] = []
         newest = self._cursor
-        for message in response.json()["messages"]:
+        for message in self._client.messages(since=since):
             created = datetime.fromisoformat(message["created_at"])
             newest = created if newest is None or created > newest else newest
             if message["direction"] != "outbound-api" or message["sid"] in self._seen:
@@ -170,20 +169,12 @@ class Conversation:
 
 
 def converse(
-    client: httpx.Client, inbox: Inbox, conversation: Conversation, *, think_seconds: float, timeout: float
+    client: SandboxClient, inbox: Inbox, conversation: Conversation, *, think_seconds: float, timeout: float
 ) -> Conversation:
     """Missed call → first SMS → (the caller reads and types) → price question → the AI's reply."""
     try:
         conversation.call_posted = time.time()
-        call = client.post(
-            "/sandbox/calls",
-            json={
-                "from": conversation.caller,
-                "to": conversation.tenant_number,
-                "answered": False,
-                "dial_status": "no-answer",
-            },
-        )
+        call = client.call(conversation.caller, conversation.tenant_number)
         if call.status_code != 200 or call.json().get("webhook_status") != [200, 200]:
             conversation.error = f"call: {call.status_code} {call.text[:200]}"
             return conversation
@@ -194,10 +185,7 @@ def converse(
         if think_seconds:
             time.sleep(think_seconds * random.uniform(0.5, 1.5))
         conversation.text_posted = time.time()
-        sms = client.post(
-            "/sandbox/sms",
-            json={"from": conversation.caller, "to": conversation.tenant_number, "body": conversation.question},
-        )
+        sms = client.sms(conversation.caller, conversation.tenant_number, conversation.question)
         if sms.status_code != 200 or sms.json().get("webhook_status") != 200:
             conversation.error = f"sms: {sms.status_code} {sms.text[:200]}"
             return conversation
@@ -231,7 +219,7 @@ def in_flight(conversations: list[Conversation]) -> dict[str, float]:
 
 
 def drive(
-    client: httpx.Client,
+    client: SandboxClient,
     inbox: Inbox,
     conversations: list[Conversation],
     *,
@@ -430,7 +418,7 @@ def run(settings: Settings, options: Options) -> dict[str, Any]:
             max_connections=options.concurrency + 8, max_keepalive_connections=options.concurrency + 8
         )
         with (
-            httpx.Client(base_url=stack.sandbox_url, timeout=options.timeout, limits=limits) as client,
+            SandboxClient(stack.sandbox_url, http=httpx.Client(timeout=options.timeout, limits=limits)) as client,
             Inbox(client) as inbox,
         ):
             if warmup:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,8 @@ from sqlalchemy import Connection, text
 
 from domain.catalog.demo import DEMO_CATALOG
 from domain.scheduling.demo import demo_shifts
-from ops.bench.report import percentile
+from ops.harness.report import percentile
+from ops.processes import cpu_seconds
 
 TIMEZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "America/Phoenix")
 TENANT_NUMBER_BASE = 16_462_000_000  # +1 646 200 0000 onwards: one Twilio number per bench tenant
@@ -103,36 +103,6 @@ def seed_tenants(conn: Connection, tenants: int) -> list[str]:
 
 # --- CPU -------------------------------------------------------------------------------------------------------
 
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu_seconds(pid: int) -> float | None:
-    """utime + stime of one live process (all its threads), or None when it is gone or unreadable."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = raw[raw.rindex(")") + 2 :].split()  # the command name may contain spaces; it ends at the last ')'
-    return (int(fields[11]) + int(fields[12])) / _TICKS
-
-
-def descendants(pid: int) -> list[int]:
-    """The process and every live descendant (gunicorn workers, Dramatiq worker processes)."""
-    found, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        found.append(current)
-        try:
-            tasks = list(Path(f"/proc/{current}/task").iterdir())
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                pending.extend(int(child) for child in (task / "children").read_text().split())
-            except OSError:
-                continue
-    return found
-
 
 @dataclass(frozen=True)
 class CpuSample:
@@ -144,7 +114,7 @@ def sample_cpu(groups: Mapping[str, Iterable[int]]) -> CpuSample:
     for name, pids in groups.items():
         readings: dict[int, float] = {}
         for pid in pids:
-            seconds = process_cpu_seconds(pid)
+            seconds = cpu_seconds(pid)
             if seconds is not None:
                 readings[pid] = seconds
         sample[name] = readings

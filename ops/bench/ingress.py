@@ -37,9 +37,9 @@ from twilio.request_validator import RequestValidator
 from db.settings import Settings
 from ingress.app import POOL_OVERFLOW as INGRESS_POOL_OVERFLOW
 from ingress.verification import FormParams
-from ops.bench.report import summarize_ms, write_report
-from ops.bench.scratch import checkpoint, drop_database, scratch_database
-from ops.cli import get_settings
+from ops.context import get_settings
+from ops.harness.database import checkpoint, drop_database, scratch_database
+from ops.harness.report import summarize_ms, write_report
 
 ROUTE = "/webhooks/twilio/sms/status"
 CEILING_PROVIDER = "bench-ceiling"

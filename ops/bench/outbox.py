@@ -28,9 +28,9 @@ from db.settings import Settings
 from domain.events.catalog import TenantCreated
 from domain.events.outbox import append_envelopes, build_envelope
 from ops.bench.outbox_handlers import CREATE_TABLE
-from ops.bench.report import summarize_ms, write_report
-from ops.bench.scratch import checkpoint, drop_database, drop_namespace, scratch_database
-from ops.cli import get_settings
+from ops.context import get_settings
+from ops.harness.database import checkpoint, drop_database, drop_namespace, scratch_database
+from ops.harness.report import summarize_ms, write_report
 
 HANDLER_MODULES = {"db-only": "ops.bench.outbox_handlers", "isolated": "ops.bench.outbox_handlers_isolated"}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ops.backup import BackupError, dr_drill, latest_backup, load_manifest, take_backup, take_base_backup
-from ops.cli import echo_json, get_settings
+from ops.context import echo_json, get_settings
 
 
 @click.command()

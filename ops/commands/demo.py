@@ -18,8 +18,9 @@ from sqlalchemy import text
 
 from db.engine import make_engine, make_session_factory, transaction
 from db.settings import Settings
-from ops.cli import echo_json, get_settings
-from ops.commands.tenant import seed_demo
+from ops.context import echo_json, get_settings
+from ops.sandbox.client import SandboxClient
+from ops.tenants import DEMO_NUMBER, seed_demo
 
 SCRIPT = (
     "Hi! How much is it to fix a clogged drain? Could someone come tomorrow morning?",
@@ -35,15 +36,12 @@ class DemoFailed(click.ClickException):
 
 @dataclass
 class Thread:
-    sandbox: httpx.Client
+    sandbox: SandboxClient
     caller: str
     seen: int = 0
 
     def messages(self) -> list[dict[str, Any]]:
-        response = self.sandbox.get("/sandbox/messages", params={"to": self.caller})
-        response.raise_for_status()
-        outbound: list[dict[str, Any]] = response.json()["messages"]
-        return outbound
+        return self.sandbox.messages(to=self.caller)
 
     def wait_for_reply(self, timeout: float) -> list[dict[str, Any]]:
         """Print and return the business's new messages to the caller; wait until at least one arrives."""
@@ -62,12 +60,9 @@ class Thread:
 
     def text(self, body: str) -> None:
         click.echo(click.style(f"  caller   → {body}", fg="cyan"))
-        response = self.sandbox.post("/sandbox/sms", json={"from": self.caller, "to": DEMO_NUMBER, "body": body})
+        response = self.sandbox.sms(self.caller, DEMO_NUMBER, body)
         if response.status_code >= 300:
             raise DemoFailed(f"the sandbox could not deliver the text: {response.status_code} {response.text[:200]}")
-
-
-DEMO_NUMBER = "+13105551000"
 
 
 def _seed(settings: Settings) -> dict[str, Any]:
@@ -131,13 +126,11 @@ def demo(ctx: click.Context, caller: str | None, timeout: float, as_json: bool) 
     settings = get_settings(ctx)
     tenant = _seed(settings)
     caller = caller or f"+1310555{random.randint(2000, 9999)}"
-    sandbox = httpx.Client(base_url=f"http://{settings.sandbox_bind}", timeout=10)
+    sandbox = SandboxClient(f"http://{settings.sandbox_bind}", http=httpx.Client(timeout=10))
     thread = Thread(sandbox, caller)
     click.echo(f"{tenant['name']} ({DEMO_NUMBER}) misses a call from {caller}…")
     try:
-        response = sandbox.post(
-            "/sandbox/calls", json={"from": caller, "to": DEMO_NUMBER, "answered": False, "dial_status": "no-answer"}
-        )
+        response = sandbox.call(caller, DEMO_NUMBER)
     except httpx.HTTPError as error:
         raise DemoFailed(f"the sandbox at {settings.sandbox_bind} is not reachable: {error}") from None
     if response.status_code >= 300:

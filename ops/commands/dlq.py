@@ -7,8 +7,8 @@ import uuid
 
 import click
 
-from ops.cli import cli_sessions, echo_json, get_settings
 from ops.commands.params import TENANT_HELP, resolve_tenant
+from ops.context import cli_sessions, echo_json, get_settings
 from workers.dlq import ReplayResult, get_dead_letter, list_dead_letters, replay_one
 
 

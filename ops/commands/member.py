@@ -16,8 +16,8 @@ from db.engine import transaction
 from db.settings import Settings
 from domain.identity import invitations
 from domain.identity import service as identity
-from ops.cli import cli_sessions, echo_json, get_settings
 from ops.commands.params import resolve_tenant
+from ops.context import cli_sessions, echo_json, get_settings
 
 ACCEPT_HINT = "the invitee, signed in with this address, sends the token to POST /v1/invitations/accept"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import click
 
 from db.migrate import current_revision, ensure_database, upgrade
-from ops.cli import get_settings
+from ops.context import get_settings
 
 
 @click.command()

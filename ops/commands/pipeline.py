@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ops.cli import get_settings
+from ops.context import get_settings
 from ops.preflight import require_postgres, require_services
 from ops.runtime import configure_process
 

@@ -9,8 +9,8 @@ import click
 
 from db.engine import make_engine, make_session_factory, transaction
 from domain.reporting import projections, queries
-from ops.cli import echo_json, get_settings
 from ops.commands.params import TENANT_HELP, resolve_tenant
+from ops.context import echo_json, get_settings
 
 
 def _money(cents: int) -> str:

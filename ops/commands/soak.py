@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ops.cli import echo_json, get_settings
+from ops.context import echo_json, get_settings
 
 
 @click.command()

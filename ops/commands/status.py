@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from db import heartbeats
 from db.engine import make_engine, make_session_factory
-from ops.cli import echo_json, get_settings
+from ops.context import echo_json, get_settings
 
 # Dramatiq's Redis broker keeps, per queue: ``<ns>:<q>`` (list of ready message ids), ``<ns>:<q>.msgs`` (hash of
 # every message not yet acked, ready or in flight), the same two for the delay queue ``<q>.DQ``, and ``<ns>:<q>.XQ``

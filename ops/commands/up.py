@@ -17,7 +17,7 @@ import redis
 
 from db import heartbeats
 from db.settings import Settings
-from ops.cli import cli, get_settings
+from ops.context import get_settings
 from ops.preflight import require_free_address, require_services
 from ops.stack import die_with_parent
 
@@ -124,7 +124,9 @@ def up(ctx: click.Context, no_demo: bool, migrate: bool) -> None:
     # prometheus_client writes its sample files there from the first import in every child: it must exist.
     os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
     executable = [sys.executable, "-m", "ops"]
-    available = set(cli.commands)
+    # The commands registered beside this one (the root group's): a process is started only if its command exists.
+    root = ctx.find_root().command
+    available = set(root.commands) if isinstance(root, click.Group) else set()
     children = [Child(name, [*executable, name]) for name in processes_to_start(settings, available)]
     missing = [name for name in PROCESS_ORDER if name not in available]
     if missing:

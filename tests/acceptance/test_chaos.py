@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ops.chaos import ChaosPlan, caller_plans, fault_schedule, run_chaos, tenant_numbers
+from ops.chaos import ChaosPlan, caller_plans, fault_schedule, run_chaos
+from ops.harness.scratch import tenant_numbers
 from tests.conftest import base_settings
 
 SHORT = ChaosPlan(calls=150, duration_seconds=20, seed=1, tenants=3, settle_seconds=60, patience_seconds=10)

@@ -21,8 +21,9 @@ from db.engine import make_engine, make_session_factory, transaction
 from db.settings import Settings
 from domain.compliance import service as compliance
 from domain.conversations import operator
-from ops.commands.tenant import DEMO_NUMBER, seed_demo
+from ops.sandbox.client import SandboxClient
 from ops.stack import LocalStack
+from ops.tenants import DEMO_NUMBER, seed_demo
 from tests.conftest import REDIS_URL, SERVER, base_settings
 from tests.support.waiting import wait_until
 
@@ -76,24 +77,18 @@ def new_caller() -> str:
 class Phone:
     def __init__(self, stack: LocalStack, caller: str, to: str = DEMO_NUMBER) -> None:
         self.stack, self.caller, self.to = stack, caller, to
+        self.sandbox = SandboxClient(stack.sandbox_url)
 
     def outbound(self) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self.stack.sandbox_url}/sandbox/messages", params={"to": self.caller})
-        return list(response.json()["messages"])
+        return self.sandbox.messages(to=self.caller)
 
     def miss_call(self, status: str = "no-answer") -> dict[str, Any]:
-        response = httpx.post(
-            f"{self.stack.sandbox_url}/sandbox/calls",
-            json={"from": self.caller, "to": self.to, "answered": False, "dial_status": status},
-            timeout=10,
-        )
+        response = self.sandbox.call(self.caller, self.to, dial_status=status)
         assert response.status_code == 200, response.text
         return dict(response.json())
 
     def text(self, body: str) -> None:
-        response = httpx.post(
-            f"{self.stack.sandbox_url}/sandbox/sms", json={"from": self.caller, "to": self.to, "body": body}, timeout=10
-        )
+        response = self.sandbox.sms(self.caller, self.to, body)
         assert response.status_code == 200, response.text
 
     def say(self, body: str) -> str:
@@ -282,7 +277,7 @@ def test_a_soft_stop_hands_over_to_a_human(stack: LocalStack, db: Engine) -> Non
 def test_a_worker_killed_between_the_provider_call_and_the_commit_sends_once(stack: LocalStack, db: Engine) -> None:
     phone = Phone(stack, new_caller())
     # The sandbox holds the next send for 2.5 s: the request is in flight (and then accepted) when the worker dies.
-    httpx.post(f"{stack.sandbox_url}/sandbox/faults", json={"send": {"latency_ms": 2500, "count": 1}})
+    phone.sandbox.arm({"send": {"latency_ms": 2500, "count": 1}})
     try:
         phone.miss_call()
         wait_until(
@@ -301,7 +296,7 @@ def test_a_worker_killed_between_the_provider_call_and_the_commit_sends_once(sta
             what="the retried send to be recorded",
         )
     finally:
-        httpx.delete(f"{stack.sandbox_url}/sandbox/faults")
+        phone.sandbox.clear_faults()
     time.sleep(0.5)
     assert len(phone.outbound()) == 1
     assert (

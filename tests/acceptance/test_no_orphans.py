@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from db.settings import Settings
-from ops.stack import ROOT, LocalStack, child_pids, free_port
+from ops.processes import children, command_line, stat_fields
+from ops.processes import descendants as process_tree
+from ops.stack import ROOT, LocalStack, free_port
 from tests.support.waiting import wait_until
 
 pytestmark = [
@@ -25,10 +27,8 @@ pytestmark = [
 def started_at(pid: int) -> int | None:
     """The process's start time (clock ticks since boot), or None once it has gone or is a zombie (waiting only to
     be reaped). Together with the pid it names one process: pids are reused, and fast on a busy box."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
+    fields = stat_fields(pid)
+    if fields is None:
         return None
     return None if fields[0] == "Z" else int(fields[19])
 
@@ -39,10 +39,7 @@ def alive(pid: int, since: int | None = None) -> bool:
 
 
 def descendants(pid: int) -> set[int]:
-    found: set[int] = set()
-    for child in child_pids(pid):
-        found |= {child} | descendants(child)
-    return found
+    return set(process_tree(pid)) - {pid}
 
 
 def identify(pids: set[int]) -> dict[int, int]:
@@ -52,7 +49,7 @@ def identify(pids: set[int]) -> dict[int, int]:
 
 def wait_for_children(parent: int, count: int, timeout: float) -> dict[int, int]:
     def enough() -> list[int] | None:
-        found = child_pids(parent)
+        found = children(parent)
         return found if len(found) == count else None
 
     return identify(set(wait_until(enough, timeout, f"{count} children of {parent}")))
@@ -76,10 +73,8 @@ def assert_all_gone(identities: dict[int, int], timeout: float, what: str) -> No
 
 
 def _command_line(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return "?"
+    found = command_line(pid)
+    return "?" if found is None else found
 
 
 def test_worker_children_die_with_a_sigkilled_pool_parent(settings: Settings, tmp_path: Path) -> None:

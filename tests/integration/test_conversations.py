@@ -20,7 +20,8 @@ from db.settings import Settings
 from domain.conversations import maintenance, operator
 from domain.events import outbox
 from domain.events.catalog import MessageReceived, MessageStatusReported
-from ops.commands.tenant import DEMO_NUMBER, seed_demo
+from ops.sandbox.client import SandboxClient
+from ops.tenants import DEMO_NUMBER, seed_demo
 from tests.integration.test_sandbox_harness import World, free_port, sandbox_key_path, world  # noqa: F401
 from workers.adapters.twilio_gateway import TwilioGateway
 from workers.bootstrap import build_dispatcher, build_worker_runtime
@@ -77,8 +78,7 @@ class System:
             )
 
     def sent_to(self, caller: str) -> list[dict[str, Any]]:
-        response = self.world.http.get(f"{self.world.url}/sandbox/messages", params={"to": caller})
-        return list(response.json()["messages"])
+        return SandboxClient(self.world.url, http=self.world.http).messages(to=caller)
 
     def row(self, query: str, **params: Any) -> Any:
         with self.sessions() as session:
@@ -264,7 +264,7 @@ def test_the_daily_reconciliation_repairs_statuses_the_callbacks_never_told_us(s
 
 def test_the_owner_hears_of_a_missed_call_and_of_a_caller_who_wants_a_person(system: System) -> None:
     from domain.events.catalog import CallMissed
-    from ops.commands.tenant import DEMO_OWNER_MOBILE
+    from ops.tenants import DEMO_OWNER_MOBILE
 
     phone = caller()
     with transaction(system.sessions) as session:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from db.engine import transaction
 from domain.events import outbox
 from domain.events.catalog import CallMissed
-from ops.commands.tenant import DEMO_NUMBER, DEMO_OWNER_MOBILE
+from ops.tenants import DEMO_NUMBER, DEMO_OWNER_MOBILE
 from tests.integration import test_conversations, test_sandbox_harness
 from tests.integration.test_conversations import System, caller
 

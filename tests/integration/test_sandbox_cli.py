@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ops.sandbox.client import SandboxClient
 from tests.conftest import base_settings
 from tests.integration.test_sandbox_harness import FakeIngress, ServedApp, free_port, sandbox_key_path  # noqa: F401
 from workers.adapters.twilio_gateway import TwilioGateway
@@ -61,7 +62,7 @@ def test_nmc_sandbox_serves_the_twilio_sdk(ingress: FakeIngress, sandbox_key_pat
             for i in range(5)
         ]
         # Every thread of the one worker sees the same state.
-        listed = httpx.get(url + "/sandbox/messages", params={"from": "+13105550100"}).json()["messages"]
+        listed = SandboxClient(url).messages(sender="+13105550100")
         assert [m["sid"] for m in listed] == sids
         ingress.wait_for(lambda got: len(got) >= 10, timeout=5)
         assert {r.form["MessageStatus"] for r in ingress.at("/webhooks/twilio/sms/status")} == {"sent", "delivered"}

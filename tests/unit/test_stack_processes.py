@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from ops.processes import stat_fields
 from ops.stack import ROOT
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
@@ -34,8 +35,8 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     # A zombie is dead too: it only waits for its (new) parent to reap it.
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    fields = stat_fields(pid)
+    return fields is not None and fields[0] != "Z"
 
 
 def test_a_child_in_a_session_of_its_own_is_stopped_when_its_supervisor_is_sigkilled() -> None:

@@ -1,4 +1,4 @@
-"""Percentiles and report files shared by every benchmark."""
+"""Percentiles and report files shared by every benchmark and by the chaos and soak runs."""
 
 from __future__ import annotations
 
