@@ -23,7 +23,7 @@ from domain.compliance import service as compliance
 from domain.conversations import operator
 from ops.commands.tenant import DEMO_NUMBER, seed_demo
 from ops.stack import LocalStack
-from tests.conftest import REDIS_URL, SERVER, base_settings
+from tests.support.services import REDIS_URL, SERVER, base_settings
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
