@@ -1,4 +1,4 @@
-"""Retention: the glossary's rules, applied in small batches that never hold long locks on hot tables.
+"""Retention: the rules of docs/glossary.md, applied in small batches that never hold long locks on hot tables.
 
 * message bodies — 180 days: ``conv_messages.body`` set to NULL and ``body_purged_at`` stamped (the row stays);
 * metadata — 13 months: ``conv_messages`` rows deleted, and closed/blocked ``conv_conversations`` deleted;

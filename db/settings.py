@@ -92,7 +92,6 @@ class Settings(BaseModel):
     status_poll_after_seconds: int = Field(default=120, ge=10)
     # How often the scheduler asks Twilio about pending 10DLC campaigns (the only way one becomes approved).
     campaign_poll_interval_seconds: int = Field(default=300, ge=5, le=24 * 3600)
-    hold_max_extensions: int = Field(default=2, ge=0, le=20)
 
     # Calendar providers: the real APIs by default; tests and the sandbox point them at local stand-ins.
     google_calendar_api_base_url: str = "https://www.googleapis.com"

@@ -22,12 +22,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import make_engine, make_session_factory
-from db.migrate import server_url, upgrade
+from db.migrate import upgrade
 from db.settings import Settings
+from tests.support.services import REDIS_URL, SERVER, base_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVER = os.environ.get("TEST_DATABASE_SERVER", "postgresql://postgres@127.0.0.1:5432")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 _counter = itertools.count()
 
 
@@ -38,16 +37,6 @@ def _schema_fingerprint() -> str:
             if "models" in path.name or "migrations" in path.parts:
                 digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
-
-
-def base_settings(**overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "DATABASE_URL": f"{SERVER}/nmc_test",
-        "REDIS_URL": REDIS_URL,
-        "LOG_FORMAT": "console",
-        "LOG_LEVEL": "WARNING",
-    }
-    return Settings.from_env({key: str(value) for key, value in values.items()}, **overrides)
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +98,3 @@ def engine(settings: Settings) -> Iterator[Engine]:
 @pytest.fixture
 def sessions(engine: Engine) -> sessionmaker[Session]:
     return make_session_factory(engine)
-
-
-def server_admin_url() -> str:
-    return server_url(base_settings())

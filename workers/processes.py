@@ -19,7 +19,8 @@ from db import heartbeats, lifetime
 from db.heap import freeze_startup_heap
 from db.metrics import mark_process_dead
 from db.settings import Settings
-from workers.bootstrap import build_dispatcher, build_runtime, build_worker_runtime
+from workers.bootstrap import build_dispatcher, build_runtime, build_worker_runtime, handler_modules
+from workers.registry import load_subscriptions
 
 logger = logging.getLogger("nmc.processes")
 
@@ -94,6 +95,9 @@ def run_worker(
     on_tick: Callable[[], None] | None = None,
 ) -> None:
     """Run a pool of worker processes, restarting any that die (a SIGKILLed worker is replaced)."""
+    # A bad HANDLER_MODULES stops the pool here, in one line: found in the children, they would die and be replaced
+    # forever.
+    load_subscriptions(handler_modules(settings))
     context = multiprocessing.get_context("fork")
     wanted = tuple(queues)
     stop = threading.Event()

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 
+from db.settings import SettingsError
 from domain.events.handling import HandlerContext, Subscription, Subscriptions
 
+# Every domain module that handles events (catalog handles none: it only answers calls and emits).
 DOMAIN_HANDLER_MODULES = (
     "domain.identity.handlers",
     "domain.conversations.handlers",
-    "domain.catalog.handlers",
     "domain.scheduling.handlers",
     "domain.compliance.handlers",
     "domain.billing.handlers",
@@ -28,6 +29,10 @@ DOMAIN_HANDLER_MODULES = (
 
 class RegistryError(Exception):
     pass
+
+
+class HandlerModulesError(SettingsError):
+    """``HANDLER_MODULES`` names something that is not a handler module: the process must not start without it."""
 
 
 @dataclass(frozen=True)
@@ -75,18 +80,23 @@ class Registry:
 
 
 def load_subscriptions(module_names: Iterable[str]) -> list[Subscriptions]:
-    """Import each module's ``subscriptions``; a domain module with no handlers yet is simply skipped."""
+    """Import each module's ``subscriptions``. A name that is not a module, or a module without subscriptions, is a
+    configuration error: skipping it would start a process that silently never handles that module's events."""
     found: list[Subscriptions] = []
     for name in module_names:
+        if not all(part.isidentifier() for part in name.split(".")):
+            raise HandlerModulesError(f"invalid HANDLER_MODULES: {name!r} is not a module name")
         try:
             module = import_module(name)
         except ModuleNotFoundError as error:
-            if error.name == name and name in DOMAIN_HANDLER_MODULES:
-                continue
+            # Only the named module (or a package above it) missing is the setting's fault; a module that exists but
+            # fails on its own imports is a bug and keeps its traceback.
+            if error.name and (name == error.name or name.startswith(f"{error.name}.")):
+                raise HandlerModulesError(f"invalid HANDLER_MODULES: no module named {name!r}") from None
             raise
         subscriptions = getattr(module, "subscriptions", None)
         if not isinstance(subscriptions, Subscriptions):
-            raise RegistryError(f"{name} has no `subscriptions = Subscriptions(...)`")
+            raise HandlerModulesError(f"invalid HANDLER_MODULES: {name} has no `subscriptions = Subscriptions(...)`")
         found.append(subscriptions)
     return found
 

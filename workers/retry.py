@@ -1,4 +1,4 @@
-"""The retry policy from the glossary: full jitter ``random(0, min(30 s, 1 s·2^attempt))``, at most 6 attempts."""
+"""The retry policy of docs/glossary.md: full jitter ``random(0, min(30 s, 1 s·2^attempt))``, at most 6 attempts."""
 
 from __future__ import annotations
 

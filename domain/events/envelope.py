@@ -1,4 +1,4 @@
-"""The Event Envelope, exactly as the glossary defines it."""
+"""The Event Envelope, exactly as docs/glossary.md defines it."""
 
 from __future__ import annotations
 

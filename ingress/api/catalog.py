@@ -33,12 +33,12 @@ from ingress.errors import ApiError
 MAX_ALIASES = 50
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 AliasText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-# Duration is minutes, 1-480 in the MVP (the glossary); the database checks the same bound.
+# Duration is minutes, 1-480 in the MVP (docs/glossary.md); the database checks the same bound.
 DurationMinutes = Annotated[int, Field(ge=1, le=480)]
 
 
 class MoneyBody(Strict):
-    """Money as the glossary has it: integer cents and an ISO 4217 code (MVP: USD)."""
+    """Money as docs/glossary.md has it: integer cents and an ISO 4217 code (MVP: USD)."""
 
     amount_cents: int = Field(ge=0, le=2**31 - 1)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")

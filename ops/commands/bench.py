@@ -15,13 +15,7 @@ def _register() -> None:
     from importlib import import_module
 
     for name in ("outbox", "ingress", "availability", "e2e"):
-        try:
-            module = import_module(f"ops.bench.{name}")
-        except ModuleNotFoundError as error:
-            if error.name == f"ops.bench.{name}":
-                continue  # that benchmark has not landed yet
-            raise
-        bench.add_command(module.command, name)
+        bench.add_command(import_module(f"ops.bench.{name}").command, name)
 
 
 _register()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from db.engine import make_engine, make_session_factory
+from db.retention import DEFAULT_BATCH_SIZE, run_retention
 from ops.context import echo_json, get_settings
-from ops.retention import DEFAULT_BATCH_SIZE, run_retention
 
 
 @click.group()

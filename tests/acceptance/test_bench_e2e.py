@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from ops.bench.e2e import command
 from ops.bench.e2e_support import STAGES
-from tests.conftest import SERVER, base_settings
+from tests.support.services import SERVER, base_settings
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import pytest
 
 from ops.chaos import ChaosPlan, caller_plans, fault_schedule, run_chaos
 from ops.harness.scratch import tenant_numbers
-from tests.conftest import base_settings
+from tests.support.services import base_settings
 
 SHORT = ChaosPlan(calls=150, duration_seconds=20, seed=1, tenants=3, settle_seconds=60, patience_seconds=10)
 CORE_FAULTS = {

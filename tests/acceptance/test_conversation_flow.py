@@ -24,7 +24,7 @@ from domain.conversations import operator
 from ops.sandbox.client import SandboxClient
 from ops.stack import LocalStack
 from ops.tenants import DEMO_NUMBER, seed_demo
-from tests.conftest import REDIS_URL, SERVER, base_settings
+from tests.support.services import REDIS_URL, SERVER, base_settings
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow

@@ -19,7 +19,7 @@ from twilio.request_validator import RequestValidator
 
 from db.settings import Settings
 from ingress.verification import FormParams
-from tests.integration.test_webhooks import CALLER, TENANT_NUMBER, add_tenant
+from tests.support.webhook_env import CALLER, TENANT_NUMBER, add_tenant
 
 
 def _free_port() -> int:

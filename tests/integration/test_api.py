@@ -5,97 +5,25 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import falcon.testing
+import falcon.inspect
 import jwt
 import pytest
-import redis
 from cryptography.hazmat.primitives import serialization
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
-from db.settings import Settings
-from domain.compliance import service as compliance
-from domain.identity import service as identity
 from ingress.api.openapi import OPERATIONS, document
-from ingress.app import IngressDeps, create_app
-from tests.support.clerk_jwks import ISSUER, PARTY, Keys, serve_jwks, token
-from tests.support.members import join
+from tests.support import api_world
+from tests.support.api_world import World, json_values, outbox_names
+from tests.support.clerk_jwks import ISSUER, PARTY, Keys, token
 
-
-@pytest.fixture(scope="module")
-def jwks() -> Iterator[Keys]:
-    with serve_jwks() as keys:
-        yield keys
-
-
-@dataclass
-class World:
-    client: falcon.testing.TestClient
-    keys: Keys
-    a: uuid.UUID
-    b: uuid.UUID
-    conv_a: uuid.UUID
-    conv_b: uuid.UUID
-    task_b: uuid.UUID
-    user_b: uuid.UUID
-    sessions: sessionmaker[Session]
-
-    def call(self, method: str, path: str, who: str = "owner_a", **kwargs: Any) -> falcon.testing.Result:
-        headers = {"Authorization": f"Bearer {token(self.keys, who)}", **kwargs.pop("headers", {})}
-        return self.client.simulate_request(method.upper(), path, headers=headers, **kwargs)
-
-
-def _conversation(session: Session, tenant_id: uuid.UUID, caller: str) -> uuid.UUID:
-    conversation_id = uuid.uuid4()
-    session.execute(
-        text("INSERT INTO conv_conversations (id, tenant_id, caller, state) VALUES (:id, :t, :c, 'open')"),
-        {"id": conversation_id, "t": tenant_id, "c": caller},
-    )
-    return conversation_id
-
-
-@pytest.fixture
-def world(settings: Settings, engine: Engine, sessions: sessionmaker[Session], jwks: Keys) -> Iterator[World]:
-    with transaction(sessions) as session:
-        a = identity.create_tenant(session, name="A", number="+13105550001", forward_to="+13105550002", timezone="UTC")
-        b = identity.create_tenant(session, name="B", number="+13105550003", forward_to="+13105550004", timezone="UTC")
-        for tenant, prefix in ((a.id, "a"), (b.id, "b")):
-            compliance.ensure_campaign(session, tenant_id=tenant)
-            join(session, tenant_id=tenant, clerk_user_id=f"owner_{prefix}", role="OWNER")
-        join(session, tenant_id=a.id, clerk_user_id="tech_a", role="TECH")
-        user_b = join(session, tenant_id=b.id, clerk_user_id="tech_b", role="TECH")
-        compliance.set_campaign_status(session, tenant_id=a.id, status="approved", changed_by="test")
-        conv_a = _conversation(session, a.id, "+13105550100")
-        conv_b = _conversation(session, b.id, "+13105550100")
-        task_b = uuid.uuid4()
-        session.execute(
-            text("INSERT INTO conv_operator_tasks (id, tenant_id, kind, note) VALUES (:id, :t, 'confirm', 'check')"),
-            {"id": task_b, "t": b.id},
-        )
-    app_settings = settings.model_copy(
-        update={"clerk_jwks_url": jwks.url, "clerk_issuer": ISSUER, "clerk_authorized_parties": (PARTY,)}
-    )
-    client = redis.Redis.from_url(settings.redis_url)
-    app = create_app(app_settings, IngressDeps(engine=engine, sessions=sessions, redis=client))
-    yield World(falcon.testing.TestClient(app), jwks, a.id, b.id, conv_a, conv_b, task_b, user_b, sessions)
-    client.close()
-
-
-def outbox_names(world: World, tenant_id: uuid.UUID) -> list[str]:
-    with transaction(world.sessions) as session:
-        rows = session.execute(
-            text("SELECT event_name FROM outbox_events WHERE tenant_id = :t ORDER BY seq"), {"t": tenant_id}
-        )
-        return [row[0] for row in rows]
-
+jwks = api_world.jwks
+world = api_world.world
 
 # --- authentication -------------------------------------------------------------------------------------------
 
@@ -578,21 +506,35 @@ def test_openapi_document_is_served_and_lists_every_route(world: World) -> None:
     assert served.status_code == 200
     assert served.json == json.loads(json.dumps(document()))
     assert served.json["openapi"].startswith("3.")
-    assert len([m for path in served.json["paths"].values() for m in path]) == len(OPERATIONS)
-
-
-_json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
-    max_leaves=8,
-)
+    documented = {(method.upper(), path) for path, methods in served.json["paths"].items() for method in methods}
+    assert documented == {(op.method.upper(), op.path) for op in OPERATIONS}
+    assert len([m for path in served.json["paths"].values() for m in path]) == len(OPERATIONS)  # none twice
+    # What the app routes, from Falcon itself: every /v1 responder but the document's own route.
+    app = world.client.app
+    routed = {
+        (method.method, route.path)
+        for route in falcon.inspect.inspect_routes(app)
+        if route.path.startswith("/v1/") and route.path != "/v1/openapi.json"
+        for method in route.methods
+        if not method.internal
+    }
+    # Each documented operation lands on one of those routes and responders (`…/{action}` serves several).
+    landed = set()
+    for method, path in documented:
+        found = app._router.find(path)
+        assert found is not None, (method, path)
+        _resource, responders, _params, template = found
+        assert template is not None
+        assert not getattr(responders[method], "__name__", "").startswith("method_not_allowed"), (method, path)
+        landed.add((method, template))
+    assert landed == routed
 
 
 def test_generated_requests_over_the_openapi_document_never_5xx(world: World) -> None:
     identifiers = st.sampled_from(
         [str(world.conv_a), str(world.conv_b), str(world.task_b), str(world.user_b), str(uuid.uuid4()), "x", "%20"]
     )
-    field_values = st.one_of(st.sampled_from(["OWNER", "TECH", "approved", "pending", "rejected"]), _json_values)
+    field_values = st.one_of(st.sampled_from(["OWNER", "TECH", "approved", "pending", "rejected"]), json_values)
     users = st.sampled_from(["owner_a", "tech_a", "owner_b", "user_nobody"])
     statuses: list[int] = []
 
@@ -612,7 +554,7 @@ def test_generated_requests_over_the_openapi_document_never_5xx(world: World) ->
         if op.body is not None:
             fields = list(op.body.model_fields)
             body = {name: data.draw(field_values) for name in fields if data.draw(st.booleans())}
-            kwargs["json"] = body if data.draw(st.booleans()) else data.draw(_json_values)
+            kwargs["json"] = body if data.draw(st.booleans()) else data.draw(json_values)
         result = world.call(op.method, path, who=who, **kwargs)
         statuses.append(result.status_code)
         assert result.status_code < 500, (op.method, path, kwargs, result.text)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from db.engine import transaction
 from domain.catalog import service as catalog
-from tests.integration import test_api as api
+from tests.support import api_world as api
 
-# The operator-API world (two tenants, OWNER/TECH members, a local JWKS) is shared with test_api.
+# The operator-API world (two tenants, OWNER/TECH members, a local JWKS), shared by the /v1 tests.
 jwks = api.jwks
 world = api.world
 World = api.World
@@ -129,7 +130,7 @@ def test_another_tenants_item_is_404_and_never_listed(world: api.World) -> None:
     assert world.call("get", "/v1/service-items").json["items"] == []
     assert world.call("get", "/v1/service-items/not-a-uuid").status_code == 404
     with transaction(world.sessions) as session:
-        untouched = catalog.get_service_item(session, tenant_id=world.b, service_item_id=api.uuid.UUID(theirs))
+        untouched = catalog.get_service_item(session, tenant_id=world.b, service_item_id=uuid.UUID(theirs))
         assert untouched.name == "B's secret"
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import text
 
 from db.engine import transaction
-from tests.integration import test_api as api
+from tests.support import api_world as api
 
 jwks = api.jwks
 world = api.world

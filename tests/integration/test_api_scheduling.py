@@ -5,86 +5,27 @@ from __future__ import annotations
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import falcon.testing
-import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from db.engine import transaction
-from domain.catalog import service as catalog
-from domain.scheduling import service as scheduling
-from domain.scheduling.availability import Shift
 from ingress.api.openapi import OPERATIONS
-from tests.integration import test_api as api
+from tests.support import api_world as api
+from tests.support.api_world import PHONE, Sched
 
 jwks = api.jwks
 world = api.world
+sched = api.sched
 
 ALL_WEEK = [{"weekday": day, "starts": "08:00", "ends": "18:00"} for day in range(7)]
-PHONE = "+13105550199"
-
-
-@dataclass
-class Sched:
-    item_a: str
-    resource_a: str
-    item_b: str
-    resource_b: str
-    appointment_b: str
-    hold_b: str
-    tomorrow: datetime  # 00:00 UTC of the next day: the resources work 08:00-18:00 UTC every day
 
 
 def _at(sched: Sched, hour: int, minute: int = 0) -> str:
     return (sched.tomorrow + timedelta(hours=hour, minutes=minute)).isoformat()
-
-
-@pytest.fixture
-def sched(world: api.World) -> Sched:
-    now = datetime.now(UTC)
-    tomorrow = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=UTC)
-    hours = [Shift(day, time(8), time(18)) for day in range(7)]
-    made: dict[uuid.UUID, tuple[uuid.UUID, uuid.UUID]] = {}
-    with transaction(world.sessions) as session:
-        for tenant in (world.a, world.b):
-            item = catalog.create_service_item(
-                session, tenant_id=tenant, name="Leak repair", duration_minutes=60, price_cents=12500
-            )
-            resource = scheduling.create_resource(session, tenant_id=tenant, name="Sam", timezone="UTC")
-            scheduling.set_working_hours(session, tenant_id=tenant, resource_id=resource.id, shifts=hours)
-            made[tenant] = (item.id, resource.id)
-        item_b, resource_b = made[world.b]
-        appointment_b = scheduling.book_slot(
-            session,
-            tenant_id=world.b,
-            resource_id=resource_b,
-            service_item_id=item_b,
-            starts_at=tomorrow + timedelta(hours=9),
-            ends_at=tomorrow + timedelta(hours=10),
-            customer_phone=PHONE,
-            price_cents=12500,
-            currency="USD",
-            now=now,
-        )
-        hold_b = scheduling.place_hold(
-            session,
-            tenant_id=world.b,
-            resource_id=resource_b,
-            service_item_id=item_b,
-            starts_at=tomorrow + timedelta(hours=11),
-            ends_at=tomorrow + timedelta(hours=12),
-            now=now,
-            ttl_minutes=15,
-            customer_phone=PHONE,
-        )
-        ids = (appointment_b.id, hold_b.id)
-    (item_a, resource_a) = made[world.a]
-    return Sched(str(item_a), str(resource_a), str(item_b), str(resource_b), str(ids[0]), str(ids[1]), tomorrow)
 
 
 def _book(world: api.World, sched: Sched, hour: int, who: str = "tech_a", **extra: Any) -> falcon.testing.Result:
@@ -498,7 +439,7 @@ def test_generated_requests_over_the_scheduling_routes_never_5xx(world: api.Worl
             max_size=2,
         ),
         st.fixed_dictionaries({"amount_cents": st.integers(-5, 2**33), "currency": st.sampled_from(["USD", "usd"])}),
-        api._json_values,
+        api.json_values,
     )
     statuses: list[int] = []
 

@@ -24,7 +24,7 @@ from ops.cli import cli
 from ops.commands import campaign
 from ops.jobs import scheduled_jobs
 from ops.stack import free_port
-from tests.integration.test_sandbox_harness import World, sandbox_key_path, world  # noqa: F401
+from tests.support.sandbox_world import World, sandbox_key_path, world  # noqa: F401
 from workers.adapters.a2p_registry import TwilioCampaignRegistry
 from workers.adapters.twilio_gateway import RebasedHttpClient, TwilioGateway
 from workers.scheduler import Scheduler

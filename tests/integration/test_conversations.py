@@ -6,105 +6,22 @@ Deliveries are drained synchronously (dispatch → claim → process), so each t
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import pytest
 from sqlalchemy import text
-from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
-from db.settings import Settings
 from domain.conversations import maintenance, operator
 from domain.events import outbox
-from domain.events.catalog import MessageReceived, MessageStatusReported
-from ops.sandbox.client import SandboxClient
-from ops.tenants import DEMO_NUMBER, seed_demo
-from tests.integration.test_sandbox_harness import World, free_port, sandbox_key_path, world  # noqa: F401
+from domain.events.catalog import MessageStatusReported
+from ops.tenants import DEMO_NUMBER
+from tests.support import conversation_system
+from tests.support.conversation_system import System, caller
+from tests.support.sandbox_world import World, free_port, sandbox_key_path, world  # noqa: F401
 from workers.adapters.twilio_gateway import TwilioGateway
-from workers.bootstrap import build_dispatcher, build_worker_runtime
-from workers.delivery import DeliveryRunner
-from workers.dispatcher import Dispatcher
 from workers.wiring import GatedSmsSender
 
-
-@dataclass
-class System:
-    settings: Settings
-    sessions: sessionmaker[Session]
-    dispatcher: Dispatcher
-    runner: DeliveryRunner
-    world: World
-    tenant_id: uuid.UUID
-
-    def drain(self, *, only: str | None = None, rounds: int = 20) -> list[str]:
-        """Run every pending delivery (or only those of handler ``only``); returns the outcomes."""
-        outcomes = []
-        for _ in range(rounds):
-            self.dispatcher.dispatch_batch()
-            with self.sessions() as session:
-                query = "SELECT id, handler FROM outbox_deliveries WHERE status = 'enqueued'"
-                pending = session.execute(text(query)).all()
-            pending = [row for row in pending if only is None or row.handler == only]
-            if not pending:
-                return outcomes
-            for row in pending:
-                if self.runner.claim(row.id) is None:
-                    continue
-                try:
-                    self.runner.process(row.id)
-                    outcomes.append(f"{row.handler}:done")
-                except Exception as error:
-                    self.runner.fail(row.id, error)
-                    outcomes.append(f"{row.handler}:failed:{type(error).__name__}")
-        return outcomes
-
-    def inbound(self, caller: str, body: str) -> None:
-        with transaction(self.sessions) as session:
-            outbox.append(
-                session,
-                MessageReceived(
-                    message_sid=f"SM{uuid.uuid4().hex}",
-                    from_number=caller,
-                    to_number=DEMO_NUMBER,
-                    body=body,
-                    num_media=0,
-                    media_urls=(),
-                    received_at=datetime.now(UTC),
-                ),
-                tenant_id=self.tenant_id,
-            )
-
-    def sent_to(self, caller: str) -> list[dict[str, Any]]:
-        return SandboxClient(self.world.url, http=self.world.http).messages(to=caller)
-
-    def row(self, query: str, **params: Any) -> Any:
-        with self.sessions() as session:
-            return session.execute(text(query), params).first()
-
-
-@pytest.fixture
-def system(settings: Settings, world: World) -> Iterator[System]:  # noqa: F811 - the fixture imported above
-    wired = settings.model_copy(
-        update={
-            "twilio_api_base_url": world.url,
-            "public_base_url": world.ingress.base_url,
-            "twilio_account_sid": world.settings.twilio_account_sid,
-            "twilio_auth_token": world.settings.twilio_auth_token,
-        }
-    )
-    runtime, runner = build_worker_runtime(wired)
-    with transaction(runtime.sessions) as session:
-        tenant_id = uuid.UUID(seed_demo(session, wired)["id"])
-    yield System(wired, runtime.sessions, build_dispatcher(runtime), runner, world, tenant_id)
-    runtime.broker.close()
-    runtime.engine.dispose()
-
-
-def caller() -> str:
-    return f"+1617555{uuid.uuid4().int % 10_000:04d}"
+system = conversation_system.system  # the fixture, by name so pytest finds it here
 
 
 def test_a_takeover_silences_a_reply_that_was_already_queued(system: System) -> None:

@@ -12,13 +12,13 @@ from db.engine import transaction
 from domain.events import outbox
 from domain.events.catalog import CallMissed
 from ops.tenants import DEMO_NUMBER, DEMO_OWNER_MOBILE
-from tests.integration import test_conversations, test_sandbox_harness
-from tests.integration.test_conversations import System, caller
+from tests.support import conversation_system, sandbox_world
+from tests.support.conversation_system import System, caller
 
 # The conversations suite's fixtures, with the ones they stand on: the real registry, Postgres and the sandbox.
-system = test_conversations.system
-world = test_sandbox_harness.world
-sandbox_key_path = test_sandbox_harness.sandbox_key_path
+system = conversation_system.system
+world = sandbox_world.world
+sandbox_key_path = sandbox_world.sandbox_key_path
 
 
 def miss_call(system: System, phone: str) -> None:

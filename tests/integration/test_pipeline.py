@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.settings import Settings
 from domain.events import outbox
 from domain.events.catalog import EventValidationError, TenantCreated
+from tests.support.draining import run_delivery
 from tests.support.pipeline_handlers import CREATE_EFFECTS_TABLE
 from tests.support.recording_broker import RecordingBroker, recording_dispatcher
 from tests.support.waiting import wait_until
@@ -73,14 +74,7 @@ class Pipeline:
 
     def run_delivery(self, delivery_id: uuid.UUID) -> str:
         """What the middleware and actor do for one message, without Redis in the way."""
-        if self.runner.claim(delivery_id) is None:
-            return "skipped"
-        try:
-            self.runner.process(delivery_id)
-        except Exception as error:
-            outcome = self.runner.fail(delivery_id, error)
-            return "dead" if outcome.dead else "retry"
-        return "done"
+        return run_delivery(self.runner, delivery_id).outcome
 
     def use_max_attempts(self, attempts: int) -> None:
         self.runner = DeliveryRunner(

@@ -15,7 +15,7 @@ import stripe
 from twilio.request_validator import RequestValidator
 
 from ops.sandbox import build_sandbox, create_sandbox_app
-from tests.integration.test_sandbox_harness import (  # noqa: F401
+from tests.support.sandbox_world import (  # noqa: F401
     FakeIngress,
     Received,
     ServedApp,

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from ops.sandbox.client import SandboxClient
-from tests.conftest import base_settings
-from tests.integration.test_sandbox_harness import FakeIngress, ServedApp, free_port, sandbox_key_path  # noqa: F401
+from tests.support.sandbox_world import FakeIngress, ServedApp, free_port, sandbox_key_path  # noqa: F401
+from tests.support.services import base_settings
 from workers.adapters.twilio_gateway import TwilioGateway
 
 NMC = str(Path(sys.executable).with_name("nmc"))

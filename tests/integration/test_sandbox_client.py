@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from ops.sandbox.client import SandboxClient
-from tests.integration.test_sandbox_harness import (  # noqa: F401
+from tests.support.sandbox_world import (  # noqa: F401
     World,
     free_port,
     sandbox_key_path,

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
-from tests.conftest import base_settings
-from tests.integration.test_sandbox_harness import World, free_port, sandbox_key_path, world  # noqa: F401
+from tests.support.sandbox_world import World, free_port, sandbox_key_path, world  # noqa: F401
+from tests.support.services import base_settings
 from workers.adapters.twilio_gateway import ProviderError, TwilioGateway, classify
 
 TENANT = "+13105550100"

@@ -30,9 +30,9 @@ from db.settings import Settings
 from ingress.api.resources import Strict
 from ingress.resources.calendar import jobber_signature_of
 from ingress.verification import FormParams
-from tests.integration import test_api as api
-from tests.integration.test_bad_input import BASE_URL, Site, make_site
-from tests.integration.test_webhooks import CALLER, ROUTES, TENANT_NUMBER, Env, make_env
+from tests.support import api_world as api
+from tests.support.ingress_site import BASE_URL, Site, make_site
+from tests.support.webhook_env import CALLER, ROUTES, TENANT_NUMBER, Env, make_env
 
 FUZZ = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]

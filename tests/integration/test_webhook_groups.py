@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from domain.events.catalog import MessageStatusReported
 from ingress.recording import Delivery, GroupWriter, outcome_of, prepare_record
-from tests.integration.test_webhooks import TENANT_NUMBER, add_tenant
+from tests.support.webhook_env import TENANT_NUMBER, add_tenant
 
 UNOWNED_NUMBER = "+13105550199"
 

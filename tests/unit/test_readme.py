@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from db.settings import Settings
@@ -30,3 +31,33 @@ def test_the_committed_event_catalog_is_current() -> None:
 
 def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def _tracked_files() -> list[Path]:
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout: every file but the tools' own
+        skipped = {".git", ".venv", ".run", "bench", "node_modules", "nevermisscall.egg-info"}
+        return [path for path in ROOT.rglob("*") if path.is_file() and not skipped & set(path.relative_to(ROOT).parts)]
+    return [ROOT / name for name in listed.decode().split("\0") if name]
+
+
+def test_no_tracked_file_points_outside_the_repository() -> None:
+    # Someone who clones the project has no sibling folder: the design and the terms live in docs/.
+    outside = "/".join(("..", "shared"))
+    offending = []
+    for path in _tracked_files():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, FileNotFoundError):
+            continue  # binary, or deleted in the working tree
+        if outside in text:
+            offending.append(str(path.relative_to(ROOT)))
+    assert offending == []
+
+
+def test_the_readme_links_the_architecture_and_the_glossary() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for document in ("docs/architecture.md", "docs/glossary.md"):
+        assert f"]({document})" in readme
+        assert (ROOT / document).is_file()

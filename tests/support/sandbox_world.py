@@ -1,6 +1,6 @@
 """Real-HTTP harness for the sandbox tests: the sandbox and a recording fake ingress, each on a free port.
 
-No tests live here; ``test_sandbox.py`` and ``test_twilio_gateway.py`` import the fixtures.
+Test modules import the fixtures (``world``, ``sandbox_key_path``) by name so pytest finds them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 from db.settings import Settings
 from ops.sandbox import Sandbox, build_sandbox, create_sandbox_app
 from ops.stack import free_port
-from tests.conftest import base_settings
+from tests.support.services import base_settings
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
