@@ -293,13 +293,14 @@ def send_message(
             decision, tenant_id=ctx.tenant_id, to=message.to_number, from_=message.from_number, body=message.body
         )
     except SendFailed as error:
+        # Counted per attempt, not after commit: each is a call the provider refused, whatever the delivery does next.
         PROVIDER_ERRORS.labels(provider="twilio", code=str(error.code)).inc()
         if error.retryable:
             raise
         _failed(ctx, message.id, error.code, decision.as_record())
         if error.opted_out:
             keywords.record_provider_opt_out(
-                session, tenant_id=ctx.tenant_id, phone=message.to_number, message_ref=str(message.id)
+                session, tenant_id=ctx.tenant_id, phone=message.to_number, message_ref=str(message.id), events=ctx
             )
         return
     _queued(ctx, message, accepted.sid, decision.as_record(), clock(), segments=accepted.num_segments)
@@ -328,7 +329,7 @@ def _block(
         ),
         {"record": _json(record), "id": message_id},
     )
-    MESSAGES.labels(status="blocked").inc()
+    ctx.after_commit(MESSAGES.labels(status="blocked").inc)
     ctx.emit(MessageBlocked(message_id=message_id, conversation_id=conversation_id, reason=str(record.get("reason"))))
 
 
@@ -340,7 +341,7 @@ def _failed(ctx: HandlerContext, message_id: uuid.UUID, code: int | None, record
         ),
         {"code": code, "record": _json(record), "id": message_id},
     )
-    MESSAGES.labels(status="failed").inc()
+    ctx.after_commit(MESSAGES.labels(status="failed").inc)
 
 
 def _queued(
@@ -364,9 +365,10 @@ def _queued(
             "id": message.id,
         },
     )
-    MESSAGES.labels(status="queued").inc()
+    ctx.after_commit(MESSAGES.labels(status="queued").inc)
     if latency_ms is not None:
-        FIRST_SMS_LATENCY.observe(latency_ms / 1000)
+        seconds = latency_ms / 1000
+        ctx.after_commit(lambda: FIRST_SMS_LATENCY.observe(seconds))
     ctx.emit(
         MessageQueued(
             message_id=message.id,
@@ -424,7 +426,7 @@ def apply_delivery_status(
             raise MessageNotYetKnown(event.message_sid)
         # On the last attempt an unknown SID is dropped, not dead-lettered: the provider poll repairs its status.
         return  # a stale, duplicated or out-of-order callback: the message never moves backwards
-    MESSAGES.labels(status=status).inc()
+    ctx.after_commit(MESSAGES.labels(status=status).inc)
     ctx.emit(
         MessageStatusChanged(
             message_id=moved.id,
@@ -435,11 +437,11 @@ def apply_delivery_status(
         )
     )
     if event.error_code is not None:
-        PROVIDER_ERRORS.labels(provider="twilio", code=str(event.error_code)).inc()
+        ctx.after_commit(PROVIDER_ERRORS.labels(provider="twilio", code=str(event.error_code)).inc)
     if event.error_code == 21610:
         assert ctx.tenant_id is not None
         keywords.record_provider_opt_out(
-            ctx.session, tenant_id=ctx.tenant_id, phone=moved.to_number, message_ref=event.message_sid
+            ctx.session, tenant_id=ctx.tenant_id, phone=moved.to_number, message_ref=event.message_sid, events=ctx
         )
 
 
@@ -514,7 +516,7 @@ def reply_to_caller(
         take_over_for_caller(
             ctx, conversation_id=conversation_id, reason="caller asked us to stop", lease=lease, now=now
         )
-        AI_TURNS.labels(engine="builtin", outcome="handoff").inc()
+        ctx.after_commit(AI_TURNS.labels(engine="builtin", outcome="handoff").inc)
         notify_owner(ctx, tenant, f"{event.from_number} asked us to stop texting. Please review the conversation.")
         return
     engine_state = ctx.session.execute(
@@ -536,6 +538,7 @@ def reply_to_caller(
             conversation_id=conversation_id,
             timezone=tenant.timezone,
             now=now,
+            events=ctx,
         ),
     )
     ctx.session.execute(
@@ -543,7 +546,7 @@ def reply_to_caller(
         {"s": _json(result.state), "id": conversation_id},
     )
     outcome = "guard_blocked" if result.guard_blocked else "fallback" if result.fallback_reason else "replied"
-    AI_TURNS.labels(engine=result.engine, outcome="handoff" if result.handoff else outcome).inc()
+    ctx.after_commit(AI_TURNS.labels(engine=result.engine, outcome="handoff" if result.handoff else outcome).inc)
     if result.reply:
         queue_outbound(
             ctx,

@@ -17,13 +17,13 @@ from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session
 
 from domain.conversations.models import CONVERSATION_STATES, Conversation, Message, OperatorTask
-from domain.events import outbox
 from domain.events.catalog import (
     ConversationClosed,
     HumanTakeoverReleased,
     HumanTakeoverRequested,
     OutboundMessageRequested,
 )
+from domain.events.sink import EventSink, sink_or_root
 
 DEFAULT_LEASE = timedelta(minutes=30)
 MAX_PAGE = 100
@@ -174,8 +174,10 @@ def take_over(
     user_id: uuid.UUID | None,
     reason: str = "operator takeover",
     lease: timedelta = DEFAULT_LEASE,
+    events: EventSink | None = None,
 ) -> dict[str, Any]:
     """Put the conversation in ``human`` for ``lease``; the same operator may renew, another must wait it out."""
+    sink = sink_or_root(session, events)
     expires = datetime.now(UTC) + lease
     taken = session.execute(
         text(
@@ -192,8 +194,7 @@ def take_over(
         raise Conflict(
             f"conversation is {current.state}" + (" by another operator" if current.state == "human" else "")
         )
-    outbox.append(
-        session,
+    sink.emit(
         HumanTakeoverRequested(
             conversation_id=conversation_id,
             requested_by="operator",
@@ -214,8 +215,10 @@ def reply_as_human(
     user_id: uuid.UUID | None,
     body: str,
     from_number: str,
+    events: EventSink | None = None,
 ) -> dict[str, Any]:
     """Write the outbound message (``pending``) and ask for it to be sent; the sender runs the preflight."""
+    sink = sink_or_root(session, events)
     if not body.strip():
         raise Conflict("a reply needs a body")
     held = session.execute(
@@ -241,8 +244,7 @@ def reply_as_human(
     )
     session.add(message)
     session.flush()
-    outbox.append(
-        session,
+    sink.emit(
         OutboundMessageRequested(
             message_id=message.id,
             conversation_id=conversation_id,
@@ -257,7 +259,10 @@ def reply_as_human(
     return _message_json(message)
 
 
-def release(session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> dict[str, Any]:
+def release(
+    session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, events: EventSink | None = None
+) -> dict[str, Any]:
+    sink = sink_or_root(session, events)
     released = session.execute(
         text(
             "UPDATE conv_conversations SET state = 'open', human_user_id = NULL, human_lease_expires_at = NULL,"
@@ -268,15 +273,19 @@ def release(session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUI
     if released is None:
         current = _get(session, tenant_id, conversation_id)
         raise Conflict(f"conversation is {current.state}, not with a human")
-    outbox.append(
-        session, HumanTakeoverReleased(conversation_id=conversation_id, outcome="released"), tenant_id=tenant_id
-    )
+    sink.emit(HumanTakeoverReleased(conversation_id=conversation_id, outcome="released"), tenant_id=tenant_id)
     return _conversation_json(_refresh(session, tenant_id, conversation_id))
 
 
 def close(
-    session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, reason: str = "closed by operator"
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    reason: str = "closed by operator",
+    events: EventSink | None = None,
 ) -> dict[str, Any]:
+    sink = sink_or_root(session, events)
     closed = session.execute(
         text(
             "UPDATE conv_conversations SET state = 'closed', closed_at = now(), human_user_id = NULL,"
@@ -288,7 +297,7 @@ def close(
     if closed is None:
         current = _get(session, tenant_id, conversation_id)
         raise Conflict(f"conversation is already {current.state}")
-    outbox.append(session, ConversationClosed(conversation_id=conversation_id, reason=reason), tenant_id=tenant_id)
+    sink.emit(ConversationClosed(conversation_id=conversation_id, reason=reason), tenant_id=tenant_id)
     return _conversation_json(_refresh(session, tenant_id, conversation_id))
 
 
