@@ -1,0 +1,50 @@
+"""An API request has no cause event: the events it raises start a chain under the request's correlation id."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import text
+
+from tests.integration import test_api as api
+from tests.integration import test_api_scheduling as scheduling_api
+from tests.integration.test_api_scheduling import PHONE, Sched, _at
+
+jwks = api.jwks
+world = api.world
+sched = scheduling_api.sched
+
+
+def _request_events(world: api.World, hold_id: str) -> list[Any]:
+    with world.sessions() as session:
+        return list(
+            session.execute(
+                text(
+                    "SELECT event_name, correlation_id, causation_id FROM outbox_events"
+                    " WHERE payload->>'hold_id' = :hold ORDER BY seq"
+                ),
+                {"hold": hold_id},
+            )
+        )
+
+
+def test_an_api_request_starts_one_chain_under_its_correlation_id(world: api.World, sched: Sched) -> None:
+    body = {"resource_id": sched.resource_a, "service_item_id": sched.item_a, "starts_at": _at(sched, 9)}
+    given = uuid.uuid4()
+    held = world.call(
+        "post", "/v1/holds", who="tech_a", json={**body, "customer_phone": PHONE}, headers={"X-Request-Id": str(given)}
+    )
+    assert held.status_code == 201, held.text
+    hold_id = held.json["id"]
+    confirmed = world.call("post", f"/v1/holds/{hold_id}/confirm", json={})  # no header: the middleware mints one
+    assert confirmed.status_code == 201, confirmed.text
+    minted = uuid.UUID(confirmed.headers["X-Correlation-Id"])
+
+    placed, booked = _request_events(world, hold_id)
+    assert (placed.event_name, placed.correlation_id, placed.causation_id) == ("nmc.scheduling.HoldPlaced", given, None)
+    assert (booked.event_name, booked.correlation_id, booked.causation_id) == (
+        "nmc.scheduling.AppointmentBooked",
+        minted,
+        None,
+    )
