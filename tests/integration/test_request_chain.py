@@ -7,6 +7,9 @@ from typing import Any
 
 from sqlalchemy import text
 
+from db.engine import transaction
+from domain.events.catalog import TenantCreated
+from domain.events.sink import RootSink
 from tests.integration import test_api as api
 from tests.integration import test_api_scheduling as scheduling_api
 from tests.integration.test_api_scheduling import PHONE, Sched, _at
@@ -48,3 +51,13 @@ def test_an_api_request_starts_one_chain_under_its_correlation_id(world: api.Wor
         minted,
         None,
     )
+
+
+def test_a_root_sink_without_a_correlation_id_makes_its_first_event_the_chains_root(world: api.World) -> None:
+    # What a CLI command or a scheduler job does: no request id, one chain for everything the command raises.
+    with transaction(world.sessions) as session:
+        events = RootSink(session)
+        first = events.emit(TenantCreated(name="Ace", phone_number="+13105550100", timezone="UTC"), tenant_id=world.a)
+        second = events.emit(TenantCreated(name="Ace", phone_number="+13105550100", timezone="UTC"), tenant_id=world.a)
+    assert (first.correlation_id, first.causation_id) == (first.event_id, None)
+    assert (second.correlation_id, second.causation_id) == (first.event_id, None)
