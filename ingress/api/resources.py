@@ -312,6 +312,7 @@ class CampaignResource(Resource):
             submitted = parse_model(body, CampaignBody)
             registration.submit_campaign(
                 session,
+                events=request_events(req, session),
                 tenant_id=who.tenant_id,
                 details=registration.CampaignDetails(
                     use_case=submitted.use_case,
@@ -339,6 +340,7 @@ class BrandResource(Resource):
             brand = parse_model(body, BrandBody)
             registration.submit_brand(
                 session,
+                events=request_events(req, session),
                 tenant_id=who.tenant_id,
                 legal_name=brand.legal_name,
                 ein=brand.ein,
