@@ -74,9 +74,10 @@ def test_every_event_of_a_booked_conversation_names_its_cause_in_its_chain(syste
 
     events = _events_since(system, first)
     by_id = {event.event_id: event for event in events}
-    print("\nevent chain (name: correlation / causation):")
+    print("\nevent chain (name event_id: correlation / causation):")
     for event in events:
-        print(f"  {event.event_name.split('.')[-1]:<26} {_short(event.correlation_id)} / {_short(event.causation_id)}")
+        name = event.event_name.split(".")[-1]
+        print(f"  {name:<26}{_short(event.event_id)}: {_short(event.correlation_id)} / {_short(event.causation_id)}")
 
     # Only what came in from outside (the missed call, each of the caller's texts) starts a chain.
     roots = [event for event in events if event.causation_id is None]
