@@ -10,6 +10,7 @@ from sqlalchemy import text
 from db.engine import transaction
 from domain.events.catalog import TenantCreated
 from domain.events.sink import RootSink
+from ops.commands.tenant import create_tenant_with_campaign
 from tests.integration import test_api as api
 from tests.integration import test_api_scheduling as scheduling_api
 from tests.integration.test_api_scheduling import PHONE, Sched, _at
@@ -61,3 +62,30 @@ def test_a_root_sink_without_a_correlation_id_makes_its_first_event_the_chains_r
         second = events.emit(TenantCreated(name="Ace", phone_number="+13105550100", timezone="UTC"), tenant_id=world.a)
     assert (first.correlation_id, first.causation_id) == (first.event_id, None)
     assert (second.correlation_id, second.causation_id) == (first.event_id, None)
+
+
+def test_a_cli_command_raises_its_events_in_one_chain(world: api.World) -> None:
+    with transaction(world.sessions) as session:
+        made = create_tenant_with_campaign(
+            session,
+            name="Chain Plumbing",
+            number="+13105550177",
+            forward_to="+13105550178",
+            timezone="UTC",
+            campaign="approved",
+            plan="pro",
+        )
+        rows = session.execute(
+            text(
+                "SELECT event_id, event_name, correlation_id, causation_id FROM outbox_events"
+                " WHERE tenant_id = :tenant ORDER BY seq"
+            ),
+            {"tenant": made["id"]},
+        ).all()
+    created, changed = rows
+    assert (created.event_name, changed.event_name) == (
+        "nmc.identity.TenantCreated",
+        "nmc.compliance.CampaignStatusChanged",
+    )
+    assert created.correlation_id == changed.correlation_id == created.event_id
+    assert (created.causation_id, changed.causation_id) == (None, None)
