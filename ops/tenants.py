@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from db.settings import Settings
 from domain.catalog.demo import seed_demo_catalog
 from domain.compliance import service as compliance
+from domain.events.sink import RootSink
 from domain.identity import service as identity
 from domain.scheduling.demo import seed_demo_schedule
 
@@ -37,8 +38,10 @@ def create_tenant_with_campaign(
     clerk_org_id: str | None = None,
 ) -> dict[str, Any]:
     """Identity makes the tenant, compliance its campaign: composed here, since the modules never import each other."""
+    events = RootSink(session)  # one command, one chain: TenantCreated and the campaign's status change
     tenant = identity.create_tenant(
         session,
+        events=events,
         name=name,
         number=number,
         forward_to=forward_to,
@@ -49,7 +52,9 @@ def create_tenant_with_campaign(
     )
     compliance.ensure_campaign(session, tenant_id=tenant.id)
     if campaign != "pending":
-        compliance.set_campaign_status(session, tenant_id=tenant.id, status=campaign, changed_by="operator:cli")
+        compliance.set_campaign_status(
+            session, tenant_id=tenant.id, status=campaign, changed_by="operator:cli", events=events
+        )
     return {**tenant.as_json(), "campaign": campaign, "plan": plan}
 
 

@@ -213,6 +213,7 @@ class DeliveryRunner:
         its deadlock_timeout and a fallback)."""
         position = {delivery_id: index for index, delivery_id in enumerate(delivery_ids)}
         ran = []
+        committed: list[Callable[[], None]] = []
         with self._sessions() as session, session.begin():
             cursor = _cursor(session)
             rows = cursor.execute(_LOAD_AND_MARK, {"ids": delivery_ids}).fetchall()
@@ -223,12 +224,16 @@ class DeliveryRunner:
             for row in rows:
                 started = time.perf_counter()
                 if row.fresh:
-                    self._call_handler(session, row)
+                    committed.extend(self._call_handler(session, row))
                 ran.append((row.handler, time.perf_counter() - started, bool(row.fresh)))
             cursor.execute(_DONE, {"ids": delivery_ids, "now": self._clock()})
+        # Only now is the effect real: an attempt that failed before here (or a group rolled back to run one by one)
+        # recorded nothing, so a retried delivery's metrics count once.
+        _run_after_commit(committed)
         return ran
 
-    def _call_handler(self, session: Session, row: Any) -> None:
+    def _call_handler(self, session: Session, row: Any) -> list[Callable[[], None]]:
+        """Run one handler in ``session``; what it asked to run after the commit."""
         envelope = envelope_from_row(row)
         # The stored payload is validated against the catalog before any handler sees it.
         payload = CATALOG.load_payload(envelope.event_name, envelope.schema_version, envelope.payload)
@@ -240,8 +245,10 @@ class DeliveryRunner:
             event_id=str(envelope.event_id),
             handler=row.handler,
         ):
-            handler.call(payload, HandlerContext(session=session, envelope=envelope, attempt=row.attempts))
+            ctx = HandlerContext(session=session, envelope=envelope, attempt=row.attempts)
+            handler.call(payload, ctx)
         session.flush()
+        return ctx.committed
 
     def fail(self, delivery_id: uuid.UUID, error: BaseException, *, lost: bool = False) -> Outcome:
         """Record a failed attempt: schedule the retry in Postgres, or dead-letter after the last attempt."""
@@ -258,6 +265,15 @@ class DeliveryRunner:
                 rng=self._rng,
                 lost=lost,
             )
+
+
+def _run_after_commit(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            # The delivery has committed: a metric that cannot be recorded must not turn it into a retry.
+            logger.exception("an after-commit callback failed")
 
 
 def _cursor(session: Session) -> psycopg.Cursor[Any]:

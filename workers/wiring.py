@@ -29,6 +29,7 @@ from domain.conversations.engine.ports import (
     SlotPreference,
 )
 from domain.conversations.ports import Accepted, PreflightDecision, SendFailed, SentEarlier, TenantProfile
+from domain.events.sink import EventSink
 from domain.identity import service as identity
 from domain.identity.models import Tenant
 from domain.scheduling import service as scheduling
@@ -163,9 +164,17 @@ class InboundKeywordsAdapter:
     def is_opted_out(self, session: Session, *, tenant_id: uuid.UUID, phone: str, at: datetime | None = None) -> bool:
         return compliance.is_opted_out(session, tenant_id=tenant_id, phone=phone, at=at)
 
-    def record_provider_opt_out(self, session: Session, *, tenant_id: uuid.UUID, phone: str, message_ref: str) -> None:
+    def record_provider_opt_out(
+        self, session: Session, *, tenant_id: uuid.UUID, phone: str, message_ref: str, events: EventSink
+    ) -> None:
         compliance.record_opt_out(
-            session, tenant_id=tenant_id, phone=phone, source="provider_21610", keyword=None, message_ref=message_ref
+            session,
+            tenant_id=tenant_id,
+            phone=phone,
+            source="provider_21610",
+            keyword=None,
+            message_ref=message_ref,
+            events=events,
         )
 
 
@@ -191,8 +200,11 @@ class BookingToolsAdapter:
         conversation_id: uuid.UUID,
         timezone: str,
         now: datetime,
+        events: EventSink,
     ) -> None:
         self._session = session
+        # The handler's sink: a hold or booking made for this turn names the caller's message as its cause.
+        self._events = events
         self._settings = settings
         self._tenant_id = tenant_id
         self._caller = caller
@@ -263,6 +275,7 @@ class BookingToolsAdapter:
                 tenant_id=self._tenant_id,
                 hold_id=hold_id,
                 reason="caller chose another slot",
+                events=self._events,
                 now=self._now,
             )
         try:
@@ -277,6 +290,7 @@ class BookingToolsAdapter:
                 ttl_minutes=self._settings.hold_ttl_minutes,
                 conversation_id=self._conversation_id,
                 customer_phone=self._caller,
+                events=self._events,
             )
         except SlotUnavailable as error:
             return HoldResult(alternatives=tuple(_slot(s) for s in error.alternatives))
@@ -301,6 +315,7 @@ class BookingToolsAdapter:
                 currency=item.currency,
                 now=self._now,
                 customer_phone=self._caller,
+                events=self._events,
             )
         except SlotUnavailable as error:
             return BookingResult(alternatives=tuple(_slot(s) for s in error.alternatives))
@@ -341,6 +356,7 @@ class BookingToolsAdapter:
                 tenant_id=self._tenant_id,
                 appointment_id=appointment_id,
                 reason="cancelled by caller over SMS",
+                events=self._events,
                 now=self._now,
             )
         except SchedulingError:
@@ -367,6 +383,7 @@ class BookingToolsFactory:
         conversation_id: uuid.UUID,
         timezone: str,
         now: datetime,
+        events: EventSink,
     ) -> BookingToolsAdapter:
         return BookingToolsAdapter(
             session,
@@ -376,4 +393,5 @@ class BookingToolsFactory:
             conversation_id=conversation_id,
             timezone=timezone,
             now=now.astimezone(UTC),
+            events=events,
         )

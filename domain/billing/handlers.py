@@ -19,5 +19,5 @@ def update_subscription(event: StripeEventReceived, ctx: HandlerContext) -> None
         created=event.created,
         data_object=event.data_object,
         tenant_hint=ctx.tenant_id,
-        cause=ctx.envelope,
+        events=ctx,
     )

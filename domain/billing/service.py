@@ -18,9 +18,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from domain.billing.models import Customer, PlanPrice, Subscription
-from domain.events import outbox
 from domain.events.catalog import SubscriptionUpdated
-from domain.events.envelope import Envelope
+from domain.events.sink import EventSink, sink_or_root
 
 SUBSCRIPTION_EVENTS = frozenset(
     {"customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted"}
@@ -51,15 +50,16 @@ def apply_stripe_event(
     created: int,
     data_object: Mapping[str, Any],
     tenant_hint: uuid.UUID | None = None,
-    cause: Envelope | None = None,
+    events: EventSink | None = None,
 ) -> Outcome:
+    sink = sink_or_root(session, events)
     if event_type == "checkout.session.completed":
         _record_customer(session, data_object, tenant_hint)
         return Outcome(applied=True)
     if event_type in SUBSCRIPTION_EVENTS:
-        return _apply_subscription(session, event_type, created, data_object, tenant_hint, cause)
+        return _apply_subscription(session, event_type, created, data_object, tenant_hint, sink)
     if event_type in INVOICE_EVENTS:
-        return _apply_invoice(session, event_type, created, data_object, cause)
+        return _apply_invoice(session, event_type, created, data_object, sink)
     return Outcome(applied=False)
 
 
@@ -161,9 +161,8 @@ def _upsert(session: Session, fact: SubscriptionFact) -> bool:
     return row is not None
 
 
-def _emit(session: Session, fact: SubscriptionFact, cause: Envelope | None) -> None:
-    outbox.append(
-        session,
+def _emit(events: EventSink, fact: SubscriptionFact) -> None:
+    events.emit(
         SubscriptionUpdated(
             subscription_ref=fact.subscription_ref,
             customer_ref=fact.customer_ref,
@@ -173,8 +172,6 @@ def _emit(session: Session, fact: SubscriptionFact, cause: Envelope | None) -> N
             source_created=fact.created,
         ),
         tenant_id=fact.tenant_id,
-        correlation_id=cause.correlation_id if cause else None,
-        causation_id=cause.event_id if cause else None,
     )
 
 
@@ -184,7 +181,7 @@ def _apply_subscription(
     created: int,
     obj: Mapping[str, Any],
     tenant_hint: uuid.UUID | None,
-    cause: Envelope | None,
+    events: EventSink,
 ) -> Outcome:
     subscription_ref = str(obj["id"])
     status = "canceled" if event_type == "customer.subscription.deleted" else str(obj.get("status"))
@@ -203,7 +200,7 @@ def _apply_subscription(
     )
     if not _upsert(session, fact):
         return Outcome(applied=False, subscription_ref=subscription_ref)
-    _emit(session, fact, cause)
+    _emit(events, fact)
     return Outcome(applied=True, subscription_ref=subscription_ref, status=status)
 
 
@@ -215,7 +212,7 @@ def _invoice_subscription_ref(obj: Mapping[str, Any]) -> str | None:
 
 
 def _apply_invoice(
-    session: Session, event_type: str, created: int, obj: Mapping[str, Any], cause: Envelope | None
+    session: Session, event_type: str, created: int, obj: Mapping[str, Any], events: EventSink
 ) -> Outcome:
     subscription_ref = _invoice_subscription_ref(obj)
     if subscription_ref is None:
@@ -242,7 +239,7 @@ def _apply_invoice(
     )
     if not _upsert(session, fact):
         return Outcome(applied=False, subscription_ref=subscription_ref)
-    _emit(session, fact, cause)
+    _emit(events, fact)
     return Outcome(applied=True, subscription_ref=subscription_ref, status=status)
 
 

@@ -19,8 +19,8 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from domain.catalog.models import Alias, ServiceItem
-from domain.events import outbox
 from domain.events.catalog import Money, ServiceItemChanged
+from domain.events.sink import EventSink, sink_or_root
 
 # Words that describe every job and so tell items apart poorly; they never carry a word-level match alone.
 _GENERIC = frozenset(
@@ -142,9 +142,8 @@ def aliases_by_item(session: Session, *, tenant_id: uuid.UUID) -> dict[uuid.UUID
     return found
 
 
-def _changed(session: Session, item: ServiceItem, now: datetime | None) -> None:
-    outbox.append(
-        session,
+def _changed(sink: EventSink, item: ServiceItem, now: datetime | None) -> None:
+    sink.emit(
         ServiceItemChanged(
             service_item_id=item.id,
             name=item.name,
@@ -169,8 +168,10 @@ def create_service_item(
     description: str | None = None,
     active: bool = True,
     now: datetime | None = None,
+    events: EventSink | None = None,
 ) -> ServiceItem:
     """A new service item (and its aliases) ⇒ ``ServiceItemChanged``. Postgres checks duration 1-480 and money."""
+    sink = sink_or_root(session, events)
     item = ServiceItem(
         tenant_id=tenant_id,
         name=name.strip(),
@@ -183,7 +184,7 @@ def create_service_item(
     session.add(item)
     session.flush()
     _replace_aliases(session, item, aliases)
-    _changed(session, item, now)
+    _changed(sink, item, now)
     return item
 
 
@@ -200,8 +201,10 @@ def update_service_item(
     description: str | None = None,
     aliases: Iterable[str] | None = None,
     now: datetime | None = None,
+    events: EventSink | None = None,
 ) -> ServiceItem:
     """Change what is given (``aliases`` replaces the list) ⇒ ``ServiceItemChanged``."""
+    sink = sink_or_root(session, events)
     item = get_service_item(session, tenant_id=tenant_id, service_item_id=service_item_id, active_only=False)
     for field, value in (
         ("name", name),
@@ -217,14 +220,22 @@ def update_service_item(
     session.flush()
     if aliases is not None:
         _replace_aliases(session, item, aliases)
-    _changed(session, item, now)
+    _changed(sink, item, now)
     return item
 
 
 def deactivate_service_item(
-    session: Session, *, tenant_id: uuid.UUID, service_item_id: uuid.UUID, now: datetime | None = None
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    service_item_id: uuid.UUID,
+    now: datetime | None = None,
+    events: EventSink | None = None,
 ) -> ServiceItem:
-    return update_service_item(session, tenant_id=tenant_id, service_item_id=service_item_id, active=False, now=now)
+    sink = sink_or_root(session, events)
+    return update_service_item(
+        session, tenant_id=tenant_id, service_item_id=service_item_id, active=False, now=now, events=sink
+    )
 
 
 def _replace_aliases(session: Session, item: ServiceItem, aliases: Iterable[str]) -> None:

@@ -38,9 +38,9 @@ def record_keyword(event: MessageReceived, ctx: HandlerContext) -> None:
             source="keyword",
             keyword=keyword,
             message_ref=event.message_sid,
-            cause=ctx.envelope,
+            events=ctx,
         )
     elif match.kind == "opt_in":
         service.record_opt_in(
-            ctx.session, tenant_id=ctx.tenant_id, phone=event.from_number, keyword=keyword, cause=ctx.envelope
+            ctx.session, tenant_id=ctx.tenant_id, phone=event.from_number, keyword=keyword, events=ctx
         )

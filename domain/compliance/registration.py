@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from domain.compliance.models import Brand
 from domain.compliance.ports import CampaignRegistry, ProviderCampaign, RegistryUnavailable
 from domain.compliance.service import CampaignStatus, ensure_campaign, set_campaign_status
+from domain.events.sink import EventSink
 
 logger = logging.getLogger("nmc.compliance")
 
@@ -45,15 +46,24 @@ class CampaignDetails:
     message_flow: str
 
 
-def _back_to_pending(session: Session, *, tenant_id: uuid.UUID, submitted_by: str) -> None:
+def _back_to_pending(session: Session, *, tenant_id: uuid.UUID, submitted_by: str, events: EventSink | None) -> None:
     """Changed details are reviewed again: the campaign is ``pending`` until the provider (or operator) decides."""
     session.execute(
         text("UPDATE comp_campaigns SET submitted_at = now() WHERE tenant_id = :tenant"), {"tenant": tenant_id}
     )
-    set_campaign_status(session, tenant_id=tenant_id, status="pending", changed_by=submitted_by, reason=RESUBMITTED)
+    set_campaign_status(
+        session, tenant_id=tenant_id, status="pending", changed_by=submitted_by, reason=RESUBMITTED, events=events
+    )
 
 
-def submit_campaign(session: Session, *, tenant_id: uuid.UUID, details: CampaignDetails, submitted_by: str) -> bool:
+def submit_campaign(
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    details: CampaignDetails,
+    submitted_by: str,
+    events: EventSink | None = None,
+) -> bool:
     """Store the tenant's campaign details; True when they changed (and the campaign is now ``pending``)."""
     ensure_campaign(session, tenant_id=tenant_id)
     changed = session.execute(
@@ -73,12 +83,18 @@ def submit_campaign(session: Session, *, tenant_id: uuid.UUID, details: Campaign
     ).first()
     if changed is None:
         return False
-    _back_to_pending(session, tenant_id=tenant_id, submitted_by=submitted_by)
+    _back_to_pending(session, tenant_id=tenant_id, submitted_by=submitted_by, events=events)
     return True
 
 
 def submit_brand(
-    session: Session, *, tenant_id: uuid.UUID, legal_name: str, ein: str | None, submitted_by: str
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    legal_name: str,
+    ein: str | None,
+    submitted_by: str,
+    events: EventSink | None = None,
 ) -> bool:
     """Create or update the tenant's brand; True when it changed (and the campaign is now ``pending``)."""
     written = session.scalar(
@@ -101,7 +117,7 @@ def submit_brand(
         text("UPDATE comp_campaigns SET brand_id = :brand WHERE tenant_id = :tenant"),
         {"brand": written, "tenant": tenant_id},
     )
-    _back_to_pending(session, tenant_id=tenant_id, submitted_by=submitted_by)
+    _back_to_pending(session, tenant_id=tenant_id, submitted_by=submitted_by, events=events)
     return True
 
 

@@ -13,9 +13,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from domain.compliance.models import CAMPAIGN_STATUSES, Brand, Campaign, OptOut
-from domain.events import outbox
 from domain.events.catalog import CampaignStatusChanged, OptInRecorded, OptOutRecorded
-from domain.events.envelope import Envelope
+from domain.events.sink import EventSink, sink_or_root
 
 OptOutSource = Literal["keyword", "provider_21610", "operator"]
 CampaignStatus = Literal["pending", "approved", "rejected"]
@@ -23,17 +22,6 @@ CampaignStatus = Literal["pending", "approved", "rejected"]
 
 class UnknownCampaignStatus(ValueError):
     pass
-
-
-def _append(session: Session, event: object, *, tenant_id: uuid.UUID, cause: Envelope | None) -> None:
-    """Keep the correlation chain when a change is made while handling another event."""
-    outbox.append(
-        session,
-        event,
-        tenant_id=tenant_id,
-        correlation_id=cause.correlation_id if cause else None,
-        causation_id=cause.event_id if cause else None,
-    )
 
 
 def record_opt_out(
@@ -44,7 +32,7 @@ def record_opt_out(
     source: OptOutSource,
     keyword: str | None = None,
     message_ref: str | None = None,
-    cause: Envelope | None = None,
+    events: EventSink | None = None,
 ) -> bool:
     """Record that ``phone`` opted out of ``tenant_id``; True (and ``OptOutRecorded``) only the first time."""
     inserted = session.scalar(
@@ -55,17 +43,14 @@ def record_opt_out(
     )
     if inserted is None:
         return False
-    _append(
-        session,
-        OptOutRecorded(phone=phone, source=source, keyword=keyword, message_ref=message_ref),
-        tenant_id=tenant_id,
-        cause=cause,
+    sink_or_root(session, events).emit(
+        OptOutRecorded(phone=phone, source=source, keyword=keyword, message_ref=message_ref), tenant_id=tenant_id
     )
     return True
 
 
 def record_opt_in(
-    session: Session, *, tenant_id: uuid.UUID, phone: str, keyword: str, cause: Envelope | None = None
+    session: Session, *, tenant_id: uuid.UUID, phone: str, keyword: str, events: EventSink | None = None
 ) -> bool:
     """Revoke an active opt-out; True (and ``OptInRecorded``) only when there was one.
 
@@ -80,7 +65,7 @@ def record_opt_in(
     ).first()
     if revoked is None:
         return False
-    _append(session, OptInRecorded(phone=phone, keyword=keyword), tenant_id=tenant_id, cause=cause)
+    sink_or_root(session, events).emit(OptInRecorded(phone=phone, keyword=keyword), tenant_id=tenant_id)
     return True
 
 
@@ -113,6 +98,7 @@ def set_campaign_status(
     changed_by: str,
     reason: str | None = None,
     provider_ref: str | None = None,
+    events: EventSink | None = None,
 ) -> tuple[str | None, str]:
     """Set the campaign status; ``CampaignStatusChanged`` when it actually changed. Returns (previous, current).
 
@@ -132,8 +118,7 @@ def set_campaign_status(
     ).one()
     campaign_id, previous = row
     if previous != status:
-        outbox.append(
-            session,
+        sink_or_root(session, events).emit(
             CampaignStatusChanged(
                 campaign_id=campaign_id,
                 previous_status=previous,

@@ -17,13 +17,13 @@ from sqlalchemy.orm import Session
 
 from domain.conversations.models import CONVERSATION_STATES, Conversation, Message, OperatorTask
 from domain.conversations.store import PostgresConversationStore
-from domain.events import outbox
 from domain.events.catalog import (
     ConversationClosed,
     HumanTakeoverReleased,
     HumanTakeoverRequested,
     OutboundMessageRequested,
 )
+from domain.events.sink import EventSink, sink_or_root
 
 DEFAULT_LEASE = timedelta(minutes=30)
 MAX_PAGE = 100
@@ -156,8 +156,10 @@ def take_over(
     user_id: uuid.UUID | None,
     reason: str = "operator takeover",
     lease: timedelta = DEFAULT_LEASE,
+    events: EventSink | None = None,
 ) -> dict[str, Any]:
     """Put the conversation in ``human`` for ``lease``; the same operator may renew, another must wait it out."""
+    sink = sink_or_root(session, events)
     expires = datetime.now(UTC) + lease
     taken = PostgresConversationStore(session).take_over(
         tenant_id=tenant_id, conversation_id=conversation_id, user_id=user_id, expires=expires
@@ -167,8 +169,7 @@ def take_over(
         raise Conflict(
             f"conversation is {current.state}" + (" by another operator" if current.state == "human" else "")
         )
-    outbox.append(
-        session,
+    sink.emit(
         HumanTakeoverRequested(
             conversation_id=conversation_id,
             requested_by="operator",
@@ -189,8 +190,10 @@ def reply_as_human(
     user_id: uuid.UUID | None,
     body: str,
     from_number: str,
+    events: EventSink | None = None,
 ) -> dict[str, Any]:
     """Write the outbound message (``pending``) and ask for it to be sent; the sender runs the preflight."""
+    sink = sink_or_root(session, events)
     if not body.strip():
         raise Conflict("a reply needs a body")
     store = PostgresConversationStore(session)
@@ -207,8 +210,7 @@ def reply_as_human(
         body=body,
         purpose="human_reply",
     )
-    outbox.append(
-        session,
+    sink.emit(
         OutboundMessageRequested(
             message_id=message_id,
             conversation_id=conversation_id,
@@ -224,23 +226,30 @@ def reply_as_human(
     return _message_json(message)
 
 
-def release(session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> dict[str, Any]:
+def release(
+    session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, events: EventSink | None = None
+) -> dict[str, Any]:
+    sink = sink_or_root(session, events)
     if not PostgresConversationStore(session).release(tenant_id=tenant_id, conversation_id=conversation_id):
         current = _get(session, tenant_id, conversation_id)
         raise Conflict(f"conversation is {current.state}, not with a human")
-    outbox.append(
-        session, HumanTakeoverReleased(conversation_id=conversation_id, outcome="released"), tenant_id=tenant_id
-    )
+    sink.emit(HumanTakeoverReleased(conversation_id=conversation_id, outcome="released"), tenant_id=tenant_id)
     return _conversation_json(_refresh(session, tenant_id, conversation_id))
 
 
 def close(
-    session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, reason: str = "closed by operator"
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    reason: str = "closed by operator",
+    events: EventSink | None = None,
 ) -> dict[str, Any]:
+    sink = sink_or_root(session, events)
     if not PostgresConversationStore(session).close(tenant_id=tenant_id, conversation_id=conversation_id):
         current = _get(session, tenant_id, conversation_id)
         raise Conflict(f"conversation is already {current.state}")
-    outbox.append(session, ConversationClosed(conversation_id=conversation_id, reason=reason), tenant_id=tenant_id)
+    sink.emit(ConversationClosed(conversation_id=conversation_id, reason=reason), tenant_id=tenant_id)
     return _conversation_json(_refresh(session, tenant_id, conversation_id))
 
 

@@ -14,6 +14,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from domain.conversations.engine.ports import BookingTools
+from domain.events.sink import EventSink
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class InboundKeywords(Protocol):
         ...
 
     def record_provider_opt_out(
-        self, session: Session, *, tenant_id: uuid.UUID, phone: str, message_ref: str
+        self, session: Session, *, tenant_id: uuid.UUID, phone: str, message_ref: str, events: EventSink
     ) -> None: ...
 
 
@@ -118,4 +119,7 @@ class ToolsFactory(Protocol):
         conversation_id: uuid.UUID,
         timezone: str,
         now: datetime,
-    ) -> BookingTools: ...
+        events: EventSink,
+    ) -> BookingTools:
+        """The tools for one turn; whatever they book or hold is raised into ``events`` (the handler's chain)."""
+        ...

@@ -17,13 +17,23 @@ from domain.events.envelope import Envelope
 
 @dataclass
 class HandlerContext:
-    """One delivery's unit of work: the session whose transaction also commits the processed marker."""
+    """One delivery's unit of work: the session whose transaction also commits the processed marker.
+
+    It is the handler's ``EventSink``: services called from a handler take it, so what they raise joins the chain.
+    """
 
     session: Session
     envelope: Envelope
     emitted: list[Envelope] = field(default_factory=list)
     # Which attempt this is (1-based, counted durably before the handler runs).
     attempt: int = 1
+    # Run by the delivery runner once this delivery's transaction has committed; dropped when it rolls back.
+    committed: list[Callable[[], None]] = field(default_factory=list)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` only if this delivery commits: a metric recorded here counts a delivery once, however
+        many attempts (or a rolled-back group) ran the handler before."""
+        self.committed.append(callback)
 
     @property
     def tenant_id(self) -> uuid.UUID | None:

@@ -19,5 +19,5 @@ def recompute_feature_gates(event: SubscriptionUpdated, ctx: HandlerContext) -> 
         plan=event.plan,
         status=event.status,
         source_created=event.source_created,
-        cause=ctx.envelope,
+        events=ctx,
     )

@@ -21,8 +21,8 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from domain.events import outbox
 from domain.events.catalog import InvitationAccepted, InvitationCreated, InvitationRevoked
+from domain.events.sink import EventSink, sink_or_root
 from domain.identity.models import Invitation, Membership
 from domain.identity.service import (
     ROLES,
@@ -127,8 +127,10 @@ def invite(
     mobile: str | None = None,
     invited_by: uuid.UUID | None = None,
     now: datetime | None = None,
+    events: EventSink | None = None,
 ) -> IssuedInvitation:
     """A new invitation (``InvitationCreated``); an open one to the same address is revoked first (a resend)."""
+    sink = sink_or_root(session, events)
     if role not in ROLES:
         raise IdentityError("role must be OWNER or TECH")
     address = normalise_email(email)
@@ -147,7 +149,7 @@ def invite(
         {"now": now, "tenant": tenant_id, "email": address},
     ).all()
     for old in superseded:
-        outbox.append(session, InvitationRevoked(invitation_id=old), tenant_id=tenant_id)
+        sink.emit(InvitationRevoked(invitation_id=old), tenant_id=tenant_id)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     new_id = session.scalar(
         insert(Invitation)
@@ -169,8 +171,7 @@ def invite(
         raise Conflict(f"another invitation to {address} was made at the same moment")
     row = session.get(Invitation, new_id)
     assert row is not None
-    outbox.append(
-        session,
+    sink.emit(
         InvitationCreated(invitation_id=new_id, role=role, expires_at=row.expires_at, invited_by=invited_by),
         tenant_id=tenant_id,
     )
@@ -188,8 +189,11 @@ def list_open(session: Session, tenant_id: uuid.UUID, *, now: datetime | None = 
     return [_record(row, now) for row in rows]
 
 
-def revoke(session: Session, *, tenant_id: uuid.UUID, invitation_id: uuid.UUID) -> None:
+def revoke(
+    session: Session, *, tenant_id: uuid.UUID, invitation_id: uuid.UUID, events: EventSink | None = None
+) -> None:
     """Withdraw an open invitation (``InvitationRevoked``): its token stops working at once."""
+    sink = sink_or_root(session, events)
     revoked = session.scalar(
         text(
             "UPDATE id_invitations SET revoked_at = now() WHERE id = :id AND tenant_id = :tenant"
@@ -204,11 +208,14 @@ def revoke(session: Session, *, tenant_id: uuid.UUID, invitation_id: uuid.UUID) 
         if row is None:
             raise NotFound("no such invitation")
         raise Conflict(f"that invitation is already {_status(row, datetime.now(UTC))}")
-    outbox.append(session, InvitationRevoked(invitation_id=invitation_id), tenant_id=tenant_id)
+    sink.emit(InvitationRevoked(invitation_id=invitation_id), tenant_id=tenant_id)
 
 
-def revoke_for_email(session: Session, *, tenant_id: uuid.UUID, email: str) -> list[uuid.UUID]:
+def revoke_for_email(
+    session: Session, *, tenant_id: uuid.UUID, email: str, events: EventSink | None = None
+) -> list[uuid.UUID]:
     """Withdraw every open invitation to an address (the CLI's ``member remove``)."""
+    sink = sink_or_root(session, events)
     revoked = list(
         session.scalars(
             text(
@@ -219,7 +226,7 @@ def revoke_for_email(session: Session, *, tenant_id: uuid.UUID, email: str) -> l
         ).all()
     )
     for invitation_id in revoked:
-        outbox.append(session, InvitationRevoked(invitation_id=invitation_id), tenant_id=tenant_id)
+        sink.emit(InvitationRevoked(invitation_id=invitation_id), tenant_id=tenant_id)
     return revoked
 
 
@@ -231,6 +238,7 @@ def accept(
     email: str | None,
     name: str | None,
     now: datetime | None = None,
+    events: EventSink | None = None,
 ) -> Acceptance:
     """The signed-in user takes the invitation the token names (``InvitationAccepted``).
 
@@ -238,6 +246,7 @@ def accept(
     the user is not yet a member, so no tenant scope exists to run in; every statement is narrowed by the token.
     The user's first membership becomes their default tenant; a later one never changes it.
     """
+    sink = sink_or_root(session, events)
     if email is None:
         raise NotAllowed("your sign-in token carries no verified email address, so no invitation can be matched")
     address = normalise_email(email)
@@ -278,8 +287,7 @@ def accept(
     ).first()
     if joined is None:
         raise Conflict("you are already a member of this tenant")
-    outbox.append(
-        session,
+    sink.emit(
         InvitationAccepted(invitation_id=taken.id, user_id=user_id, role=taken.role),
         tenant_id=taken.tenant_id,
     )

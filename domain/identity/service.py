@@ -19,9 +19,8 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from domain.events import outbox
 from domain.events.catalog import FeatureGatesChanged, MembershipRemoved, TenantCreated
-from domain.events.envelope import Envelope
+from domain.events.sink import EventSink, sink_or_root
 from domain.identity.models import FeatureGates, Membership, PhoneNumber, Plan, Tenant, User
 
 Role = Literal["OWNER", "TECH"]
@@ -83,11 +82,13 @@ def create_tenant(
     tenant_id: uuid.UUID | None = None,
     owner_mobile: str | None = None,
     clerk_org_id: str | None = None,
+    events: EventSink | None = None,
 ) -> TenantRecord:
     """A tenant with its Twilio number and initial gates, and ``TenantCreated`` (compliance opens its campaign).
 
     ``owner_mobile`` is where tenant-facing notifications go (a missed call, a caller who wants a person);
     ``clerk_org_id`` links the Clerk organization whose tokens act for this tenant."""
+    sink = sink_or_root(session, events)
     if not name.strip():
         raise IdentityError("a tenant needs a name")
     try:
@@ -128,7 +129,7 @@ def create_tenant(
         )
     )
     session.flush()
-    outbox.append(session, TenantCreated(name=name.strip(), phone_number=e164, timezone=timezone), tenant_id=new_id)
+    sink.emit(TenantCreated(name=name.strip(), phone_number=e164, timezone=timezone), tenant_id=new_id)
     return TenantRecord(new_id, name.strip(), timezone, forward, e164)
 
 
@@ -209,7 +210,7 @@ def apply_subscription(
     plan: str,
     status: str,
     source_created: int,
-    cause: Envelope | None = None,
+    events: EventSink | None = None,
     now: datetime | None = None,
 ) -> bool:
     """Recompute the tenant's gates from a subscription fact; ``FeatureGatesChanged`` when anything changed.
@@ -250,12 +251,8 @@ def apply_subscription(
     )
     if before is not None and (before.plan, before.subscription_status, before.gates) == (plan, status, gates):
         return False
-    outbox.append(
-        session,
-        FeatureGatesChanged(plan=plan, subscription_status=status, gates=gates),
-        tenant_id=tenant_id,
-        correlation_id=cause.correlation_id if cause else None,
-        causation_id=cause.event_id if cause else None,
+    sink_or_root(session, events).emit(
+        FeatureGatesChanged(plan=plan, subscription_status=status, gates=gates), tenant_id=tenant_id
     )
     return True
 
@@ -408,8 +405,11 @@ def set_role(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUID, role
     return MemberRecord(user_id, clerk_user_id, member.email, role, member.mobile)
 
 
-def remove_member(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> None:
+def remove_member(
+    session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUID, events: EventSink | None = None
+) -> None:
     """Remove a membership (``MembershipRemoved``); never the tenant's last OWNER."""
+    sink = sink_or_root(session, events)
     _lock_tenant(session, tenant_id)
     removed = session.execute(
         text(
@@ -426,7 +426,7 @@ def remove_member(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUID)
         if session.get(Membership, (tenant_id, user_id)) is None:
             raise NotFound("no such member")
         raise Conflict("a tenant keeps at least one OWNER")
-    outbox.append(session, MembershipRemoved(user_id=user_id, role=removed.role), tenant_id=tenant_id)
+    sink.emit(MembershipRemoved(user_id=user_id, role=removed.role), tenant_id=tenant_id)
 
 
 def member_for_email(session: Session, tenant_id: uuid.UUID, email: str) -> uuid.UUID | None:

@@ -37,4 +37,4 @@ def resync_calendar(event: CalendarChangeNotified, ctx: HandlerContext, *, calen
         )
     now = utcnow()
     for calendar_id in ctx.session.scalars(query):
-        sync_calendar(ctx.session, tenant_id=tenant_id, calendar_id=calendar_id, source=calendars, now=now)
+        sync_calendar(ctx.session, tenant_id=tenant_id, calendar_id=calendar_id, source=calendars, now=now, events=ctx)

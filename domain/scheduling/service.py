@@ -22,7 +22,6 @@ from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from domain.events import outbox
 from domain.events.catalog import (
     AppointmentBooked,
     AppointmentCancelled,
@@ -33,6 +32,7 @@ from domain.events.catalog import (
     HoldReleased,
     Money,
 )
+from domain.events.sink import EventSink, sink_or_root
 from domain.scheduling.availability import (
     Interval,
     Preference,
@@ -406,6 +406,7 @@ def _check_bookable(
     enforce_hours: bool = True,
     skip_hold: uuid.UUID | None = None,
     skip_appointment: uuid.UUID | None = None,
+    sink: EventSink,
 ) -> None:
     """Raise SlotUnavailable (without alternatives) unless the resource may take ``[starts_at, ends_at)`` now.
 
@@ -413,7 +414,7 @@ def _check_bookable(
     """
     if ends_at <= starts_at:
         raise ValueError("ends_at must be after starts_at")
-    _expire_stale_holds(session, resource_id=resource_id, starts_at=starts_at, ends_at=ends_at, now=now)
+    _expire_stale_holds(session, sink=sink, resource_id=resource_id, starts_at=starts_at, ends_at=ends_at, now=now)
     resource = _resource_for(session, tenant_id, resource_id)
     if resource is None:
         raise SlotUnavailable("resource_unavailable")
@@ -451,7 +452,13 @@ def _check_bookable(
 
 
 def _expire_stale_holds(
-    session: Session, *, resource_id: uuid.UUID, starts_at: datetime, ends_at: datetime, now: datetime
+    session: Session,
+    *,
+    resource_id: uuid.UUID,
+    starts_at: datetime,
+    ends_at: datetime,
+    now: datetime,
+    sink: EventSink,
 ) -> None:
     """An expired hold the sweeper has not reached yet must never block: retire the overlapping ones right here."""
     rows = session.execute(
@@ -466,9 +473,7 @@ def _expire_stale_holds(
         .returning(Hold.id, Hold.tenant_id, Hold.resource_id)
     ).all()
     for hold_id, hold_tenant, hold_resource in rows:
-        outbox.append(
-            session, HoldExpired(hold_id=hold_id, resource_id=hold_resource), tenant_id=hold_tenant, occurred_at=now
-        )
+        sink.emit(HoldExpired(hold_id=hold_id, resource_id=hold_resource), tenant_id=hold_tenant, occurred_at=now)
 
 
 def _is_exclusion(error: IntegrityError) -> bool:
@@ -550,11 +555,13 @@ def place_hold(
     customer_phone: str | None = None,
     calendars: BusySource | None = None,
     mirror_max_age_seconds: int | None = None,
+    events: EventSink | None = None,
 ) -> Hold:
     """Hold a slot for ``ttl_minutes`` ⇒ ``HoldPlaced``; SlotUnavailable (with alternatives) when it cannot be had.
 
     With ``calendars``, the resource's external mirrors older than ``mirror_max_age_seconds`` are re-synced first.
     """
+    sink = sink_or_root(session, events)
     if calendars is not None and mirror_max_age_seconds is not None:
         refresh_stale_mirrors(
             session,
@@ -563,6 +570,7 @@ def place_hold(
             source=calendars,
             now=now,
             max_age_seconds=mirror_max_age_seconds,
+            events=sink,
         )
     with _booking_attempt(
         session, tenant_id=tenant_id, service_item_id=service_item_id, starts_at=starts_at, ends_at=ends_at, now=now
@@ -570,6 +578,7 @@ def place_hold(
         _lock_resource(session, resource_id)
         _check_bookable(
             session,
+            sink=sink,
             tenant_id=tenant_id,
             resource_id=resource_id,
             service_item_id=service_item_id,
@@ -590,8 +599,7 @@ def place_hold(
         )
         session.add(hold)
         session.flush()
-        outbox.append(
-            session,
+        sink.emit(
             HoldPlaced(
                 hold_id=hold.id,
                 resource_id=resource_id,
@@ -625,8 +633,10 @@ def extend_hold(
     now: datetime,
     ttl_minutes: int,
     max_extensions: int,
+    events: EventSink | None = None,
 ) -> Hold:
     """Push an unexpired hold's expiry to ``now + ttl`` ⇒ ``HoldExtended``; at most ``max_extensions`` times."""
+    sink = sink_or_root(session, events)
     with session.begin_nested():
         hold = _get_hold(session, tenant_id, hold_id, lock=True)
         if hold.status != "active":
@@ -638,8 +648,7 @@ def extend_hold(
         hold.expires_at = max(hold.expires_at, now + timedelta(minutes=ttl_minutes))
         hold.extensions += 1
         session.flush()
-        outbox.append(
-            session,
+        sink.emit(
             HoldExtended(
                 hold_id=hold.id, resource_id=hold.resource_id, expires_at=hold.expires_at, extensions=hold.extensions
             ),
@@ -649,15 +658,23 @@ def extend_hold(
     return hold
 
 
-def release_hold(session: Session, *, tenant_id: uuid.UUID, hold_id: uuid.UUID, reason: str, now: datetime) -> Hold:
+def release_hold(
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    hold_id: uuid.UUID,
+    reason: str,
+    now: datetime,
+    events: EventSink | None = None,
+) -> Hold:
     """Give a hold up early ⇒ ``HoldReleased``; releasing a hold that is no longer active changes nothing."""
+    sink = sink_or_root(session, events)
     with session.begin_nested():
         hold = _get_hold(session, tenant_id, hold_id, lock=True)
         if hold.status == "active":
             hold.status = "released"
             session.flush()
-            outbox.append(
-                session,
+            sink.emit(
                 HoldReleased(hold_id=hold.id, resource_id=hold.resource_id, reason=reason),
                 tenant_id=tenant_id,
                 occurred_at=now,
@@ -665,8 +682,9 @@ def release_hold(session: Session, *, tenant_id: uuid.UUID, hold_id: uuid.UUID, 
     return hold
 
 
-def expire_holds(session: Session, now: datetime, *, limit: int = 1000) -> int:
+def expire_holds(session: Session, now: datetime, *, limit: int = 1000, events: EventSink | None = None) -> int:
     """The periodic sweep: active holds past their TTL become ``expired`` ⇒ ``HoldExpired`` each."""
+    sink = sink_or_root(session, events)
     due = (
         select(Hold.id)
         .where(Hold.status == "active", Hold.expires_at <= now)
@@ -682,9 +700,7 @@ def expire_holds(session: Session, now: datetime, *, limit: int = 1000) -> int:
         .returning(Hold.id, Hold.tenant_id, Hold.resource_id)
     ).all()
     for hold_id, tenant_id, resource_id in rows:
-        outbox.append(
-            session, HoldExpired(hold_id=hold_id, resource_id=resource_id), tenant_id=tenant_id, occurred_at=now
-        )
+        sink.emit(HoldExpired(hold_id=hold_id, resource_id=resource_id), tenant_id=tenant_id, occurred_at=now)
     return len(rows)
 
 
@@ -702,6 +718,7 @@ def _insert_appointment(
     now: datetime,
     hold_id: uuid.UUID | None,
     conversation_id: uuid.UUID | None,
+    sink: EventSink,
 ) -> Appointment:
     appointment = Appointment(
         tenant_id=tenant_id,
@@ -717,8 +734,7 @@ def _insert_appointment(
     )
     session.add(appointment)
     session.flush()  # the exclusion constraint speaks here
-    outbox.append(
-        session,
+    sink.emit(
         AppointmentBooked(
             appointment_id=appointment.id,
             hold_id=hold_id,
@@ -745,12 +761,14 @@ def confirm_hold(
     currency: str,
     now: datetime,
     customer_phone: str | None = None,
+    events: EventSink | None = None,
 ) -> Appointment:
     """Turn a hold into an appointment in one transaction ⇒ ``AppointmentBooked``.
 
     Idempotent: confirming an already-confirmed hold returns its appointment. A hold that lapsed can still be
     confirmed while nobody else has taken the slot; otherwise SlotUnavailable with alternatives.
     """
+    sink = sink_or_root(session, events)
     hold = _get_hold(session, tenant_id, hold_id)
     starts_at, ends_at = slot_bounds(hold)
     phone = customer_phone or hold.customer_phone
@@ -774,8 +792,7 @@ def confirm_hold(
                 return existing
         if hold.status == "active" and hold.expires_at <= now:
             hold.status = "expired"
-            outbox.append(
-                session,
+            sink.emit(
                 HoldExpired(hold_id=hold.id, resource_id=hold.resource_id),
                 tenant_id=tenant_id,
                 occurred_at=now,
@@ -784,6 +801,7 @@ def confirm_hold(
         # A live hold was checked against hours and lead time when placed; a lapsed one is re-checked in full.
         _check_bookable(
             session,
+            sink=sink,
             tenant_id=tenant_id,
             resource_id=hold.resource_id,
             service_item_id=hold.service_item_id,
@@ -798,6 +816,7 @@ def confirm_hold(
             session.flush()
         appointment = _insert_appointment(
             session,
+            sink=sink,
             tenant_id=tenant_id,
             resource_id=hold.resource_id,
             service_item_id=hold.service_item_id,
@@ -827,14 +846,17 @@ def book_slot(
     now: datetime,
     conversation_id: uuid.UUID | None = None,
     enforce_hours: bool = True,
+    events: EventSink | None = None,
 ) -> Appointment:
     """Book without a prior hold ⇒ ``AppointmentBooked``; anyone else's unexpired hold on the slot blocks it."""
+    sink = sink_or_root(session, events)
     with _booking_attempt(
         session, tenant_id=tenant_id, service_item_id=service_item_id, starts_at=starts_at, ends_at=ends_at, now=now
     ):
         _lock_resource(session, resource_id)
         _check_bookable(
             session,
+            sink=sink,
             tenant_id=tenant_id,
             resource_id=resource_id,
             service_item_id=service_item_id,
@@ -845,6 +867,7 @@ def book_slot(
         )
         appointment = _insert_appointment(
             session,
+            sink=sink,
             tenant_id=tenant_id,
             resource_id=resource_id,
             service_item_id=service_item_id,
@@ -872,17 +895,23 @@ def _get_appointment(session: Session, tenant_id: uuid.UUID, appointment_id: uui
 
 
 def cancel_appointment(
-    session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID, reason: str, now: datetime
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    appointment_id: uuid.UUID,
+    reason: str,
+    now: datetime,
+    events: EventSink | None = None,
 ) -> Appointment:
     """Cancel ⇒ ``AppointmentCancelled``; cancelling twice changes nothing the second time."""
+    sink = sink_or_root(session, events)
     with session.begin_nested():
         appointment = _get_appointment(session, tenant_id, appointment_id)
         if appointment.status == "booked":
             appointment.status = "cancelled"
             appointment.cancelled_at = now
             session.flush()
-            outbox.append(
-                session,
+            sink.emit(
                 AppointmentCancelled(appointment_id=appointment.id, reason=reason),
                 tenant_id=tenant_id,
                 occurred_at=now,
@@ -900,11 +929,13 @@ def reschedule_appointment(
     ends_at: datetime | None = None,
     resource_id: uuid.UUID | None = None,
     enforce_hours: bool = True,
+    events: EventSink | None = None,
 ) -> Appointment:
     """Move a booked appointment (same length unless ``ends_at``; optionally to another resource).
 
     ⇒ ``AppointmentRescheduled``; SlotUnavailable with alternatives when the new time cannot be had.
     """
+    sink = sink_or_root(session, events)
     current = session.scalars(
         select(Appointment).where(Appointment.id == appointment_id, Appointment.tenant_id == tenant_id)
     ).one_or_none()
@@ -927,6 +958,7 @@ def reschedule_appointment(
             raise AppointmentNotBooked(appointment_id)
         _check_bookable(
             session,
+            sink=sink,
             tenant_id=tenant_id,
             resource_id=target,
             service_item_id=appointment.service_item_id,
@@ -939,8 +971,7 @@ def reschedule_appointment(
         appointment.resource_id = target
         appointment.timeslot = Range(starts_at, new_end, bounds="[)")
         session.flush()
-        outbox.append(
-            session,
+        sink.emit(
             AppointmentRescheduled(
                 appointment_id=appointment.id,
                 resource_id=target,

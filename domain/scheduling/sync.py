@@ -17,8 +17,8 @@ from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.orm import Session
 
-from domain.events import outbox
 from domain.events.catalog import ExternalBusyChanged
+from domain.events.sink import EventSink, sink_or_root
 from domain.scheduling.errors import CalendarNotFound, CalendarUnavailable
 from domain.scheduling.models import ExternalBusy, Resource, ResourceCalendar
 
@@ -76,8 +76,10 @@ def replace_busy_window(
     window_start: datetime,
     window_end: datetime,
     now: datetime,
+    events: EventSink | None = None,
 ) -> bool:
     """Make the shadow of ``calendar`` over the window equal ``blocks``; True (and an event) when it changed."""
+    sink = sink_or_root(session, events)
     window = Range(window_start, window_end, bounds="[)")
     wanted = {
         (block.starts_at, block.ends_at, block.all_day, block.external_ref)
@@ -116,8 +118,7 @@ def replace_busy_window(
                         for start, end, all_day, ref in sorted(wanted, key=lambda item: item[0])
                     ],
                 )
-            outbox.append(
-                session,
+            sink.emit(
                 ExternalBusyChanged(
                     resource_calendar_id=calendar.id,
                     provider=calendar.provider,
@@ -144,8 +145,10 @@ def sync_calendar(
     source: BusySource,
     now: datetime,
     window_days: int | None = None,
+    events: EventSink | None = None,
 ) -> bool:
     """Fetch one calendar's busy time and replace its shadow window. Raises CalendarUnavailable (recorded first)."""
+    sink = sink_or_root(session, events)
     calendar = calendar_ref(session, tenant_id=tenant_id, calendar_id=calendar_id)
     # Start at the top of the hour so back-to-back syncs cover identical windows (idempotent replace).
     window_start = now.replace(minute=0, second=0, microsecond=0)
@@ -168,7 +171,13 @@ def sync_calendar(
         )
         raise
     return replace_busy_window(
-        session, calendar=calendar, blocks=blocks, window_start=window_start, window_end=window_end, now=now
+        session,
+        events=sink,
+        calendar=calendar,
+        blocks=blocks,
+        window_start=window_start,
+        window_end=window_end,
+        now=now,
     )
 
 
@@ -181,11 +190,19 @@ def set_internal_busy(
     window_start: datetime,
     window_end: datetime,
     now: datetime,
+    events: EventSink | None = None,
 ) -> bool:
     """An operator's own busy time for a resource (an ``internal`` calendar), replacing that window."""
+    sink = sink_or_root(session, events)
     calendar = calendar_ref(session, tenant_id=tenant_id, calendar_id=calendar_id)
     return replace_busy_window(
-        session, calendar=calendar, blocks=blocks, window_start=window_start, window_end=window_end, now=now
+        session,
+        events=sink,
+        calendar=calendar,
+        blocks=blocks,
+        window_start=window_start,
+        window_end=window_end,
+        now=now,
     )
 
 
@@ -224,14 +241,18 @@ def refresh_stale_mirrors(
     source: BusySource,
     now: datetime,
     max_age_seconds: int,
+    events: EventSink | None = None,
 ) -> int:
     """Re-sync a resource's stale calendars before it is held; a provider failure leaves the old mirror in use."""
+    sink = sink_or_root(session, events)
     synced = 0
     for calendar_tenant, calendar_id in stale_calendar_ids(
         session, now=now, max_age_seconds=max_age_seconds, tenant_id=tenant_id, resource_id=resource_id
     ):
         try:
-            sync_calendar(session, tenant_id=calendar_tenant, calendar_id=calendar_id, source=source, now=now)
+            sync_calendar(
+                session, tenant_id=calendar_tenant, calendar_id=calendar_id, source=source, now=now, events=sink
+            )
             synced += 1
         except CalendarUnavailable as error:
             # The caller is waiting on an SMS: book against the last good mirror; the poll retries the provider.
@@ -240,13 +261,20 @@ def refresh_stale_mirrors(
 
 
 def resync_stale_calendars(
-    session: Session, *, source: BusySource, now: datetime, max_age_seconds: int, limit: int = 100
+    session: Session,
+    *,
+    source: BusySource,
+    now: datetime,
+    max_age_seconds: int,
+    limit: int = 100,
+    events: EventSink | None = None,
 ) -> tuple[int, int]:
     """The periodic poll: re-sync every stale mirror; returns (synced, failed)."""
+    sink = sink_or_root(session, events)
     synced = failed = 0
     for tenant_id, calendar_id in stale_calendar_ids(session, now=now, max_age_seconds=max_age_seconds, limit=limit):
         try:
-            sync_calendar(session, tenant_id=tenant_id, calendar_id=calendar_id, source=source, now=now)
+            sync_calendar(session, tenant_id=tenant_id, calendar_id=calendar_id, source=source, now=now, events=sink)
             synced += 1
         except CalendarUnavailable as error:
             failed += 1

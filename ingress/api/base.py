@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.events.sink import RootSink
 from domain.identity import service as identity
 from domain.identity.models import IdempotencyKey as IdemKey
 from ingress.auth import AuthError, Claims, ClerkVerifier
@@ -119,6 +120,12 @@ def require_owner(req: falcon.Request, resp: falcon.Response, resource: object, 
 def caller(req: falcon.Request) -> Caller:
     found: Caller = req.context.caller
     return found
+
+
+def request_events(req: falcon.Request, session: Session) -> RootSink:
+    """An API request has no cause event: what it raises starts one chain, under the request's correlation id (the
+    caller's ``X-Correlation-Id``/``X-Request-Id`` when it sent a UUID, see ``CorrelationMiddleware``)."""
+    return RootSink(session, correlation_id=getattr(req.context, "correlation_id", None))
 
 
 def read_body(req: falcon.Request, model: type[M]) -> M:

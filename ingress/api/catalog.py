@@ -24,6 +24,7 @@ from ingress.api.base import (
     parse_model,
     parse_uuid,
     query_int,
+    request_events,
     run_post,
     tenant_transaction,
 )
@@ -136,6 +137,7 @@ class ServiceItemsResource(CatalogResource):
             try:
                 item = catalog.create_service_item(
                     session,
+                    events=request_events(req, session),
                     tenant_id=who.tenant_id,
                     name=new.name,
                     duration_minutes=new.duration_minutes,
@@ -203,6 +205,7 @@ class ServiceItemResource(CatalogResource):
             try:
                 item = catalog.update_service_item(
                     session,
+                    events=request_events(req, session),
                     tenant_id=who.tenant_id,
                     service_item_id=ident,
                     name=change.name,
@@ -224,7 +227,9 @@ class ServiceItemResource(CatalogResource):
         ident = parse_uuid(service_item_id, "service item")
         with tenant_transaction(self.sessions, who.tenant_id) as session:
             try:
-                item = catalog.deactivate_service_item(session, tenant_id=who.tenant_id, service_item_id=ident)
+                item = catalog.deactivate_service_item(
+                    session, events=request_events(req, session), tenant_id=who.tenant_id, service_item_id=ident
+                )
             except catalog.ServiceItemNotFound as error:
                 raise _not_found(error) from None
             resp.media = item_json(item, _aliases_of(session, who.tenant_id, item.id))

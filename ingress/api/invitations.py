@@ -20,6 +20,7 @@ from ingress.api.base import (
     caller,
     parse_model,
     parse_uuid,
+    request_events,
     require_owner,
     tenant_transaction,
 )
@@ -61,6 +62,7 @@ class InvitationsResource(Resource):
             try:
                 issued = invitations.invite(
                     session,
+                    events=request_events(req, session),
                     tenant_id=who.tenant_id,
                     email=body.email,
                     role=body.role,
@@ -82,7 +84,9 @@ class InvitationResource(Resource):
         ident = parse_uuid(invitation_id, "invitation")
         with tenant_transaction(self.sessions, who.tenant_id) as session:
             try:
-                invitations.revoke(session, tenant_id=who.tenant_id, invitation_id=ident)
+                invitations.revoke(
+                    session, events=request_events(req, session), tenant_id=who.tenant_id, invitation_id=ident
+                )
             except identity.IdentityError as error:
                 raise identity_error(error) from None
         resp.status = falcon.HTTP_204
@@ -99,7 +103,12 @@ class AcceptInvitationResource(Resource):
         with self.sessions() as session, session.begin():
             try:
                 accepted = invitations.accept(
-                    session, token=body.token, clerk_user_id=claims.subject, email=claims.email, name=claims.name
+                    session,
+                    events=request_events(req, session),
+                    token=body.token,
+                    clerk_user_id=claims.subject,
+                    email=claims.email,
+                    name=claims.name,
                 )
             except identity.IdentityError as error:
                 raise identity_error(error) from None

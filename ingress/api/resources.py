@@ -23,6 +23,7 @@ from ingress.api.base import (
     parse_model,
     parse_uuid,
     query_int,
+    request_events,
     require_owner,
     run_post,
     tenant_transaction,
@@ -180,6 +181,7 @@ class ConversationActionResource(Resource):
                     takeover = parse_model(body, TakeoverBody)
                     return 200, operator.take_over(
                         session,
+                        events=request_events(req, session),
                         tenant_id=who.tenant_id,
                         conversation_id=ident,
                         user_id=who.user_id,
@@ -193,6 +195,7 @@ class ConversationActionResource(Resource):
                         raise ApiError(falcon.HTTP_409, "no_number", "this tenant has no phone number")
                     return 202, operator.reply_as_human(
                         session,
+                        events=request_events(req, session),
                         tenant_id=who.tenant_id,
                         conversation_id=ident,
                         user_id=who.user_id,
@@ -201,10 +204,16 @@ class ConversationActionResource(Resource):
                     )
                 if action == "release":
                     parse_model(body, Empty)
-                    return 200, operator.release(session, tenant_id=who.tenant_id, conversation_id=ident)
+                    return 200, operator.release(
+                        session, events=request_events(req, session), tenant_id=who.tenant_id, conversation_id=ident
+                    )
                 closing = parse_model(body, CloseBody)
                 return 200, operator.close(
-                    session, tenant_id=who.tenant_id, conversation_id=ident, reason=closing.reason
+                    session,
+                    events=request_events(req, session),
+                    tenant_id=who.tenant_id,
+                    conversation_id=ident,
+                    reason=closing.reason,
                 )
             except operator.OperatorError as error:
                 raise _operator_error(error) from None
@@ -303,6 +312,7 @@ class CampaignResource(Resource):
             submitted = parse_model(body, CampaignBody)
             registration.submit_campaign(
                 session,
+                events=request_events(req, session),
                 tenant_id=who.tenant_id,
                 details=registration.CampaignDetails(
                     use_case=submitted.use_case,
@@ -330,6 +340,7 @@ class BrandResource(Resource):
             brand = parse_model(body, BrandBody)
             registration.submit_brand(
                 session,
+                events=request_events(req, session),
                 tenant_id=who.tenant_id,
                 legal_name=brand.legal_name,
                 ein=brand.ein,
@@ -373,7 +384,9 @@ class UserResource(Resource):
         ident = parse_uuid(user_id, "user")
         with tenant_transaction(self.sessions, who.tenant_id) as session:
             try:
-                identity.remove_member(session, tenant_id=who.tenant_id, user_id=ident)
+                identity.remove_member(
+                    session, events=request_events(req, session), tenant_id=who.tenant_id, user_id=ident
+                )
             except identity.IdentityError as error:
                 raise identity_error(error) from None
         resp.status = falcon.HTTP_204

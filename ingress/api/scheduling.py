@@ -43,6 +43,7 @@ from ingress.api.base import (
     parse_model,
     parse_uuid,
     query_int,
+    request_events,
     run_post,
     tenant_transaction,
 )
@@ -667,6 +668,7 @@ class HoldsResource(SchedulingResource):
             try:
                 hold = scheduling.place_hold(
                     session,
+                    events=request_events(req, session),
                     tenant_id=who.tenant_id,
                     resource_id=new.resource_id,
                     service_item_id=item.service_item_id,
@@ -707,7 +709,12 @@ class HoldActionResource(SchedulingResource):
             if action == "release":
                 release = parse_model(body, ReleaseBody)
                 released = scheduling.release_hold(
-                    session, tenant_id=who.tenant_id, hold_id=ident, reason=release.reason, now=now
+                    session,
+                    events=request_events(req, session),
+                    tenant_id=who.tenant_id,
+                    hold_id=ident,
+                    reason=release.reason,
+                    now=now,
                 )
                 return 200, hold_json(released)
             confirm = parse_model(body, ConfirmBody)
@@ -719,6 +726,7 @@ class HoldActionResource(SchedulingResource):
                 )
                 appointment = scheduling.confirm_hold(
                     session,
+                    events=request_events(req, session),
                     tenant_id=who.tenant_id,
                     hold_id=ident,
                     price_cents=price.price_cents,
@@ -774,6 +782,7 @@ class AppointmentsResource(SchedulingResource):
             try:
                 appointment = scheduling.book_slot(
                     session,
+                    events=request_events(req, session),
                     tenant_id=who.tenant_id,
                     resource_id=new.resource_id,
                     service_item_id=item.service_item_id,
@@ -823,7 +832,12 @@ class AppointmentActionResource(SchedulingResource):
                 if action == "cancel":
                     cancel = parse_model(body, CancelBody)
                     row = scheduling.cancel_appointment(
-                        session, tenant_id=who.tenant_id, appointment_id=ident, reason=cancel.reason, now=now
+                        session,
+                        events=request_events(req, session),
+                        tenant_id=who.tenant_id,
+                        appointment_id=ident,
+                        reason=cancel.reason,
+                        now=now,
                     )
                     return 200, appointment_json(row)
                 move = parse_model(body, RescheduleBody)
@@ -832,6 +846,7 @@ class AppointmentActionResource(SchedulingResource):
                     _resource(session, who.tenant_id, move.resource_id)
                 row = scheduling.reschedule_appointment(
                     session,
+                    events=request_events(req, session),
                     tenant_id=who.tenant_id,
                     appointment_id=ident,
                     starts_at=starts_at,

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
 from db.settings import Settings
-from domain.events import outbox
 from domain.events.catalog import CalendarChangeNotified
+from domain.events.sink import RootSink
 from domain.scheduling.sync import calendar_by_channel, calendars_for_jobber_account
 from ingress.errors import forbidden, malformed
 from ingress.json_body import parse_json
@@ -86,16 +86,15 @@ def _record(
         if inserted is None:
             return "duplicate"
         if outcome == "accepted":
+            events = RootSink(session, correlation_id=correlation_id)
             for target in targets:
-                outbox.append(
-                    session,
+                events.emit(
                     CalendarChangeNotified(
                         provider=notified_provider,  # type: ignore[arg-type]
                         external_ref=target.external_ref,
                         resource_calendar_id=target.calendar_id,
                     ),
                     tenant_id=target.tenant_id,
-                    correlation_id=correlation_id,
                 )
     return outcome
 

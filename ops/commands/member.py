@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from db.engine import transaction
 from db.settings import Settings
+from domain.events.sink import RootSink
 from domain.identity import invitations
 from domain.identity import service as identity
 from ops.commands.params import resolve_tenant
@@ -94,9 +95,10 @@ def remove(ctx: click.Context, tenant_ref: str, email: str) -> None:
             found = resolve_tenant(session, tenant_ref)
             address = invitations.normalise_email(email)
             user_id = identity.member_for_email(session, found.id, address)
+            events = RootSink(session)  # one command, one chain
             if user_id is not None:
-                identity.remove_member(session, tenant_id=found.id, user_id=user_id)
-            revoked = invitations.revoke_for_email(session, tenant_id=found.id, email=address)
+                identity.remove_member(session, tenant_id=found.id, user_id=user_id, events=events)
+            revoked = invitations.revoke_for_email(session, tenant_id=found.id, email=address, events=events)
             if user_id is None and not revoked:
                 raise identity.NotFound(f"no member or open invitation {address} in tenant {found.id}")
     except identity.IdentityError as error:

@@ -21,7 +21,7 @@ from db.metrics import DELIVERY_GROUP_FALLBACKS
 from db.settings import Settings
 from domain.events import outbox
 from domain.events.catalog import CallMissed, TenantCreated
-from tests.support.grouped_handlers import CREATE_GROUP_EFFECTS_TABLE
+from tests.support.grouped_handlers import COMMITTED, CREATE_GROUP_EFFECTS_TABLE
 from tests.support.recording_broker import RecordingBroker, recording_dispatcher
 from workers.bootstrap import Runtime, build_worker_runtime
 from workers.delivery import Claim, DeliveryRunner
@@ -145,6 +145,21 @@ def test_a_failure_rolls_the_group_back_and_each_delivery_runs_alone(groups: Gro
     # The fallback is the same attempt, not a second one.
     statuses = dict(zip(ids, groups.statuses(ids), strict=True))
     assert sorted(statuses.values()) == [("done", 1)] * 5 + [("retrying", 1)]
+
+
+def test_what_a_rolled_back_group_recorded_runs_only_for_the_deliveries_that_then_committed(groups: Groups) -> None:
+    failing_event = groups.publish(("ok", uuid.uuid4()), ("fail:always", uuid.uuid4()), ("ok", uuid.uuid4()))[1]
+    ids = groups.db_only(groups.dispatch())
+    COMMITTED.clear()
+
+    groups.runner.run_claimed(groups.runner.claim_many(ids))
+
+    # The group ran all six handlers, then rolled back; one by one, five committed. Each of those counts once, the
+    # failed one (which asked before it raised) never.
+    committed = {(event_id, handler) for event_id, _, handler, _ in groups.effects()}
+    assert len(committed) == 5
+    assert sorted(COMMITTED) == sorted(committed)
+    assert (failing_event, "grouped.project") not in COMMITTED
 
 
 def test_a_redelivered_group_has_no_second_effect(groups: Groups) -> None:

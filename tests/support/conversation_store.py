@@ -23,6 +23,7 @@ from domain.conversations.store import ConversationStore, Opened, OutboundMessag
 from domain.events.envelope import Envelope
 from domain.events.handling import HandlerContext
 from domain.events.outbox import build_envelope
+from domain.events.sink import EventSink
 
 # The flows hand ``ctx.session`` only to ports; these fakes ignore it, so a flow touching it directly fails loudly.
 NO_SESSION = cast(Session, None)
@@ -449,7 +450,9 @@ class Keywords:
     def is_opted_out(self, session: Session, *, tenant_id: uuid.UUID, phone: str, at: datetime | None = None) -> bool:
         return phone in self.opted_out
 
-    def record_provider_opt_out(self, session: Session, *, tenant_id: uuid.UUID, phone: str, message_ref: str) -> None:
+    def record_provider_opt_out(
+        self, session: Session, *, tenant_id: uuid.UUID, phone: str, message_ref: str, events: EventSink
+    ) -> None:
         self.provider_opt_outs.append((phone, message_ref))
 
 
@@ -474,7 +477,14 @@ class Engine:
 
 
 def no_tools(
-    session: Session, *, tenant_id: uuid.UUID, caller: str, conversation_id: uuid.UUID, timezone: str, now: datetime
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    caller: str,
+    conversation_id: uuid.UUID,
+    timezone: str,
+    now: datetime,
+    events: EventSink,
 ) -> BookingTools:
     return cast(BookingTools, None)  # the scripted Engine never calls a tool
 

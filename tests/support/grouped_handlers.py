@@ -2,13 +2,15 @@
 
 ``TenantCreated.name`` is the script, as in ``pipeline_handlers``: ``ok``, ``fail:always`` (``project`` fails) or
 ``kill:N`` (``count`` SIGKILLs its worker on attempt N, after ``project``'s write in the same group). Every effect
-records its attempt and the transaction it was written in, so a test can tell which deliveries shared one.
+records its attempt and the transaction it was written in, so a test can tell which deliveries shared one; the
+``db_only`` ones also ask to note ``(event_id, handler)`` in ``COMMITTED`` after their commit, as a metric would.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import uuid
 
 from sqlalchemy import text
 
@@ -16,6 +18,7 @@ from domain.events.catalog import TenantCreated
 from domain.events.handling import HandlerContext, Subscriptions
 
 subscriptions = Subscriptions("grouped")
+COMMITTED: list[tuple[uuid.UUID, str]] = []
 
 CREATE_GROUP_EFFECTS_TABLE = """
 CREATE TABLE IF NOT EXISTS test_group_effects (
@@ -34,6 +37,8 @@ def _record(ctx: HandlerContext, handler: str) -> None:
         text("INSERT INTO test_group_effects (event_id, tenant_id, handler, attempt) VALUES (:e, :t, :h, :a)"),
         {"e": ctx.envelope.event_id, "t": ctx.tenant_id, "h": handler, "a": ctx.attempt},
     )
+    event_id = ctx.envelope.event_id
+    ctx.after_commit(lambda: COMMITTED.append((event_id, handler)))
 
 
 @subscriptions.on(TenantCreated, db_only=True)

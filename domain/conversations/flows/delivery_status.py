@@ -40,7 +40,7 @@ def apply_delivery_status(
             raise MessageNotYetKnown(event.message_sid)
         # On the last attempt an unknown SID is dropped, not dead-lettered: the provider poll repairs its status.
         return  # a stale, duplicated or out-of-order callback: the message never moves backwards
-    MESSAGES.labels(status=status).inc()
+    ctx.after_commit(MESSAGES.labels(status=status).inc)
     ctx.emit(
         MessageStatusChanged(
             message_id=moved.message_id,
@@ -51,8 +51,8 @@ def apply_delivery_status(
         )
     )
     if event.error_code is not None:
-        PROVIDER_ERRORS.labels(provider="twilio", code=str(event.error_code)).inc()
+        ctx.after_commit(PROVIDER_ERRORS.labels(provider="twilio", code=str(event.error_code)).inc)
     if event.error_code == PROVIDER_OPTED_OUT:
         keywords.record_provider_opt_out(
-            ctx.session, tenant_id=ctx.tenant_id, phone=moved.to_number, message_ref=event.message_sid
+            ctx.session, tenant_id=ctx.tenant_id, phone=moved.to_number, message_ref=event.message_sid, events=ctx
         )

@@ -87,7 +87,7 @@ def reply_to_caller(
         take_over_for_caller(
             ctx, store, conversation_id=conversation_id, reason="caller asked us to stop", lease=lease, now=now
         )
-        AI_TURNS.labels(engine="builtin", outcome="handoff").inc()
+        ctx.after_commit(AI_TURNS.labels(engine="builtin", outcome="handoff").inc)
         notify_owner(
             ctx, store, tenant, f"{event.from_number} asked us to stop texting. Please review the conversation."
         )
@@ -108,11 +108,12 @@ def reply_to_caller(
             conversation_id=conversation_id,
             timezone=tenant.timezone,
             now=now,
+            events=ctx,
         ),
     )
     store.save_engine_state(conversation_id, result.state)
     outcome = "guard_blocked" if result.guard_blocked else "fallback" if result.fallback_reason else "replied"
-    AI_TURNS.labels(engine=result.engine, outcome="handoff" if result.handoff else outcome).inc()
+    ctx.after_commit(AI_TURNS.labels(engine=result.engine, outcome="handoff" if result.handoff else outcome).inc)
     if result.reply:
         queue_outbound(
             ctx,

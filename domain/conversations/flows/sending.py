@@ -61,14 +61,15 @@ def send_message(
             decision, tenant_id=ctx.tenant_id, to=message.to_number, from_=message.from_number, body=message.body
         )
     except SendFailed as error:
+        # Counted per attempt, not after commit: each is a call the provider refused, whatever the delivery does next.
         PROVIDER_ERRORS.labels(provider="twilio", code=str(error.code)).inc()
         if error.retryable:
             raise
         store.mark_failed(message.id, error.code, decision.as_record())
-        MESSAGES.labels(status="failed").inc()
+        ctx.after_commit(MESSAGES.labels(status="failed").inc)
         if error.opted_out:
             keywords.record_provider_opt_out(
-                ctx.session, tenant_id=ctx.tenant_id, phone=message.to_number, message_ref=str(message.id)
+                ctx.session, tenant_id=ctx.tenant_id, phone=message.to_number, message_ref=str(message.id), events=ctx
             )
         return
     _queued(ctx, store, message, accepted.sid, decision.as_record(), clock(), segments=accepted.num_segments)
@@ -82,7 +83,7 @@ def _block(
     record: dict[str, Any],
 ) -> None:
     store.mark_blocked(message_id, record)
-    MESSAGES.labels(status="blocked").inc()
+    ctx.after_commit(MESSAGES.labels(status="blocked").inc)
     ctx.emit(MessageBlocked(message_id=message_id, conversation_id=conversation_id, reason=str(record.get("reason"))))
 
 
@@ -100,9 +101,10 @@ def _queued(
     if message.purpose == "first_response" and message.reference_at is not None:
         latency_ms = max(0, int((now - message.reference_at).total_seconds() * 1000))
     store.mark_queued(message.id, sid=sid, now=now, latency_ms=latency_ms, record=record, segments=segments)
-    MESSAGES.labels(status="queued").inc()
+    ctx.after_commit(MESSAGES.labels(status="queued").inc)
     if latency_ms is not None:
-        FIRST_SMS_LATENCY.observe(latency_ms / 1000)
+        seconds = latency_ms / 1000
+        ctx.after_commit(lambda: FIRST_SMS_LATENCY.observe(seconds))
     ctx.emit(
         MessageQueued(
             message_id=message.id,

@@ -1,0 +1,59 @@
+"""Where services put the events they raise: an ``EventSink`` knows which chain (correlation, causation) they join.
+
+Two implementations, and only two: the ``HandlerContext`` of a delivery (every event it takes is caused by the event
+being handled and shares its correlation id) and ``RootSink`` for an entry point with no cause event (an API request,
+a CLI command, a scheduler job), which starts a chain. A service never writes to the outbox itself, so an event
+raised three calls deep inside a handler still names the event that caused it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from domain.events import outbox
+from domain.events.envelope import Envelope
+
+
+class EventSink(Protocol):
+    def emit(
+        self, event: object, *, tenant_id: uuid.UUID | None = None, occurred_at: datetime | None = None
+    ) -> Envelope:
+        """Append ``event`` to the outbox in the caller's transaction, in this sink's chain."""
+        ...
+
+
+class RootSink:
+    """The start of a chain: no causation; one correlation id for everything one entry point raises.
+
+    ``correlation_id`` is the caller's (a request's ``X-Correlation-Id``) when there is one; otherwise the first
+    event's own id becomes the chain's correlation id, as for any fact with no cause upstream.
+    """
+
+    def __init__(
+        self, session: Session, *, correlation_id: uuid.UUID | None = None, tenant_id: uuid.UUID | None = None
+    ) -> None:
+        self.session = session
+        self.correlation_id = correlation_id
+        self._tenant_id = tenant_id
+
+    def emit(
+        self, event: object, *, tenant_id: uuid.UUID | None = None, occurred_at: datetime | None = None
+    ) -> Envelope:
+        envelope = outbox.append(
+            self.session,
+            event,
+            tenant_id=tenant_id if tenant_id is not None else self._tenant_id,
+            correlation_id=self.correlation_id,
+            occurred_at=occurred_at,
+        )
+        self.correlation_id = envelope.correlation_id
+        return envelope
+
+
+def sink_or_root(session: Session, events: EventSink | None) -> EventSink:
+    """``events``, or a new chain for a caller that has no cause to name (kept so older call sites still work)."""
+    return events if events is not None else RootSink(session)
