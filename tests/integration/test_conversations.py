@@ -5,7 +5,6 @@ Deliveries are drained synchronously (dispatch → claim → process), so each t
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
@@ -180,22 +179,10 @@ def test_the_daily_reconciliation_repairs_statuses_the_callbacks_never_told_us(s
 
 
 def test_the_owner_hears_of_a_missed_call_and_of_a_caller_who_wants_a_person(system: System) -> None:
-    from domain.events.catalog import CallMissed
     from ops.tenants import DEMO_OWNER_MOBILE
 
     phone = caller()
-    with transaction(system.sessions) as session:
-        outbox.append(
-            session,
-            CallMissed(
-                call_sid=f"CA{uuid.uuid4().hex}",
-                caller=phone,
-                called=DEMO_NUMBER,
-                dial_status="no-answer",
-                missed_at=datetime.now(UTC),
-            ),
-            tenant_id=system.tenant_id,
-        )
+    system.missed_call(phone)
     system.drain()
     assert len(system.sent_to(phone)) == 1  # the first SMS to the caller
     owner = [m["body"] for m in system.sent_to(DEMO_OWNER_MOBILE) if phone in m["body"]]

@@ -7,7 +7,6 @@ sandbox's Twilio over HTTP, deliveries drained synchronously.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,9 +15,6 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from db.engine import transaction
-from domain.events import outbox
-from domain.events.catalog import CallMissed
-from ops.tenants import DEMO_NUMBER
 from tests.support.conversation_system import System, caller, system  # noqa: F401 - the fixture
 from tests.support.sandbox_world import sandbox_key_path, world  # noqa: F401 - fixtures
 from workers.delivery import DeliveryRunner
@@ -28,18 +24,8 @@ DEMO_SCRIPT = ("hi how much is a clogged drain? tomorrow morning if possible", "
 
 def _miss_call(system: System, phone: str) -> int:  # noqa: F811 - not the fixture
     """Append a CallMissed as the ingress would (a chain of its own); its outbox ``seq``."""
-    with transaction(system.sessions) as session:
-        envelope = outbox.append(
-            session,
-            CallMissed(
-                call_sid=f"CA{uuid.uuid4().hex}",
-                caller=phone,
-                called=DEMO_NUMBER,
-                dial_status="no-answer",
-                missed_at=datetime.now(UTC),
-            ),
-            tenant_id=system.tenant_id,
-        )
+    envelope = system.missed_call(phone)
+    with system.sessions() as session:
         seq: int = session.execute(
             text("SELECT seq FROM outbox_events WHERE event_id = :id"), {"id": envelope.event_id}
         ).scalar_one()

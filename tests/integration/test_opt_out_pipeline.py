@@ -5,13 +5,7 @@ The classification itself is tabled in tests/unit/test_opt_out_words.py; here is
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-
-from db.engine import transaction
-from domain.events import outbox
-from domain.events.catalog import CallMissed
-from ops.tenants import DEMO_NUMBER, DEMO_OWNER_MOBILE
+from ops.tenants import DEMO_OWNER_MOBILE
 from tests.support import conversation_system, sandbox_world
 from tests.support.conversation_system import System, caller
 
@@ -22,18 +16,7 @@ sandbox_key_path = sandbox_world.sandbox_key_path
 
 
 def miss_call(system: System, phone: str) -> None:
-    with transaction(system.sessions) as session:
-        outbox.append(
-            session,
-            CallMissed(
-                call_sid=f"CA{uuid.uuid4().hex}",
-                caller=phone,
-                called=DEMO_NUMBER,
-                dial_status="no-answer",
-                missed_at=datetime.now(UTC),
-            ),
-            tenant_id=system.tenant_id,
-        )
+    system.missed_call(phone)
     system.drain()
     assert len(system.sent_to(phone)) == 1  # the first SMS
 

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.engine import transaction
 from db.settings import Settings
 from domain.events import outbox
-from domain.events.catalog import MessageReceived
+from domain.events.catalog import CallMissed, MessageReceived
+from domain.events.envelope import Envelope
 from ops.sandbox.client import SandboxClient
 from ops.tenants import DEMO_NUMBER, seed_demo
 from tests.support.draining import drain
@@ -40,6 +41,21 @@ class System:
     def drain(self, *, only: str | None = None, rounds: int = 20) -> list[str]:
         """Run every pending delivery (or only those of handler ``only``); returns the outcomes."""
         return drain(self.dispatcher, self.runner, self.sessions, only=only, rounds=rounds)
+
+    def missed_call(self, caller: str) -> Envelope:
+        """Append a CallMissed as the ingress would (a chain of its own); its envelope."""
+        with transaction(self.sessions) as session:
+            return outbox.append(
+                session,
+                CallMissed(
+                    call_sid=f"CA{uuid.uuid4().hex}",
+                    caller=caller,
+                    called=DEMO_NUMBER,
+                    dial_status="no-answer",
+                    missed_at=datetime.now(UTC),
+                ),
+                tenant_id=self.tenant_id,
+            )
 
     def inbound(self, caller: str, body: str) -> None:
         with transaction(self.sessions) as session:
