@@ -24,7 +24,7 @@ from ingress.api.base import (
     require_owner,
     tenant_transaction,
 )
-from ingress.api.resources import Resource, Strict, identity_error
+from ingress.api.resources import Resource, Strict, identity_error, identity_errors
 from ingress.auth import Claims
 
 
@@ -82,13 +82,10 @@ class InvitationResource(Resource):
     def on_delete(self, req: falcon.Request, resp: falcon.Response, invitation_id: str) -> None:
         who = caller(req)
         ident = parse_uuid(invitation_id, "invitation")
-        with tenant_transaction(self.sessions, who.tenant_id) as session:
-            try:
-                invitations.revoke(
-                    session, events=request_events(req, session), tenant_id=who.tenant_id, invitation_id=ident
-                )
-            except identity.IdentityError as error:
-                raise identity_error(error) from None
+        with tenant_transaction(self.sessions, who.tenant_id) as session, identity_errors():
+            invitations.revoke(
+                session, events=request_events(req, session), tenant_id=who.tenant_id, invitation_id=ident
+            )
         resp.status = falcon.HTTP_204
 
 

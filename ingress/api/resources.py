@@ -3,6 +3,8 @@ scopes every query by the caller's tenant too: another tenant's id is simply not
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -101,6 +103,15 @@ def identity_error(error: identity.IdentityError) -> ApiError:
     if isinstance(error, identity.Gone):
         return ApiError(falcon.HTTP_410, "gone", str(error))
     return ApiError(falcon.HTTP_422, "validation_failed", str(error))
+
+
+@contextmanager
+def identity_errors() -> Iterator[None]:
+    """An ``IdentityError`` raised inside leaves as its 4xx (``identity_error``), rolling back the transaction."""
+    try:
+        yield
+    except identity.IdentityError as error:
+        raise identity_error(error) from None
 
 
 class Resource:
@@ -370,25 +381,15 @@ class UserResource(Resource):
         who = caller(req)
         ident = parse_uuid(user_id, "user")
         change = parse_model(req.bounded_stream.read(), RoleBody)
-        with tenant_transaction(self.sessions, who.tenant_id) as session:
-            try:
-                resp.media = identity.set_role(
-                    session, tenant_id=who.tenant_id, user_id=ident, role=change.role
-                ).as_json()
-            except identity.IdentityError as error:
-                raise identity_error(error) from None
+        with tenant_transaction(self.sessions, who.tenant_id) as session, identity_errors():
+            resp.media = identity.set_role(session, tenant_id=who.tenant_id, user_id=ident, role=change.role).as_json()
 
     @falcon.before(require_owner)
     def on_delete(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
         who = caller(req)
         ident = parse_uuid(user_id, "user")
-        with tenant_transaction(self.sessions, who.tenant_id) as session:
-            try:
-                identity.remove_member(
-                    session, events=request_events(req, session), tenant_id=who.tenant_id, user_id=ident
-                )
-            except identity.IdentityError as error:
-                raise identity_error(error) from None
+        with tenant_transaction(self.sessions, who.tenant_id) as session, identity_errors():
+            identity.remove_member(session, events=request_events(req, session), tenant_id=who.tenant_id, user_id=ident)
         resp.status = falcon.HTTP_204
 
 
