@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.base import E164_PATTERN
 from domain.identity import invitations
-from domain.identity import service as identity
 from ingress.api.base import (
     Authenticate,
     authenticate,
@@ -24,7 +23,7 @@ from ingress.api.base import (
     require_owner,
     tenant_transaction,
 )
-from ingress.api.resources import Resource, Strict, identity_error, identity_errors
+from ingress.api.resources import Resource, Strict, identity_errors
 from ingress.auth import Claims
 
 
@@ -58,20 +57,17 @@ class InvitationsResource(Resource):
         # clear. Posting again is a resend: a new token, and the previous one stops working.
         who = caller(req)
         body = parse_model(req.bounded_stream.read(), InvitationBody)
-        with tenant_transaction(self.sessions, who.tenant_id) as session:
-            try:
-                issued = invitations.invite(
-                    session,
-                    events=request_events(req, session),
-                    tenant_id=who.tenant_id,
-                    email=body.email,
-                    role=body.role,
-                    mobile=body.mobile,
-                    ttl=self._ttl,
-                    invited_by=who.user_id,
-                )
-            except identity.IdentityError as error:
-                raise identity_error(error) from None
+        with tenant_transaction(self.sessions, who.tenant_id) as session, identity_errors():
+            issued = invitations.invite(
+                session,
+                events=request_events(req, session),
+                tenant_id=who.tenant_id,
+                email=body.email,
+                role=body.role,
+                mobile=body.mobile,
+                ttl=self._ttl,
+                invited_by=who.user_id,
+            )
         resp.status = falcon.HTTP_201
         resp.media = issued.as_json()
 
@@ -97,16 +93,13 @@ class AcceptInvitationResource(Resource):
         claims: Claims = req.context.claims
         body = parse_model(req.bounded_stream.read(), AcceptBody)
         # As the owner, like the membership lookup: the user is joining, so there is no tenant scope yet.
-        with self.sessions() as session, session.begin():
-            try:
-                accepted = invitations.accept(
-                    session,
-                    events=request_events(req, session),
-                    token=body.token,
-                    clerk_user_id=claims.subject,
-                    email=claims.email,
-                    name=claims.name,
-                )
-            except identity.IdentityError as error:
-                raise identity_error(error) from None
+        with self.sessions() as session, session.begin(), identity_errors():
+            accepted = invitations.accept(
+                session,
+                events=request_events(req, session),
+                token=body.token,
+                clerk_user_id=claims.subject,
+                email=claims.email,
+                name=claims.name,
+            )
         resp.media = accepted.as_json()
