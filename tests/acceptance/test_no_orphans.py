@@ -15,7 +15,8 @@ import pytest
 from db.settings import Settings
 from ops.processes import children, command_line, stat_fields
 from ops.processes import descendants as process_tree
-from ops.stack import ROOT, LocalStack, free_port
+from ops.stack import LocalStack
+from tests.support.up_env import up_env
 from tests.support.waiting import wait_until
 
 pytestmark = [
@@ -111,24 +112,7 @@ def test_gunicorn_workers_die_with_a_sigkilled_arbiter(settings: Settings, tmp_p
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
 def test_nmc_up_leaves_no_process_behind(settings: Settings, tmp_path: Path, sig: signal.Signals) -> None:
-    ingress, sandbox = free_port(), free_port()
-    env = os.environ | {
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "DRAMATIQ_NAMESPACE": settings.dramatiq_namespace,
-        "INGRESS_BIND": f"127.0.0.1:{ingress}",
-        "SANDBOX_BIND": f"127.0.0.1:{sandbox}",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{ingress}",
-        "TWILIO_API_BASE_URL": f"http://127.0.0.1:{sandbox}",
-        "CLERK_JWKS_URL": f"http://127.0.0.1:{sandbox}/.well-known/jwks.json",
-        "DISPATCHER_METRICS_BIND": f"127.0.0.1:{free_port()}",
-        "SCHEDULER_METRICS_BIND": f"127.0.0.1:{free_port()}",
-        "WORKER_METRICS_BIND": f"127.0.0.1:{free_port()}",
-        "WORKER_PROCESSES": "2",
-        "INGRESS_WORKERS": "2",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = up_env(settings, WORKER_PROCESSES="2", INGRESS_WORKERS="2")
     log_path = tmp_path / "up.log"
     with log_path.open("wb") as log:
         up = subprocess.Popen(

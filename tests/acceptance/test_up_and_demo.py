@@ -12,29 +12,13 @@ from pathlib import Path
 import pytest
 
 from db.settings import Settings
-from ops.stack import ROOT, free_port
+from tests.support.up_env import up_env
 
 pytestmark = pytest.mark.slow
 
 
 def test_up_then_demo_then_ctrl_c(settings: Settings, tmp_path: Path) -> None:
-    ingress, sandbox = free_port(), free_port()
-    env = os.environ | {
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "DRAMATIQ_NAMESPACE": settings.dramatiq_namespace,
-        "INGRESS_BIND": f"127.0.0.1:{ingress}",
-        "SANDBOX_BIND": f"127.0.0.1:{sandbox}",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{ingress}",
-        "TWILIO_API_BASE_URL": f"http://127.0.0.1:{sandbox}",
-        "CLERK_JWKS_URL": f"http://127.0.0.1:{sandbox}/.well-known/jwks.json",
-        "DISPATCHER_METRICS_BIND": f"127.0.0.1:{free_port()}",
-        "SCHEDULER_METRICS_BIND": f"127.0.0.1:{free_port()}",
-        "WORKER_METRICS_BIND": f"127.0.0.1:{free_port()}",
-        "WORKER_PROCESSES": "1",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = up_env(settings, WORKER_PROCESSES="1")
     log = (tmp_path / "up.log").open("wb")
     # A fresh working directory: nothing under .run exists yet, as on a fresh clone.
     up = subprocess.Popen(
