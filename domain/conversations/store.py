@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -44,6 +44,11 @@ class OutboundMessage:
     from_number: str
     body: str
     reference_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Any) -> OutboundMessage:
+        """From anything with these attributes: a ``conv_messages`` row, or the in-memory store's message."""
+        return cls(**{field.name: getattr(row, field.name) for field in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -424,17 +429,7 @@ class PostgresConversationStore:
         self._run("attach_message", conversation=conversation_id, id=message_id)
 
     def outbound_message(self, *, tenant_id: uuid.UUID, message_id: uuid.UUID) -> OutboundMessage:
-        row = self._run("outbound_message", id=message_id, tenant=tenant_id).one()
-        return OutboundMessage(
-            id=row.id,
-            conversation_id=row.conversation_id,
-            status=row.status,
-            purpose=row.purpose,
-            to_number=row.to_number,
-            from_number=row.from_number,
-            body=row.body,
-            reference_at=row.reference_at,
-        )
+        return OutboundMessage.of(self._run("outbound_message", id=message_id, tenant=tenant_id).one())
 
     def record_send_intent(self, message_id: uuid.UUID, now: datetime) -> datetime | None:
         if self._intents is None:

@@ -237,16 +237,7 @@ class MemoryConversationStore:
         row = self.messages[message_id]
         assert row.tenant_id == tenant_id
         assert row.purpose is not None
-        return OutboundMessage(
-            id=row.id,
-            conversation_id=row.conversation_id,
-            status=row.status,
-            purpose=row.purpose,
-            to_number=row.to_number,
-            from_number=row.from_number,
-            body=row.body,
-            reference_at=row.reference_at,
-        )
+        return OutboundMessage.of(row)
 
     def record_send_intent(self, message_id: uuid.UUID, now: datetime) -> datetime | None:
         row = self.messages[message_id]
