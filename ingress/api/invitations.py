@@ -3,6 +3,7 @@ user accepts with their own signed-in token, whose verified email must be the in
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Literal
 
@@ -19,7 +20,6 @@ from ingress.api.base import (
     authenticate_user,
     caller,
     parse_model,
-    parse_uuid,
     require_owner,
     tenant_transaction,
 )
@@ -77,9 +77,9 @@ class InvitationsResource(Resource):
 class InvitationResource(Resource):
     @falcon.before(authenticate)
     @falcon.before(require_owner)
-    def on_delete(self, req: falcon.Request, resp: falcon.Response, invitation_id: str) -> None:
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, invitation_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = parse_uuid(invitation_id, "invitation")
+        ident = invitation_id
         with tenant_transaction(self.sessions, who.tenant_id) as session:
             try:
                 invitations.revoke(session, tenant_id=who.tenant_id, invitation_id=ident)
