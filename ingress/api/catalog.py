@@ -22,7 +22,6 @@ from ingress.api.base import (
     authenticate,
     caller,
     parse_model,
-    parse_uuid,
     query_int,
     request_events,
     run_post,
@@ -185,9 +184,9 @@ class ServiceItemMatchResource(CatalogResource):
 class ServiceItemResource(CatalogResource):
     """GET one item (active or not); PATCH changes it; DELETE deactivates it (the row stays, with active=false)."""
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response, service_item_id: str) -> None:
+    def on_get(self, req: falcon.Request, resp: falcon.Response, service_item_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = parse_uuid(service_item_id, "service item")
+        ident = service_item_id
         with tenant_transaction(self.sessions, who.tenant_id) as session:
             try:
                 item = catalog.get_service_item(
@@ -197,9 +196,9 @@ class ServiceItemResource(CatalogResource):
                 raise _not_found(error) from None
             resp.media = item_json(item, _aliases_of(session, who.tenant_id, item.id))
 
-    def on_patch(self, req: falcon.Request, resp: falcon.Response, service_item_id: str) -> None:
+    def on_patch(self, req: falcon.Request, resp: falcon.Response, service_item_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = parse_uuid(service_item_id, "service item")
+        ident = service_item_id
         change = parse_model(req.bounded_stream.read(), ServiceItemPatch)
         with tenant_transaction(self.sessions, who.tenant_id) as session:
             try:
@@ -222,9 +221,9 @@ class ServiceItemResource(CatalogResource):
                 raise _duplicate(error) from None
             resp.media = item_json(item, _aliases_of(session, who.tenant_id, item.id))
 
-    def on_delete(self, req: falcon.Request, resp: falcon.Response, service_item_id: str) -> None:
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, service_item_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = parse_uuid(service_item_id, "service item")
+        ident = service_item_id
         with tenant_transaction(self.sessions, who.tenant_id) as session:
             try:
                 item = catalog.deactivate_service_item(

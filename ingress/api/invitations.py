@@ -3,6 +3,7 @@ user accepts with their own signed-in token, whose verified email must be the in
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Literal
 
@@ -18,7 +19,6 @@ from ingress.api.base import (
     authenticate_user,
     caller,
     parse_model,
-    parse_uuid,
     request_events,
     require_owner,
     tenant_transaction,
@@ -75,9 +75,9 @@ class InvitationsResource(Resource):
 class InvitationResource(Resource):
     @falcon.before(authenticate)
     @falcon.before(require_owner)
-    def on_delete(self, req: falcon.Request, resp: falcon.Response, invitation_id: str) -> None:
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, invitation_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = parse_uuid(invitation_id, "invitation")
+        ident = invitation_id
         with tenant_transaction(self.sessions, who.tenant_id) as session, identity_errors():
             invitations.revoke(
                 session, events=request_events(req, session), tenant_id=who.tenant_id, invitation_id=ident

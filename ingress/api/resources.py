@@ -3,6 +3,7 @@ scopes every query by the caller's tenant too: another tenant's id is simply not
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -23,7 +24,6 @@ from ingress.api.base import (
     caller,
     json_object,
     parse_model,
-    parse_uuid,
     query_int,
     request_events,
     require_owner,
@@ -166,9 +166,9 @@ class ConversationsResource(Resource):
 
 @falcon.before(authenticate)
 class ConversationResource(Resource):
-    def on_get(self, req: falcon.Request, resp: falcon.Response, conversation_id: str) -> None:
+    def on_get(self, req: falcon.Request, resp: falcon.Response, conversation_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = parse_uuid(conversation_id, "conversation")
+        ident = conversation_id
         with tenant_transaction(self.sessions, who.tenant_id) as session:
             try:
                 resp.media = operator.conversation_detail(session, tenant_id=who.tenant_id, conversation_id=ident)
@@ -178,46 +178,74 @@ class ConversationResource(Resource):
 
 @falcon.before(authenticate)
 class ConversationActionResource(Resource):
-    """POST /v1/conversations/{id}/{takeover|reply|release|close}."""
+    """POST /v1/conversations/{id}/takeover, /reply, /release and /close: one ``suffix`` responder each."""
 
-    def on_post(self, req: falcon.Request, resp: falcon.Response, conversation_id: str, action: str) -> None:
+    def on_post_takeover(self, req: falcon.Request, resp: falcon.Response, conversation_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = parse_uuid(conversation_id, "conversation")
-        if action not in ("takeover", "reply", "release", "close"):
-            raise ApiError(falcon.HTTP_404, "not_found", "no such action")
+        ident = conversation_id
 
         def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
             try:
-                if action == "takeover":
-                    takeover = parse_model(body, TakeoverBody)
-                    return 200, operator.take_over(
-                        session,
-                        events=request_events(req, session),
-                        tenant_id=who.tenant_id,
-                        conversation_id=ident,
-                        user_id=who.user_id,
-                        reason=takeover.reason,
-                        lease=timedelta(minutes=takeover.lease_minutes),
-                    )
-                if action == "reply":
-                    reply = parse_model(body, ReplyBody)
-                    tenant = identity.get_tenant(session, who.tenant_id)
-                    if tenant is None or tenant.phone_number is None:
-                        raise ApiError(falcon.HTTP_409, "no_number", "this tenant has no phone number")
-                    return 202, operator.reply_as_human(
-                        session,
-                        events=request_events(req, session),
-                        tenant_id=who.tenant_id,
-                        conversation_id=ident,
-                        user_id=who.user_id,
-                        body=reply.body,
-                        from_number=tenant.phone_number,
-                    )
-                if action == "release":
-                    parse_model(body, Empty)
-                    return 200, operator.release(
-                        session, events=request_events(req, session), tenant_id=who.tenant_id, conversation_id=ident
-                    )
+                takeover = parse_model(body, TakeoverBody)
+                return 200, operator.take_over(
+                    session,
+                    events=request_events(req, session),
+                    tenant_id=who.tenant_id,
+                    conversation_id=ident,
+                    user_id=who.user_id,
+                    reason=takeover.reason,
+                    lease=timedelta(minutes=takeover.lease_minutes),
+                )
+            except operator.OperatorError as error:
+                raise _operator_error(error) from None
+
+        run_post(req, resp, self.sessions, act)
+
+    def on_post_reply(self, req: falcon.Request, resp: falcon.Response, conversation_id: uuid.UUID) -> None:
+        who = caller(req)
+        ident = conversation_id
+
+        def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
+            try:
+                reply = parse_model(body, ReplyBody)
+                tenant = identity.get_tenant(session, who.tenant_id)
+                if tenant is None or tenant.phone_number is None:
+                    raise ApiError(falcon.HTTP_409, "no_number", "this tenant has no phone number")
+                return 202, operator.reply_as_human(
+                    session,
+                    events=request_events(req, session),
+                    tenant_id=who.tenant_id,
+                    conversation_id=ident,
+                    user_id=who.user_id,
+                    body=reply.body,
+                    from_number=tenant.phone_number,
+                )
+            except operator.OperatorError as error:
+                raise _operator_error(error) from None
+
+        run_post(req, resp, self.sessions, act)
+
+    def on_post_release(self, req: falcon.Request, resp: falcon.Response, conversation_id: uuid.UUID) -> None:
+        who = caller(req)
+        ident = conversation_id
+
+        def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
+            try:
+                parse_model(body, Empty)
+                return 200, operator.release(
+                    session, events=request_events(req, session), tenant_id=who.tenant_id, conversation_id=ident
+                )
+            except operator.OperatorError as error:
+                raise _operator_error(error) from None
+
+        run_post(req, resp, self.sessions, act)
+
+    def on_post_close(self, req: falcon.Request, resp: falcon.Response, conversation_id: uuid.UUID) -> None:
+        who = caller(req)
+        ident = conversation_id
+
+        def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
+            try:
                 closing = parse_model(body, CloseBody)
                 return 200, operator.close(
                     session,
@@ -246,9 +274,9 @@ class TasksResource(Resource):
 
 @falcon.before(authenticate)
 class TaskDoneResource(Resource):
-    def on_post(self, req: falcon.Request, resp: falcon.Response, task_id: str) -> None:
+    def on_post(self, req: falcon.Request, resp: falcon.Response, task_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = parse_uuid(task_id, "task")
+        ident = task_id
 
         def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
             parse_model(body, Empty)
@@ -377,17 +405,17 @@ class UsersResource(Resource):
 @falcon.before(authenticate)
 class UserResource(Resource):
     @falcon.before(require_owner)
-    def on_patch(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
+    def on_patch(self, req: falcon.Request, resp: falcon.Response, user_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = parse_uuid(user_id, "user")
+        ident = user_id
         change = parse_model(req.bounded_stream.read(), RoleBody)
         with tenant_transaction(self.sessions, who.tenant_id) as session, identity_errors():
             resp.media = identity.set_role(session, tenant_id=who.tenant_id, user_id=ident, role=change.role).as_json()
 
     @falcon.before(require_owner)
-    def on_delete(self, req: falcon.Request, resp: falcon.Response, user_id: str) -> None:
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, user_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = parse_uuid(user_id, "user")
+        ident = user_id
         with tenant_transaction(self.sessions, who.tenant_id) as session, identity_errors():
             identity.remove_member(session, events=request_events(req, session), tenant_id=who.tenant_id, user_id=ident)
         resp.status = falcon.HTTP_204

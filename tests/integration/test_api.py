@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from typing import Any
@@ -112,7 +113,9 @@ OWNER_ONLY = [(op.method, op.path) for op in OPERATIONS if op.owner_only]
 
 
 def _concrete(path: str, world: World) -> str:
-    return path.replace("{user_id}", str(world.user_b)).replace("{conversation_id}", str(world.conv_a))
+    path = path.replace("{user_id}", str(world.user_b)).replace("{conversation_id}", str(world.conv_a))
+    # Any other id: well formed but nobody's (a malformed one is the router's 404, before any hook runs).
+    return re.sub(r"{\w+}", lambda _: str(uuid.uuid4()), path)
 
 
 @pytest.mark.parametrize(("method", "path"), OWNER_ONLY)
@@ -518,16 +521,73 @@ def test_openapi_document_is_served_and_lists_every_route(world: World) -> None:
         for method in route.methods
         if not method.internal
     }
-    # Each documented operation lands on one of those routes and responders (`…/{action}` serves several).
+    # Each documented operation lands on one of those routes and responders, ids filled in (the router converts them).
     landed = set()
     for method, path in documented:
-        found = app._router.find(path)
+        found = app._router.find(re.sub(r"{\w+}", lambda _: str(uuid.uuid4()), path))
         assert found is not None, (method, path)
         _resource, responders, _params, template = found
         assert template is not None
         assert not getattr(responders[method], "__name__", "").startswith("method_not_allowed"), (method, path)
         landed.add((method, template))
     assert landed == routed
+
+
+def _v1_routes(app: Any) -> set[tuple[str, str]]:
+    """(method, path template) of every /v1 responder, from Falcon's router, with the converters stripped."""
+    return {
+        (method.method, re.sub(r"{(\w+):\w+}", r"{\1}", route.path))
+        for route in falcon.inspect.inspect_routes(app)
+        if route.path.startswith("/v1/") and route.path != "/v1/openapi.json"
+        for method in route.methods
+        if not method.internal
+    }
+
+
+def test_openapi_paths_are_exactly_the_route_table(world: World) -> None:
+    documented = {(method.upper(), path) for path, methods in document()["paths"].items() for method in methods}
+    routed = _v1_routes(world.client.app)
+    assert routed == documented, (sorted(routed - documented), sorted(documented - routed))
+    # No catch-all: each action is a route of its own, documented one by one.
+    assert not [path for _method, path in routed if "{action}" in path]
+    for action in ("takeover", "reply", "release", "close"):
+        assert ("POST", f"/v1/conversations/{{conversation_id}}/{action}") in routed
+    for action in ("confirm", "release"):
+        assert ("POST", f"/v1/holds/{{hold_id}}/{action}") in routed
+    for action in ("cancel", "reschedule"):
+        assert ("POST", f"/v1/appointments/{{appointment_id}}/{action}") in routed
+    assert ("POST", "/v1/tasks/{task_id}/done") in routed
+
+
+def test_every_path_id_is_a_uuid_in_the_router(world: World) -> None:
+    templates = {route.path for route in falcon.inspect.inspect_routes(world.client.app)}
+    ids = [name for path in templates for name in re.findall(r"{(\w+)}", path)]
+    assert ids == [], ids  # every {x_id} carries the :uuid converter
+    assert any(":uuid}" in path for path in templates)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("post", "/v1/holds/{id}/frobnicate", 404),
+        ("post", "/v1/appointments/{id}/frobnicate", 404),
+        ("post", "/v1/conversations/{id}/frobnicate", 404),
+        ("post", "/v1/tasks/{id}/undo", 404),
+        ("get", "/v1/holds/{id}/confirm", 405),
+        ("get", "/v1/conversations/{id}/reply", 405),
+        ("post", "/v1/appointments/not-a-uuid/cancel", 404),
+        ("get", "/v1/resources/" + "１" * 32, 404),
+        ("get", "/v1/conversations/" + "１" * 32, 404),
+        ("get", "/v1/appointments/{" + "1" * 32 + "}x", 404),
+    ],
+)
+def test_unknown_actions_and_malformed_ids_are_the_routers_4xx_in_our_shape(
+    world: World, method: str, path: str, status: int
+) -> None:
+    result = world.call(method, path.replace("{id}", str(uuid.uuid4())), json={})
+    assert result.status_code == status, result.text
+    assert result.json["error"]["code"] == {404: "not_found", 405: "method_not_allowed"}[status]
+    assert result.json["error"]["message"]
 
 
 def test_generated_requests_over_the_openapi_document_never_5xx(world: World) -> None:

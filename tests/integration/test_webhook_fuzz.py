@@ -277,9 +277,10 @@ def gated_request(
 
 
 def _fill(path: str, site: Site, pick: Any) -> str:
-    for name in re.findall(r"{(\w+)}", path):
+    # A field may carry a converter ({hold_id:uuid}): the value replaces the whole field.
+    for field, name in re.findall(r"({(\w+)(?::\w+)?})", path):
         value = pick(name)
-        path = path.replace("{" + name + "}", value)
+        path = path.replace(field, value)
     return path
 
 

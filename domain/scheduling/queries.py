@@ -1,0 +1,202 @@
+"""Read-side queries for the operator API: frozen records, never ORM rows, so nothing read here is written back by
+accident. Every query names the tenant itself (row-level security is the second wall, not the only one)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from domain.scheduling.availability import Shift
+from domain.scheduling.models import Appointment, Hold, Resource, ResourceService, TimeOff, WorkingHours
+
+
+@dataclass(frozen=True)
+class ResourceRecord:
+    id: uuid.UUID
+    name: str
+    active: bool
+    timezone: str
+    buffer_minutes: int
+    min_lead_minutes: int
+    slot_step_minutes: int
+    service_item_ids: tuple[uuid.UUID, ...]
+    working_hours: tuple[Shift, ...]
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TimeOffRecord:
+    id: uuid.UUID
+    resource_id: uuid.UUID | None
+    first_day: date
+    last_day: date
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class HoldRecord:
+    id: uuid.UUID
+    resource_id: uuid.UUID
+    service_item_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+    expires_at: datetime
+    customer_phone: str | None
+    conversation_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class AppointmentRecord:
+    id: uuid.UUID
+    resource_id: uuid.UUID
+    service_item_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+    customer_phone: str
+    price_cents: int
+    currency: str
+    hold_id: uuid.UUID | None
+    conversation_id: uuid.UUID | None
+    created_at: datetime | None
+    cancelled_at: datetime | None
+
+
+def _bounds(row: Hold | Appointment) -> tuple[datetime, datetime]:
+    lower, upper = row.timeslot.lower, row.timeslot.upper
+    if lower is None or upper is None:
+        raise ValueError("an unbounded timeslot")
+    return lower, upper
+
+
+def hold_record(row: Hold) -> HoldRecord:
+    starts_at, ends_at = _bounds(row)
+    return HoldRecord(
+        row.id,
+        row.resource_id,
+        row.service_item_id,
+        starts_at,
+        ends_at,
+        row.status,
+        row.expires_at,
+        row.customer_phone,
+        row.conversation_id,
+    )
+
+
+def appointment_record(row: Appointment) -> AppointmentRecord:
+    starts_at, ends_at = _bounds(row)
+    return AppointmentRecord(
+        row.id,
+        row.resource_id,
+        row.service_item_id,
+        starts_at,
+        ends_at,
+        row.status,
+        row.customer_phone,
+        row.price_cents,
+        row.currency,
+        row.hold_id,
+        row.conversation_id,
+        row.created_at,
+        row.cancelled_at,
+    )
+
+
+def describe_resources(session: Session, *, tenant_id: uuid.UUID, rows: list[Resource]) -> list[ResourceRecord]:
+    """Resources with their services and weekly hours, in two queries however many resources there are."""
+    ids = [row.id for row in rows]
+    services: dict[uuid.UUID, list[uuid.UUID]] = {rid: [] for rid in ids}
+    hours: dict[uuid.UUID, list[Shift]] = {rid: [] for rid in ids}
+    if ids:
+        for resource_id, item_id in session.execute(
+            select(ResourceService.resource_id, ResourceService.service_item_id)
+            .where(ResourceService.tenant_id == tenant_id, ResourceService.resource_id.in_(ids))
+            .order_by(ResourceService.service_item_id)
+        ):
+            services[resource_id].append(item_id)
+        for shift in session.scalars(
+            select(WorkingHours)
+            .where(WorkingHours.tenant_id == tenant_id, WorkingHours.resource_id.in_(ids))
+            .order_by(WorkingHours.weekday, WorkingHours.starts_local)
+        ):
+            hours[shift.resource_id].append(Shift(shift.weekday, shift.starts_local, shift.ends_local))
+    return [
+        ResourceRecord(
+            row.id,
+            row.name,
+            row.active,
+            row.timezone,
+            row.buffer_minutes,
+            row.min_lead_minutes,
+            row.slot_step_minutes,
+            tuple(services[row.id]),
+            tuple(hours[row.id]),
+            row.created_at,
+        )
+        for row in rows
+    ]
+
+
+def find_resource(session: Session, *, tenant_id: uuid.UUID, resource_id: uuid.UUID) -> Resource | None:
+    """The tenant's resource (the row the write services take), or None: another tenant's is not found."""
+    return session.scalars(
+        select(Resource).where(Resource.id == resource_id, Resource.tenant_id == tenant_id)
+    ).one_or_none()
+
+
+def list_time_off(
+    session: Session, *, tenant_id: uuid.UUID, resource_id: uuid.UUID | None, business_wide: bool
+) -> list[TimeOffRecord]:
+    """Days off by first day: one resource's (``business_wide`` adds the whole business's), or, without a
+    resource, every entry."""
+    query = select(TimeOff).where(TimeOff.tenant_id == tenant_id)
+    if resource_id is not None:
+        own = TimeOff.resource_id == resource_id
+        query = query.where(own | TimeOff.resource_id.is_(None) if business_wide else own)
+    return [
+        TimeOffRecord(row.id, row.resource_id, row.first_day, row.last_day, row.reason)
+        for row in session.scalars(query.order_by(TimeOff.first_day, TimeOff.id))
+    ]
+
+
+def find_hold(session: Session, *, tenant_id: uuid.UUID, hold_id: uuid.UUID) -> HoldRecord | None:
+    row = session.scalars(select(Hold).where(Hold.id == hold_id, Hold.tenant_id == tenant_id)).one_or_none()
+    return hold_record(row) if row is not None else None
+
+
+def find_appointment(session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID) -> AppointmentRecord | None:
+    row = session.scalars(
+        select(Appointment).where(Appointment.id == appointment_id, Appointment.tenant_id == tenant_id)
+    ).one_or_none()
+    return appointment_record(row) if row is not None else None
+
+
+def list_appointments(
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    status: str | None,
+    customer_phone: str | None,
+    ends_after: datetime | None,
+    starts_before: datetime | None,
+    limit: int,
+) -> list[AppointmentRecord]:
+    """Appointments by start time; the window keeps those overlapping it (ending after its start, starting before
+    its end)."""
+    query = select(Appointment).where(Appointment.tenant_id == tenant_id)
+    if status is not None:
+        query = query.where(Appointment.status == status)
+    if customer_phone is not None:
+        query = query.where(Appointment.customer_phone == customer_phone)
+    if ends_after is not None:
+        query = query.where(text("upper(sched_appointments.timeslot) > :from_").bindparams(from_=ends_after))
+    if starts_before is not None:
+        query = query.where(text("lower(sched_appointments.timeslot) < :to_").bindparams(to_=starts_before))
+    query = query.order_by(text("lower(sched_appointments.timeslot)"), Appointment.id).limit(limit)
+    return [appointment_record(row) for row in session.scalars(query)]
