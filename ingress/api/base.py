@@ -132,13 +132,6 @@ def read_body(req: falcon.Request, model: type[M]) -> M:
     return parse_model(req.bounded_stream.read(), model)
 
 
-def parse_uuid(value: str, what: str) -> uuid.UUID:
-    found = as_uuid(value)
-    if found is None:
-        raise ApiError(falcon.HTTP_404, "not_found", f"no such {what}")
-    return found
-
-
 def as_uuid(value: str) -> uuid.UUID | None:
     """A UUID written in ASCII, or None (``uuid.UUID`` goes through ``int(…, 16)``, which takes fullwidth and other
     Unicode digits, so one id would have many spellings)."""

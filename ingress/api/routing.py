@@ -7,13 +7,15 @@ import uuid
 import falcon
 from falcon.routing import UUIDConverter
 
+from ingress.api.base import as_uuid
+
 
 class AsciiUUIDConverter(UUIDConverter):
-    """Falcon's ``uuid`` converter, ASCII only: ``uuid.UUID`` goes through ``int(…, 16)``, which also takes
-    fullwidth and other Unicode digits, so one id would have many spellings (see ``base.as_uuid``)."""
+    """Falcon's ``uuid`` converter, ASCII only: the same rule as ``base.as_uuid`` for headers and query values, since
+    ``uuid.UUID`` goes through ``int(…, 16)``, which also takes fullwidth digits (one id, many spellings)."""
 
     def convert(self, value: str) -> uuid.UUID | None:
-        return super().convert(value) if value.isascii() else None
+        return as_uuid(value)
 
 
 def use_ascii_uuids(app: falcon.App) -> None:
