@@ -186,11 +186,10 @@ class ServiceItemResource(CatalogResource):
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, service_item_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = service_item_id
         with tenant_transaction(self.sessions, who.tenant_id) as session:
             try:
                 item = catalog.get_service_item(
-                    session, tenant_id=who.tenant_id, service_item_id=ident, active_only=False
+                    session, tenant_id=who.tenant_id, service_item_id=service_item_id, active_only=False
                 )
             except catalog.ServiceItemNotFound as error:
                 raise _not_found(error) from None
@@ -198,7 +197,6 @@ class ServiceItemResource(CatalogResource):
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, service_item_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = service_item_id
         change = parse_model(req.bounded_stream.read(), ServiceItemPatch)
         with tenant_transaction(self.sessions, who.tenant_id) as session:
             try:
@@ -206,7 +204,7 @@ class ServiceItemResource(CatalogResource):
                     session,
                     events=request_events(req, session),
                     tenant_id=who.tenant_id,
-                    service_item_id=ident,
+                    service_item_id=service_item_id,
                     name=change.name,
                     duration_minutes=change.duration_minutes,
                     price_cents=change.price.amount_cents if change.price else None,
@@ -223,11 +221,13 @@ class ServiceItemResource(CatalogResource):
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, service_item_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = service_item_id
         with tenant_transaction(self.sessions, who.tenant_id) as session:
             try:
                 item = catalog.deactivate_service_item(
-                    session, events=request_events(req, session), tenant_id=who.tenant_id, service_item_id=ident
+                    session,
+                    events=request_events(req, session),
+                    tenant_id=who.tenant_id,
+                    service_item_id=service_item_id,
                 )
             except catalog.ServiceItemNotFound as error:
                 raise _not_found(error) from None

@@ -77,10 +77,9 @@ class InvitationResource(Resource):
     @falcon.before(require_owner)
     def on_delete(self, req: falcon.Request, resp: falcon.Response, invitation_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = invitation_id
         with tenant_transaction(self.sessions, who.tenant_id) as session, identity_errors():
             invitations.revoke(
-                session, events=request_events(req, session), tenant_id=who.tenant_id, invitation_id=ident
+                session, events=request_events(req, session), tenant_id=who.tenant_id, invitation_id=invitation_id
             )
         resp.status = falcon.HTTP_204
 

@@ -106,6 +106,15 @@ def identity_error(error: identity.IdentityError) -> ApiError:
 
 
 @contextmanager
+def operator_errors() -> Iterator[None]:
+    """An ``OperatorError`` raised inside leaves as its 4xx (``_operator_error``), rolling back the transaction."""
+    try:
+        yield
+    except operator.OperatorError as error:
+        raise _operator_error(error) from None
+
+
+@contextmanager
 def identity_errors() -> Iterator[None]:
     """An ``IdentityError`` raised inside leaves as its 4xx (``identity_error``), rolling back the transaction."""
     try:
@@ -149,18 +158,15 @@ class ConversationsResource(Resource):
         state = req.get_param("state")
         if state is not None and state not in operator.CONVERSATION_STATES:
             raise ApiError(falcon.HTTP_400, "malformed", "state must be open, human, closed or blocked")
-        with tenant_transaction(self.sessions, who.tenant_id) as session:
-            try:
-                page = operator.list_conversations(
-                    session,
-                    tenant_id=who.tenant_id,
-                    state=state,
-                    caller=req.get_param("caller"),
-                    limit=limit,
-                    cursor=req.get_param("cursor"),
-                )
-            except operator.OperatorError as error:
-                raise _operator_error(error) from None
+        with tenant_transaction(self.sessions, who.tenant_id) as session, operator_errors():
+            page = operator.list_conversations(
+                session,
+                tenant_id=who.tenant_id,
+                state=state,
+                caller=req.get_param("caller"),
+                limit=limit,
+                cursor=req.get_param("cursor"),
+            )
         resp.media = {"items": page.items, "next_cursor": page.next_cursor}
 
 
@@ -168,12 +174,8 @@ class ConversationsResource(Resource):
 class ConversationResource(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, conversation_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = conversation_id
-        with tenant_transaction(self.sessions, who.tenant_id) as session:
-            try:
-                resp.media = operator.conversation_detail(session, tenant_id=who.tenant_id, conversation_id=ident)
-            except operator.OperatorError as error:
-                raise _operator_error(error) from None
+        with tenant_transaction(self.sessions, who.tenant_id) as session, operator_errors():
+            resp.media = operator.conversation_detail(session, tenant_id=who.tenant_id, conversation_id=conversation_id)
 
 
 @falcon.before(authenticate)
@@ -182,31 +184,27 @@ class ConversationActionResource(Resource):
 
     def on_post_takeover(self, req: falcon.Request, resp: falcon.Response, conversation_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = conversation_id
 
         def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
-            try:
+            with operator_errors():
                 takeover = parse_model(body, TakeoverBody)
                 return 200, operator.take_over(
                     session,
                     events=request_events(req, session),
                     tenant_id=who.tenant_id,
-                    conversation_id=ident,
+                    conversation_id=conversation_id,
                     user_id=who.user_id,
                     reason=takeover.reason,
                     lease=timedelta(minutes=takeover.lease_minutes),
                 )
-            except operator.OperatorError as error:
-                raise _operator_error(error) from None
 
         run_post(req, resp, self.sessions, act)
 
     def on_post_reply(self, req: falcon.Request, resp: falcon.Response, conversation_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = conversation_id
 
         def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
-            try:
+            with operator_errors():
                 reply = parse_model(body, ReplyBody)
                 tenant = identity.get_tenant(session, who.tenant_id)
                 if tenant is None or tenant.phone_number is None:
@@ -215,47 +213,42 @@ class ConversationActionResource(Resource):
                     session,
                     events=request_events(req, session),
                     tenant_id=who.tenant_id,
-                    conversation_id=ident,
+                    conversation_id=conversation_id,
                     user_id=who.user_id,
                     body=reply.body,
                     from_number=tenant.phone_number,
                 )
-            except operator.OperatorError as error:
-                raise _operator_error(error) from None
 
         run_post(req, resp, self.sessions, act)
 
     def on_post_release(self, req: falcon.Request, resp: falcon.Response, conversation_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = conversation_id
 
         def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
-            try:
+            with operator_errors():
                 parse_model(body, Empty)
                 return 200, operator.release(
-                    session, events=request_events(req, session), tenant_id=who.tenant_id, conversation_id=ident
+                    session,
+                    events=request_events(req, session),
+                    tenant_id=who.tenant_id,
+                    conversation_id=conversation_id,
                 )
-            except operator.OperatorError as error:
-                raise _operator_error(error) from None
 
         run_post(req, resp, self.sessions, act)
 
     def on_post_close(self, req: falcon.Request, resp: falcon.Response, conversation_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = conversation_id
 
         def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
-            try:
+            with operator_errors():
                 closing = parse_model(body, CloseBody)
                 return 200, operator.close(
                     session,
                     events=request_events(req, session),
                     tenant_id=who.tenant_id,
-                    conversation_id=ident,
+                    conversation_id=conversation_id,
                     reason=closing.reason,
                 )
-            except operator.OperatorError as error:
-                raise _operator_error(error) from None
 
         run_post(req, resp, self.sessions, act)
 
@@ -276,14 +269,11 @@ class TasksResource(Resource):
 class TaskDoneResource(Resource):
     def on_post(self, req: falcon.Request, resp: falcon.Response, task_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = task_id
 
         def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
             parse_model(body, Empty)
-            try:
-                return 200, operator.complete_task(session, tenant_id=who.tenant_id, task_id=ident)
-            except operator.OperatorError as error:
-                raise _operator_error(error) from None
+            with operator_errors():
+                return 200, operator.complete_task(session, tenant_id=who.tenant_id, task_id=task_id)
 
         run_post(req, resp, self.sessions, act)
 
@@ -407,17 +397,19 @@ class UserResource(Resource):
     @falcon.before(require_owner)
     def on_patch(self, req: falcon.Request, resp: falcon.Response, user_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = user_id
         change = parse_model(req.bounded_stream.read(), RoleBody)
         with tenant_transaction(self.sessions, who.tenant_id) as session, identity_errors():
-            resp.media = identity.set_role(session, tenant_id=who.tenant_id, user_id=ident, role=change.role).as_json()
+            resp.media = identity.set_role(
+                session, tenant_id=who.tenant_id, user_id=user_id, role=change.role
+            ).as_json()
 
     @falcon.before(require_owner)
     def on_delete(self, req: falcon.Request, resp: falcon.Response, user_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = user_id
         with tenant_transaction(self.sessions, who.tenant_id) as session, identity_errors():
-            identity.remove_member(session, events=request_events(req, session), tenant_id=who.tenant_id, user_id=ident)
+            identity.remove_member(
+                session, events=request_events(req, session), tenant_id=who.tenant_id, user_id=user_id
+            )
         resp.status = falcon.HTTP_204
 
 

@@ -119,14 +119,13 @@ def _shifts(shifts: Iterable[ShiftBody]) -> list[Shift]:
 class ResourceResource(SchedulingResource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, resource_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = resource_id
         with tenant_transaction(self.sessions, who.tenant_id) as session:
-            row = own_resource(session, who.tenant_id, ident)
+            row = own_resource(session, who.tenant_id, resource_id)
             detail = resources_json(session, who.tenant_id, [row])[0]
             detail["time_off"] = [
                 time_off_json(off)
                 for off in queries.list_time_off(
-                    session, tenant_id=who.tenant_id, resource_id=ident, business_wide=False
+                    session, tenant_id=who.tenant_id, resource_id=resource_id, business_wide=False
                 )
             ]
             resp.media = detail
@@ -138,12 +137,11 @@ class WorkingHoursResource(SchedulingResource):
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, resource_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = resource_id
         hours = parse_model(req.bounded_stream.read(), WorkingHoursBody)
         with tenant_transaction(self.sessions, who.tenant_id) as session:
-            row = own_resource(session, who.tenant_id, ident)
+            row = own_resource(session, who.tenant_id, resource_id)
             scheduling.set_working_hours(
-                session, tenant_id=who.tenant_id, resource_id=ident, shifts=_shifts(hours.shifts)
+                session, tenant_id=who.tenant_id, resource_id=resource_id, shifts=_shifts(hours.shifts)
             )
             resp.media = resources_json(session, who.tenant_id, [row])[0]
 
@@ -154,13 +152,12 @@ class ResourceServicesResource(SchedulingResource):
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, resource_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = resource_id
         change = parse_model(req.bounded_stream.read(), ResourceServicesBody)
         with tenant_transaction(self.sessions, who.tenant_id) as session:
-            row = own_resource(session, who.tenant_id, ident)
+            row = own_resource(session, who.tenant_id, resource_id)
             check_service_items(session, who.tenant_id, change.service_item_ids)
             scheduling.set_resource_services(
-                session, tenant_id=who.tenant_id, resource_id=ident, service_item_ids=change.service_item_ids
+                session, tenant_id=who.tenant_id, resource_id=resource_id, service_item_ids=change.service_item_ids
             )
             resp.media = resources_json(session, who.tenant_id, [row])[0]
 
@@ -293,11 +290,10 @@ class HoldActionResource(SchedulingResource):
 
     def on_post_confirm(self, req: falcon.Request, resp: falcon.Response, hold_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = hold_id
         now = datetime.now(UTC)
 
         def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
-            hold = own_hold(session, who.tenant_id, ident)
+            hold = own_hold(session, who.tenant_id, hold_id)
             confirm = parse_model(body, ConfirmBody)
             if confirm.customer_phone is None and hold.customer_phone is None:
                 raise ApiError(falcon.HTTP_422, "validation_failed", "customer_phone: the hold has none; give one")
@@ -309,7 +305,7 @@ class HoldActionResource(SchedulingResource):
                     session,
                     events=request_events(req, session),
                     tenant_id=who.tenant_id,
-                    hold_id=ident,
+                    hold_id=hold_id,
                     price_cents=price.price_cents,
                     currency=price.currency,
                     now=now,
@@ -327,17 +323,16 @@ class HoldActionResource(SchedulingResource):
 
     def on_post_release(self, req: falcon.Request, resp: falcon.Response, hold_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = hold_id
         now = datetime.now(UTC)
 
         def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
-            own_hold(session, who.tenant_id, ident)
+            own_hold(session, who.tenant_id, hold_id)
             release = parse_model(body, ReleaseBody)
             released = scheduling.release_hold(
                 session,
                 events=request_events(req, session),
                 tenant_id=who.tenant_id,
-                hold_id=ident,
+                hold_id=hold_id,
                 reason=release.reason,
                 now=now,
             )
@@ -405,11 +400,10 @@ class AppointmentsResource(SchedulingResource):
 class AppointmentResource(SchedulingResource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, appointment_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = appointment_id
         with tenant_transaction(self.sessions, who.tenant_id) as session:
-            row = queries.find_appointment(session, tenant_id=who.tenant_id, appointment_id=ident)
+            row = queries.find_appointment(session, tenant_id=who.tenant_id, appointment_id=appointment_id)
             if row is None:
-                raise ApiError(falcon.HTTP_404, "not_found", f"appointment {ident} not found")
+                raise ApiError(falcon.HTTP_404, "not_found", f"appointment {appointment_id} not found")
             resp.media = appointment_json(row)
 
 
@@ -420,7 +414,6 @@ class AppointmentActionResource(SchedulingResource):
 
     def on_post_cancel(self, req: falcon.Request, resp: falcon.Response, appointment_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = appointment_id
         now = datetime.now(UTC)
 
         def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -430,7 +423,7 @@ class AppointmentActionResource(SchedulingResource):
                     session,
                     events=request_events(req, session),
                     tenant_id=who.tenant_id,
-                    appointment_id=ident,
+                    appointment_id=appointment_id,
                     reason=cancel.reason,
                     now=now,
                 )
@@ -444,7 +437,6 @@ class AppointmentActionResource(SchedulingResource):
 
     def on_post_reschedule(self, req: falcon.Request, resp: falcon.Response, appointment_id: uuid.UUID) -> None:
         who = caller(req)
-        ident = appointment_id
         now = datetime.now(UTC)
 
         def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -457,7 +449,7 @@ class AppointmentActionResource(SchedulingResource):
                     session,
                     events=request_events(req, session),
                     tenant_id=who.tenant_id,
-                    appointment_id=ident,
+                    appointment_id=appointment_id,
                     starts_at=starts_at,
                     now=now,
                     resource_id=move.resource_id,
