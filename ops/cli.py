@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -46,7 +47,16 @@ def _register() -> None:
         cli.add_command(command)
 
 
+def _drop_empty_multiprocess_dir() -> None:
+    # prometheus_client switches to multiprocess mode when the variable merely exists, and then writes its sample
+    # files to os.path.join("", ...): the working directory. Empty means "off" for nmc, so it must not exist at all
+    # by the time the commands import prometheus_client.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") == "":
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
 def main() -> None:
+    _drop_empty_multiprocess_dir()
     try:
         # Importing the commands can already fail on the environment (PROMETHEUS_MULTIPROC_DIR missing).
         _register()
