@@ -46,8 +46,8 @@ FROM generate_series(1, :count) AS n
 # Messages in one statement, spread evenly over the conversations, alternating caller and AI; the trigger of
 # migration 0010 sets each conversation's last_message_seq.
 SEED_MESSAGES = """
-WITH c AS (SELECT id, caller, row_number() OVER (ORDER BY opened_at) - 1 AS k, count(*) OVER () AS total
-           FROM conv_conversations WHERE tenant_id = :tenant)
+WITH c AS (SELECT id, caller, row_number() OVER (ORDER BY opened_at) - 1 AS k
+           FROM conv_conversations WHERE tenant_id = :tenant AND caller LIKE '+1415%')
 INSERT INTO conv_messages (id, tenant_id, conversation_id, direction, purpose, from_number, to_number, body, status,
                            created_at, updated_at)
 SELECT gen_random_uuid(), :tenant, c.id, CASE WHEN n % 2 = 0 THEN 'in' ELSE 'out' END,
@@ -56,7 +56,7 @@ SELECT gen_random_uuid(), :tenant, c.id, CASE WHEN n % 2 = 0 THEN 'in' ELSE 'out
        'Message ' || n || ': how much is a drain cleaning, and could someone come tomorrow morning?',
        CASE WHEN n % 2 = 0 THEN 'received' ELSE 'delivered' END,
        now() - make_interval(secs => :count - n), now() - make_interval(secs => :count - n)
-FROM generate_series(0, :count - 1) AS n JOIN c ON c.k = n % c.total
+FROM generate_series(0, :count - 1) AS n JOIN c ON c.k = n % :conversations
 """
 
 
@@ -68,9 +68,13 @@ def _seed(settings: Any, conversations: int, messages: int) -> tuple[uuid.UUID, 
         with transaction(make_session_factory(engine)) as session:
             tenant_id = uuid.UUID(seed_demo(session, settings)["id"])
             session.execute(text(SEED_CONVERSATIONS), {"tenant": tenant_id, "count": conversations})
-            session.execute(text(SEED_MESSAGES), {"tenant": tenant_id, "count": messages, "number": DEMO_NUMBER})
+            session.execute(
+                text(SEED_MESSAGES),
+                {"tenant": tenant_id, "count": messages, "number": DEMO_NUMBER, "conversations": conversations},
+            )
         with engine.connect() as conn:
             conn.execute(text("ANALYZE conv_conversations, conv_messages"))
+            conn.commit()  # statistics are transactional: uncommitted, the planner would never see them
             ids = [
                 str(row[0])
                 for row in conn.execute(
