@@ -63,6 +63,12 @@ class Settings(BaseModel):
     clerk_jwks_url: str = "http://127.0.0.1:8010/.well-known/jwks.json"
     clerk_issuer: str = "https://clerk.nmc.localhost"
     clerk_authorized_parties: tuple[str, ...] = ("http://127.0.0.1:8000",)
+    # The staff app (/app): where a signed-out browser signs in (empty = the sandbox's page, locally; in live mode
+    # Clerk's sign-in page), how long one live stream lasts before the browser reconnects, and how many streams one
+    # ingress worker serves at once (each holds one of its INGRESS_THREADS threads; the rest poll).
+    staff_sign_in_url: str = ""
+    staff_stream_seconds: int = Field(default=25, ge=1, le=300)
+    staff_streams_per_worker: int = Field(default=4, ge=1, le=256)
     # How long an invitation's token can be accepted (an expired one is resent by inviting the address again).
     invitation_ttl_hours: int = Field(default=72, ge=1, le=30 * 24)
 

@@ -21,6 +21,7 @@ from ingress.resources.calendar import register_calendar_webhooks
 from ingress.resources.health import HealthResource, ReadinessResource
 from ingress.resources.stripe_webhook import StripeWebhookResource
 from ingress.resources.twilio import SmsResource, SmsStatusResource, VoiceResource, VoiceStatusResource
+from ingress.staff_app import register_staff_app
 from ingress.verification import StripeVerifier, TwilioVerifier
 
 # Connections a worker process may open beyond one per thread (the readiness probe, the API's sessions).
@@ -63,6 +64,7 @@ def create_app(settings: Settings, deps: IngressDeps | None = None) -> falcon.Ap
 
     register_api(app, settings, deps)
     register_calendar_webhooks(app, settings, deps)
+    register_staff_app(app, settings, deps)
     return app
 
 

@@ -16,6 +16,7 @@ from domain.catalog.demo import seed_demo_catalog
 from domain.compliance import service as compliance
 from domain.events.sink import RootSink
 from domain.identity import service as identity
+from domain.identity.demo import seed_demo_members
 from domain.scheduling.demo import seed_demo_schedule
 
 DEMO_NAME = "Ace Plumbing & HVAC"
@@ -59,7 +60,8 @@ def create_tenant_with_campaign(
 
 
 def seed_demo(session: Session, settings: Settings) -> dict[str, Any]:
-    """The demo tenant (approved campaign, pro plan) with its catalog, resources and working hours. Idempotent."""
+    """The demo tenant (approved campaign, pro plan) with its catalog, resources, working hours and staff (an OWNER
+    and a TECH, see ``domain.identity.demo``). Idempotent."""
     existing = identity.tenant_by_number(session, DEMO_NUMBER)
     if existing is None:
         tenant = create_tenant_with_campaign(
@@ -78,6 +80,7 @@ def seed_demo(session: Session, settings: Settings) -> dict[str, Any]:
         tenant = {**existing.as_json(), "campaign": status.campaign_status, "plan": gates.plan if gates else None}
     record = identity.get_tenant(session, uuid.UUID(tenant["id"]))
     assert record is not None
+    seed_demo_members(session, tenant_id=record.id)  # who the sandbox's sign-in page signs in as
     items = seed_demo_catalog(session, tenant_id=record.id)
     resources = seed_demo_schedule(
         session, tenant_id=record.id, timezone=record.timezone, service_item_ids=[item.id for item in items]

@@ -6,7 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,6 +44,9 @@ class Conversation(Base):
             unique=True,
             postgresql_where=text(LIVE_STATE_PREDICATE),
         ),
+        # The staff inbox: a tenant's conversations (of one state, or all) by last activity.
+        Index("ix_conv_conversations_inbox", "tenant_id", "state", "last_message_seq", "id"),
+        Index("ix_conv_conversations_activity", "tenant_id", "last_message_seq", "id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -45,6 +59,8 @@ class Conversation(Base):
     opened_at: Mapped[datetime] = now_column()
     updated_at: Mapped[datetime] = now_column()
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The newest message's seq, kept by a trigger on conv_messages (migration 0010).
+    last_message_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 
 class Message(Base):
@@ -56,7 +72,7 @@ class Message(Base):
         CheckConstraint(e164_check("to_number"), name="to_e164"),
         CheckConstraint("segments >= 0", name="segments"),
         CheckConstraint(f"char_length(body) <= {MAX_BODY_CHARS}", name="body_length"),
-        Index("ix_conv_messages_conversation", "conversation_id", "created_at"),
+        Index("ix_conv_messages_conversation_seq", "conversation_id", "seq"),
         Index(
             "ix_conv_messages_awaiting_status",
             "status",
@@ -66,6 +82,8 @@ class Message(Base):
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
+    # The true order of a thread: created_at is shared by a text and the reply written in the same delivery.
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=False), nullable=False, unique=True)
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
     conversation_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("conv_conversations.id", ondelete="CASCADE")
@@ -108,7 +126,10 @@ class FirstResponseClaim(Base):
 
 class OperatorTask(Base):
     __tablename__ = "conv_operator_tasks"
-    __table_args__ = (CheckConstraint("status IN ('open', 'done')", name="status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'done')", name="status"),
+        Index("ix_conv_operator_tasks_open_conversation", "conversation_id", postgresql_where=text("status = 'open'")),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
@@ -119,3 +140,17 @@ class OperatorTask(Base):
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default="open")
     created_at: Mapped[datetime] = now_column()
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MemberRead(Base):
+    """How far a member has read a conversation: the staff inbox's unread marker."""
+
+    __tablename__ = "conv_member_reads"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("conv_conversations.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    last_read_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    read_at: Mapped[datetime] = now_column()

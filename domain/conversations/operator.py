@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from domain.conversations.models import CONVERSATION_STATES, Conversation, Message, OperatorTask
-from domain.conversations.store import PostgresConversationStore
+from domain.conversations.store import INBOX_VIEWS, PostgresConversationStore
 from domain.events.catalog import (
     ConversationClosed,
     HumanTakeoverReleased,
@@ -73,6 +73,17 @@ def _message_json(row: Message) -> dict[str, Any]:
         "created_at": row.created_at.isoformat(),
         "queued_at": row.queued_at.isoformat() if row.queued_at else None,
     }
+
+
+# Who wrote an outbound message, by its purpose: a person on the staff, the AI, or the system (first SMS after a
+# missed call, compliance answers, alerts).
+AUTHOR_BY_PURPOSE = {"human_reply": "staff", "ai_reply": "ai"}
+
+
+def author_of(direction: str, purpose: str | None) -> str:
+    if direction == "in":
+        return "caller"
+    return AUTHOR_BY_PURPOSE.get(purpose or "", "system")
 
 
 def _encode_cursor(opened_at: datetime, conversation_id: uuid.UUID) -> str:
@@ -278,3 +289,98 @@ def complete_task(session: Session, *, tenant_id: uuid.UUID, task_id: uuid.UUID)
     row = store.task(tenant_id=tenant_id, task_id=task_id)
     assert row is not None
     return _task_json(row)
+
+
+# -- the staff inbox and thread --
+
+INBOX_PAGE = 50
+
+
+def _encode_inbox_cursor(seq: int, conversation_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{seq}|{conversation_id}".encode()).decode().rstrip("=")
+
+
+def _decode_inbox_cursor(cursor: str) -> tuple[int, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        seq, _, ident = raw.partition("|")
+        if not (seq.isascii() and seq.isdigit()) or len(seq) > 19:
+            raise ValueError("seq")
+        return int(seq), uuid.UUID(ident)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadCursor("cursor is not one this inbox issued") from None
+
+
+@dataclass(frozen=True)
+class Inbox:
+    view: str
+    items: list[dict[str, Any]]
+    counts: dict[str, int]
+    next_cursor: str | None
+
+
+def inbox(
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    view: str = "open",
+    number: str | None = None,
+    cursor: str | None = None,
+    limit: int = INBOX_PAGE,
+) -> Inbox:
+    """The tenant's conversations in ``view`` by last activity, each with its last message, whether this member
+    has read it and whether it needs attention; ``number`` filters on digits of the caller's number."""
+    if view not in INBOX_VIEWS:
+        raise Conflict(f"view must be one of {', '.join(INBOX_VIEWS)}")
+    store = PostgresConversationStore(session)
+    before = _decode_inbox_cursor(cursor) if cursor else None
+    rows = store.inbox_page(
+        tenant_id=tenant_id, user_id=user_id, view=view, number=number, before=before, limit=limit + 1
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [
+        {
+            "id": str(row.id),
+            "caller": row.caller,
+            "state": row.state,
+            "held_by": str(row.human_user_id) if row.human_user_id else None,
+            "opened_at": row.opened_at,
+            "last_message_at": row.last_message_at,
+            "preview": row.preview,
+            "preview_author": author_of(row.preview_direction, None) if row.preview_direction else None,
+            "unread": bool(row.unread) and user_id is not None,
+            "asked_for_person": bool(row.asked_for_person),
+            "needs_attention": bool(row.needs_attention),
+            "open_tasks": list(row.open_tasks or ()),
+        }
+        for row in rows
+    ]
+    next_cursor = _encode_inbox_cursor(rows[-1].last_message_seq, rows[-1].id) if more and rows else None
+    return Inbox(view, items, store.inbox_counts(tenant_id=tenant_id), next_cursor)
+
+
+def thread(
+    session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, reader: uuid.UUID | None
+) -> dict[str, Any]:
+    """The conversation with its messages in their true order (``seq``), who wrote each, and its open tasks; the
+    reader (a member) has then read it up to its newest message."""
+    conversation = _get(session, tenant_id, conversation_id)
+    store = PostgresConversationStore(session)
+    messages = [
+        {**_message_json(row), "seq": row.seq, "author": author_of(row.direction, row.purpose)}
+        for row in store.messages_of(tenant_id=tenant_id, conversation_id=conversation_id)
+    ]
+    tasks = [
+        {"id": str(task.id), "kind": task.kind, "note": task.note, "created_at": task.created_at.isoformat()}
+        for task in store.open_tasks_of(tenant_id=tenant_id, conversation_id=conversation_id)
+    ]
+    if reader is not None:
+        store.mark_read(tenant_id=tenant_id, user_id=reader, conversation_id=conversation_id)
+    return {
+        **_conversation_json(conversation),
+        "last_message_seq": conversation.last_message_seq,
+        "messages": messages,
+        "open_tasks": tasks,
+    }

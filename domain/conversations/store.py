@@ -298,7 +298,61 @@ _STATEMENTS: dict[str, str] = {
         " WHERE tenant_id = :tenant AND id = :id RETURNING id"
     ),
 }
+
+# -- the staff inbox (Postgres-only reads): one statement per view, with and without a search on the number --
+INBOX_VIEWS = ("open", "human", "closed", "blocked", "attention", "all")
+_OPEN_TASK = (
+    "EXISTS (SELECT 1 FROM conv_operator_tasks t WHERE t.conversation_id = c.id AND t.status = 'open'"
+    " AND t.tenant_id = c.tenant_id)"
+)
+# Needs attention: a live conversation whose caller asked for a person (handed over with nobody holding it yet),
+# or with an open operator task (an opt-out to review, an urgent call-out, an appointment to confirm).
+_ATTENTION = f"(c.{LIVE} AND ((c.state = 'human' AND c.human_user_id IS NULL) OR {_OPEN_TASK}))"
+_VIEW_FILTERS = {
+    "open": "c.state = 'open'",
+    "human": "c.state = 'human'",
+    "closed": "c.state = 'closed'",
+    "blocked": "c.state = 'blocked'",
+    "attention": _ATTENTION,
+    "all": "TRUE",
+}
+_INBOX_PAGE = (
+    "SELECT c.id, c.caller, c.state, c.human_user_id, c.human_lease_expires_at, c.opened_at, c.last_message_seq,"
+    " m.body AS preview, m.direction AS preview_direction, m.created_at AS last_message_at,"
+    " coalesce(r.last_read_seq, 0) < c.last_message_seq AS unread,"
+    f" (c.state = 'human' AND c.human_user_id IS NULL) AS asked_for_person, {_ATTENTION} AS needs_attention,"
+    " (SELECT array_agg(DISTINCT t.kind ORDER BY t.kind) FROM conv_operator_tasks t WHERE t.conversation_id = c.id"
+    " AND t.status = 'open' AND t.tenant_id = c.tenant_id) AS open_tasks"
+    " FROM conv_conversations c"
+    " LEFT JOIN LATERAL (SELECT body, direction, created_at FROM conv_messages WHERE conversation_id = c.id"
+    " ORDER BY seq DESC LIMIT 1) m ON TRUE"
+    " LEFT JOIN conv_member_reads r ON r.user_id = :user AND r.conversation_id = c.id"
+    " WHERE c.tenant_id = :tenant AND {view} AND {search} AND (c.last_message_seq, c.id) < (:before_seq, :before_id)"
+    " ORDER BY c.last_message_seq DESC, c.id DESC LIMIT :limit"
+)
+for _view, _filter in _VIEW_FILTERS.items():
+    _STATEMENTS[f"inbox_{_view}"] = _INBOX_PAGE.format(view=_filter, search="TRUE")
+    _STATEMENTS[f"inbox_{_view}_search"] = _INBOX_PAGE.format(view=_filter, search="c.caller LIKE :number")
+_STATEMENTS["inbox_counts"] = (
+    "SELECT count(*) FILTER (WHERE state = 'open') AS open, count(*) FILTER (WHERE state = 'human') AS human,"
+    " count(*) FILTER (WHERE state = 'closed') AS closed, count(*) FILTER (WHERE state = 'blocked') AS blocked,"
+    f" count(*) FILTER (WHERE {_ATTENTION}) AS attention, count(*) AS all"
+    " FROM conv_conversations c WHERE c.tenant_id = :tenant"
+)
+_STATEMENTS["mark_read"] = (
+    "INSERT INTO conv_member_reads (user_id, conversation_id, tenant_id, last_read_seq, read_at)"
+    " SELECT :user, c.id, c.tenant_id, c.last_message_seq, now() FROM conv_conversations c"
+    " WHERE c.id = :id AND c.tenant_id = :tenant"
+    " ON CONFLICT (user_id, conversation_id) DO UPDATE SET"
+    " last_read_seq = GREATEST(conv_member_reads.last_read_seq, EXCLUDED.last_read_seq), read_at = now()"
+)
+_STATEMENTS["open_tasks_of"] = (
+    "SELECT id, kind, note, created_at FROM conv_operator_tasks WHERE tenant_id = :tenant AND conversation_id = :id"
+    " AND status = 'open' ORDER BY created_at, id"
+)
 STATEMENTS: dict[str, TextClause] = {name: text(sql) for name, sql in _STATEMENTS.items()}
+# Past the newest keyset: the first page of the inbox.
+INBOX_START = (2**63 - 1, uuid.UUID(int=2**128 - 1))
 
 
 def _json(value: dict[str, Any]) -> str:
@@ -559,7 +613,7 @@ class PostgresConversationStore:
         return self.session.scalars(
             select(Message)
             .where(Message.tenant_id == tenant_id, Message.conversation_id == conversation_id)
-            .order_by(Message.created_at, Message.id)
+            .order_by(Message.seq)
         ).all()
 
     def message(self, *, tenant_id: uuid.UUID, message_id: uuid.UUID) -> Message | None:
@@ -577,3 +631,43 @@ class PostgresConversationStore:
             .where(OperatorTask.tenant_id == tenant_id, OperatorTask.id == task_id)
             .execution_options(populate_existing=True)
         )
+
+    # -- the staff inbox's reads (Postgres-only) --
+
+    def inbox_page(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        user_id: uuid.UUID | None,
+        view: str,
+        number: str | None,
+        before: tuple[int, uuid.UUID] | None,
+        limit: int,
+    ) -> Sequence[Row[Any]]:
+        """A page of the tenant's conversations in ``view``, newest activity first, strictly before the keyset
+        ``before`` (last_message_seq, id); ``number`` keeps those whose caller's number contains those digits."""
+        if view not in INBOX_VIEWS:
+            raise ValueError(f"unknown inbox view {view!r}")
+        before_seq, before_id = before or INBOX_START
+        name = f"inbox_{view}_search" if number else f"inbox_{view}"
+        params: dict[str, Any] = {
+            "tenant": tenant_id,
+            "user": user_id,
+            "before_seq": before_seq,
+            "before_id": before_id,
+            "limit": limit,
+        }
+        if number:
+            params["number"] = f"%{number}%"
+        return list(self.session.execute(STATEMENTS[name], params).all())
+
+    def inbox_counts(self, *, tenant_id: uuid.UUID) -> dict[str, int]:
+        row = self._run("inbox_counts", tenant=tenant_id).one()
+        return {view: int(getattr(row, view)) for view in INBOX_VIEWS}
+
+    def mark_read(self, *, tenant_id: uuid.UUID, user_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
+        """The member has read the conversation up to its newest message (never backwards)."""
+        self._run("mark_read", user=user_id, id=conversation_id, tenant=tenant_id)
+
+    def open_tasks_of(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Sequence[Row[Any]]:
+        return list(self._run("open_tasks_of", tenant=tenant_id, id=conversation_id).all())

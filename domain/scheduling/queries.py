@@ -200,3 +200,18 @@ def list_appointments(
         query = query.where(text("lower(sched_appointments.timeslot) < :to_").bindparams(to_=starts_before))
     query = query.order_by(text("lower(sched_appointments.timeslot)"), Appointment.id).limit(limit)
     return [appointment_record(row) for row in session.scalars(query)]
+
+
+def active_holds_for(session: Session, *, tenant_id: uuid.UUID, customer_phone: str) -> list[HoldRecord]:
+    """The caller's holds still holding a slot (an expired one the sweep has not reached yet is left out)."""
+    query = (
+        select(Hold)
+        .where(
+            Hold.tenant_id == tenant_id,
+            Hold.customer_phone == customer_phone,
+            Hold.status == "active",
+            Hold.expires_at > text("now()"),
+        )
+        .order_by(text("lower(sched_holds.timeslot)"), Hold.id)
+    )
+    return [hold_record(row) for row in session.scalars(query)]

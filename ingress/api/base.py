@@ -59,7 +59,7 @@ class Authenticate:
     membership, else their default one (the first they joined), else 400: see ``identity.choose_tenant``."""
 
     def __init__(self, verifier: ClerkVerifier, sessions: sessionmaker[Session]) -> None:
-        self._verifier = verifier
+        self.verifier = verifier
         self._sessions = sessions
 
     def signed_in(self, req: falcon.Request) -> Claims:
@@ -69,12 +69,15 @@ class Authenticate:
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized("a Bearer token is required")
         try:
-            return self._verifier.verify(token.strip())
+            return self.verifier.verify(token.strip())
         except AuthError as error:
             raise _unauthorized(str(error)) from None
 
     def __call__(self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]) -> None:
-        claims = self.signed_in(req)
+        self.resolve(req, self.signed_in(req))
+
+    def resolve(self, req: falcon.Request, claims: Claims) -> None:
+        """The signed-in user as a member of the chosen tenant, in ``req.context.caller`` (or 400/403)."""
         requested = req.get_header("X-Tenant-Id")
         requested_id = as_uuid(requested) if requested else None
         if requested and requested_id is None:

@@ -9,15 +9,17 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import html
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import falcon
 
 from db.settings import Settings, SettingsError
+from domain.identity.demo import DEMO_MEMBERS, demo_member
 from ops.sandbox.a2p import MESSAGING_BASE, A2pCampaigns, A2pError
 from ops.sandbox.clerk import ClerkIssuer, load_or_create_key
 from ops.sandbox.delivery import Courier
@@ -400,6 +402,67 @@ class ClerkTokenResource:
         resp.media = {"token": token, "claims": issued, "kid": self._clerk.kid}
 
 
+SIGN_IN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign in (sandbox)</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;color:#1b1f24}}
+button{{font:inherit;min-height:44px;padding:8px 14px;margin:6px 0;width:100%;border-radius:6px;
+border:1px solid #0b57d0;background:#0b57d0;color:#fff}}</style></head><body><main>
+<h1>Sign in to the staff app</h1><p>This is the local sandbox standing in for Clerk: choose who you are.</p>
+{forms}</main></body></html>"""
+SIGN_IN_FORM = """<form method="post" action="/sandbox/sign-in"><input type="hidden" name="redirect_url" value="{back}">
+<input type="hidden" name="who" value="{key}"><button type="submit">Sign in as {label}</button></form>"""
+HAND_OVER_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signing in…</title></head>
+<body><form id="hand-over" method="post" action="{action}"><input type="hidden" name="token" value="{token}">
+<input type="hidden" name="next" value="{next}"><p>Signed in as {label}.</p>
+<button type="submit">Continue</button></form>
+<script>document.getElementById("hand-over").submit();</script></body></html>"""
+
+
+class SignInResource:
+    """GET /sandbox/sign-in?redirect_url=…: "sign in as the demo owner / a tech". POST mints a Clerk-format session
+    token for that member (as ``/sandbox/clerk/token`` does) and posts it to the staff app's ``/app/session``, which
+    verifies it and sets the ``__session`` cookie — the part Clerk's own front end plays in live mode."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._clerk = sandbox.clerk
+        self._settings = sandbox.settings
+
+    def _back(self, raw: str | None) -> str:
+        """Only a page of the staff app this sandbox serves: never an open redirect."""
+        app = f"{self._settings.public_base_url}/app"
+        return raw if raw and (raw == app or raw.startswith(app + "/") or raw.startswith(app + "?")) else app
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        back = html.escape(self._back(req.get_param("redirect_url")))
+        forms = "".join(
+            SIGN_IN_FORM.format(back=back, key=member.key, label=html.escape(f"{member.name} ({member.role.lower()})"))
+            for member in DEMO_MEMBERS
+        )
+        resp.content_type = falcon.MEDIA_HTML
+        resp.text = SIGN_IN_PAGE.format(forms=forms)
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        form = dict(parse_qsl(req.bounded_stream.read(8192).decode("utf-8", "replace"), keep_blank_values=True))
+        member = demo_member(form.get("who", ""))
+        if member is None:
+            raise falcon.HTTPBadRequest(title="bad_request", description="who must be owner or tech")
+        parties = self._settings.clerk_authorized_parties
+        token, _ = self._clerk.token(
+            sub=member.clerk_user_id,
+            azp=parties[0] if parties else None,
+            extra={"email": member.email, "email_verified": True, "name": member.name},
+        )
+        back = self._back(form.get("redirect_url"))
+        base = self._settings.public_base_url
+        resp.content_type = falcon.MEDIA_HTML
+        resp.text = HAND_OVER_PAGE.format(
+            action=html.escape(f"{base}/app/session"),
+            token=html.escape(token),
+            next=html.escape(back[len(base) :] or "/app"),
+            label=html.escape(member.name),
+        )
+
+
 class StripeEventsResource:
     def __init__(self, sandbox: Sandbox) -> None:
         self._sandbox = sandbox
@@ -487,6 +550,7 @@ def create_sandbox_app(settings: Settings, sandbox: Sandbox | None = None) -> fa
     app.add_route("/sandbox/sms", SmsResource(sandbox))
     app.add_route("/sandbox/messages", SandboxMessagesResource(sandbox))
     app.add_route("/sandbox/clerk/token", ClerkTokenResource(sandbox))
+    app.add_route("/sandbox/sign-in", SignInResource(sandbox))
     app.add_route("/sandbox/stripe/events", StripeEventsResource(sandbox))
     app.add_route("/.well-known/jwks.json", JwksResource(sandbox))
     app.add_route("/healthz", HealthResource())
