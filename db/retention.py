@@ -142,6 +142,14 @@ RULES: tuple[Rule, ...] = (
         apply="DELETE FROM conv_operator_tasks t USING ({batch}) b WHERE t.id = b.id",
     ),
     Rule(
+        name="staff_alerts",
+        table="conv_staff_alerts",
+        description="staff alerts (and their codes) older than 13 months deleted (an open one lasts hours)",
+        age="13 months",
+        candidates="SELECT id FROM conv_staff_alerts WHERE created_at < :cutoff",
+        apply="DELETE FROM conv_staff_alerts a USING ({batch}) b WHERE a.id = b.id",
+    ),
+    Rule(
         name="holds",
         table="sched_holds",
         description="holds no longer active and created over 13 months ago deleted",

@@ -93,6 +93,8 @@ class Settings(BaseModel):
     # One first SMS per caller per tenant within this window, however many calls.
     first_sms_window_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     human_lease_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # A staff alert's code answers a member's reply for this long (each new alert on the conversation renews it).
+    staff_alert_hours: int = Field(default=24, ge=1, le=7 * 24)
     reply_segment_budget: int = Field(default=3, ge=1, le=10)
     # Poll the provider for a queued message with no status callback after this long.
     status_poll_after_seconds: int = Field(default=120, ge=10)

@@ -28,7 +28,14 @@ from domain.conversations.engine.ports import (
     SlotOption,
     SlotPreference,
 )
-from domain.conversations.ports import Accepted, PreflightDecision, SendFailed, SentEarlier, TenantProfile
+from domain.conversations.ports import (
+    Accepted,
+    PreflightDecision,
+    SendFailed,
+    SentEarlier,
+    StaffMember,
+    TenantProfile,
+)
 from domain.events.sink import EventSink
 from domain.identity import service as identity
 from domain.identity.models import Tenant
@@ -92,6 +99,10 @@ class TenantDirectoryAdapter:
             after_hours_template=tenant.after_hours_template,
             help_text=tenant.help_text,
             open_now=_working_now(session, tenant_id, local),
+            staff=tuple(
+                StaffMember(phone=staff.phone, role=staff.role, user_id=staff.user_id, name=staff.name)
+                for staff in identity.staff_numbers(session, tenant_id)
+            ),
         )
 
 

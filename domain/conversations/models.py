@@ -154,3 +154,46 @@ class MemberRead(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     last_read_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
     read_at: Mapped[datetime] = now_column()
+
+
+# A staff alert's code: one letter and two digits, none of them easy to misread (no I, O, S or Z; no 0 or 1).
+ALERT_CODE_LETTERS = "ACDEFHJKMNPRTUVWXY"
+ALERT_CODE_DIGITS = "23456789"
+ALERT_CODE_PATTERN = f"^[{ALERT_CODE_LETTERS}][{ALERT_CODE_DIGITS}]{{2}}$"
+
+
+class StaffAlert(Base):
+    """An alert sent to the tenant's staff about one conversation, and the short code a member replies with.
+
+    Open (``closed_at`` NULL) until it expires or its conversation is no longer live; the partial unique indexes make
+    a code unique among the tenant's open alerts and give a conversation at most one open alert."""
+
+    __tablename__ = "conv_staff_alerts"
+    __table_args__ = (
+        CheckConstraint(f"code ~ '{ALERT_CODE_PATTERN}'", name="code"),
+        Index(
+            "uq_conv_staff_alerts_open_code",
+            "tenant_id",
+            "code",
+            unique=True,
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+        Index(
+            "uq_conv_staff_alerts_open_conversation",
+            "tenant_id",
+            "conversation_id",
+            unique=True,
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+        Index("ix_conv_staff_alerts_created_at", "created_at"),  # retention's cutoff
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("conv_conversations.id", ondelete="CASCADE"), nullable=False
+    )
+    code: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = now_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

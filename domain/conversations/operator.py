@@ -202,15 +202,20 @@ def reply_as_human(
     body: str,
     from_number: str,
     events: EventSink | None = None,
+    holder: uuid.UUID | None = None,
 ) -> dict[str, Any]:
-    """Write the outbound message (``pending``) and ask for it to be sent; the sender runs the preflight."""
+    """Write the outbound message (``pending``) and ask for it to be sent; the sender runs the preflight.
+
+    With ``holder``, only while that holder's takeover lease is the one in force (decided by the same UPDATE)."""
     sink = sink_or_root(session, events)
     if not body.strip():
         raise Conflict("a reply needs a body")
     store = PostgresConversationStore(session)
-    caller = store.hold_for_human_reply(tenant_id=tenant_id, conversation_id=conversation_id)
+    caller = store.hold_for_human_reply(tenant_id=tenant_id, conversation_id=conversation_id, holder=holder)
     if caller is None:
         current = _get(session, tenant_id, conversation_id)
+        if current.state == "human" and holder is not None:
+            raise Conflict("conversation is held by someone else, or your lease has lapsed")
         raise Conflict(f"conversation is {current.state}: take it over before replying")
     # The same insert as every automated message, so a human's reply has its segments and encoding too.
     message_id = store.insert_outbound(
@@ -238,11 +243,20 @@ def reply_as_human(
 
 
 def release(
-    session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, events: EventSink | None = None
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    events: EventSink | None = None,
+    holder: uuid.UUID | None = None,
 ) -> dict[str, Any]:
+    """Back to the AI; with ``holder``, only from that holder (decided by the same UPDATE)."""
     sink = sink_or_root(session, events)
-    if not PostgresConversationStore(session).release(tenant_id=tenant_id, conversation_id=conversation_id):
+    store = PostgresConversationStore(session)
+    if not store.release(tenant_id=tenant_id, conversation_id=conversation_id, holder=holder):
         current = _get(session, tenant_id, conversation_id)
+        if current.state == "human" and holder is not None:
+            raise Conflict("conversation is held by someone else")
         raise Conflict(f"conversation is {current.state}, not with a human")
     sink.emit(HumanTakeoverReleased(conversation_id=conversation_id, outcome="released"), tenant_id=tenant_id)
     return _conversation_json(_refresh(session, tenant_id, conversation_id))

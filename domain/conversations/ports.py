@@ -18,6 +18,26 @@ from domain.events.sink import EventSink
 
 
 @dataclass(frozen=True)
+class StaffMember:
+    """A number of the tenant's staff (a member's registered mobile, or the owner mobile): never a caller.
+
+    ``user_id`` is the member's; the bare owner mobile has none (see ``holder_id``)."""
+
+    phone: str
+    role: str  # OWNER | TECH
+    user_id: uuid.UUID | None
+    name: str | None = None
+
+    def holder_id(self, tenant_id: uuid.UUID) -> uuid.UUID:
+        """Who holds a conversation this number took over: the member, or for the bare owner mobile a stable id of
+        its own, so a takeover lease always names exactly one holder and another member cannot share it."""
+        return self.user_id or uuid.uuid5(OWNER_MOBILE_NAMESPACE, f"{tenant_id}:{self.phone}")
+
+
+OWNER_MOBILE_NAMESPACE = uuid.UUID("6f1b2f0e-5a7c-4f0e-9a43-8d2c1c3f4e51")
+
+
+@dataclass(frozen=True)
 class TenantProfile:
     id: uuid.UUID
     name: str
@@ -28,6 +48,17 @@ class TenantProfile:
     after_hours_template: str
     help_text: str
     open_now: bool
+    staff: tuple[StaffMember, ...] = ()
+
+    def staff_member(self, phone: str) -> StaffMember | None:
+        """The staff member whose number this is; None for a caller."""
+        return next((member for member in self.staff if member.phone == phone), None)
+
+    @property
+    def alert_numbers(self) -> tuple[str, ...]:
+        """Where staff alerts go: the owner mobile first, then every member's registered mobile, once each."""
+        numbers = ([self.owner_mobile] if self.owner_mobile else []) + [member.phone for member in self.staff]
+        return tuple(dict.fromkeys(numbers))
 
 
 class TenantDirectory(Protocol):

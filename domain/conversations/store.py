@@ -10,6 +10,7 @@ in-memory one their unit tests use. The reads behind the operator API and the sc
 from __future__ import annotations
 
 import json
+import secrets
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
@@ -20,9 +21,40 @@ from sqlalchemy import Row, TextClause, select, text, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.conversations.messaging import STATUS_RANK, count_segments
-from domain.conversations.models import LIVE_STATE_PREDICATE, Conversation, Message, OperatorTask
+from domain.conversations.models import (
+    ALERT_CODE_DIGITS,
+    ALERT_CODE_LETTERS,
+    LIVE_STATE_PREDICATE,
+    Conversation,
+    Message,
+    OperatorTask,
+)
 
 LIVE = LIVE_STATE_PREDICATE
+# A tenant has 1,152 codes and a handful of open alerts: a clash is rare, ten in a row means something is wrong.
+ALERT_CODE_ATTEMPTS = 10
+
+
+def new_alert_code() -> str:
+    """A random code in the alert shape (``K47``); Postgres decides whether it is free."""
+    pick = secrets.choice
+    return pick(ALERT_CODE_LETTERS) + pick(ALERT_CODE_DIGITS) + pick(ALERT_CODE_DIGITS)
+
+
+class AlertCodesExhausted(Exception):
+    """Every code tried was taken by another open alert of the tenant."""
+
+
+@dataclass(frozen=True)
+class AlertTarget:
+    """An open staff alert and the state of its conversation, as a member's command finds it."""
+
+    code: str
+    conversation_id: uuid.UUID
+    caller: str
+    state: str
+    human_user_id: uuid.UUID | None
+    human_lease_expires_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -78,11 +110,16 @@ class ConversationStore(Protocol):
         """An operator takes (or renews) the conversation; another operator's unexpired lease wins."""
         ...
 
-    def hold_for_human_reply(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> str | None:
-        """The caller's number if a human holds the conversation (touched and locked), else None."""
+    def hold_for_human_reply(
+        self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, holder: uuid.UUID | None = None
+    ) -> str | None:
+        """The caller's number if a human holds the conversation (touched and locked), else None; with ``holder``,
+        only if that holder's lease is the one in force."""
         ...
 
-    def release(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> bool: ...
+    def release(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, holder: uuid.UUID | None = None) -> bool:
+        """Back to the AI; with ``holder``, only from that holder."""
+        ...
 
     def close(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> bool: ...
 
@@ -156,6 +193,11 @@ class ConversationStore(Protocol):
 
     def knows_message(self, *, tenant_id: uuid.UUID, sid: str) -> bool: ...
 
+    # -- staff alerts --
+    def open_alert(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, expires: datetime) -> str:
+        """The code of the conversation's open staff alert, renewed until ``expires``, or of a new one."""
+        ...
+
     # -- operator tasks --
     def ask_opt_out_review(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, phone: str, note: str) -> None:
         """One open review per conversation, however often it is asked for."""
@@ -188,17 +230,20 @@ _STATEMENTS: dict[str, str] = {
     "take_over": (
         "UPDATE conv_conversations SET state = 'human', human_user_id = :user, human_lease_expires_at = :expires,"
         " updated_at = now()"
+        # Nobody holds a conversation the caller handed to a person (human_user_id NULL): the first taker does.
         " WHERE tenant_id = :tenant AND id = :id AND (state = 'open' OR (state = 'human' AND"
-        " (human_user_id IS NOT DISTINCT FROM :user OR human_lease_expires_at IS NULL"
+        " (human_user_id IS NULL OR human_user_id = :user OR human_lease_expires_at IS NULL"
         "  OR human_lease_expires_at < now()))) RETURNING id"
     ),
     "hold_for_human_reply": (
         "UPDATE conv_conversations SET updated_at = now() WHERE tenant_id = :tenant AND id = :id"
-        " AND state = 'human' RETURNING caller"
+        " AND state = 'human' AND (CAST(:holder AS uuid) IS NULL OR (human_user_id = :holder"
+        "  AND human_lease_expires_at > now())) RETURNING caller"
     ),
     "release": (
         "UPDATE conv_conversations SET state = 'open', human_user_id = NULL, human_lease_expires_at = NULL,"
-        " updated_at = now() WHERE tenant_id = :tenant AND id = :id AND state = 'human' RETURNING id"
+        " updated_at = now() WHERE tenant_id = :tenant AND id = :id AND state = 'human'"
+        " AND (CAST(:holder AS uuid) IS NULL OR human_user_id = :holder) RETURNING id"
     ),
     "close": (
         "UPDATE conv_conversations SET state = 'closed', closed_at = now(), human_user_id = NULL,"
@@ -280,6 +325,31 @@ _STATEMENTS: dict[str, str] = {
     "sent_since": (
         "SELECT m.tenant_id, m.provider_ref, m.status, m.from_number FROM conv_messages m"
         " WHERE m.direction = 'out' AND m.provider_ref IS NOT NULL AND m.queued_at > :since"
+    ),
+    # -- staff alerts --
+    # An alert past its time, or whose conversation is no longer live, frees its code (partial indexes cannot say
+    # "expired", so the row says it).
+    "close_stale_alerts": (
+        "UPDATE conv_staff_alerts a SET closed_at = now() WHERE a.tenant_id = :tenant AND a.closed_at IS NULL"
+        " AND (a.expires_at <= now() OR NOT EXISTS (SELECT 1 FROM conv_conversations c"
+        f"  WHERE c.id = a.conversation_id AND c.{LIVE}))"
+    ),
+    "renew_alert": (
+        "UPDATE conv_staff_alerts SET expires_at = greatest(expires_at, :expires) WHERE tenant_id = :tenant"
+        " AND conversation_id = :conversation AND closed_at IS NULL RETURNING code"
+    ),
+    # Either partial unique index refuses it: the code is taken (try another) or the conversation got an alert
+    # meanwhile (renew that one).
+    "insert_alert": (
+        "INSERT INTO conv_staff_alerts (id, tenant_id, conversation_id, code, expires_at)"
+        " VALUES (:id, :tenant, :conversation, :code, :expires) ON CONFLICT DO NOTHING RETURNING code"
+    ),
+    "open_alerts": (
+        "SELECT a.code, a.conversation_id, c.caller, c.state, c.human_user_id, c.human_lease_expires_at"
+        " FROM conv_staff_alerts a JOIN conv_conversations c ON c.id = a.conversation_id"
+        " WHERE a.tenant_id = :tenant AND a.closed_at IS NULL AND a.expires_at > now()"
+        f" AND c.{LIVE} AND (CAST(:code AS text) IS NULL OR a.code = :code)"
+        " ORDER BY a.created_at DESC, a.code LIMIT :limit"
     ),
     # -- operator tasks --
     # The caller's conversation row is held (``open_or_get``), so two of these cannot interleave.
@@ -390,12 +460,14 @@ class PostgresConversationStore:
             is not None
         )
 
-    def hold_for_human_reply(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> str | None:
-        row = self._run("hold_for_human_reply", tenant=tenant_id, id=conversation_id).first()
+    def hold_for_human_reply(
+        self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, holder: uuid.UUID | None = None
+    ) -> str | None:
+        row = self._run("hold_for_human_reply", tenant=tenant_id, id=conversation_id, holder=holder).first()
         return None if row is None else str(row.caller)
 
-    def release(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> bool:
-        return self._run("release", tenant=tenant_id, id=conversation_id).first() is not None
+    def release(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, holder: uuid.UUID | None = None) -> bool:
+        return self._run("release", tenant=tenant_id, id=conversation_id, holder=holder).first() is not None
 
     def close(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> bool:
         return self._run("close", tenant=tenant_id, id=conversation_id).first() is not None
@@ -539,6 +611,31 @@ class PostgresConversationStore:
     def sent_since(self, since: datetime) -> Sequence[Row[Any]]:
         """(tenant_id, provider_ref, status, from_number) of every outbound message the provider took since."""
         return list(self._run("sent_since", since=since).all())
+
+    # -- staff alerts --
+
+    def open_alert(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, expires: datetime) -> str:
+        self._run("close_stale_alerts", tenant=tenant_id)
+        for _ in range(ALERT_CODE_ATTEMPTS):
+            renewed = self._run("renew_alert", tenant=tenant_id, conversation=conversation_id, expires=expires)
+            code = renewed.scalar()
+            if code is None:
+                code = self._run(
+                    "insert_alert",
+                    id=uuid.uuid4(),
+                    tenant=tenant_id,
+                    conversation=conversation_id,
+                    code=new_alert_code(),
+                    expires=expires,
+                ).scalar()
+            if code is not None:
+                return str(code)
+        raise AlertCodesExhausted(f"no free staff alert code for tenant {tenant_id}")
+
+    def open_alerts(self, *, tenant_id: uuid.UUID, code: str | None = None, limit: int = 10) -> list[AlertTarget]:
+        """The tenant's open staff alerts on live conversations, newest first (only ``code``'s, when given)."""
+        rows = self._run("open_alerts", tenant=tenant_id, code=code, limit=limit).all()
+        return [AlertTarget(*row) for row in rows]
 
     # -- operator tasks --
 

@@ -276,6 +276,28 @@ class ConversationClosed:
     reason: str
 
 
+@event("nmc.conversations.StaffCallRecognised")
+class StaffCallRecognised:
+    """A missed call came from a staff number (a member's mobile or the owner mobile): not a caller's, so no text
+    back and not a missed call in the reports; ``call_occurred_at`` is the ``CallMissed`` it corrects."""
+
+    call_sid: str
+    phone: E164
+    call_occurred_at: datetime
+
+
+@event("nmc.conversations.StaffCommandReceived")
+class StaffCommandReceived:
+    """A staff member texted the business number: the command read from it and what came of it."""
+
+    phone: E164
+    user_id: uuid.UUID | None
+    command: Literal["take", "text", "back", "help", "unknown"]
+    code: str | None
+    conversation_id: uuid.UUID | None
+    outcome: Literal["done", "refused", "answered"]
+
+
 @event("nmc.conversations.ConversationBlocked")
 class ConversationBlocked:
     """A conversation was blocked for compliance or opt-out; nothing more is sent in it."""

@@ -438,3 +438,33 @@ def member_for_email(session: Session, tenant_id: uuid.UUID, email: str) -> uuid
         ),
         {"tenant": tenant_id, "email": email},
     )
+
+
+@dataclass(frozen=True)
+class StaffNumber:
+    """A number that belongs to the tenant's staff: a member's registered mobile, or the tenant's owner mobile.
+
+    ``user_id`` is the member's; the owner mobile alone (no membership registered with it) has none."""
+
+    phone: str
+    role: str
+    user_id: uuid.UUID | None
+    name: str | None
+
+
+def staff_numbers(session: Session, tenant_id: uuid.UUID) -> list[StaffNumber]:
+    """Every staff number of the tenant, once each: a number on several memberships is the OWNER's if any holds it
+    (then the oldest membership's); the owner mobile counts as OWNER when no membership carries it."""
+    rows = session.execute(
+        select(Membership.mobile, Membership.role, Membership.user_id, User.name, Membership.email)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.tenant_id == tenant_id, Membership.mobile.is_not(None))
+        .order_by(Membership.role != "OWNER", Membership.created_at, Membership.user_id)
+    ).all()
+    found: dict[str, StaffNumber] = {}
+    for row in rows:
+        found.setdefault(row.mobile, StaffNumber(row.mobile, row.role, row.user_id, row.name or row.email))
+    owner_mobile = session.scalar(select(Tenant.owner_mobile).where(Tenant.id == tenant_id))
+    if owner_mobile is not None and owner_mobile not in found:
+        found[owner_mobile] = StaffNumber(owner_mobile, "OWNER", None, None)
+    return list(found.values())

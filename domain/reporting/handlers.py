@@ -9,6 +9,7 @@ from domain.events.catalog import (
     HumanTakeoverRequested,
     MessageQueued,
     OptOutRecorded,
+    StaffCallRecognised,
 )
 from domain.events.handling import HandlerContext, Subscriptions
 from domain.reporting import projections
@@ -26,6 +27,15 @@ def _bump(ctx: HandlerContext, counter: str, *, revenue_cents: int = 0) -> None:
 @subscriptions.on(CallMissed, db_only=True)
 def count_missed_call(event: CallMissed, ctx: HandlerContext) -> None:
     _bump(ctx, "missed_calls")
+
+
+@subscriptions.on(StaffCallRecognised, db_only=True)
+def uncount_staff_call(event: StaffCallRecognised, ctx: HandlerContext) -> None:
+    # A staff member calling the business line missed no customer: take back the missed call counted above.
+    if ctx.tenant_id is None:
+        return
+    day = projections.day_of(event.call_occurred_at)
+    projections.add_to_day(ctx.session, ctx.tenant_id, day, counter="missed_calls", amount=-1)
 
 
 @subscriptions.on(ConversationOpened, db_only=True)

@@ -73,7 +73,10 @@ INSERT INTO rep_daily_tenant_stats
     (tenant_id, day, missed_calls, conversations, bookings, recovered_revenue_cents, opt_outs, takeovers)
 SELECT tenant_id,
        (occurred_at AT TIME ZONE 'UTC')::date AS day,
-       count(*) FILTER (WHERE event_name = 'nmc.telephony.CallMissed'),
+       -- a missed call from a staff number is not one (conversations said so with StaffCallRecognised)
+       count(*) FILTER (WHERE event_name = 'nmc.telephony.CallMissed' AND event_id NOT IN (
+           SELECT causation_id FROM outbox_events
+            WHERE event_name = 'nmc.conversations.StaffCallRecognised' AND causation_id IS NOT NULL)),
        count(*) FILTER (WHERE event_name = 'nmc.conversations.ConversationOpened'),
        count(*) FILTER (WHERE event_name = 'nmc.scheduling.AppointmentBooked'),
        coalesce(sum((payload -> 'price' ->> 'amount_cents')::bigint)

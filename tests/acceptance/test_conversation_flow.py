@@ -308,3 +308,33 @@ def test_a_worker_killed_between_the_provider_call_and_the_commit_sends_once(sta
         )
         == 2
     )
+
+
+def test_the_owner_takes_over_from_the_alert_by_sms_and_the_caller_gets_their_text(
+    stack: LocalStack, db: Engine
+) -> None:
+    from ops.tenants import DEMO_OWNER_MOBILE
+
+    phone = Phone(stack, new_caller())
+    owner = Phone(stack, DEMO_OWNER_MOBILE)
+    phone.miss_call()
+    wait_until(phone.outbound, what="the first SMS")
+    phone.text("can I talk to a real person please")
+    alert = wait_until(
+        lambda: [m["body"] for m in owner.outbound() if f"{phone.caller} would like to talk to a person" in m["body"]],
+        what="the owner's alert",
+    )[-1]
+    code = alert[:3]
+    assert alert.startswith(f"{code}: ")
+    assert f"Reply {code} TAKE" in alert
+    assert owner.say(f"{code} TAKE").startswith(f"You have {code} ({phone.caller})")
+    owner.text(f"{code} Hi, this is the owner. I can be there at 3pm.")
+    wait_until(
+        lambda: [m for m in phone.outbound() if m["body"] == "Hi, this is the owner. I can be there at 3pm."],
+        what="the owner's text at the caller",
+    )
+    assert scalar(db, "SELECT count(*) FROM conv_conversations WHERE caller = :c", c=DEMO_OWNER_MOBILE) == 0
+    assert (
+        scalar(db, "SELECT state FROM conv_conversations WHERE caller = :c AND state <> 'closed'", c=phone.caller)
+        == "human"
+    )

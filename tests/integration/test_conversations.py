@@ -186,9 +186,17 @@ def test_the_owner_hears_of_a_missed_call_and_of_a_caller_who_wants_a_person(sys
     system.drain()
     assert len(system.sent_to(phone)) == 1  # the first SMS to the caller
     owner = [m["body"] for m in system.sent_to(DEMO_OWNER_MOBILE) if phone in m["body"]]
-    assert owner == [f"Missed call from {phone}. We've texted them back and are handling it."]
+    assert len(owner) == 1
+    code = owner[0][:3]
+    assert owner[0] == (
+        f"{code}: Missed call from {phone}. We've texted them back and are handling it."
+        f"\nReply {code} TAKE to take over, HELP for commands."
+    )
     system.inbound(phone, "can I talk to a real person please")
     system.drain()
     owner = [m["body"] for m in system.sent_to(DEMO_OWNER_MOBILE) if phone in m["body"]]
-    assert owner[-1] == f"{phone} would like to talk to a person. Please take over."
+    assert (
+        owner[-1]
+        == f"{code}: {phone} would like to talk to a person.\nReply {code} TAKE to take over, HELP for commands."
+    )
     assert system.row("SELECT state FROM conv_conversations WHERE caller = :c", c=phone).state == "human"

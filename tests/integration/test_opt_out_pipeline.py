@@ -86,7 +86,11 @@ def test_an_unclear_wish_to_stop_goes_to_a_person_not_the_ai(system: System) -> 
     )
     assert takeover.by == "caller"
     owner = [m["body"] for m in system.sent_to(DEMO_OWNER_MOBILE) if phone in m["body"]]
-    assert owner[-1] == f"{phone} asked us to stop texting. Please review the conversation."
+    code = owner[-1][:3]
+    assert owner[-1] == (
+        f"{code}: {phone} asked us to stop texting. Please review the conversation."
+        f"\nReply {code} TAKE to take over, HELP for commands."
+    )
     assert len(system.sent_to(phone)) == 1
     system.inbound(phone, "leave me alone")  # said again while a person holds it: still one question for them
     system.drain()

@@ -19,7 +19,14 @@ from domain.conversations.engine.ports import BookingTools, Turn, TurnResult
 from domain.conversations.messaging import STATUS_RANK, count_segments
 from domain.conversations.models import LIVE_STATES
 from domain.conversations.ports import Accepted, PreflightDecision, SendFailed, SentEarlier, TenantProfile
-from domain.conversations.store import ConversationStore, Opened, OutboundMessage, StatusMove, StoreFactory
+from domain.conversations.store import (
+    ConversationStore,
+    Opened,
+    OutboundMessage,
+    StatusMove,
+    StoreFactory,
+    new_alert_code,
+)
 from domain.events.envelope import Envelope
 from domain.events.handling import HandlerContext
 from domain.events.outbox import build_envelope
@@ -81,6 +88,7 @@ class MemoryConversationStore:
         self.messages: dict[uuid.UUID, StoredMessage] = {}
         self.claims: dict[tuple[uuid.UUID, str], datetime] = {}
         self.tasks: list[StoredTask] = []
+        self.alerts: dict[uuid.UUID, tuple[str, datetime]] = {}  # conversation id -> (code, expires)
 
     def factory(self) -> StoreFactory:
         """What the registry injects as ``conversation_store``: every session gets this one store."""
@@ -127,18 +135,29 @@ class MemoryConversationStore:
         if row is None:
             return False
         lapsed = row.human_lease_expires_at is None or row.human_lease_expires_at < datetime.now(UTC)
-        if row.state == "open" or (row.state == "human" and (row.human_user_id == user_id or lapsed)):
+        unheld = row.human_user_id is None
+        if row.state == "open" or (row.state == "human" and (unheld or row.human_user_id == user_id or lapsed)):
             row.state, row.human_user_id, row.human_lease_expires_at = "human", user_id, expires
             return True
         return False
 
-    def hold_for_human_reply(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> str | None:
-        row = self._conversation(tenant_id, conversation_id)
-        return row.caller if row is not None and row.state == "human" else None
-
-    def release(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> bool:
+    def hold_for_human_reply(
+        self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, holder: uuid.UUID | None = None
+    ) -> str | None:
         row = self._conversation(tenant_id, conversation_id)
         if row is None or row.state != "human":
+            return None
+        if holder is not None and not (
+            row.human_user_id == holder
+            and row.human_lease_expires_at is not None
+            and row.human_lease_expires_at > datetime.now(UTC)
+        ):
+            return None
+        return row.caller
+
+    def release(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, holder: uuid.UUID | None = None) -> bool:
+        row = self._conversation(tenant_id, conversation_id)
+        if row is None or row.state != "human" or (holder is not None and row.human_user_id != holder):
             return False
         row.state, row.human_user_id, row.human_lease_expires_at = "open", None, None
         return True
@@ -291,6 +310,14 @@ class MemoryConversationStore:
         return self._by_sid(tenant_id, sid) is not None
 
     # -- operator tasks --
+
+    def open_alert(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, expires: datetime) -> str:
+        taken = {code for code, _ in self.alerts.values()}
+        code, until = self.alerts.get(conversation_id, (None, expires))
+        while code is None or (conversation_id not in self.alerts and code in taken):
+            code = new_alert_code()
+        self.alerts[conversation_id] = (code, max(until, expires))
+        return code
 
     def ask_opt_out_review(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, phone: str, note: str) -> None:
         if not any(

@@ -80,6 +80,10 @@ class System:
         with self.sessions() as session:
             return session.execute(text(query), params).first()
 
+    def rows(self, query: str, **params: Any) -> list[Any]:
+        with self.sessions() as session:
+            return list(session.execute(text(query), params).all())
+
 
 @pytest.fixture
 def system(settings: Settings, world: World) -> Iterator[System]:  # noqa: F811 - the fixture imported above

@@ -106,3 +106,26 @@ def test_a_tenant_without_a_profile_is_an_error_and_writes_nothing() -> None:
             clock=lambda: NOW,
         )
     assert store.conversations == {}
+
+
+def test_a_missed_call_from_a_staff_number_texts_nobody_and_opens_nothing() -> None:
+    from dataclasses import replace
+
+    from domain.conversations.ports import StaffMember
+    from domain.events.catalog import StaffCallRecognised
+
+    store = MemoryConversationStore()
+    event = missed()
+    tenant = replace(profile(TENANT), staff=(StaffMember(phone=event.caller, role="TECH", user_id=None),))
+    ctx = RecordingContext(TENANT)
+    greet_missed_caller(
+        event,
+        ctx,
+        directory=Directory(tenant),
+        conversation_store=store.factory(),
+        settings=Settings(),
+        clock=lambda: NOW,
+    )
+    assert store.outbound() == []
+    assert store.live(TENANT, event.caller) is None
+    assert [(e.call_sid, e.phone) for e in ctx.of(StaffCallRecognised)] == [(event.call_sid, event.caller)]

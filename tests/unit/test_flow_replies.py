@@ -164,4 +164,12 @@ def test_an_urgent_text_is_passed_to_the_owner() -> None:
         engine=Engine(TurnResult(reply="On our way.", state={}, urgent=True)),
     )
     owner = store.outbound()[-1]
-    assert (owner.purpose, owner.body) == ("notification", f"Urgent: {CALLER} says: water everywhere, pipe burst")
+    code = owner.body[:3]
+    conversation = store.live(TENANT, CALLER)
+    assert conversation is not None
+    assert store.alerts[conversation.id][0] == code
+    assert (owner.purpose, owner.body) == (
+        "notification",
+        f"{code}: Urgent: {CALLER} says: water everywhere, pipe burst"
+        f"\nReply {code} TAKE to take over, HELP for commands.",
+    )

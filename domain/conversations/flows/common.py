@@ -63,17 +63,34 @@ def queue_outbound(
     return message_id
 
 
-def notify_owner(ctx: HandlerContext, store: ConversationStore, tenant: TenantProfile, body: str) -> None:
-    if tenant.owner_mobile:
+def alert_staff(
+    ctx: HandlerContext,
+    store: ConversationStore,
+    tenant: TenantProfile,
+    body: str,
+    *,
+    conversation_id: uuid.UUID,
+    now: datetime,
+    open_for: timedelta,
+) -> str | None:
+    """Text every staff number about the conversation, under its alert's code (``K47: …``), so a member can act
+    on it by replying (``domain/conversations/flows/staff.py``); the code, or None when there is nobody to tell."""
+    numbers = tenant.alert_numbers
+    if not numbers:
+        return None
+    code = store.open_alert(tenant_id=tenant.id, conversation_id=conversation_id, expires=now + open_for)
+    text = f"{code}: {body}\nReply {code} TAKE to take over, HELP for commands."
+    for number in numbers:
         queue_outbound(
             ctx,
             store,
             conversation_id=None,
-            to_number=tenant.owner_mobile,
+            to_number=number,
             from_number=tenant.number,
-            body=body,
+            body=text,
             purpose="notification",
         )
+    return code
 
 
 def profile(ctx: HandlerContext, directory: TenantDirectory, now: datetime) -> TenantProfile:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from db.settings import Settings
 from domain.conversations.flows.common import (
-    notify_owner,
+    alert_staff,
     open_or_get_conversation,
     profile,
     queue_outbound,
@@ -16,7 +16,7 @@ from domain.conversations.flows.common import (
 from domain.conversations.messaging import render_first_message
 from domain.conversations.ports import TenantDirectory
 from domain.conversations.store import StoreFactory
-from domain.events.catalog import CallMissed
+from domain.events.catalog import CallMissed, StaffCallRecognised
 from domain.events.handling import HandlerContext
 
 
@@ -34,6 +34,13 @@ def greet_missed_caller(
     store = conversation_store(ctx.session)
     now = clock()
     tenant = profile(ctx, directory, now)
+    if tenant.staff_member(event.caller) is not None:
+        # A member calling the business line is not a caller to win back: no text, no conversation, and the
+        # reports take the missed call back out.
+        ctx.emit(
+            StaffCallRecognised(call_sid=event.call_sid, phone=event.caller, call_occurred_at=ctx.envelope.occurred_at)
+        )
+        return
     conversation_id, state = open_or_get_conversation(ctx, store, caller=event.caller, trigger="missed_call")
     claimed = store.claim_first_response(
         tenant_id=ctx.tenant_id,
@@ -55,4 +62,12 @@ def greet_missed_caller(
         purpose="first_response",
         reference_at=event.missed_at,
     )
-    notify_owner(ctx, store, tenant, f"Missed call from {event.caller}. We've texted them back and are handling it.")
+    alert_staff(
+        ctx,
+        store,
+        tenant,
+        f"Missed call from {event.caller}. We've texted them back and are handling it.",
+        conversation_id=conversation_id,
+        now=now,
+        open_for=timedelta(hours=settings.staff_alert_hours),
+    )

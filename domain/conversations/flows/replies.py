@@ -9,13 +9,14 @@ from db.metrics import AI_TURNS
 from db.settings import Settings
 from domain.conversations.engine.ports import ConversationEngine, Turn
 from domain.conversations.flows.common import (
-    notify_owner,
+    alert_staff,
     open_or_get_conversation,
     profile,
     queue_outbound,
     subscriptions,
     take_over_for_caller,
 )
+from domain.conversations.flows.staff import answer_staff
 from domain.conversations.messaging import fit_to_segments
 from domain.conversations.ports import InboundKeywords, TenantDirectory, ToolsFactory
 from domain.conversations.store import StoreFactory
@@ -58,6 +59,11 @@ def reply_to_caller(
     ):
         return  # compliance revokes the opt-out on opt_in; a new conversation starts with the caller's next text
     tenant = profile(ctx, directory, now)
+    member = tenant.staff_member(event.from_number)
+    if member is not None:
+        # Staff, never a caller: no conversation, no AI; the text is a command (flows/staff.py).
+        answer_staff(event, ctx, store, tenant=tenant, member=member, kind=kind, settings=settings, now=now)
+        return
     conversation_id, state = open_or_get_conversation(ctx, store, caller=event.from_number, trigger="inbound_sms")
     store.attach_message(inserted, conversation_id)
     if kind == "help":
@@ -83,13 +89,20 @@ def reply_to_caller(
     if state == "human":
         return  # a person has it: the AI stays silent
     lease = timedelta(minutes=settings.human_lease_minutes)
+    alert_for = timedelta(hours=settings.staff_alert_hours)
     if kind == "unclear_opt_out":
         take_over_for_caller(
             ctx, store, conversation_id=conversation_id, reason="caller asked us to stop", lease=lease, now=now
         )
         ctx.after_commit(AI_TURNS.labels(engine="builtin", outcome="handoff").inc)
-        notify_owner(
-            ctx, store, tenant, f"{event.from_number} asked us to stop texting. Please review the conversation."
+        alert_staff(
+            ctx,
+            store,
+            tenant,
+            f"{event.from_number} asked us to stop texting. Please review the conversation.",
+            conversation_id=conversation_id,
+            now=now,
+            open_for=alert_for,
         )
         return
     result = engine.respond(
@@ -128,6 +141,22 @@ def reply_to_caller(
         take_over_for_caller(
             ctx, store, conversation_id=conversation_id, reason=result.handoff_reason or "handoff", lease=lease, now=now
         )
-        notify_owner(ctx, store, tenant, f"{event.from_number} would like to talk to a person. Please take over.")
+        alert_staff(
+            ctx,
+            store,
+            tenant,
+            f"{event.from_number} would like to talk to a person.",
+            conversation_id=conversation_id,
+            now=now,
+            open_for=alert_for,
+        )
     elif result.urgent:
-        notify_owner(ctx, store, tenant, f"Urgent: {event.from_number} says: {event.body[:100]}")
+        alert_staff(
+            ctx,
+            store,
+            tenant,
+            f"Urgent: {event.from_number} says: {event.body[:100]}",
+            conversation_id=conversation_id,
+            now=now,
+            open_for=alert_for,
+        )
