@@ -206,6 +206,7 @@ EXEMPT: dict[str, str] = {
     "bill_plan_prices": "which Stripe price is which plan: no personal data",
     "rep_daily_tenant_stats": "per-tenant daily counts and sums: aggregates, no numbers or text",
     "rep_first_responses": "latencies keyed by message id: no numbers or text (the message goes at 13 months)",
+    "scheduler_runs": "one row per scheduled job (its last claimed period): bounded, no personal data",
 }
 
 
