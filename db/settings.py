@@ -112,7 +112,12 @@ class Settings(BaseModel):
     ai_timeout_seconds: float = Field(default=4.0, gt=0)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "console"] = "json"
+    # auto: readable console lines on a terminal (coloured), one JSON object per line otherwise.
+    log_format: Literal["auto", "json", "console"] = "auto"
+    # The common conventions for console colour: NO_COLOR (any value) turns it off, FORCE_COLOR (not "0") on even
+    # when the output is a pipe (`nmc up` sets it for its children when it is on a terminal).
+    no_color: str = ""
+    force_color: str = ""
 
     # Shared by every gunicorn/Dramatiq child so /metrics sums them all; empty = single-process registry.
     prometheus_multiproc_dir: str = ""

@@ -114,6 +114,11 @@ def up(ctx: click.Context, no_demo: bool, migrate: bool) -> None:
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.abspath(".run/metrics"))
     # prometheus_client writes its sample files there from the first import in every child: it must exist.
     os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+    # The children write into a pipe: on a terminal, tell them to render console lines in colour all the same.
+    if settings.log_format == "auto" and sys.stdout.isatty():
+        os.environ["LOG_FORMAT"] = "console"
+        if not settings.no_color:
+            os.environ.setdefault("FORCE_COLOR", "1")
     executable = [sys.executable, "-m", "ops"]
     # The commands registered beside this one (the root group's): a process is started only if its command exists.
     root = ctx.find_root().command
