@@ -123,7 +123,9 @@ class Settings(BaseModel):
     prometheus_multiproc_dir: str = ""
     backup_dir: str = ".run/backups"
     heartbeat_ttl_seconds: int = Field(default=30, ge=2, le=3600)
-    # Where the processes without an HTTP front serve /metrics (Prometheus scrape targets).
+    # Where each process serves /metrics (Prometheus scrape targets); the ingress's is its own bind, never the public
+    # webhook port.
+    ingress_metrics_bind: str = "127.0.0.1:9103"
     dispatcher_metrics_bind: str = "127.0.0.1:9101"
     scheduler_metrics_bind: str = "127.0.0.1:9102"
     worker_metrics_bind: str = "127.0.0.1:9191"

@@ -12,8 +12,8 @@ from ingress.errors import ApiError
 from ingress.metrics import REQUEST_LATENCY
 
 CORRELATION_HEADERS = ("X-Correlation-Id", "X-Request-Id")
-# Probed every few seconds by orchestrators and Prometheus: their access lines are DEBUG, not INFO.
-QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Probed every few seconds by orchestrators and load balancers: their access lines are DEBUG, not INFO.
+QUIET_PATHS = frozenset({"/healthz", "/readyz"})
 
 access_log = structlog.stdlib.get_logger("nmc.access")
 

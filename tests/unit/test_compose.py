@@ -16,7 +16,7 @@ from db.settings import SECRET_FIELDS, Settings, SettingsError
 from ops.cli import _register, cli
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_FILES = ("docker-compose.yml", "deploy/compose.observability.yml")
+COMPOSE_FILES = ("docker-compose.yml",)
 APP_IMAGE = "nevermisscall:local"
 # Read by docker compose itself or by the images, not by Settings.
 COMPOSE_ONLY = {"COMPOSE_PROFILES", "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
