@@ -15,9 +15,11 @@ registry.
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import threading
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -105,6 +107,13 @@ COMMIT_TO_HANDLER = Histogram(
     buckets=FIRST_SMS_BUCKETS,
 )
 
+BUILD_INFO = Gauge(
+    "nmc_build_info",
+    "Always 1; the labels say which release and Python this process runs.",
+    ["version", "python"],
+    multiprocess_mode="max",
+)
+
 ALL_METRICS: tuple[Any, ...] = (
     FIRST_SMS_LATENCY,
     WEBHOOKS,
@@ -123,7 +132,17 @@ ALL_METRICS: tuple[Any, ...] = (
     HANDLER_DURATION,
     INGRESS_REQUEST_LATENCY,
     COMMIT_TO_HANDLER,
+    BUILD_INFO,
 )
+
+
+def record_build_info() -> None:
+    """Set ``nmc_build_info`` (again after a switch to multiprocess mode, which drops every labelled sample)."""
+    try:
+        version = metadata.version("nevermisscall")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    BUILD_INFO.labels(version=version, python=platform.python_version()).set(1)
 
 
 def exported_names() -> set[str]:
@@ -182,6 +201,7 @@ def configure_multiprocess(settings: Settings, process_name: str) -> Path | None
                 metric._metrics.clear()
         else:
             metric._metric_init()
+    record_build_info()
     return path
 
 
@@ -247,3 +267,6 @@ def refresh_pipeline_gauges(session: Session, now: datetime | None = None) -> di
     OUTBOX_OLDEST_AGE.set(age)
     DLQ_SIZE.set(dlq)
     return {"outbox_pending": float(pending), "outbox_oldest_age_seconds": age, "dlq_size": float(dlq)}
+
+
+record_build_info()

@@ -140,3 +140,19 @@ class DeadLetter(Base):
     traceback: Mapped[str] = mapped_column(Text, nullable=False)
     dead_at: Mapped[datetime] = now_column()
     replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SchedulerRun(Base):
+    """Each scheduled job's last claimed period: the row that makes a job run once per period across every scheduler.
+
+    A scheduler claims a period by advancing ``period_start`` in the job's own transaction, so a job that fails or
+    whose process dies rolls its claim back with its work and runs again; one that commits never runs twice.
+    """
+
+    __tablename__ = "scheduler_runs"
+
+    job: Mapped[str] = mapped_column(Text, primary_key=True)
+    period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    runs: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("1"))
+    last_result: Mapped[str | None] = mapped_column(Text)

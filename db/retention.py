@@ -215,6 +215,7 @@ EXEMPT: dict[str, str] = {
     "rep_daily_tenant_stats": "per-tenant daily counts and sums: aggregates, no numbers or text",
     "conv_member_reads": "how far each member read a conversation: deleted with it (ON DELETE CASCADE)",
     "rep_first_responses": "latencies keyed by message id: no numbers or text (the message goes at 13 months)",
+    "scheduler_runs": "one row per scheduled job (its last claimed period): bounded, no personal data",
 }
 
 

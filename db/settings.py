@@ -54,8 +54,8 @@ class Settings(BaseModel):
     sandbox_threads: int = Field(default=32, ge=1, le=256)
     # Gap between the 201 and the first status callback, and between "sent" and the final status.
     sandbox_callback_delay_ms: int = Field(default=30, ge=0, le=60_000)
-    # The sandbox's Clerk stand-in signs with this RSA key so tokens survive restarts.
-    sandbox_key_path: str = ".run/sandbox-jwk.pem"
+    # The sandbox's Clerk stand-in signs with this RSA key so tokens survive restarts (empty: under DATA_DIR).
+    sandbox_key_path: str = ""
 
     stripe_webhook_secret: SecretStr = SecretStr("whsec_sandbox_change_me")
     stripe_tolerance_seconds: int = Field(default=300, ge=1)
@@ -120,13 +120,24 @@ class Settings(BaseModel):
     ai_timeout_seconds: float = Field(default=4.0, gt=0)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "console"] = "json"
+    # auto: readable console lines on a terminal (coloured), one JSON object per line otherwise.
+    log_format: Literal["auto", "json", "console"] = "auto"
+    # The common conventions for console colour: NO_COLOR (any value) turns it off, FORCE_COLOR (not "0") on even
+    # when the output is a pipe (`nmc up` sets it for its children when it is on a terminal).
+    no_color: str = ""
+    force_color: str = ""
 
     # Shared by every gunicorn/Dramatiq child so /metrics sums them all; empty = single-process registry.
     prometheus_multiproc_dir: str = ""
-    backup_dir: str = ".run/backups"
+    # Where files this system writes live: made absolute when the settings are read (a relative path names a folder
+    # of the working directory at start), so no later chdir or container working directory changes it.
+    data_dir: str = ".run"
+    # Empty: <DATA_DIR>/backups.
+    backup_dir: str = ""
     heartbeat_ttl_seconds: int = Field(default=30, ge=2, le=3600)
-    # Where the processes without an HTTP front serve /metrics (Prometheus scrape targets).
+    # Where each process serves /metrics (Prometheus scrape targets); the ingress's is its own bind, never the public
+    # webhook port.
+    ingress_metrics_bind: str = "127.0.0.1:9103"
     dispatcher_metrics_bind: str = "127.0.0.1:9101"
     scheduler_metrics_bind: str = "127.0.0.1:9102"
     worker_metrics_bind: str = "127.0.0.1:9191"
@@ -163,6 +174,17 @@ class Settings(BaseModel):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _absolute_paths(self) -> Settings:
+        data = os.path.abspath(self.data_dir)
+        # frozen model: set through __dict__, once, while validating
+        self.__dict__["data_dir"] = data
+        self.__dict__["backup_dir"] = os.path.abspath(self.backup_dir or os.path.join(data, "backups"))
+        self.__dict__["sandbox_key_path"] = os.path.abspath(
+            self.sandbox_key_path or os.path.join(data, "sandbox-jwk.pem")
+        )
+        return self
 
     @model_validator(mode="after")
     def _refuse_published_secrets_in_live_mode(self) -> Settings:

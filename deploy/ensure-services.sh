@@ -46,4 +46,16 @@ if ! redis_up; then
     exit 1
   }
 fi
+# promtool checks the Prometheus config and runs the alert rules' unit tests in `make test`: Debian's prometheus.
+if ! command -v promtool >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "installing promtool (Debian package prometheus)…"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus >/dev/null; } \
+      || { echo "could not install promtool: apt-get install prometheus" >&2; exit 1; }
+  else
+    echo "promtool is missing (the alert rules' tests need it): install Prometheus (Debian/Ubuntu: apt-get install prometheus)" >&2
+    exit 1
+  fi
+fi
 echo "postgres and redis are up"

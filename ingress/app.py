@@ -14,7 +14,6 @@ from db.engine import make_engine, make_session_factory
 from db.settings import Settings
 from ingress.api import register_api
 from ingress.errors import register_error_handlers
-from ingress.metrics import MetricsResource
 from ingress.middleware import BodyLimitMiddleware, CorrelationMiddleware
 from ingress.recording import WebhookRecorder
 from ingress.resources.calendar import register_calendar_webhooks
@@ -59,7 +58,6 @@ def create_app(settings: Settings, deps: IngressDeps | None = None) -> falcon.Ap
 
     app.add_route("/healthz", HealthResource())
     app.add_route("/readyz", ReadinessResource(deps.engine, deps.redis))
-    app.add_route("/metrics", MetricsResource(settings))
     register_webhooks(app, settings, deps)
 
     register_api(app, settings, deps)

@@ -1,4 +1,4 @@
-"""Cross-cutting request concerns: correlation id, body size limit, latency."""
+"""Cross-cutting request concerns: correlation id, body size limit, latency, the access log."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ from ingress.errors import ApiError
 from ingress.metrics import REQUEST_LATENCY
 
 CORRELATION_HEADERS = ("X-Correlation-Id", "X-Request-Id")
+# Probed every few seconds by orchestrators and load balancers: their access lines are DEBUG, not INFO.
+QUIET_PATHS = frozenset({"/healthz", "/readyz"})
+
+access_log = structlog.stdlib.get_logger("nmc.access")
 
 
 def _parse_uuid(value: str | None) -> uuid.UUID | None:
@@ -51,9 +55,11 @@ class CorrelationMiddleware:
         started = getattr(req.context, "started", None)
         if started is not None:
             status = resp.status_code if isinstance(resp.status_code, int) else 0
-            REQUEST_LATENCY.labels(req.uri_template or "unmatched", req.method, f"{status // 100}xx").observe(
-                time.perf_counter() - started
-            )
+            seconds = time.perf_counter() - started
+            REQUEST_LATENCY.labels(req.uri_template or "unmatched", req.method, f"{status // 100}xx").observe(seconds)
+            # The path only (a query string may carry a token); the logging pipeline masks any number in it.
+            log = access_log.debug if req.path in QUIET_PATHS else access_log.info
+            log("request", method=req.method, path=req.path, status=status, duration_ms=round(seconds * 1000, 1))
 
 
 class BodyLimitMiddleware:

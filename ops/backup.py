@@ -118,7 +118,12 @@ class BackupInfo:
 
 def backup_dir(settings: Settings) -> Path:
     path = Path(settings.backup_dir)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BackupError(
+            f"cannot write backups to {path}: {error.strerror} (set BACKUP_DIR or DATA_DIR to a writable directory)"
+        ) from None
     return path
 
 

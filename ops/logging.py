@@ -1,4 +1,10 @@
-"""Structured logs: one JSON object per line from every process, with the event's ids and no raw PII.
+"""Structured logs: readable console lines on a terminal, one JSON object per line otherwise, with the event's ids
+and no raw PII.
+
+``LOG_FORMAT`` decides (structlog's convention): ``auto`` (the default) renders coloured console lines when the
+output is a terminal and JSON when it is not (a container, a file, a log shipper); ``console`` and ``json`` force
+one. Console lines leave out fields that are empty; JSON lines always carry the correlation fields (null when
+unbound) so queries can filter on them.
 
 ``configure_logging(settings, process_name)`` is called once at process start (and again in each forked child, so
 the pid is right). It routes both structlog and the standard library (gunicorn, Dramatiq, SQLAlchemy, alembic)
@@ -118,18 +124,45 @@ def shared_processors(process_name: str) -> list[Processor]:
     ]
 
 
+def _is_terminal(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def chosen_format(settings: Settings, stream: Any) -> str:
+    """``json`` or ``console``: what LOG_FORMAT asks for, ``auto`` deciding by whether ``stream`` is a terminal."""
+    if settings.log_format != "auto":
+        return settings.log_format
+    return "console" if _is_terminal(stream) else "json"
+
+
+def wants_colour(settings: Settings, stream: Any) -> bool:
+    if settings.no_color:
+        return False
+    if settings.force_color and settings.force_color != "0":
+        return True
+    return _is_terminal(stream)
+
+
+def _drop_empty(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    return {key: value for key, value in event_dict.items() if value is not None}
+
+
 def configure_logging(settings: Settings, process_name: str, *, stream: Any = None) -> None:
     """Configure structlog and stdlib logging for this process (idempotent; call again after fork)."""
     level = getattr(logging, settings.log_level)
+    stream = stream if stream is not None else sys.stderr
     renderer: Processor
-    if settings.log_format == "json":
+    if chosen_format(settings, stream) == "json":
         renderer = structlog.processors.JSONRenderer(sort_keys=False)
+        fields: Processor = _ensure_correlation_fields
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        renderer = structlog.dev.ConsoleRenderer(colors=wants_colour(settings, stream))
+        fields = _drop_empty
     final: list[Processor] = [
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
-        _ensure_correlation_fields,
+        fields,
         mask_pii,
         renderer,
     ]
@@ -145,7 +178,7 @@ def configure_logging(settings: Settings, process_name: str, *, stream: Any = No
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final],
     )
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     for existing in list(root.handlers):

@@ -5,9 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
 from db.heap import freeze_startup_heap
+
+
+class PipelineLogger(glogging.Logger):
+    """gunicorn's own lines (booting, workers exiting, timeouts) go through the process's logging pipeline, so they
+    are JSON or console lines like every other, instead of gunicorn's plain text on its own handler."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in list(log.handlers):
+                if getattr(handler, "_gunicorn", False):
+                    log.removeHandler(handler)
+            log.propagate = True
 
 
 class _GunicornApp(BaseApplication):
@@ -48,7 +62,9 @@ def serve(
         "timeout": timeout,
         "graceful_timeout": 10,
         "keepalive": 5,
+        # The ingress writes its own access line (status, duration, numbers masked); gunicorn's would not mask.
         "accesslog": None,
+        "logger_class": PipelineLogger,
         # Gunicorn (>= 25.1) otherwise listens on ONE control socket per user ($XDG_RUNTIME_DIR or ~/.gunicorn
         # /gunicorn.ctl): the ingress and the sandbox would share it, and whoever can reach it can resize or stop
         # the other's workers. Nothing here uses `gunicornc`; signals do what it would.

@@ -1,7 +1,11 @@
 """The scheduler for periodic work (hold expiry, lease expiry, provider polling, gauges, retention).
 
-Each job runs in its own transaction under a transaction-scoped advisory lock, so any number of schedulers can
-run and a job never runs twice at once; a failing job is logged and retried at its next tick.
+Time is cut into periods of each job's interval, aligned on the epoch (a daily job's period is the UTC day). A job
+runs at most once per period across every scheduler and every restart: in the job's own transaction the scheduler
+claims the period by advancing the job's row in ``scheduler_runs`` (``INSERT … ON CONFLICT … WHERE period_start <
+excluded.period_start``), so Postgres decides who runs. A job that fails, or whose process dies, rolls its claim back
+with its work and is tried again; one that commits is never run again in that period. A transaction-scoped advisory
+lock taken first keeps a second scheduler from queueing behind a long job (it looks again a few seconds later).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +26,23 @@ from domain.events.envelope import utcnow
 logger = logging.getLogger("nmc.scheduler")
 
 JobFunc = Callable[[Session, datetime], object]
+
+# How soon a scheduler looks again at a job another scheduler is running, and at one that failed.
+BUSY_RETRY_SECONDS = 5.0
+FAILED_RETRY_SECONDS = 60.0
+
+CLAIM_PERIOD = text(
+    "INSERT INTO scheduler_runs (job, period_start, started_at) VALUES (:job, :period, :now) "
+    "ON CONFLICT (job) DO UPDATE SET period_start = excluded.period_start, started_at = excluded.started_at, "
+    "runs = scheduler_runs.runs + 1, last_result = NULL "
+    "WHERE scheduler_runs.period_start < excluded.period_start "
+    "RETURNING runs"
+)
+RECORD_RESULT = text("UPDATE scheduler_runs SET last_result = :result WHERE job = :job")
+TRY_JOB_LOCK = text("SELECT pg_try_advisory_xact_lock(:k)")
+
+ALREADY_RAN = "skipped: already ran this period"
+RUNNING_ELSEWHERE = "skipped: running elsewhere"
 
 
 @dataclass
@@ -34,6 +55,14 @@ class Job:
     @property
     def lock_key(self) -> int:
         return zlib.crc32(f"nmc.job.{self.name}".encode())
+
+    def period_start(self, now: datetime) -> datetime:
+        epoch = now.timestamp()
+        return datetime.fromtimestamp(epoch - epoch % self.every_seconds, tz=UTC)
+
+    def seconds_left_in_period(self, now: datetime) -> float:
+        end = self.period_start(now) + timedelta(seconds=self.every_seconds)
+        return max(0.0, (end - now).total_seconds())
 
 
 class Scheduler:
@@ -48,20 +77,32 @@ class Scheduler:
         for job in self.jobs:
             if time.monotonic() < job.next_run:
                 continue
-            job.next_run = time.monotonic() + job.every_seconds
-            results[job.name] = self.run_job(job)
+            result, look_again_in = self._attempt(job)
+            job.next_run = time.monotonic() + look_again_in
+            results[job.name] = result
         return results
 
     def run_job(self, job: Job) -> object:
+        """Run ``job`` now unless its current period was already claimed; returns its result or why it did not run."""
+        return self._attempt(job)[0]
+
+    def _attempt(self, job: Job) -> tuple[object, float]:
+        now = self._clock()
         try:
             with self._sessions() as session, session.begin():
-                locked = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": job.lock_key}).scalar()
-                if not locked:
-                    return "skipped: running elsewhere"
-                return job.func(session, self._clock())
+                if not session.execute(TRY_JOB_LOCK, {"k": job.lock_key}).scalar():
+                    return RUNNING_ELSEWHERE, min(job.every_seconds, BUSY_RETRY_SECONDS)
+                claimed = session.execute(
+                    CLAIM_PERIOD, {"job": job.name, "period": job.period_start(now), "now": now}
+                ).first()
+                if claimed is None:
+                    return ALREADY_RAN, job.seconds_left_in_period(now)
+                result = job.func(session, now)
+                session.execute(RECORD_RESULT, {"job": job.name, "result": str(result)[:500]})
         except Exception as error:
             logger.exception("job %s failed: %s", job.name, error)
-            return f"error: {error}"
+            return f"error: {error}", min(job.every_seconds, FAILED_RETRY_SECONDS)
+        return result, job.seconds_left_in_period(now)
 
     def run(self, *, on_tick: Callable[[], None] | None = None) -> None:
         logger.info("scheduler started with jobs %s", [job.name for job in self.jobs])

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 from domain.events.catalog import FeatureGatesChanged, MembershipRemoved, TenantCreated
 from domain.events.sink import EventSink, sink_or_root
 from domain.identity.models import FeatureGates, Membership, PhoneNumber, Plan, Tenant, User
+from domain.phones import to_e164
 
 Role = Literal["OWNER", "TECH"]
 ROLES: tuple[Role, ...] = ("OWNER", "TECH")
@@ -42,14 +42,11 @@ class Conflict(IdentityError):
 
 
 def normalise_e164(value: str) -> str:
-    """Parse a phone number (US default region) and return it in E.164, or raise IdentityError."""
-    try:
-        parsed = phonenumbers.parse(value, "US")
-    except phonenumbers.NumberParseException:
-        raise IdentityError(f"{value!r} is not a phone number") from None
-    if not phonenumbers.is_possible_number(parsed):
-        raise IdentityError(f"{value!r} is not a possible phone number")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    """A phone number someone typed (US default region) in E.164, or IdentityError saying it is not one."""
+    e164 = to_e164(value)
+    if e164 is None:
+        raise IdentityError(f"{value!r} is not a phone number")
+    return e164
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from domain.conversations.messaging import MAX_BODY_CHARS
 from domain.events.catalog import CallMissed, MessageReceived, MessageStatusReported
+from domain.phones import to_e164
 from ingress.errors import malformed
 from ingress.metrics import count_webhook
-from ingress.phones import to_e164
 from ingress.recording import Delivery, Route, WebhookRecorder
 from ingress.verification import FormParams, TwilioVerifier, scrub, twilio_signature
 

@@ -41,6 +41,7 @@ from ops.bench.e2e_support import (
     describe_ms,
     histogram_png,
     postgres_backends,
+    require_plotting,
     sample_cpu,
     seed_tenants,
 )
@@ -789,6 +790,7 @@ def command(
 ) -> None:
     """Missed call → first SMS and caller text → AI reply through the real stack: P50/P95/P99, throughput, CPU per
     process and where the time goes; a Markdown + JSON report and a histogram under bench/results/."""
+    require_plotting()
     settings = get_settings(ctx)
     options = Options(
         tenants=tenants,

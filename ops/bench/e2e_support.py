@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import click
 from sqlalchemy import Connection, text
 
 from domain.catalog.demo import DEMO_CATALOG
@@ -272,6 +273,17 @@ def describe_ms(samples_ms: Sequence[float]) -> dict[str, float]:
 
 
 # --- histogram -------------------------------------------------------------------------------------------------
+
+
+PLOTS_HINT = "nmc bench e2e draws its histogram with matplotlib: pip install -c constraints.txt -e '.[plots]'"
+
+
+def require_plotting() -> None:
+    """Fail in one line, before minutes of benchmarking, when the optional ``plots`` extra is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise click.ClickException(PLOTS_HINT)
 
 
 def histogram_png(

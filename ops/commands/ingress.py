@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from typing import Any
+
 import click
 
 from ops.context import get_settings
@@ -15,7 +18,7 @@ from ops.runtime import ArbiterHeartbeat, configure_process
 @click.option("--threads", "-t", type=click.IntRange(1, 256), default=None, help="Default: INGRESS_THREADS.")
 @click.pass_context
 def ingress(ctx: click.Context, bind: str | None, workers: int | None, threads: int | None) -> None:
-    """Serve the webhooks, health, readiness and metrics routes until stopped."""
+    """Serve the webhooks, API, health and readiness routes until stopped (and /metrics on INGRESS_METRICS_BIND)."""
     from db.metrics import mark_process_dead
     from ingress.app import create_app
     from ops.serve import serve
@@ -26,7 +29,16 @@ def ingress(ctx: click.Context, bind: str | None, workers: int | None, threads: 
     threads = threads or settings.ingress_threads
     # Every thread may hold a database connection; the pool is sized from the thread count actually served.
     settings = settings.model_copy(update={"ingress_threads": threads})
-    heartbeat = ArbiterHeartbeat(configure_process(settings, "ingress"))
+    if not settings.prometheus_multiproc_dir:
+        # The arbiter serves /metrics as the sum of its workers' sample files: it needs a directory for them.
+        settings = settings.model_copy(update={"prometheus_multiproc_dir": tempfile.mkdtemp(prefix="nmc-metrics-")})
+    hooks = configure_process(settings, "ingress")
+    heartbeat = ArbiterHeartbeat(hooks)
+
+    def when_ready(server: Any) -> None:
+        hooks.serve_metrics(settings.ingress_metrics_bind)  # its own bind: never the public webhook port
+        heartbeat.when_ready(server)
+
     serve(
         lambda: create_app(settings),
         bind=bind or settings.ingress_bind,
@@ -36,6 +48,6 @@ def ingress(ctx: click.Context, bind: str | None, workers: int | None, threads: 
         log_level=settings.log_level,
         # A dead worker's live gauges must not be summed forever by the multiprocess collector.
         child_exit=lambda server, worker: mark_process_dead(settings, "ingress", worker.pid),
-        when_ready=heartbeat.when_ready,
+        when_ready=when_ready,
         on_exit=heartbeat.on_exit,
     )

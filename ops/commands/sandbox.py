@@ -12,6 +12,7 @@ from ops.context import get_settings
 @click.pass_context
 def sandbox(ctx: click.Context, bind: str | None) -> None:
     """Serve the sandbox that the twilio SDK, Clerk JWKS clients and Stripe tests talk to."""
+    from ops.logging import configure_logging
     from ops.preflight import require_free_address
     from ops.sandbox import create_sandbox_app, refuse_live_mode
     from ops.serve import serve
@@ -19,6 +20,7 @@ def sandbox(ctx: click.Context, bind: str | None) -> None:
     settings = get_settings(ctx)
     # Here, in the parent, so the refusal is one line and not a gunicorn worker that fails to boot.
     refuse_live_mode(settings)
+    configure_logging(settings, "sandbox")
     require_free_address(bind or settings.sandbox_bind)
     # ONE worker: messages, faults and the block list live in this process's memory.
     serve(

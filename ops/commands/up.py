@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import click
@@ -21,18 +20,10 @@ from db.settings import Settings
 from ops.context import get_settings
 from ops.preflight import require_free_address, require_services
 from ops.stack import die_with_parent
+from ops.supervision import Child, Supervisor
 
 PROCESS_ORDER = ("sandbox", "ingress", "dispatcher", "worker", "scheduler")
 COLORS = {"sandbox": 35, "ingress": 36, "dispatcher": 33, "worker": 32, "scheduler": 34, "demo": 37}
-
-
-@dataclass
-class Child:
-    name: str
-    argv: list[str]
-    process: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-    started_at: float = field(default=0.0)
 
 
 def _pump(name: str, stream: object, lock: threading.Lock) -> None:
@@ -124,6 +115,11 @@ def up(ctx: click.Context, no_demo: bool, migrate: bool) -> None:
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.abspath(".run/metrics"))
     # prometheus_client writes its sample files there from the first import in every child: it must exist.
     os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+    # The children write into a pipe: on a terminal, tell them to render console lines in colour all the same.
+    if settings.log_format == "auto" and sys.stdout.isatty():
+        os.environ["LOG_FORMAT"] = "console"
+        if not settings.no_color:
+            os.environ.setdefault("FORCE_COLOR", "1")
     executable = [sys.executable, "-m", "ops"]
     # The commands registered beside this one (the root group's): a process is started only if its command exists.
     root = ctx.find_root().command
@@ -155,17 +151,9 @@ def up(ctx: click.Context, no_demo: bool, migrate: bool) -> None:
             _start(demo, lock)
     elif not stop.is_set():
         click.echo("the system did not become ready within 60 s; see the log lines above", err=True)
+    supervisor = Supervisor(children, lambda child: _start(child, lock), say=lambda line: click.echo(line, err=True))
     while not stop.wait(0.5):
-        for child in children:
-            assert child.process is not None
-            if child.process.poll() is not None:
-                code = child.process.returncode
-                child.restarts += 1
-                delay = min(30, 2**child.restarts)
-                click.echo(f"{child.name} exited with {code}; restarting in {delay} s", err=True)
-                if stop.wait(delay):
-                    break
-                _start(child, lock)
+        supervisor.check()
     click.echo("stopping…", err=True)
     for child in reversed(children):
         if child.process and child.process.poll() is None:

@@ -178,6 +178,34 @@ def test_google_rate_limits_are_retried_then_reported(
         assert len(shadow(session, calendar_id)) == 1
 
 
+def test_rate_limited_calls_wait_what_the_provider_asked_for_within_the_cap(
+    settings: Settings, google: GoogleCalendarServer, jobber: JobberServer
+) -> None:
+    waits: list[float] = []
+    configured = settings.model_copy(
+        update={
+            "google_calendar_api_base_url": google.url,
+            "google_calendar_access_token": SecretStr(google.token),
+            "jobber_api_base_url": jobber.url,
+            "jobber_access_token": SecretStr(jobber.token),
+        }
+    )
+    clients = build_calendar_clients(configured, max_retries=3, max_wait_seconds=10.0, sleep=waits.append)
+    google.busy["cal-1"] = []
+    google.fail_next(429, retry_after="3")  # Retry-After in seconds
+    google.fail_next(403, reason="rateLimitExceeded")  # no Retry-After: exponential, 2 s then 4 s
+    google.fail_next(429, retry_after="120")  # more than the cap
+    assert clients.google.free_busy("cal-1", NOW, NOW + timedelta(days=1), TZ) == []
+    assert waits == [3.0, 4.0, 10.0]
+
+    waits.clear()
+    for _ in range(4):
+        google.fail_next(429, retry_after="0")
+    with pytest.raises(CalendarRateLimited):
+        clients.google.free_busy("cal-1", NOW, NOW + timedelta(days=1), TZ)
+    assert waits == [0.0, 0.0, 0.0]  # three retries, then the fourth refusal is reported
+
+
 def test_google_unknown_calendar_is_an_error(
     sessions: sessionmaker[Session], clients: CalendarClients, resource: Any
 ) -> None:

@@ -16,7 +16,7 @@ from db.settings import SECRET_FIELDS, Settings, SettingsError
 from ops.cli import _register, cli
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_FILES = ("docker-compose.yml", "deploy/compose.observability.yml")
+COMPOSE_FILES = ("docker-compose.yml",)
 APP_IMAGE = "nevermisscall:local"
 # Read by docker compose itself or by the images, not by Settings.
 COMPOSE_ONLY = {"COMPOSE_PROFILES", "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
@@ -192,3 +192,55 @@ def test_the_sandbox_values_of_env_example_make_a_working_sandbox_configuration(
         settings = Settings.from_env(_app_environment(dotenv, service))
         assert not settings.live_mode
         assert settings.clerk_jwks_url == "http://sandbox:8010/.well-known/jwks.json"
+
+
+def test_each_app_service_s_health_url_is_its_own_process_s_bind() -> None:
+    """The image's HEALTHCHECK asks HEALTH_URL: it must be the port this service's process serves."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "HEALTHCHECK" in dockerfile
+    default = re.search(r"ENV HEALTH_URL=(\S+)", dockerfile)
+    assert default is not None
+    services = _app_services()
+    for name, service in services.items():
+        process = service["command"][0]
+        if process in {"sandbox", "migrate"}:
+            continue
+        environment = service["environment"]
+        url = environment.get("HEALTH_URL", default.group(1))
+        port = url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1]
+        if process == "ingress":
+            assert f"0.0.0.0:{port}" in service["command"], name
+        else:
+            assert environment[f"{process.upper()}_METRICS_BIND"].endswith(f":{port}"), name
+
+
+def test_the_image_installs_dependencies_before_copying_the_sources_and_writes_under_an_absolute_data_dir() -> None:
+    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
+    first_source = next(index for index, line in enumerate(lines) if line.startswith("COPY ingress"))
+    dependencies = next(index for index, line in enumerate(lines) if "-r /tmp/requirements.txt" in line)
+    assert dependencies < first_source
+    assert any("--no-deps" in line for line in lines[first_source:])
+    data_dir = re.search(r"DATA_DIR=(\S+)", "\n".join(lines))
+    assert data_dir is not None
+    assert data_dir.group(1).startswith("/")
+    assert any(line.startswith("USER ") and line != "USER root" for line in lines)
+
+
+def test_backups_and_keys_default_to_absolute_paths_under_data_dir(tmp_path: Path) -> None:
+    settings = Settings.from_env({"DATA_DIR": str(tmp_path / "data")})
+    assert settings.backup_dir == str(tmp_path / "data" / "backups")
+    assert settings.sandbox_key_path == str(tmp_path / "data" / "sandbox-jwk.pem")
+    relative = Settings.from_env({"BACKUP_DIR": "some/backups"})
+    assert Path(relative.backup_dir).is_absolute()
+
+
+def test_an_unwritable_backup_dir_is_one_line_not_a_traceback() -> None:
+    from click.testing import CliRunner
+
+    from ops.commands.backup import backup
+
+    settings = Settings.from_env({"BACKUP_DIR": "/proc/nmc-backups"})
+    outcome = CliRunner().invoke(backup, [], obj=settings)
+    assert outcome.exit_code == 1
+    assert outcome.output.startswith("Error: cannot write backups to /proc/nmc-backups: ")
+    assert outcome.output.count("\n") == 1

@@ -1,5 +1,6 @@
-"""The Grafana dashboard, Prometheus config and alert rules: valid, tested with promtool when it is installed,
-and every metric they name is one the code actually exports."""
+"""The Grafana dashboard, Prometheus config, alert rules and Alertmanager route: valid and tested with promtool
+(`make test` installs it: deploy/ensure-services.sh), and every metric they name is one the code declares (a live
+scrape of a running process checks the same names: tests/acceptance/test_metrics_live.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import dramatiq.middleware.prometheus as dramatiq_prometheus
-import pytest
 import yaml
 
 from db import metrics
@@ -31,14 +30,6 @@ REQUIRED_ALERTS = {
 }
 STANDARD = {"up"}
 PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "offset", "bool"}
-
-
-def _dramatiq_metrics() -> set[str]:
-    source = Path(dramatiq_prometheus.__file__).read_text()
-    names: set[str] = set()
-    for base in re.findall(r'prom\.\w+\(\s*"(dramatiq_\w+)"', source):
-        names.update({base, f"{base}_bucket", f"{base}_sum", f"{base}_count"})
-    return names
 
 
 def _rules() -> list[dict[str, Any]]:
@@ -74,13 +65,13 @@ def test_metric_name_extraction() -> None:
 
 
 def test_every_metric_named_by_a_rule_or_panel_is_exported() -> None:
-    known = metrics.exported_names() | _dramatiq_metrics() | STANDARD
+    known = metrics.exported_names() | STANDARD
     exprs = [rule["expr"] for rule in _rules()] + _dashboard_exprs()
     used = set().union(*(metric_names(expr) for expr in exprs))
     assert used - known == set()
     # The core ones really are used, so the check above is not vacuous.
     assert {"nmc_first_sms_latency_seconds_bucket", "nmc_outbox_oldest_age_seconds", "nmc_dlq_size", "up"} <= used
-    assert "dramatiq_messages_total" in used
+    assert {"nmc_ingress_request_seconds_bucket", "nmc_build_info"} <= used
 
 
 def test_recording_rules_used_are_defined() -> None:
@@ -129,6 +120,7 @@ def test_dashboard_has_the_required_panels() -> None:
         "throughput",
         "webhook outcomes",
         "provider errors",
+        "ingress latency",
     ):
         assert needed in titles
     ids = [panel["id"] for panel in dashboard["panels"]]
@@ -147,30 +139,47 @@ def test_grafana_provisioning_and_compose_snippet_agree() -> None:
     assert datasource["datasources"][0]["uid"] == "prometheus"
     provider = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/nmc.yml").read_text())
     dashboards_path = provider["providers"][0]["options"]["path"]
-    compose = yaml.safe_load((DEPLOY / "compose.observability.yml").read_text())
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     grafana_volumes = compose["services"]["grafana"]["volumes"]
     assert f"./deploy/grafana/dashboards:{dashboards_path}:ro" in grafana_volumes
     assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana_volumes
     assert "./deploy/prometheus:/etc/prometheus:ro" in compose["services"]["prometheus"]["volumes"]
 
 
-PROMTOOL = shutil.which("promtool")
+def test_prometheus_sends_alerts_to_the_alertmanager_compose_runs() -> None:
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    targets = [t for am in config["alerting"]["alertmanagers"] for c in am["static_configs"] for t in c["targets"]]
+    assert targets == ["alertmanager:9093"]
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    assert "./deploy/alertmanager:/etc/alertmanager:ro" in compose["alertmanager"]["volumes"]
+    assert all(port.startswith("127.0.0.1:") for port in compose["alertmanager"]["ports"])
+    routes = yaml.safe_load((DEPLOY / "alertmanager" / "alertmanager.yml").read_text())
+    receivers = {receiver["name"]: receiver for receiver in routes["receivers"]}
+    assert routes["route"]["receiver"] in receivers
+    assert all(route["receiver"] in receivers for route in routes["route"]["routes"])
+    # The one receiver is pointed by a file the operator writes, never by a URL committed here.
+    assert receivers["operators"]["webhook_configs"][0]["url_file"] == "/etc/alertmanager/webhook-url"
+    ingress_job = next(job for job in config["scrape_configs"] if job["job_name"] == "nmc-ingress")
+    assert ingress_job["static_configs"][0]["targets"] == ["ingress:9103"]  # the metrics bind, not the public port
 
 
-@pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (apt-get install prometheus)")
+def _promtool() -> str:
+    found = shutil.which("promtool")
+    assert found, "promtool is missing: apt-get install prometheus (deploy/ensure-services.sh does it for make test)"
+    return found
+
+
 def test_promtool_accepts_config_and_rules() -> None:
-    assert PROMTOOL is not None
+    promtool = _promtool()
     for args in (["check", "rules", "alerts.yml"], ["check", "config", "prometheus.yml"]):
-        result = subprocess.run([PROMTOOL, *args], cwd=PROMETHEUS, capture_output=True, text=True, timeout=60)
+        result = subprocess.run([promtool, *args], cwd=PROMETHEUS, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.skipif(PROMTOOL is None, reason="promtool is not installed (apt-get install prometheus)")
 def test_alerts_fire_on_synthetic_series() -> None:
     """promtool's rule unit tests: burn-rate, lag, DLQ, forged and down alerts fire (and stay quiet when healthy)."""
-    assert PROMTOOL is not None
     result = subprocess.run(
-        [PROMTOOL, "test", "rules", "alerts_test.yml"], cwd=PROMETHEUS, capture_output=True, text=True, timeout=60
+        [_promtool(), "test", "rules", "alerts_test.yml"], cwd=PROMETHEUS, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout

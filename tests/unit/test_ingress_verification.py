@@ -13,8 +13,8 @@ import pytest
 import stripe
 from twilio.request_validator import RequestValidator
 
+from domain.phones import to_e164
 from ingress.errors import ApiError
-from ingress.phones import to_e164
 from ingress.verification import FormParams, StripeVerifier, TwilioVerifier
 
 TOKEN = "unit-test-auth-token-0000000000"

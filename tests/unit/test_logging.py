@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -143,3 +144,75 @@ def test_phone_numbers_in_every_common_format_are_masked_in_free_text(text: str,
 )
 def test_ids_times_durations_amounts_and_ports_are_left_alone(text: str) -> None:
     assert mask_text(text) == text
+
+
+def _configured(environ: dict[str, str], stream: object) -> None:
+    configure_logging(Settings.from_env({"LOG_LEVEL": "INFO", **environ}), "ingress", stream=stream)
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    saved_level, saved_handlers = root.level, list(root.handlers)
+    yield
+    structlog.reset_defaults()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in saved_handlers:
+        root.addHandler(handler)
+    root.setLevel(saved_level)
+
+
+def test_auto_writes_json_into_a_pipe_and_coloured_console_lines_on_a_terminal(restore_logging: None) -> None:
+    piped = io.StringIO()
+    _configured({}, piped)
+    get_logger("nmc.test").info("to a pipe", caller="+13105551212")
+    assert json.loads(piped.getvalue())["caller"] == "+1310***1212"
+
+    controller, terminal_fd = os.openpty()
+    with os.fdopen(terminal_fd, "w") as terminal:
+        _configured({}, terminal)
+        get_logger("nmc.test").info("to a terminal", caller="+13105551212")
+        terminal.flush()
+        written = os.read(controller, 65536).decode()
+    os.close(controller)
+    assert "\x1b[" in written  # ANSI colour
+    assert "to a terminal" in written
+    assert "+1310***1212" in written
+    assert not written.lstrip().startswith("{")
+
+
+def test_console_lines_leave_out_empty_fields_and_colour_follows_no_color_and_force_color(
+    restore_logging: None,
+) -> None:
+    plain = io.StringIO()
+    _configured({"LOG_FORMAT": "console"}, plain)
+    get_logger("nmc.test").info("booked", slot="09:00", tenant_id=None)
+    line = plain.getvalue()
+    assert "booked" in line
+    assert "slot=09:00" in line
+    assert "None" not in line
+    assert "tenant_id" not in line
+    assert "correlation_id" not in line
+    assert "\x1b[" not in line  # not a terminal, not forced
+
+    forced = io.StringIO()
+    _configured({"LOG_FORMAT": "console", "FORCE_COLOR": "1"}, forced)
+    get_logger("nmc.test").info("booked")
+    assert "\x1b[" in forced.getvalue()
+
+    refused = io.StringIO()
+    _configured({"LOG_FORMAT": "console", "FORCE_COLOR": "1", "NO_COLOR": "1"}, refused)
+    get_logger("nmc.test").info("booked")
+    assert "\x1b[" not in refused.getvalue()
+
+
+def test_log_format_json_wins_on_a_terminal_too(restore_logging: None) -> None:
+    controller, terminal_fd = os.openpty()
+    with os.fdopen(terminal_fd, "w") as terminal:
+        _configured({"LOG_FORMAT": "json"}, terminal)
+        get_logger("nmc.test").info("forced json")
+        terminal.flush()
+        written = os.read(controller, 65536).decode()
+    os.close(controller)
+    assert json.loads(written)["event"] == "forced json"

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import httpx
+import tenacity
 
 from db.settings import Settings
 from domain.scheduling.errors import CalendarUnavailable
@@ -55,24 +56,33 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 class _Retrying:
-    """Bounded retry of rate-limited calls, sleeping what the provider asked for (capped)."""
+    """Bounded in-process retry (tenacity) of rate-limited calls, sleeping what the provider asked for (capped).
+
+    Only the provider's "slow down" is retried here, within one sync; anything longer-lived is the durable retry of
+    the calendar poll, which Postgres keeps.
+    """
 
     def __init__(self, max_retries: int, max_wait_seconds: float, sleep: Callable[[float], None]) -> None:
-        self.max_retries = max_retries
-        self.max_wait_seconds = max_wait_seconds
-        self.sleep = sleep
+        self._policy = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(CalendarRateLimited),
+            stop=tenacity.stop_after_attempt(max_retries + 1),
+            wait=self._asked_for(max_wait_seconds),
+            sleep=sleep,
+            reraise=True,
+        )
+
+    @staticmethod
+    def _asked_for(max_wait_seconds: float) -> Callable[[tenacity.RetryCallState], float]:
+        def wait(state: tenacity.RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            asked = error.retry_after if isinstance(error, CalendarRateLimited) else None
+            return min(asked if asked is not None else 2.0**state.attempt_number, max_wait_seconds)
+
+        return wait
 
     def run(self, call: Callable[[], Any]) -> Any:
-        attempt = 0
-        while True:
-            try:
-                return call()
-            except CalendarRateLimited as error:
-                if attempt >= self.max_retries:
-                    raise
-                attempt += 1
-                wait = error.retry_after if error.retry_after is not None else 2.0**attempt
-                self.sleep(min(wait, self.max_wait_seconds))
+        # A copy per call: a Retrying carries the state of the call it runs, and the clients are shared by threads.
+        return self._policy.copy()(call)
 
 
 def _whole_local_days(start: datetime, end: datetime, zone: ZoneInfo) -> bool:

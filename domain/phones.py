@@ -1,4 +1,5 @@
-"""E.164 normalization of the numbers providers send, with ``phonenumbers`` (never by hand)."""
+"""The one E.164 normaliser, with ``phonenumbers`` (never by hand): for the numbers providers send (ingress) and
+the numbers people type (identity: tenants, invitations)."""
 
 from __future__ import annotations
 
