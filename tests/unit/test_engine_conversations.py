@@ -13,8 +13,8 @@ import pytest
 
 from db.settings import Settings
 from domain.conversations.engine import make_engine
+from domain.conversations.engine.eval.fake import Business, Chat
 from domain.conversations.engine.ports import HoldAttempt, TurnResult
-from tests.support.memory_tools import Business, Chat
 
 NY = ZoneInfo("America/New_York")
 THU_10AM = datetime(2025, 3, 6, 10, 0, tzinfo=NY).astimezone(UTC)
