@@ -84,8 +84,24 @@ def reply_to_caller(
         return  # a person has it: the AI stays silent
     lease = timedelta(minutes=settings.human_lease_minutes)
     if kind == "unclear_opt_out":
+        # One short acknowledgement, then silence: the takeover names it as the last automated message.
+        ack = queue_outbound(
+            ctx,
+            store,
+            conversation_id=conversation_id,
+            to_number=event.from_number,
+            from_number=tenant.number,
+            body=f"Understood. We won't text you again unless you write to us. - {tenant.name}",
+            purpose="ai_reply",
+        )
         take_over_for_caller(
-            ctx, store, conversation_id=conversation_id, reason="caller asked us to stop", lease=lease, now=now
+            ctx,
+            store,
+            conversation_id=conversation_id,
+            reason="caller asked us to stop",
+            lease=lease,
+            now=now,
+            acknowledgement=ack,
         )
         ctx.after_commit(AI_TURNS.labels(engine="builtin", outcome="handoff").inc)
         notify_owner(
@@ -114,8 +130,9 @@ def reply_to_caller(
     store.save_engine_state(conversation_id, result.state)
     outcome = "guard_blocked" if result.guard_blocked else "fallback" if result.fallback_reason else "replied"
     ctx.after_commit(AI_TURNS.labels(engine=result.engine, outcome="handoff" if result.handoff else outcome).inc)
+    reply_id = None
     if result.reply:
-        queue_outbound(
+        reply_id = queue_outbound(
             ctx,
             store,
             conversation_id=conversation_id,
@@ -125,8 +142,15 @@ def reply_to_caller(
             purpose="ai_reply",
         )
     if result.handoff:
+        # The reply announcing the handoff is the last automated message: the takeover lets that one through only.
         take_over_for_caller(
-            ctx, store, conversation_id=conversation_id, reason=result.handoff_reason or "handoff", lease=lease, now=now
+            ctx,
+            store,
+            conversation_id=conversation_id,
+            reason=result.handoff_reason or "handoff",
+            lease=lease,
+            now=now,
+            acknowledgement=reply_id,
         )
         notify_owner(ctx, store, tenant, f"{event.from_number} would like to talk to a person. Please take over.")
     elif result.urgent:
