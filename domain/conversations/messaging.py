@@ -47,9 +47,11 @@ def fit_to_segments(body: str, budget: int) -> str:
     if kept:
         return kept
     words = body.split()
-    while words and count_segments(" ".join(words) + "…").count > budget:
+    # The ellipsis in GSM-7 when the body is: "…" alone would make the whole message UCS-2.
+    ellipsis = "..." if count_segments(body).encoding == "GSM-7" else "…"
+    while words and count_segments(" ".join(words) + ellipsis).count > budget:
         words.pop()
-    return " ".join(words) + "…"
+    return " ".join(words) + ellipsis
 
 
 # Forward-only delivery order: a late or duplicated callback can never move a message backwards.

@@ -55,6 +55,8 @@ class Conversation(Base):
     state: Mapped[str] = mapped_column(Text, nullable=False, server_default="open")
     human_lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     human_user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # The acknowledgement queued with the caller's own takeover: the one automated message the sender still sends.
+    handoff_ack_message_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     engine_state: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
     opened_at: Mapped[datetime] = now_column()
     updated_at: Mapped[datetime] = now_column()

@@ -100,8 +100,16 @@ class ConversationStore(Protocol):
         """The caller's live conversation, opened if there is none, and held until the transaction ends."""
         ...
 
-    def hand_to_human(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, expires: datetime) -> None:
-        """The caller asked for a person: an open conversation goes to ``human`` until ``expires``."""
+    def hand_to_human(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        expires: datetime,
+        acknowledgement: uuid.UUID | None = None,
+    ) -> None:
+        """The caller asked for a person: an open conversation goes to ``human`` until ``expires``;
+        ``acknowledgement`` is the message telling the caller so, which the sender may still send."""
         ...
 
     def take_over(
@@ -129,6 +137,10 @@ class ConversationStore(Protocol):
 
     def state_for_send(self, conversation_id: uuid.UUID) -> str:
         """The state, share-locked: a takeover committing now waits for the send, or the send sees it."""
+        ...
+
+    def acknowledges_takeover(self, conversation_id: uuid.UUID, message_id: uuid.UUID) -> bool:
+        """Whether ``message_id`` is the acknowledgement queued with the conversation's takeover."""
         ...
 
     def engine_state(self, conversation_id: uuid.UUID) -> dict[str, Any]: ...
@@ -224,7 +236,8 @@ _STATEMENTS: dict[str, str] = {
         f"SELECT id, state FROM conv_conversations WHERE tenant_id = :tenant AND caller = :caller AND {LIVE} FOR UPDATE"
     ),
     "hand_to_human": (
-        "UPDATE conv_conversations SET state = 'human', human_lease_expires_at = :expires, updated_at = now()"
+        "UPDATE conv_conversations SET state = 'human', human_lease_expires_at = :expires,"
+        " handoff_ack_message_id = :ack, updated_at = now()"
         " WHERE id = :id AND tenant_id = :tenant AND state = 'open'"
     ),
     "take_over": (
@@ -261,6 +274,9 @@ _STATEMENTS: dict[str, str] = {
         " RETURNING id, tenant_id"
     ),
     "state_for_send": "SELECT state FROM conv_conversations WHERE id = :id FOR SHARE",
+    "acknowledges_takeover": (
+        "SELECT handoff_ack_message_id IS NOT DISTINCT FROM :message FROM conv_conversations WHERE id = :id"
+    ),
     "engine_state": "SELECT engine_state FROM conv_conversations WHERE id = :id",
     "save_engine_state": (
         "UPDATE conv_conversations SET engine_state = CAST(:state AS jsonb), updated_at = now() WHERE id = :id"
@@ -449,8 +465,15 @@ class PostgresConversationStore:
         row = self._run("lock_live_conversation", tenant=tenant_id, caller=caller).one()
         return Opened(row.id, row.state, opened=False)
 
-    def hand_to_human(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, expires: datetime) -> None:
-        self._run("hand_to_human", expires=expires, id=conversation_id, tenant=tenant_id)
+    def hand_to_human(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        expires: datetime,
+        acknowledgement: uuid.UUID | None = None,
+    ) -> None:
+        self._run("hand_to_human", expires=expires, ack=acknowledgement, id=conversation_id, tenant=tenant_id)
 
     def take_over(
         self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, user_id: uuid.UUID | None, expires: datetime
@@ -481,6 +504,9 @@ class PostgresConversationStore:
 
     def state_for_send(self, conversation_id: uuid.UUID) -> str:
         return str(self._run("state_for_send", id=conversation_id).scalar_one())
+
+    def acknowledges_takeover(self, conversation_id: uuid.UUID, message_id: uuid.UUID) -> bool:
+        return bool(self._run("acknowledges_takeover", id=conversation_id, message=message_id).scalar_one())
 
     def engine_state(self, conversation_id: uuid.UUID) -> dict[str, Any]:
         state = self._run("engine_state", id=conversation_id).scalar_one()

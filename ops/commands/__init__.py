@@ -6,6 +6,7 @@ from ops.commands.chaos import chaos
 from ops.commands.compliance import campaign
 from ops.commands.demo import demo
 from ops.commands.dlq import dlq
+from ops.commands.eval import eval_group
 from ops.commands.events import events
 from ops.commands.ingress import ingress
 from ops.commands.member import member
@@ -28,6 +29,7 @@ ALL = [
     demo,
     dispatcher,
     dlq,
+    eval_group,
     events,
     ingress,
     migrate,

@@ -29,6 +29,7 @@ TENANT = "+13105550123"
 # Commands that legitimately succeed (or wait) with Postgres and Redis down, and why.
 EXEMPT = {
     "events": "prints the Event Catalog from code; it touches no database",
+    "eval": "runs the scripted caller conversations against an in-memory calendar; it touches no database",
     # The sandbox is the fake phone network: it uses neither Postgres nor Redis. Its failure to start (a bound
     # port) is checked in one line by test_sandbox_on_a_busy_port_fails_in_one_line.
     "sandbox": "the local phone network needs neither Postgres nor Redis",

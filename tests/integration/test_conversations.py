@@ -200,3 +200,30 @@ def test_the_owner_hears_of_a_missed_call_and_of_a_caller_who_wants_a_person(sys
         == f"{code}: {phone} would like to talk to a person.\nReply {code} TAKE to take over, HELP for commands."
     )
     assert system.row("SELECT state FROM conv_conversations WHERE caller = :c", c=phone).state == "human"
+
+
+def test_asking_for_a_person_gets_exactly_one_acknowledgement_and_nothing_automated_after_it(system: System) -> None:
+    phone = caller()
+    system.inbound(phone, "can I talk to a person")
+    system.drain()
+    conversation = system.row(
+        "SELECT id, state, handoff_ack_message_id FROM conv_conversations WHERE caller = :c", c=phone
+    )
+    assert conversation.state == "human"
+    (ack,) = system.sent_to(phone)
+    assert "someone will reach out" in ack["body"]
+    # The caller keeps texting: the AI stays quiet, and a reply queued for it by anything automated is blocked.
+    system.inbound(phone, "hello??")
+    system.drain()
+    assert system.sent_to(phone) == [ack]
+    with system.sessions() as session:
+        outbound = session.execute(
+            text(
+                "SELECT id, purpose, status FROM conv_messages WHERE conversation_id = :id AND direction = 'out'"
+                " ORDER BY created_at"
+            ),
+            {"id": conversation.id},
+        ).all()
+    assert [(row.id, row.purpose, row.status) for row in outbound] == [
+        (conversation.handoff_ack_message_id, "ai_reply", "queued")
+    ]

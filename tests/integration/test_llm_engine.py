@@ -14,10 +14,10 @@ import pytest
 from db.settings import Settings
 from domain.conversations.engine import make_engine
 from domain.conversations.engine.builtin import BuiltinEngine
+from domain.conversations.engine.eval.fake import Business, Chat
 from domain.conversations.engine.guard import SAFE_REPLY, GuardedEngine
 from domain.conversations.engine.llm import LLMEngine
 from tests.support.fake_llm import FakeLLM, last_tool_result, running_fake_llm, say, tool_call
-from tests.support.memory_tools import Business, Chat
 
 NY = ZoneInfo("America/New_York")
 THU_10AM = datetime(2025, 3, 6, 10, 0, tzinfo=NY).astimezone(UTC)

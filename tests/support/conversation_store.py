@@ -44,6 +44,7 @@ class StoredConversation:
     state: str = "open"
     human_user_id: uuid.UUID | None = None
     human_lease_expires_at: datetime | None = None
+    handoff_ack_message_id: uuid.UUID | None = None
     engine_state: dict[str, Any] = field(default_factory=dict)
 
 
@@ -123,10 +124,18 @@ class MemoryConversationStore:
         self.conversations[row.id] = row
         return Opened(row.id, "open", opened=True)
 
-    def hand_to_human(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, expires: datetime) -> None:
+    def hand_to_human(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        expires: datetime,
+        acknowledgement: uuid.UUID | None = None,
+    ) -> None:
         row = self._conversation(tenant_id, conversation_id)
         if row is not None and row.state == "open":
             row.state, row.human_lease_expires_at = "human", expires
+            row.handoff_ack_message_id = acknowledgement
 
     def take_over(
         self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, user_id: uuid.UUID | None, expires: datetime
@@ -179,6 +188,9 @@ class MemoryConversationStore:
 
     def state_for_send(self, conversation_id: uuid.UUID) -> str:
         return self.conversations[conversation_id].state
+
+    def acknowledges_takeover(self, conversation_id: uuid.UUID, message_id: uuid.UUID) -> bool:
+        return self.conversations[conversation_id].handoff_ack_message_id == message_id
 
     def engine_state(self, conversation_id: uuid.UUID) -> dict[str, Any]:
         return dict(self.conversations[conversation_id].engine_state)

@@ -128,8 +128,13 @@ def test_an_unclear_stop_goes_to_a_person_with_one_review_task_however_often_it_
     assert conversation.state == "human"
     assert conversation.human_lease_expires_at == NOW + timedelta(minutes=Settings().human_lease_minutes)
     assert [takeover.requested_by for takeover in ctx.of(HumanTakeoverRequested)] == ["caller"]
-    assert purposes(store) == ["notification"]
+    # One acknowledgement to the caller, named by the takeover as the last automated message; the owner is told.
+    assert purposes(store) == ["ai_reply", "notification"]
+    ack = store.outbound()[0]
+    assert "won't text you again" in (ack.body or "")
+    assert store.acknowledges_takeover(conversation.id, ack.id)
     reply(store, text("please stop texting me"), engine=engine)
+    assert purposes(store) == ["ai_reply", "notification"]
     assert [(task.kind, task.conversation_id) for task in store.tasks] == [("review_opt_out", conversation.id)]
     assert engine.turns == []
 

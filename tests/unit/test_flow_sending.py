@@ -135,3 +135,21 @@ def test_a_final_opted_out_failure_marks_the_message_failed_and_records_the_opt_
     assert (row.status, row.error_code) == ("failed", 21610)
     assert keywords.provider_opt_outs == [(CALLER, str(event.message_id))]
     assert ctx.events == []
+
+
+def test_the_takeovers_own_acknowledgement_goes_out_and_no_other_automated_message_does() -> None:
+    store, sms = MemoryConversationStore(), Sms()
+    earlier = queued(store)  # queued before the takeover, not yet sent
+    conversation = store.open_or_get(tenant_id=TENANT, caller=CALLER)
+    ack = queued(store)
+    store.hand_to_human(
+        tenant_id=TENANT,
+        conversation_id=conversation.id,
+        expires=NOW + timedelta(minutes=30),
+        acknowledgement=ack.message_id,
+    )
+    later = queued(store, purpose="first_response")
+    for event in (earlier, ack, later):
+        send(store, event, sms=sms)
+    assert [store.messages[e.message_id].status for e in (earlier, ack, later)] == ["blocked", "queued", "blocked"]
+    assert len(sms.sent) == 1

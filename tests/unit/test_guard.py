@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from domain.conversations.engine.eval.fake import Business
 from domain.conversations.engine.guard import SAFE_REPLY, GuardedEngine, check
 from domain.conversations.engine.ports import (
     BookingTools,
@@ -17,7 +18,6 @@ from domain.conversations.engine.ports import (
     Turn,
     TurnResult,
 )
-from tests.support.memory_tools import Business
 
 NY = ZoneInfo("America/New_York")
 NOW = datetime(2025, 3, 6, 10, 0, tzinfo=NY).astimezone(UTC)  # Thursday

@@ -7,6 +7,7 @@ from a tool call made in the same turn, so the guard never has to stop this engi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,8 @@ from zoneinfo import ZoneInfo
 from domain.conversations.engine.dates import find_clock, find_weekday, parse_when
 from domain.conversations.engine.formatting import join_options, money, slot_from_json, slot_label, slot_to_json
 from domain.conversations.engine.intents import Signals, read
+from domain.conversations.engine.matching import kinds_in, service_kind, words
+from domain.conversations.engine.matching import rank as rank_services
 from domain.conversations.engine.ports import (
     BookingTools,
     HandoffReason,
@@ -154,7 +157,7 @@ class _TurnRun:
         if self.stage == "handed_off":
             self.go("idle")  # the conversation came back to the AI
 
-        pref = parse_when(signals.text, self.now, self.tz)
+        pref = self.time_wish(signals)
         if signals.urgent:
             self.urgent = True
             self.state["urgent"] = True
@@ -164,7 +167,7 @@ class _TurnRun:
             else:
                 self.reply.add("So sorry to hear that! We're closed right now, but I've flagged this as urgent.")
             if pref is None:
-                pref = SlotPreference(earliest=self.now, asap=True)
+                pref = SlotPreference(earliest=self.now, asap=True)  # an emergency wants the soonest
 
         if self.handle_appointment(signals, pref):
             return self.finish()
@@ -188,6 +191,18 @@ class _TurnRun:
         return self.finish()
 
     # -- pieces ---------------------------------------------------------------------------------------------------
+
+    def time_wish(self, signals: Signals) -> SlotPreference | None:
+        """When the caller would like to be seen, if this text says so. After a list of times, "the 2nd" picks the
+        second time, not the 2nd of the month (unless the text is clearly a date); the wish is remembered so a
+        change of service keeps it."""
+        text = signals.text
+        if self.stage in ("offered", "held") and signals.choice is not None and not _CLEAR_DATE.search(text):
+            text = _ORDINAL_DAY.sub(" ", text)
+        pref = parse_when(text, self.now, self.tz)
+        if pref is not None:
+            self.state["wish"] = _pref_to_json(pref)
+        return pref
 
     def handle_appointment(self, signals: Signals, pref: SlotPreference | None) -> bool:
         """Cancel and reschedule of an existing appointment; True when the turn is fully answered."""
@@ -251,15 +266,11 @@ class _TurnRun:
             self.reply.add(f"We're closed right now. Our hours are {hours}, but I can still set up a visit by text.")
 
     def resolve_service(self, signals: Signals) -> tuple[bool, bool]:
-        """(the service changed this turn, a clarifying question was asked)."""
+        """(the service changed this turn, a question was asked)."""
         current = self.service()
         if self.stage in ("clarify", "ask_service"):
             candidates = self.state.get("candidates") or []
-            chosen: dict[str, str] | None = None
-            if signals.choice is not None and -len(candidates) <= signals.choice < len(candidates):
-                chosen = candidates[signals.choice]
-            elif len(candidates) == 1 and signals.yes and self.stage == "clarify":
-                chosen = candidates[0]
+            chosen = _answer_to_choice(signals, candidates, yes_means_first=self.stage == "clarify")
             if chosen is not None:
                 self.state["service"] = chosen
                 self.state.pop("candidates", None)
@@ -270,20 +281,23 @@ class _TurnRun:
                 return False, True
         if _only_reply_words(signals):
             return False, False
-        matched = self.tools.match_services(signals.text)
-        if self.stage == "clarify":
-            # An answer to "X or Y?" only has to tell the two apart, so a weak match to just one of them decides.
-            ids = {candidate["id"] for candidate in self.state.get("candidates") or []}
-            among = [option for option in matched if str(option.id) in ids]
-            if len(among) == 1 or (len(among) > 1 and among[0].confidence - among[1].confidence >= MARGIN):
-                self.set_service(among[0])
-                self.state.pop("candidates", None)
-                return True, False
-        options = [option for option in matched if option.confidence >= PLAUSIBLE]
+        changing = bool(_CHANGE.search(signals.text))
+        if self.stage in ("offered", "held") and not changing and self.answers_booking(signals):
+            # While times are offered or a hold waits, a short reply is a choice or a confirmation, never a new
+            # service request ("9am is good, it's the kitchen sink" keeps the faucet repair).
+            return False, False
+        catalog = self.tools.list_services()
+        reading = rank_services(signals.text, catalog, self.tools.match_services(signals.text))
+        if reading.not_offered:
+            self.not_offered(catalog)
+            return False, True
+        options = [option for option in reading.options if option.confidence >= PLAUSIBLE]
         if not options:
             return False, False
         top = options[0]
-        close = [option for option in options[1:] if option.confidence >= top.confidence - MARGIN]
+        close = [option for option in options[1:] if option.confidence > top.confidence - MARGIN]
+        if current is not None and self.stage in ("offered", "held") and not changing and top.confidence < 0.9:
+            return False, False  # a weak match mid-booking does not switch the service
         if top.confidence >= CONFIDENT and not close:
             self.state["quote"] = {"id": str(top.id)}
             if current is None or current["id"] != str(top.id):
@@ -303,6 +317,30 @@ class _TurnRun:
         else:
             self.reply.add(f"Just to check, is that for {pair[0].name}?")
         return False, True
+
+    def answers_booking(self, signals: Signals) -> bool:
+        """The text picks an offered time, confirms, refuses or asks for another time."""
+        return (
+            self.pick(signals) is not None
+            or signals.yes
+            or signals.no
+            or signals.reject
+            or signals.choice is not None
+            or find_clock(signals.text) is not None
+        )
+
+    def not_offered(self, catalog: list[ServiceOption]) -> None:
+        """A job this business does not do: say so plainly, say what it does, never offer an unrelated item."""
+        listed = catalog[:4]
+        self.state["candidates"] = [{"id": str(option.id), "name": option.name} for option in listed]
+        for key in ("offered", "hold", "service"):
+            self.state.pop(key, None)
+        self.go("ask_service")
+        names = join_options([option.name for option in listed])
+        self.reply.add(
+            f"Sorry, we don't do that at {self.turn.business_name}. We do {names}. "
+            "Can I help with one of those, or would you like someone to call you?"
+        )
 
     def ask_service(self, lead: str) -> None:
         listed = self.tools.list_services()[:4]
@@ -347,8 +385,10 @@ class _TurnRun:
                 self.reply.add("No problem! What day or time works better for you?")
                 self.go("ask_time")
                 return True
-            if signals.yes and pref is None:
-                self.reply.add("Great! Which one works for you: the 1st, 2nd or 3rd?")
+            offered = self.offered()
+            if signals.yes and pref is None and offered:
+                # "ok", "sure", 👍 after several times: take the first and confirm it back, never ask again.
+                self.hold(offered[0])
                 return True
         elif stage == "held":
             hold = self.state.get("hold") or {}
@@ -366,7 +406,7 @@ class _TurnRun:
                 return True
         elif stage == "offer_booking":
             if signals.yes:
-                return self.offer(pref or SlotPreference(earliest=self.now, asap=True))
+                return self.offer(pref or SlotPreference(earliest=self.now))
             if signals.no:
                 self.reply.add("No problem! Just text us whenever you'd like to book.")
                 self.go("idle")
@@ -447,6 +487,8 @@ class _TurnRun:
         service = self.service()
         pending = _pref_from_json(self.state.pop("pending_pref", None), self.now)
         pref = pref or pending
+        if pref is None and changed:
+            pref = _pref_from_json(self.state.get("wish"), self.now)  # a new service keeps the time wish given
         wants_time = (
             pref is not None
             or signals.book
@@ -466,7 +508,7 @@ class _TurnRun:
             self.go("offer_booking")
             return
         if wants_time:
-            self.offer(pref or SlotPreference(earliest=self.now, asap=True))
+            self.offer(pref or SlotPreference(earliest=self.now))
 
     def quoted_only(self, signals: Signals, pref: SlotPreference | None) -> bool:
         """The caller asked what it costs, not when it can be done: answer and offer to find a time."""
@@ -476,11 +518,13 @@ class _TurnRun:
         service = self.service()
         if service is None:
             return False
-        slots = self.tools.find_slots(UUID(service["id"]), pref, 3)
+        # Asked for the earliest: the one earliest time, to confirm; otherwise a few to choose from.
+        limit = 1 if pref.asap else 3
+        slots = self.tools.find_slots(UUID(service["id"]), pref, limit)
         lead = "The soonest I have is" if pref.asap else "I have"
         if not slots and not pref.asap:
             # Nothing in the window asked for (a closed day, a full morning): the soonest after it, not a dead end.
-            slots = self.tools.find_slots(UUID(service["id"]), SlotPreference(earliest=pref.earliest, asap=True), 3)
+            slots = self.tools.find_slots(UUID(service["id"]), SlotPreference(earliest=pref.earliest, asap=True), limit)
             if slots:
                 self.reply.add("Sorry, nothing's open then.")
                 lead = "The soonest after that is"
@@ -494,7 +538,8 @@ class _TurnRun:
         self.go("offered")
         labels = [self.label(slot) for slot in slots]
         if len(slots) == 1:
-            self.reply.add(f"I have {labels[0]} open{self.for_service(service)}. Does that work?")
+            opener = "The soonest I have is" if pref.asap else "I have"
+            self.reply.add(f"{opener} {labels[0]}{self.for_service(service)}. Does that work?")
         else:
             self.reply.add(f"{lead} {join_options(labels)}{self.for_service(service)}. Which works best?")
         return True
@@ -532,6 +577,39 @@ _REPLY_WORDS = {
     "great", "perfect", "sounds", "good", "cool", "fine", "is", "it", "for", "me", "go", "ahead", "do", "book",
     "thank", "you", "lol", "!", "?", "alright", "thing", "confirm", "none", "of", "those", "work", "neither",
 }  # fmt: skip
+
+
+_CHANGE = re.compile(r"\b(?:actually|instead|make it|change (?:it|that)|switch|rather|wait|not the|i meant|i mean)\b")
+_ORDINAL_DAY = re.compile(r"\bthe (?:\d{1,2})(?:st|nd|rd|th)\b|\b\d(?:st|nd|rd|th)\b")
+_CLEAR_DATE = re.compile(
+    r"\b\d{1,2}(?:st|nd|rd|th)? of\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d|\d/\d"
+)
+
+
+def _answer_to_choice(
+    signals: Signals, candidates: list[dict[str, str]], *, yes_means_first: bool
+) -> dict[str, str] | None:
+    """Which of the options the engine just listed the caller's text picks: by position ("the first", "2"), by a
+    word of its name that the others lack ("the repair one"), or by the kind of job ("fix it", "a new one")."""
+    if not candidates or signals.no:
+        return None
+    if signals.choice is not None and -len(candidates) <= signals.choice < len(candidates):
+        return candidates[signals.choice]
+    if len(candidates) == 1 and signals.yes and yes_means_first:
+        return candidates[0]
+    said = set(words(signals.text))
+    names = [
+        set(words(candidate["name"].replace("-", " "))) | set(words(candidate["name"])) for candidate in candidates
+    ]
+    shared = set.intersection(*names) if len(names) > 1 else set()
+    by_word = [c for c, name in zip(candidates, names, strict=True) if (name - shared) & said]
+    if len(by_word) == 1:
+        return by_word[0]
+    kinds = kinds_in(words(signals.text))
+    by_kind = [c for c in candidates if service_kind(c["name"]) in kinds]
+    if len(by_kind) == 1:
+        return by_kind[0]
+    return None
 
 
 def _only_reply_words(signals: Signals) -> bool:

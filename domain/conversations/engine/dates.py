@@ -47,6 +47,7 @@ _NEXT_WEEK = re.compile(r"\bnext week\b")
 _THIS_WEEK = re.compile(r"\b(?:this week|later this week)\b")
 _WEEKEND = re.compile(r"\b(?:(next|this) )?(?:weekend|wknd)\b")
 _WEEKDAY_RE = re.compile(rf"\b(?:(next|this|on|coming) )?({_WEEKDAY})\b")
+_WEEKDAY_OR = re.compile(rf"\b({_WEEKDAY}) (?:or|and|/) ({_WEEKDAY})\b")
 _NUMERIC_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})\b")
 _MONTH_DATE = re.compile(rf"\b({_MONTH})\.? (\d{{1,2}})(?:st|nd|rd|th)?\b")
 _ORDINAL_DAY = re.compile(r"\bthe (\d{1,2})(?:st|nd|rd|th)\b")
@@ -149,6 +150,12 @@ def _explicit_day(text: str, today: date) -> tuple[date | None, tuple[date, date
         day = _resolve_month_day(MONTHS[match.group(1)], int(match.group(2)), today)
         if day:
             return day, None, False
+    if match := _WEEKDAY_OR.search(text):
+        # "monday or tuesday": both days, the nearer first.
+        first = today + timedelta(days=(WEEKDAYS[match.group(1)] - today.weekday()) % 7)
+        second = first + timedelta(days=(WEEKDAYS[match.group(2)] - first.weekday()) % 7)
+        if second > first:
+            return None, (first, second + timedelta(days=1)), False
     if match := _WEEKDAY_RE.search(text):
         qualifier, name = match.groups()
         ahead = (WEEKDAYS[name] - today.weekday()) % 7
@@ -191,10 +198,33 @@ def _resolve_month_day(month: int, day: int, today: date) -> date | None:
     return None
 
 
+# When the problem started is not when the caller wants us: "since this morning", "for two days", "came on today".
+_ONSET = re.compile(
+    r"\b(?:since|ever since)\s+(?:this |last |yesterday|today|[a-z]+day\b|\d)[^,.!?;]*"
+    r"|\bfor (?:the )?(?:past |last )?(?:\d+|a|an|one|two|three|four|five|a few|a couple(?: of)?|several) "
+    r"(?:hours?|days?|weeks?|months?)\b"
+    r"|\b(?:came on|started|began|happened|broke|stopped working|went out|been \w+ing)\s+"
+    r"(?:this (?:morning|afternoon|evening)|last night|yesterday|today|earlier(?: today)?)\b"
+    r"|\b(?:this morning|last night|yesterday|earlier today) (?:it )?(?:started|began|broke|came on|went out)\b"
+)
+# Negated bounds say the opposite bound: "not before 10" is "after 10", "no later than 3" is "before 3".
+_NEGATED = (
+    (re.compile(r"\b(?:not|no) (?:before|earlier than)\b"), "after"),
+    (re.compile(r"\b(?:not|no) (?:after|later than)\b"), "before"),
+)
+
+
+def without_onset(text: str) -> str:
+    text = _ONSET.sub(" ", text)
+    for pattern, replacement in _NEGATED:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def parse_when(text: str, now: datetime, tz: str) -> SlotPreference | None:
     """The caller's timing wish in ``text`` (lowercase SMS words), or None when the text names no time at all."""
     zone = ZoneInfo(tz)
-    text = text.lower()
+    text = without_onset(text.lower())
     local_now = now.astimezone(zone)
     today = local_now.date()
     asap = bool(_ASAP.search(text))

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from domain.conversations.engine.dates import MONTHS, WEEKDAYS
+from domain.conversations.engine.gsm import plain
 from domain.conversations.engine.ports import (
     AppointmentFound,
     BookingAttempt,
@@ -213,7 +214,10 @@ class GuardedEngine:
         results = tuple(recorder.results)
         if result.reply is None:
             return replace(result, results=results)
-        verdict = check(result.reply, results, turn.timezone, turn.now)
+        # Every engine's text (a model's above all) leaves in GSM-7 unless it really needs Unicode.
+        reply = plain(result.reply)
+        result = replace(result, reply=reply)
+        verdict = check(reply, results, turn.timezone, turn.now)
         if verdict.ok:
             return replace(result, results=results)
         return replace(result, reply=self.safe_reply, results=results, guard_blocked=True, guard_reason=verdict.reason)

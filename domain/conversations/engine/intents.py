@@ -23,7 +23,8 @@ _WORD_FIXES: dict[str, str] = {
 _YES = re.compile(
     r"^(?:yes|yeah|yep|sure|ok|alright|all right|sounds good|sounds great|perfect|great|please do|do it|"
     r"book it|book me|lock it in|go ahead|confirm|correct|that works|works for me|works|absolutely|definitely|"
-    r"yes please|ok thanks|for sure|of course|that is right|right|good|fine|cool)\b"
+    r"yes please|ok thanks|for sure|of course|that is right|right|good|fine|cool|that one|that time|that day|"
+    r"thats fine|that is fine|thats good|that is good|thats perfect|si|claro|vale|dale|de acuerdo|esta bien)\b"
 )
 _NO = re.compile(r"^(?:no|not really|no thanks|never mind|nevermind|not now|dont|do not)\b")
 _STOP = re.compile(
@@ -33,7 +34,8 @@ _STOP = re.compile(
 _HANDOFF = re.compile(
     r"\b(?:(?:talk|speak|chat) (?:to|with) (?:a |an |the |someone|somebody|your )?(?:real |actual |live )?"
     r"(?:person|human|someone|somebody|owner|manager|tech|technician|rep|representative|agent|people|guy|lady|"
-    r"plumber|staff)|(?:real|actual|live) (?:person|human)|human being|a human|representative|operator|"
+    r"plumber|staff|mechanic|stylist|receptionist|office|electrician|tech)|(?:real|actual|live) (?:person|human)|"
+    r"human being|a human|representative|operator|someone real|somebody real|"
     r"call me|give me a call|have someone call|can someone call|not a bot|are you a bot|are you a robot)\b"
 )
 _URGENT = re.compile(

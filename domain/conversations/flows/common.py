@@ -109,10 +109,15 @@ def take_over_for_caller(
     reason: str,
     lease: timedelta,
     now: datetime,
+    acknowledgement: uuid.UUID | None = None,
 ) -> None:
+    """The conversation goes to a human; ``acknowledgement`` (queued just before, in the same transaction) is the
+    one automated message the sender still lets through, so the caller hears why the AI went quiet."""
     assert ctx.tenant_id is not None
     expires = now + lease
-    store.hand_to_human(tenant_id=ctx.tenant_id, conversation_id=conversation_id, expires=expires)
+    store.hand_to_human(
+        tenant_id=ctx.tenant_id, conversation_id=conversation_id, expires=expires, acknowledgement=acknowledgement
+    )
     ctx.emit(
         HumanTakeoverRequested(
             conversation_id=conversation_id,

@@ -91,8 +91,24 @@ def reply_to_caller(
     lease = timedelta(minutes=settings.human_lease_minutes)
     alert_for = timedelta(hours=settings.staff_alert_hours)
     if kind == "unclear_opt_out":
+        # One short acknowledgement, then silence: the takeover names it as the last automated message.
+        ack = queue_outbound(
+            ctx,
+            store,
+            conversation_id=conversation_id,
+            to_number=event.from_number,
+            from_number=tenant.number,
+            body=f"Understood. We won't text you again unless you write to us. - {tenant.name}",
+            purpose="ai_reply",
+        )
         take_over_for_caller(
-            ctx, store, conversation_id=conversation_id, reason="caller asked us to stop", lease=lease, now=now
+            ctx,
+            store,
+            conversation_id=conversation_id,
+            reason="caller asked us to stop",
+            lease=lease,
+            now=now,
+            acknowledgement=ack,
         )
         ctx.after_commit(AI_TURNS.labels(engine="builtin", outcome="handoff").inc)
         alert_staff(
@@ -127,8 +143,9 @@ def reply_to_caller(
     store.save_engine_state(conversation_id, result.state)
     outcome = "guard_blocked" if result.guard_blocked else "fallback" if result.fallback_reason else "replied"
     ctx.after_commit(AI_TURNS.labels(engine=result.engine, outcome="handoff" if result.handoff else outcome).inc)
+    reply_id = None
     if result.reply:
-        queue_outbound(
+        reply_id = queue_outbound(
             ctx,
             store,
             conversation_id=conversation_id,
@@ -138,8 +155,15 @@ def reply_to_caller(
             purpose="ai_reply",
         )
     if result.handoff:
+        # The reply announcing the handoff is the last automated message: the takeover lets that one through only.
         take_over_for_caller(
-            ctx, store, conversation_id=conversation_id, reason=result.handoff_reason or "handoff", lease=lease, now=now
+            ctx,
+            store,
+            conversation_id=conversation_id,
+            reason=result.handoff_reason or "handoff",
+            lease=lease,
+            now=now,
+            acknowledgement=reply_id,
         )
         alert_staff(
             ctx,

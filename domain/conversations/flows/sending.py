@@ -34,7 +34,12 @@ def send_message(
     state = None
     if event.conversation_id is not None:
         state = store.state_for_send(event.conversation_id)
-    if state == "human" and message.purpose in AUTOMATED_PURPOSES:
+    if (
+        state == "human"
+        and message.purpose in AUTOMATED_PURPOSES
+        and not (event.conversation_id is not None and store.acknowledges_takeover(event.conversation_id, message.id))
+    ):
+        # The lease is airtight: nothing automated reaches the caller but the takeover's own acknowledgement.
         _block(ctx, store, message.id, event.conversation_id, {"allowed": False, "reason": "human_takeover"})
         return
     decision = gate.check(

@@ -1,5 +1,8 @@
 """An in-memory implementation of the engine's BookingTools port, realistic enough to hold engines to account.
 
+The one fake of the port: the evaluation suite (``nmc eval conversations``) drives engines against it, and so do the
+engine's unit tests.
+
 A :class:`Business` owns the catalog, resources, working hours, holds and appointments; :meth:`Business.tools_for`
 gives the port as one caller sees it at one moment. Holds expire after the TTL, an expired hold never blocks anyone,
 two holds or appointments never overlap on one resource, and a taken slot comes back with open alternatives.
@@ -12,6 +15,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -20,11 +24,13 @@ from rapidfuzz.distance import DamerauLevenshtein
 from domain.conversations.engine.ports import (
     AppointmentInfo,
     BookingResult,
+    ConversationEngine,
     HoldInfo,
     HoldResult,
     ServiceOption,
     SlotOption,
     SlotPreference,
+    Turn,
     TurnResult,
 )
 
@@ -88,7 +94,8 @@ def demo_services() -> list[Service]:
 
 
 class Business:
-    """One tenant's calendar: Mon-Fri 8:00-17:00 and Sat 9:00-13:00 local, hourly slots, two technicians."""
+    """One tenant's calendar: by default Mon-Fri 8:00-17:00 and Sat 9:00-13:00 local, hourly slots, two
+    technicians; ``hours`` maps a weekday (0 = Monday) to its (opening, closing) hour."""
 
     def __init__(
         self,
@@ -96,16 +103,41 @@ class Business:
         services: list[Service] | None = None,
         resources: int = 2,
         hold_ttl: timedelta = timedelta(minutes=15),
+        hours: dict[int, tuple[int, int]] | None = None,
     ) -> None:
         self.tz = tz
         self.zone = ZoneInfo(tz)
         self.services = services if services is not None else demo_services()
         self.resources = [uuid.UUID(int=index + 1) for index in range(resources)]
         self.hold_ttl = hold_ttl
-        self.hours: dict[int, tuple[int, int]] = dict.fromkeys(range(5), (8, 17)) | {5: (9, 13)}
+        self.hours: dict[int, tuple[int, int]] = (
+            dict(hours) if hours is not None else dict.fromkeys(range(5), (8, 17)) | {5: (9, 13)}
+        )
         self.holds: dict[UUID, Hold] = {}
         self.appointments: dict[UUID, Appointment] = {}
         self.calls: list[str] = []
+
+    def hours_text(self) -> str:
+        """``Mon-Fri 8:00 AM-5:00 PM and Sat 9:00 AM-1:00 PM``: runs of weekdays with the same opening hours."""
+        names = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+        runs: list[tuple[int, int, tuple[int, int]]] = []
+        for day in range(7):
+            opening = self.hours.get(day)
+            if opening is None:
+                continue
+            if runs and runs[-1][1] == day - 1 and runs[-1][2] == opening:
+                runs[-1] = (runs[-1][0], day, opening)
+            else:
+                runs.append((day, day, opening))
+
+        def hour(value: int) -> str:
+            return f"{value % 12 or 12}:00 {'AM' if value < 12 else 'PM'}"
+
+        parts = [
+            (names[first] if first == last else f"{names[first]}-{names[last]}") + f" {hour(o)}-{hour(c)}"
+            for first, last, (o, c) in runs
+        ]
+        return " and ".join([", ".join(parts[:-1]), parts[-1]]) if len(parts) > 1 else "".join(parts)
 
     def tools_for(self, caller: str, now: datetime) -> MemoryBookingTools:
         return MemoryBookingTools(self, caller, now)
@@ -155,7 +187,9 @@ class MemoryBookingTools:
             best = 0.0
             for phrase in (service.name.lower(), *service.aliases):
                 # Words under three letters ("up", "a") carry no meaning of their own.
-                targets = [target for target in re.findall(r"[a-z0-9]+", phrase) if len(target) >= 3]
+                all_words = re.findall(r"[a-z0-9]+", phrase)
+                # ... unless the phrase has nothing else ("ac", "a/c"), which then must be said exactly.
+                targets = [target for target in all_words if len(target) >= 3] or all_words
                 similarity = [max((_word_similarity(w, target) for w in words), default=0.0) for target in targets]
                 best = max(best, sum(similarity) / len(targets))
             if best >= 0.3:
@@ -253,7 +287,7 @@ class MemoryBookingTools:
         return bool(opening) and opening[0] <= local.hour < opening[1]  # type: ignore[index]
 
     def hours_text(self) -> str:
-        return "Mon-Fri 8:00 AM-5:00 PM and Sat 9:00 AM-1:00 PM"
+        return self.business.hours_text()
 
 
 class Chat:
@@ -262,7 +296,7 @@ class Chat:
     def __init__(
         self,
         business: Business,
-        engine: object,
+        engine: ConversationEngine,
         now: datetime,
         caller: str = "+15550001111",
         business_name: str = "Acme Plumbing",
@@ -272,15 +306,13 @@ class Chat:
         self.now = now
         self.caller = caller
         self.business_name = business_name
-        self.state: dict[str, object] = {}
+        self.state: dict[str, Any] = {}
         self.transcript: list[tuple[str, str | None]] = []
 
     def say(self, text: str, after: timedelta = timedelta(minutes=1)) -> TurnResult:
-        from domain.conversations.engine.ports import Turn
-
         self.now += after
         turn = Turn(text, self.now, self.business.tz, self.business_name, dict(self.state), self.caller)
-        result: TurnResult = self.engine.respond(turn, self.business.tools_for(self.caller, self.now))  # type: ignore[attr-defined]
+        result = self.engine.respond(turn, self.business.tools_for(self.caller, self.now))
         json.dumps(result.state)  # the state must survive a round trip through JSONB
         self.state = result.state
         self.transcript.append((text, result.reply))
@@ -288,7 +320,7 @@ class Chat:
 
     @property
     def stage(self) -> str:
-        return str(self.state.get("builtin", {}).get("stage"))  # type: ignore[union-attr]
+        return str((self.state.get("builtin") or {}).get("stage"))
 
     def appointments(self) -> list[Appointment]:
         return self.business.appointments_of(self.caller)

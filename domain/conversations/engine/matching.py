@@ -1,0 +1,293 @@
+"""Which catalog item a caller means, read the way a front desk would: typos and inflections forgiven ("leakin",
+"cloged", "heatr"), everyday descriptions understood ("the bathroom drain is backed up"), and the caller's own
+deciding word ("install" or "fix", "new" or "broken") choosing between items that share a subject.
+
+The tenant's catalog stays the authority: the tools' own ranking (names and tenant aliases) comes in as
+``tool_matches``; this module adds a built-in home-services vocabulary on top. A subject the vocabulary knows but no
+active item carries ("gutters" at a plumber's) is reported as :attr:`ServiceReading.not_offered`, so the engine can
+say "we don't do that" instead of offering an unrelated item.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, replace
+
+from rapidfuzz.distance import DamerauLevenshtein
+
+from domain.conversations.engine.ports import ServiceOption
+
+# Subject → the words and phrases callers use for it (English and Spanish). A service carries a subject when its
+# name says one of them; a caller's text carries it when any phrase is in the text (each word typo-tolerant).
+SUBJECTS: dict[str, tuple[str, ...]] = {
+    "drain": (
+        "drain", "drains", "clog", "clogged", "clogging", "unclog", "backed up", "backing up", "blocked", "slow drain",
+        "wont drain", "not draining", "tapo", "tapado", "tapada", "destapar", "drenaje", "desague",
+    ),
+    "leak": (
+        "leak", "leaks", "leaking", "leaky pipe", "burst", "pipe broke", "dripping under", "water under", "puddle",
+        "water everywhere", "flooding", "fuga", "gotea", "gotera",
+    ),
+    "toilet": ("toilet", "toilets", "running toilet", "inodoro", "excusado", "wc"),
+    "faucet": ("faucet", "faucets", "tap", "spigot", "grifo", "llave"),
+    "water heater": ("water heater", "hot water", "boiler", "agua caliente", "calentador", "boiler"),
+    "sewer": ("sewer", "sewer line", "camera inspection"),
+    "ac": (
+        "ac", "a/c", "air conditioner", "air conditioning", "air con", "cooling", "not cooling", "blows warm",
+        "blowing warm", "aire acondicionado", "aire",
+    ),
+    "furnace": (
+        "furnace", "heat", "heating", "heater", "no heat", "blowing cold", "calefaccion", "calentador de aire",
+    ),
+    "thermostat": ("thermostat", "nest", "ecobee", "termostato"),
+    "duct": ("duct", "ducts", "air ducts", "vents", "ductos"),
+    "haircut": ("haircut", "hair cut", "cut", "trim", "corte", "pelo", "cabello"),
+    "mens": ("men", "mens", "man", "fade", "buzz", "buzz cut", "beard", "barba", "caballero", "hombre"),
+    "color": ("color", "colour", "dye", "highlights", "roots", "balayage", "tinte"),
+    "blowout": ("blowout", "blow dry", "blowdry", "styling", "peinado"),
+    "manicure": ("manicure", "mani", "nails", "gel nails", "unas", "manicura"),
+    "pedicure": ("pedicure", "pedi", "toes", "pedicura"),
+    "oil": ("oil", "oil change", "lube", "aceite"),
+    "brake": ("brake", "brakes", "brake pads", "squeak", "squeaking", "squeaky", "grinding", "frenos", "freno"),
+    "tire": ("tire", "tires", "rotation", "rotate", "llantas", "neumaticos"),
+    "engine": ("check engine", "engine light", "diagnostic", "diagnostics", "motor"),
+    "battery": ("battery", "wont start", "dead battery", "bateria"),
+    "car": ("car", "truck", "vehicle", "suv", "van", "carro", "coche", "auto"),
+}  # fmt: skip
+
+# Subjects of other trades: a text about one of these, that no item carries, is a job this business does not do.
+OTHER_TRADES: tuple[str, ...] = (
+    "gutter", "gutters", "roof", "roofing", "shingles", "electrician", "electrical", "wiring", "rewire", "panel",
+    "outlet", "painting", "painter", "drywall", "carpet", "landscaping", "lawn", "pest", "waxing", "wax", "eyebrow",
+    "eyebrows", "massage", "facial", "lashes", "tattoo", "transmission", "transmissions", "detailing", "detailed",
+    "bodywork", "dent", "windshield", "pool", "appliance", "fridge", "dishwasher", "locksmith", "moving",
+)  # fmt: skip
+
+# The kind of job: a caller's deciding word, and what an item's name says it is.
+KINDS: dict[str, tuple[str, ...]] = {
+    "repair": (
+        "repair", "fix", "fixed", "fixing", "broken", "broke", "not working", "stopped working", "wont", "doesnt work",
+        "isnt working", "making noise", "noise", "noisy", "out", "no", "leaking", "running", "reparar", "arreglar",
+        "broken", "hasnt", "isnt", "doesnt", "cant", "stopped", "leaky", "dripping", "drip", "clogged",
+        "blowing cold", "blows cold", "cold air", "blows warm", "blowing warm", "warm air", "not cooling",
+        "not heating", "squeak", "squeaking", "grinding", "wont start", "dead",
+        "roto", "descompuesto", "no funciona",
+    ),
+    "install": (
+        "install", "installed", "installing", "installation", "new", "replace", "replaced", "replacement", "upgrade",
+        "bought", "put in", "instalar", "nuevo", "nueva",
+    ),
+    "maintenance": (
+        "tune", "tune up", "tuneup", "tune-up", "maintenance", "service", "serviced", "servicing", "checkup",
+        "check up", "inspection", "inspect", "yearly", "annual", "before summer", "before winter", "mantenimiento",
+    ),
+}  # fmt: skip
+_NAME_KINDS: dict[str, str] = {
+    "repair": "repair", "fix": "repair", "recharge": "repair", "diagnostic": "repair",
+    "install": "install", "installation": "install", "replacement": "install",
+    "tune": "maintenance", "tune-up": "maintenance", "tuneup": "maintenance", "maintenance": "maintenance",
+    "inspection": "maintenance", "rotation": "maintenance", "change": "maintenance", "cleaning": "repair",
+}  # fmt: skip
+
+CLEAR = 0.8  # an item this sure, clearly ahead, is taken without asking
+_WORD = re.compile(r"[a-z0-9/]+")
+
+
+def fold(text: str) -> str:
+    """Lowercase, accents off ("calefacción" → "calefaccion"), apostrophes gone ("men's" → "mens")."""
+    text = unicodedata.normalize("NFD", text.lower())
+    text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("M"))
+    return text.replace("'", "").replace("\u2019", "")
+
+
+def _stem(word: str) -> str:
+    """ "leakin" → "leaking" → "leak", "clogged" → "clog": enough stemming to compare a caller's word to ours."""
+    if word.endswith("in") and len(word) > 4 and not word.endswith(("ain", "oin")):
+        word += "g"
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 3 and word[-1] == word[-2]:
+        word = word[:-1]  # "clogg" → "clog"
+    return word
+
+
+# Everyday words a slip away from a subject ("time" / "tire", "heat" / "seat"): never read as a typo of one.
+_COMMON = frozenset(
+    {
+        "time", "times", "fine", "line", "nine", "like", "take", "make", "same", "here", "there", "where", "when",
+        "then", "that", "this", "what", "have", "come", "some", "home", "more", "name", "good", "need", "want", "week",
+        "work", "works", "sure", "seat", "meat", "hear", "near", "tired", "tried", "dried", "cute", "date", "late",
+        "rate",
+    }
+)  # fmt: skip
+
+
+def _same(word: str, ours: str) -> bool:
+    if word == ours:
+        return True
+    if len(ours) < 3 or len(word) < 3:
+        return False
+    a, b = _stem(word), _stem(ours)
+    if a == b:
+        return True
+    if word in _COMMON or min(len(word), len(ours)) < 4 or max(len(word), len(ours)) < 5 or word[0] != ours[0]:
+        return False
+    # One slip per word, two in a long one ("furnance", "heatr", "toliet", "manicur", "ducs").
+    allowed = 1 if max(len(word), len(ours)) <= 7 else 2
+    return DamerauLevenshtein.distance(word, ours) <= allowed
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(fold(text))
+
+
+def _has(text_words: list[str], phrase: str) -> bool:
+    """Whether ``phrase`` occurs in words already folded to the vocabulary (:func:`_fixed`); inflections allowed."""
+    target = words(phrase)
+    if not target:
+        return False
+    width = len(target)
+    for start in range(len(text_words) - width + 1):
+        if all(_stem(text_words[start + i]) == _stem(target[i]) for i in range(width)):
+            return True
+    return False
+
+
+def _subjects(text_words: list[str], has: object) -> set[str]:
+    """Subjects whose phrases occur; a one-word phrase inside a longer phrase that matched ("heater" in "water
+    heater") does not count on its own."""
+    matched: dict[str, list[list[str]]] = {}
+    for subject, phrases in SUBJECTS.items():
+        for phrase in phrases:
+            if has(text_words, phrase):  # type: ignore[operator]
+                matched.setdefault(subject, []).append(words(phrase))
+    long_words = {w for found in matched.values() for phrase in found if len(phrase) > 1 for w in phrase}
+    return {
+        subject
+        for subject, found in matched.items()
+        if any(len(phrase) > 1 or phrase[0] not in long_words for phrase in found)
+    }
+
+
+def subjects_in(text_words: list[str]) -> set[str]:
+    return _subjects(_fixed(text_words), _has)
+
+
+def _vocabulary() -> frozenset[str]:
+    phrases = [p for group in (*SUBJECTS.values(), *KINDS.values(), OTHER_TRADES) for p in group]
+    return frozenset(w for p in phrases for w in words(p)) | _COMMON
+
+
+_VOCABULARY = _vocabulary()
+_STEMS = frozenset(_stem(w) for w in _VOCABULARY)
+
+
+def _fixed(text_words: list[str]) -> list[str]:
+    """Caller words folded to the vocabulary's spelling where they are a typo of it ("heatr" → "heater"): the
+    closest vocabulary word, the longer on a tie; a word we know (or an inflection of one) stays as it is."""
+    fixed = []
+    for word in text_words:
+        if word in _VOCABULARY or _stem(word) in _STEMS or len(word) < 4:
+            fixed.append(word)
+            continue
+        close = [ours for ours in _VOCABULARY if _same(word, ours)]
+        if close:
+            fixed.append(min(close, key=lambda ours: (DamerauLevenshtein.distance(word, ours), -len(ours), ours)))
+        else:
+            fixed.append(word)
+    return fixed
+
+
+def kinds_in(text_words: list[str]) -> set[str]:
+    found = {kind for kind, phrases in KINDS.items() if any(_has(text_words, p) for p in phrases)}
+    if {"install", "maintenance"} & found:
+        found.discard("repair")  # "no ac, want it serviced": the caller already said what they want
+    return found
+
+
+def service_subjects(name: str) -> set[str]:
+    """What an item's name is about; the name must say it outright (no typo tolerance, "cut" is not "car")."""
+    name_words = words(name)
+
+    def exact(text_words: list[str], phrase: str) -> bool:
+        target = words(phrase)
+        width = len(target)
+        return bool(target) and any(text_words[i : i + width] == target for i in range(len(text_words) - width + 1))
+
+    return _subjects(name_words, exact)
+
+
+def service_kind(name: str) -> str | None:
+    for word in reversed(words(name.replace("-", " ")) + words(name)):
+        if word in _NAME_KINDS:
+            return _NAME_KINDS[word]
+    return None
+
+
+@dataclass(frozen=True)
+class ServiceReading:
+    """The caller's text, as far as services go: ranked options (best first) and whether it names a job outside
+    this catalog."""
+
+    options: tuple[ServiceOption, ...]
+    subjects: frozenset[str]
+    not_offered: bool
+
+
+def rank(text: str, catalog: list[ServiceOption], tool_matches: list[ServiceOption]) -> ServiceReading:
+    """Every active item scored 0..1 for ``text``; items that don't match at all are left out."""
+    text_words = words(text)
+    said = subjects_in(text_words)
+    kinds = kinds_in(_fixed(text_words))
+    by_tools = {option.id: option.confidence for option in tool_matches}
+    scored: list[ServiceOption] = []
+    carried: set[str] = set()
+    base: dict[object, float] = {}
+    for option in catalog:
+        subjects = service_subjects(option.name)
+        carried |= subjects
+        # "car" only tells items apart; an item is about its other subjects.
+        core = subjects - {"car"} or subjects
+        overlap = core & said
+        if overlap:
+            # Scores stay below 1 before the deciding word and the tools' say, so those still separate items.
+            score = 0.7 + 0.15 * len(overlap) / len(core)
+            if "mens" in said and "mens" not in subjects and "mens" in carried_anywhere(catalog):
+                score -= 0.1
+            base[option.id] = score
+    # The caller's deciding word ("install", "fix", "tune up") moves items of that kind up, and the others down
+    # only when an item of that kind is among them to take their place.
+    kinds_present = {service_kind(o.name) for o in catalog if o.id in base}
+    for option in catalog:
+        tool = by_tools.get(option.id, 0.0)
+        score = base.get(option.id, 0.0)
+        if score:
+            kind = service_kind(option.name)
+            if kinds and kind is not None:
+                if kind in kinds:
+                    score += 0.1
+                elif kinds & kinds_present:
+                    score -= 0.1
+        # The tenant's aliases still count; word-level look-alikes ("car" in "car ac") count for less when the
+        # vocabulary already found what the text is about.
+        score = max(score + 0.05 * tool, tool * (0.7 if said - {"car", "mens"} else 1.0))
+        if score >= 0.3:
+            scored.append(replace(option, confidence=round(min(score, 1.0), 3)))
+    scored.sort(key=lambda option: -option.confidence)
+    fixed = _fixed(text_words)
+    unknown_trade = any(_has(fixed, word) for word in OTHER_TRADES)
+    named = any(set(words(o.name)) <= set(text_words) for o in catalog)
+    not_offered = (unknown_trade and not named) or (
+        bool(said - {"car", "mens"}) and not (said & carried) and not scored
+    )
+    return ServiceReading(tuple([] if not_offered else scored), frozenset(said), not_offered)
+
+
+def carried_anywhere(catalog: list[ServiceOption]) -> set[str]:
+    found: set[str] = set()
+    for option in catalog:
+        found |= service_subjects(option.name)
+    return found

@@ -1,0 +1,57 @@
+"""`nmc eval conversations`: the scripted caller conversations through the configured engine, and their figures."""
+
+from __future__ import annotations
+
+import click
+
+from domain.conversations.engine import make_engine
+from domain.conversations.engine.eval import SuiteError, evaluate
+from ops.context import echo_json, get_settings
+
+
+@click.group(name="eval")
+def eval_group() -> None:
+    """Measure the conversation engine on the built-in evaluation suite."""
+
+
+@eval_group.command()
+@click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(["builtin", "openai"]),
+    default="builtin",
+    show_default=True,
+    help="openai: the OpenAI-compatible engine at AI_BASE_URL / AI_MODEL (built-in fallback on errors).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures and every failed conversation as JSON.")
+@click.option("--verbose", "-v", is_flag=True, help="Also print each failed conversation's transcript.")
+@click.pass_context
+def conversations(ctx: click.Context, engine_name: str, as_json: bool, verbose: bool) -> None:
+    """Pass rate, ungrounded claims (must be 0) and median caller texts to a booking over every scripted caller
+    conversation, run against an in-memory calendar on a fixed clock."""
+    settings = get_settings(ctx)
+    if engine_name == "openai" and not settings.ai_base_url:
+        raise click.ClickException("--engine openai needs AI_BASE_URL (an OpenAI-compatible endpoint)")
+    engine = make_engine(settings.model_copy(update={"ai_provider": engine_name}))
+    try:
+        report = evaluate(engine, engine_name)
+    except SuiteError as error:
+        raise click.ClickException(f"evaluation suite: {error}") from None
+    finally:
+        close = getattr(getattr(engine, "inner", None), "close", None)
+        if callable(close):
+            close()
+    if as_json:
+        echo_json(report.to_json())
+        return
+    median = report.median_texts_to_booking
+    click.echo(f"engine: {engine_name}")
+    click.echo(f"conversations: {report.total}  passed: {report.passed}  pass rate: {report.pass_rate:.1%}")
+    click.echo(f"ungrounded claims: {report.ungrounded}")
+    click.echo(f"median caller texts to a booking: {'-' if median is None else f'{median:g}'}")
+    for outcome in report.failures():
+        click.echo(f"FAIL {outcome.id}: {'; '.join(outcome.failures)}")
+        if verbose:
+            for text, reply in outcome.transcript:
+                click.echo(f"    > {text}")
+                click.echo(f"    < {reply}")
