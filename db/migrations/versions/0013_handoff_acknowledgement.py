@@ -4,8 +4,8 @@ When a caller asks for a person (or to stop), the reply that says so is queued i
 the conversation to a human. The sender blocks automated messages to a conversation a human holds; this column
 names the acknowledgement it may still send, so the caller hears that one message and nothing automated after it.
 
-Revision ID: 0012
-Revises: 0009
+Revision ID: 0013
+Revises: 0012
 """
 
 from collections.abc import Sequence
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0012'
-down_revision: str | None = '0009'
+revision: str = '0013'
+down_revision: str | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
