@@ -1,4 +1,5 @@
-"""The operator API under /v1 (Clerk JWT, tenant-scoped, row-level security), described by /v1/openapi.json."""
+"""The operator API under /v1 (Clerk JWT, tenant-scoped, row-level security), described by /v1/openapi.json and
+rendered at /v1/docs; browsers on the CLERK_AUTHORIZED_PARTIES origins may call it cross-origin (``cors``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from db.settings import Settings
 from ingress.api import catalog, invitations, reports, scheduling
 from ingress.api import resources as r
 from ingress.api.base import Authenticate
-from ingress.api.openapi import OpenApiResource
+from ingress.api.cors import ApiCorsMiddleware
+from ingress.api.docs import add_docs_routes
+from ingress.api.openapi import OPENAPI_PATH, OpenApiResource
 from ingress.api.routing import use_ascii_uuids
 from ingress.auth import ClerkVerifier
 
@@ -27,7 +30,9 @@ def register_api(
     auth = Authenticate(verifier or ClerkVerifier(settings), deps.sessions)
     sessions = deps.sessions
     use_ascii_uuids(app)
-    app.add_route("/v1/openapi.json", OpenApiResource())
+    app.add_middleware(ApiCorsMiddleware(settings.clerk_authorized_parties))
+    app.add_route(OPENAPI_PATH, OpenApiResource())
+    add_docs_routes(app)
     app.add_route("/v1/me", r.MeResource(auth, sessions))
     app.add_route("/v1/conversations", r.ConversationsResource(auth, sessions))
     app.add_route("/v1/conversations/{conversation_id:uuid}", r.ConversationResource(auth, sessions))

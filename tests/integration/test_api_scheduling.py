@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from ingress.api.openapi import OPERATIONS
+from ingress.api.openapi import OPERATIONS, document
 from tests.support import api_world as api
 from tests.support.api_world import PHONE, Sched
 
@@ -442,6 +442,7 @@ def test_generated_requests_over_the_scheduling_routes_never_5xx(world: api.Worl
         api.json_values,
     )
     statuses: list[int] = []
+    documented = document()["paths"]
 
     @hsettings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(op=st.sampled_from(MINE), ident=identifiers, data=st.data())
@@ -458,6 +459,7 @@ def test_generated_requests_over_the_scheduling_routes_never_5xx(world: api.Worl
         result = world.call(op.method, path, who=who, **kwargs)
         statuses.append(result.status_code)
         assert result.status_code < 500, (op.method, path, kwargs, result.text)
+        assert str(result.status_code) in documented[op.path][op.method]["responses"], (op.method, path, result.text)
         if result.status_code >= 400:
             assert set(result.json["error"]) >= {"code", "message"}
 
