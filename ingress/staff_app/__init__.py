@@ -18,6 +18,7 @@ from ingress.auth import ClerkVerifier
 from ingress.errors import serialize_error
 from ingress.staff_app import placeholders
 from ingress.staff_app.auth import SignInRequired, StaffAuthenticate, sign_in_url
+from ingress.staff_app.bookings_pages import AppointmentResource, BookingsResource
 from ingress.staff_app.inbox import InboxResource
 from ingress.staff_app.live import EventsResource, InboxFeed
 from ingress.staff_app.pages import STATIC, Pages
@@ -65,7 +66,12 @@ def register_staff_app(
             auth, feed, stream_seconds=settings.staff_stream_seconds, max_streams=settings.staff_streams_per_worker
         ),
     )
-    app.add_route("/app/bookings", placeholders.BookingsResource(auth, sessions, pages))
+    calendar = BookingsResource(auth, sessions, pages)
+    app.add_route("/app/bookings", calendar)
+    app.add_route("/app/bookings/new", calendar, suffix="new")
+    appointment = AppointmentResource(auth, sessions, pages)
+    for action in ("cancel", "reschedule"):
+        app.add_route(f"/app/bookings/{{appointment_id:uuid}}/{action}", appointment, suffix=action)
     app.add_route("/app/settings", placeholders.SettingsResource(auth, sessions, pages))
     app.add_route("/app/settings/team", placeholders.TeamSettingsResource(auth, sessions, pages))
     app.add_route("/app/reports", placeholders.ReportsResource(auth, sessions, pages))

@@ -21,12 +21,6 @@ class _NotBuiltYet(Screen):
 
 
 @falcon.before(authenticate_staff)
-class BookingsResource(_NotBuiltYet):
-    key, title = "bookings", "Bookings"
-    what = "a day and week view per technician, with booking, cancelling and rescheduling"
-
-
-@falcon.before(authenticate_staff)
 @falcon.before(require_owner)
 class SettingsResource(_NotBuiltYet):
     key, title = "settings", "Settings"
