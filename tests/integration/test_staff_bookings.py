@@ -258,7 +258,8 @@ def test_every_bookings_form_without_its_csrf_token_is_403(world: World, sched: 
         (f"/app/bookings/{appointment}/reschedule", {"slot": ten}),
     ):
         assert post_form(world, path, form, csrf=False).status_code == 403, path
-        assert post_form(world, path, {**form, "csrf_token": csrf_of("someone_else")}, csrf=False).status_code == 403, path
+        stranger = {**form, "csrf_token": csrf_of("someone_else")}
+        assert post_form(world, path, stranger, csrf=False).status_code == 403, path
         # Another member's token is not this member's.
         assert post_form(world, path, {**form, "csrf_token": csrf_of("tech_a")}, csrf=False).status_code == 403
     assert _appointments(world, world.a) == [(sched.tomorrow + timedelta(hours=9), "booked")]
