@@ -32,10 +32,3 @@ class SettingsResource(_NotBuiltYet):
 class TeamSettingsResource(_NotBuiltYet):
     key, title = "settings", "Team"
     what = "inviting people, changing their role and removing them"
-
-
-@falcon.before(authenticate_staff)
-@falcon.before(require_owner)
-class ReportsResource(_NotBuiltYet):
-    key, title = "reports", "Reports"
-    what = "missed calls, conversations, first-response times, bookings and recovered revenue per day"
