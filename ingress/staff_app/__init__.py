@@ -3,7 +3,8 @@ ingress in the same process, with the same settings and the same Clerk verificat
 
 One module per screen (``inbox``, ``thread``, ``bookings_pages``, ``reports_pages``, ``placeholders`` for those
 not built yet; ``bookings`` and ``reports`` are those screens' one door each into scheduling and reporting); what
-they share is in ``auth`` (the session), ``csrf``, ``pages`` (templates, forms) and ``screens`` (the tenant transaction).
+they share is in ``auth`` (the session), ``csrf``, ``pages`` (templates, forms) and ``screens`` (the tenant
+transaction).
 """
 
 from __future__ import annotations
