@@ -84,8 +84,8 @@ def lines(chart_id: str, title: str, labels: list[str], series: list[Series], un
                 if len(run) > 1:
                     parts.append(f'<polyline class="{one.css}" points="{" ".join(run)}"/>')
                 elif run:
-                    x, y = run[0].split(",")
-                    parts.append(f'<circle class="{one.css}" cx="{x}" cy="{y}" r="3"/>')
+                    cx, cy = run[0].split(",")
+                    parts.append(f'<circle class="{one.css}" cx="{cx}" cy="{cy}" r="3"/>')
                 run = []
                 continue
             x = LEFT + slot * (index + 0.5)
