@@ -32,8 +32,7 @@ def _nice_max(value: float) -> float:
 def _frame(chart_id: str, title: str, description: str, top: float, unit: str, labels: list[str]) -> list[str]:
     plot_h = HEIGHT - TOP - BOTTOM
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="{chart_id}-t {chart_id}-d"'
-        ' preserveAspectRatio="none">',
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="{chart_id}-t {chart_id}-d">',
         f'<title id="{chart_id}-t">{escape(title)}</title><desc id="{chart_id}-d">{escape(description)}</desc>',
     ]
     for fraction in (0, 0.5, 1):
@@ -41,7 +40,7 @@ def _frame(chart_id: str, title: str, description: str, top: float, unit: str, l
         label = f"{top * fraction:g}{unit}"
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
         parts.append(f'<text class="axis" x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{escape(label)}</text>')
-    step = max(1, math.ceil(len(labels) / 8))  # at most ~8 day labels fit
+    step = max(1, math.ceil(len(labels) / 6))  # at most ~6 day labels fit on a phone
     slot = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
     for index in range(0, len(labels), step):
         x = LEFT + slot * (index + 0.5)
