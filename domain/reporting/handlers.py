@@ -20,8 +20,10 @@ subscriptions = Subscriptions("reporting")
 def _bump(ctx: HandlerContext, counter: str, *, revenue_cents: int = 0) -> None:
     if ctx.tenant_id is None:
         return  # a fact about no tenant has no row to count in
-    day = projections.day_of(ctx.envelope.occurred_at)
+    moment = ctx.envelope.occurred_at
+    day = projections.day_of(moment)
     projections.add_to_day(ctx.session, ctx.tenant_id, day, counter=counter, revenue_cents=revenue_cents)
+    projections.add_to_quarter_hour(ctx.session, ctx.tenant_id, moment, counter=counter, revenue_cents=revenue_cents)
 
 
 @subscriptions.on(CallMissed, db_only=True)
@@ -47,9 +49,8 @@ def count_conversation(event: ConversationOpened, ctx: HandlerContext) -> None:
 def record_first_response(event: MessageQueued, ctx: HandlerContext) -> None:
     if ctx.tenant_id is None or event.purpose != "first_response" or event.first_response_latency_ms is None:
         return
-    day = projections.day_of(ctx.envelope.occurred_at)
     projections.record_first_response(
-        ctx.session, ctx.tenant_id, event.message_id, day, event.first_response_latency_ms
+        ctx.session, ctx.tenant_id, event.message_id, ctx.envelope.occurred_at, event.first_response_latency_ms
     )
 
 

@@ -1,11 +1,13 @@
-"""The reporting projections: per tenant per (UTC) day counters plus raw first-response samples.
+"""The reporting projections: per tenant per (UTC) day counters, the same counters per quarter hour (a tenant's
+local days are sums of those), plus raw first-response samples with the instant they were queued.
 
 Two ways in, one result: the handlers apply events one at a time as they are delivered (the delivery's processed
 marker, committed in the same transaction, makes each count happen once), and ``rebuild`` recomputes the same rows
 from the events still in ``outbox_events`` with set-based SQL. A test checks that both agree.
 
-Days are UTC days of the event's ``occurred_at``: the projection depends only on the event, never on another
-module's state (such as the tenant's time zone), so it can be rebuilt from events alone.
+Days are UTC days of the event's ``occurred_at``, quarter hours its UTC quarter hour: the projection depends only on
+the event, never on another module's state (such as the tenant's time zone), so it can be rebuilt from events alone;
+the tenant's zone is applied when reading (``queries.local_daily_report``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import CursorResult, Table, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from domain.reporting.models import DailyTenantStats, FirstResponseSample
+from domain.reporting.models import DailyTenantStats, FirstResponseSample, QuarterHourTenantStats
 
 COUNTERS = ("missed_calls", "conversations", "bookings", "opt_outs", "takeovers")
 
@@ -36,18 +38,33 @@ def day_of(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
+def quarter_hour_of(moment: datetime) -> datetime:
+    utc = moment.astimezone(UTC)
+    return utc.replace(minute=utc.minute - utc.minute % 15, second=0, microsecond=0)
+
+
 def add_to_day(
     session: Session, tenant_id: uuid.UUID, day: date, *, counter: str, amount: int = 1, revenue_cents: int = 0
 ) -> None:
     """Add to one day's counters with an atomic upsert (concurrent handlers for one tenant-day never lose counts)."""
+    _upsert(cast(Table, DailyTenantStats.__table__), {"tenant_id": tenant_id, "day": day}, session, counter, amount,
+            revenue_cents)  # fmt: skip
+
+
+def add_to_quarter_hour(
+    session: Session, tenant_id: uuid.UUID, moment: datetime, *, counter: str, amount: int = 1, revenue_cents: int = 0
+) -> None:
+    """The same atomic upsert into the quarter hour ``moment`` falls in."""
+    key = {"tenant_id": tenant_id, "starts_at": quarter_hour_of(moment)}
+    _upsert(cast(Table, QuarterHourTenantStats.__table__), key, session, counter, amount, revenue_cents)
+
+
+def _upsert(table: Table, key: dict[str, Any], session: Session, counter: str, amount: int, revenue_cents: int) -> None:
     if counter not in COUNTERS:
         raise ValueError(f"unknown reporting counter {counter!r}")
-    table = cast(Table, DailyTenantStats.__table__)
-    statement = insert(table).values(
-        tenant_id=tenant_id, day=day, **{counter: amount}, recovered_revenue_cents=revenue_cents
-    )
+    statement = insert(table).values(**key, **{counter: amount}, recovered_revenue_cents=revenue_cents)
     statement = statement.on_conflict_do_update(
-        index_elements=[table.c.tenant_id, table.c.day],
+        index_elements=[table.c[name] for name in key],
         set_={
             counter: table.c[counter] + statement.excluded[counter],
             "recovered_revenue_cents": table.c.recovered_revenue_cents + statement.excluded.recovered_revenue_cents,
@@ -57,12 +74,18 @@ def add_to_day(
 
 
 def record_first_response(
-    session: Session, tenant_id: uuid.UUID, message_id: uuid.UUID, day: date, latency_ms: int
+    session: Session, tenant_id: uuid.UUID, message_id: uuid.UUID, occurred_at: datetime, latency_ms: int
 ) -> None:
     """One sample per message: keyed by message id, so a second delivery of the same fact changes nothing."""
     statement = (
         insert(FirstResponseSample)
-        .values(message_id=message_id, tenant_id=tenant_id, day=day, latency_ms=latency_ms)
+        .values(
+            message_id=message_id,
+            tenant_id=tenant_id,
+            day=day_of(occurred_at),
+            occurred_at=occurred_at,
+            latency_ms=latency_ms,
+        )
         .on_conflict_do_nothing(index_elements=[FirstResponseSample.message_id])
     )
     session.execute(statement)
@@ -91,10 +114,30 @@ SELECT tenant_id,
  GROUP BY 1, 2
 """
 
+_REBUILD_QUARTER_HOURS = """
+INSERT INTO rep_quarter_hour_tenant_stats
+    (tenant_id, starts_at, missed_calls, conversations, bookings, recovered_revenue_cents, opt_outs, takeovers)
+SELECT tenant_id,
+       date_bin(interval '15 minutes', occurred_at, timestamptz '2000-01-01 00:00+00') AS starts_at,
+       count(*) FILTER (WHERE event_name = 'nmc.telephony.CallMissed'),
+       count(*) FILTER (WHERE event_name = 'nmc.conversations.ConversationOpened'),
+       count(*) FILTER (WHERE event_name = 'nmc.scheduling.AppointmentBooked'),
+       coalesce(sum((payload -> 'price' ->> 'amount_cents')::bigint)
+                FILTER (WHERE event_name = 'nmc.scheduling.AppointmentBooked'), 0),
+       count(*) FILTER (WHERE event_name = 'nmc.compliance.OptOutRecorded'),
+       count(*) FILTER (WHERE event_name = 'nmc.conversations.HumanTakeoverRequested')
+  FROM outbox_events
+ WHERE tenant_id IS NOT NULL
+   AND event_name = ANY(:names)
+   AND (CAST(:tenant AS uuid) IS NULL OR tenant_id = CAST(:tenant AS uuid))
+   AND (CAST(:since AS date) IS NULL OR (occurred_at AT TIME ZONE 'UTC')::date >= CAST(:since AS date))
+ GROUP BY 1, 2
+"""
+
 _REBUILD_FIRST_RESPONSES = """
-INSERT INTO rep_first_responses (message_id, tenant_id, day, latency_ms, source)
+INSERT INTO rep_first_responses (message_id, tenant_id, day, occurred_at, latency_ms, source)
 SELECT DISTINCT ON ((payload ->> 'message_id')::uuid)
-       (payload ->> 'message_id')::uuid, tenant_id, (occurred_at AT TIME ZONE 'UTC')::date,
+       (payload ->> 'message_id')::uuid, tenant_id, (occurred_at AT TIME ZONE 'UTC')::date, occurred_at,
        (payload ->> 'first_response_latency_ms')::int, 'MessageQueued'
   FROM outbox_events
  WHERE event_name = 'nmc.conversations.MessageQueued'
@@ -119,12 +162,22 @@ def rebuild(session: Session, tenant_id: uuid.UUID | None = None, *, since: date
     scope = """(CAST(:tenant AS uuid) IS NULL OR tenant_id = CAST(:tenant AS uuid))
                AND (CAST(:since AS date) IS NULL OR day >= CAST(:since AS date))"""
     # Serialise rebuilds with each other and with live handlers of the same rows: the rows are replaced wholesale.
-    session.execute(text("LOCK TABLE rep_daily_tenant_stats, rep_first_responses IN SHARE ROW EXCLUSIVE MODE"))
+    quarter_scope = """(CAST(:tenant AS uuid) IS NULL OR tenant_id = CAST(:tenant AS uuid))
+               AND (CAST(:since AS date) IS NULL OR starts_at >= CAST(:since AS date)::timestamp AT TIME ZONE 'UTC')"""
+    session.execute(
+        text(
+            "LOCK TABLE rep_daily_tenant_stats, rep_quarter_hour_tenant_stats, rep_first_responses"
+            " IN SHARE ROW EXCLUSIVE MODE"
+        )
+    )
     session.execute(text(f"DELETE FROM rep_daily_tenant_stats WHERE {scope}"), params)
+    session.execute(text(f"DELETE FROM rep_quarter_hour_tenant_stats WHERE {quarter_scope}"), params)
     session.execute(text(f"DELETE FROM rep_first_responses WHERE {scope}"), params)
-    days = _rowcount(session.execute(text(_REBUILD_COUNTS), {**params, "names": list(EVENT_COUNTERS)}))
+    names = {**params, "names": list(EVENT_COUNTERS)}
+    days = _rowcount(session.execute(text(_REBUILD_COUNTS), names))
+    quarters = _rowcount(session.execute(text(_REBUILD_QUARTER_HOURS), names))
     samples = _rowcount(session.execute(text(_REBUILD_FIRST_RESPONSES), params))
-    return {"days": days, "first_responses": samples}
+    return {"days": days, "quarter_hours": quarters, "first_responses": samples}
 
 
 def _rowcount(result: object) -> int:

@@ -21,12 +21,6 @@ class _NotBuiltYet(Screen):
 
 
 @falcon.before(authenticate_staff)
-class BookingsResource(_NotBuiltYet):
-    key, title = "bookings", "Bookings"
-    what = "a day and week view per technician, with booking, cancelling and rescheduling"
-
-
-@falcon.before(authenticate_staff)
 @falcon.before(require_owner)
 class SettingsResource(_NotBuiltYet):
     key, title = "settings", "Settings"
@@ -38,10 +32,3 @@ class SettingsResource(_NotBuiltYet):
 class TeamSettingsResource(_NotBuiltYet):
     key, title = "settings", "Team"
     what = "inviting people, changing their role and removing them"
-
-
-@falcon.before(authenticate_staff)
-@falcon.before(require_owner)
-class ReportsResource(_NotBuiltYet):
-    key, title = "reports", "Reports"
-    what = "missed calls, conversations, first-response times, bookings and recovered revenue per day"

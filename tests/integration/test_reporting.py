@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, text
@@ -90,8 +90,14 @@ def _deliver(sessions: sessionmaker[Session], envelopes: list[Envelope]) -> None
                 func(payload, HandlerContext(session=session, envelope=envelope))
 
 
-def _snapshot(sessions: sessionmaker[Session]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def _snapshot(sessions: sessionmaker[Session]) -> tuple[list[tuple[Any, ...]], ...]:
     with sessions() as session:
+        quarters = session.execute(
+            text(
+                "SELECT tenant_id, starts_at, missed_calls, conversations, bookings, recovered_revenue_cents, opt_outs,"
+                " takeovers FROM rep_quarter_hour_tenant_stats ORDER BY tenant_id, starts_at"
+            )
+        ).all()
         stats = session.execute(select(DailyTenantStats).order_by(DailyTenantStats.tenant_id, DailyTenantStats.day))
         samples = session.execute(select(FirstResponseSample).order_by(FirstResponseSample.message_id))
         return (
@@ -108,7 +114,8 @@ def _snapshot(sessions: sessionmaker[Session]) -> tuple[list[tuple[Any, ...]], l
                 )
                 for s in stats.scalars()
             ],
-            [(s.message_id, s.tenant_id, s.day, s.latency_ms) for s in samples.scalars()],
+            [(s.message_id, s.tenant_id, s.day, s.occurred_at, s.latency_ms) for s in samples.scalars()],
+            [tuple(row) for row in quarters],
         )
 
 
@@ -166,8 +173,9 @@ def test_rebuild_from_outbox_equals_what_the_handlers_built(sessions: sessionmak
         # Corrupt the projections, then rebuild everything from the events.
         session.execute(text("UPDATE rep_daily_tenant_stats SET missed_calls = 999"))
         session.execute(text("DELETE FROM rep_first_responses WHERE latency_ms = 5000"))
+        session.execute(text("UPDATE rep_quarter_hour_tenant_stats SET bookings = 999"))
         counts = projections.rebuild(session)
-    assert counts == {"days": 4, "first_responses": 10}
+    assert counts == {"days": 4, "quarter_hours": 6, "first_responses": 10}
     assert _snapshot(sessions) == live
     # Rebuilding one tenant from a given day leaves the others and earlier days alone.
     with transaction(sessions) as session:
@@ -181,3 +189,47 @@ def test_rebuild_from_outbox_equals_what_the_handlers_built(sessions: sessionmak
     assert by_key[(tenant, DAY2.date())] == 1
     assert by_key[(tenant, DAY1.date())] == 7
     assert by_key[(other, DAY2.date())] == 7
+
+
+def test_the_local_report_counts_each_event_on_the_tenants_own_day(sessions: sessionmaker[Session]) -> None:
+    """Auckland is UTC+13 in March: DAY1 15:00 UTC is 04:00 the next local day. Same events, other days."""
+    tenant = uuid.uuid4()
+    _deliver(sessions, _append_all(sessions, tenant))
+    zone = "Pacific/Auckland"
+    first, last = date(2025, 3, 10), date(2025, 3, 12)
+    with sessions() as session:
+        report = queries.local_daily_report(session, tenant, first=first, last=last, timezone=zone)
+        total = queries.local_totals(session, tenant, report, first=first, last=last, timezone=zone)
+        utc = queries.daily_report(session, tenant, 3, today=last)
+    assert [row.day for row in report] == [first, date(2025, 3, 11), last]
+    tenth, eleventh, twelfth = report
+    assert (tenth.missed_calls, tenth.bookings, tenth.first_responses) == (0, 0, 0)
+    assert (eleventh.missed_calls, eleventh.conversations, eleventh.bookings) == (2, 1, 1)
+    assert eleventh.recovered_revenue_cents == 12_500
+    assert (eleventh.first_responses, eleventh.first_response_p50_ms, eleventh.first_response_p95_ms) == (
+        5,
+        300.0,
+        4080.0,
+    )
+    assert (twelfth.missed_calls, twelfth.bookings, twelfth.opt_outs, twelfth.takeovers) == (1, 1, 1, 1)
+    # In UTC the same facts fall a day earlier; the totals over the three days agree either way.
+    assert [row.missed_calls for row in utc] == [2, 1, 0]
+    assert (total["missed_calls"], total["bookings"], total["recovered_revenue_cents"]) == (3, 2, 20_500)
+    assert (total["first_responses"], total["first_response_p50_ms"]) == (5, 300.0)
+
+
+def test_a_quarter_hour_offset_zone_splits_its_days_exactly(sessions: sessionmaker[Session]) -> None:
+    """Kathmandu is UTC+5:45: 18:14 UTC is 23:59 local, 18:15 UTC is 00:00 the next local day."""
+    tenant = uuid.uuid4()
+    with transaction(sessions) as session:
+        for moment in (datetime(2025, 3, 10, 18, 14, tzinfo=UTC), datetime(2025, 3, 10, 18, 15, tzinfo=UTC)):
+            projections.add_to_quarter_hour(session, tenant, moment, counter="missed_calls")
+            projections.record_first_response(session, tenant, uuid.uuid4(), moment, 1000 * moment.minute)
+    with sessions() as session:
+        report = queries.local_daily_report(
+            session, tenant, first=date(2025, 3, 10), last=date(2025, 3, 11), timezone="Asia/Kathmandu"
+        )
+    assert [(row.missed_calls, row.first_responses, row.first_response_p50_ms) for row in report] == [
+        (1, 1, 14000.0),
+        (1, 1, 15000.0),
+    ]
