@@ -9,7 +9,7 @@
   samples already recorded (they count on their UTC day).
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0013
 """
 
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '0014'
-down_revision: str | None = '0010'
+down_revision: str | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
