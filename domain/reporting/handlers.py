@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from domain.events.catalog import (
     AppointmentBooked,
     CallMissed,
@@ -17,13 +19,18 @@ from domain.reporting import projections
 subscriptions = Subscriptions("reporting")
 
 
-def _bump(ctx: HandlerContext, counter: str, *, revenue_cents: int = 0) -> None:
+def _bump(
+    ctx: HandlerContext, counter: str, *, at: datetime | None = None, amount: int = 1, revenue_cents: int = 0
+) -> None:
+    """Count in the UTC day and the quarter hour of ``at``: the event's own moment unless it tells of an earlier one."""
     if ctx.tenant_id is None:
         return  # a fact about no tenant has no row to count in
-    moment = ctx.envelope.occurred_at
+    moment = at or ctx.envelope.occurred_at
     day = projections.day_of(moment)
-    projections.add_to_day(ctx.session, ctx.tenant_id, day, counter=counter, revenue_cents=revenue_cents)
-    projections.add_to_quarter_hour(ctx.session, ctx.tenant_id, moment, counter=counter, revenue_cents=revenue_cents)
+    projections.add_to_day(ctx.session, ctx.tenant_id, day, counter=counter, amount=amount, revenue_cents=revenue_cents)
+    projections.add_to_quarter_hour(
+        ctx.session, ctx.tenant_id, moment, counter=counter, amount=amount, revenue_cents=revenue_cents
+    )
 
 
 @subscriptions.on(CallMissed, db_only=True)
@@ -33,11 +40,9 @@ def count_missed_call(event: CallMissed, ctx: HandlerContext) -> None:
 
 @subscriptions.on(StaffCallRecognised, db_only=True)
 def uncount_staff_call(event: StaffCallRecognised, ctx: HandlerContext) -> None:
-    # A staff member calling the business line missed no customer: take back the missed call counted above.
-    if ctx.tenant_id is None:
-        return
-    day = projections.day_of(event.call_occurred_at)
-    projections.add_to_day(ctx.session, ctx.tenant_id, day, counter="missed_calls", amount=-1)
+    # A staff member calling the business line missed no customer: take back the missed call counted above, from the
+    # local-day report's quarter hours as well as from the UTC day.
+    _bump(ctx, "missed_calls", at=event.call_occurred_at, amount=-1)
 
 
 @subscriptions.on(ConversationOpened, db_only=True)

@@ -91,11 +91,10 @@ def record_first_response(
     session.execute(statement)
 
 
-_REBUILD_COUNTS = """
-INSERT INTO rep_daily_tenant_stats
-    (tenant_id, day, missed_calls, conversations, bookings, recovered_revenue_cents, opt_outs, takeovers)
+# One count of the events per tenant and time bucket, for the days and for the quarter hours alike.
+_COUNTS_BY_BUCKET = """
 SELECT tenant_id,
-       (occurred_at AT TIME ZONE 'UTC')::date AS day,
+       {bucket},
        -- a missed call from a staff number is not one (conversations said so with StaffCallRecognised)
        count(*) FILTER (WHERE event_name = 'nmc.telephony.CallMissed' AND event_id NOT IN (
            SELECT causation_id FROM outbox_events
@@ -114,25 +113,17 @@ SELECT tenant_id,
  GROUP BY 1, 2
 """
 
+_REBUILD_COUNTS = """
+INSERT INTO rep_daily_tenant_stats
+    (tenant_id, day, missed_calls, conversations, bookings, recovered_revenue_cents, opt_outs, takeovers)
+""" + _COUNTS_BY_BUCKET.format(bucket="(occurred_at AT TIME ZONE 'UTC')::date AS day")
+
 _REBUILD_QUARTER_HOURS = """
 INSERT INTO rep_quarter_hour_tenant_stats
     (tenant_id, starts_at, missed_calls, conversations, bookings, recovered_revenue_cents, opt_outs, takeovers)
-SELECT tenant_id,
-       date_bin(interval '15 minutes', occurred_at, timestamptz '2000-01-01 00:00+00') AS starts_at,
-       count(*) FILTER (WHERE event_name = 'nmc.telephony.CallMissed'),
-       count(*) FILTER (WHERE event_name = 'nmc.conversations.ConversationOpened'),
-       count(*) FILTER (WHERE event_name = 'nmc.scheduling.AppointmentBooked'),
-       coalesce(sum((payload -> 'price' ->> 'amount_cents')::bigint)
-                FILTER (WHERE event_name = 'nmc.scheduling.AppointmentBooked'), 0),
-       count(*) FILTER (WHERE event_name = 'nmc.compliance.OptOutRecorded'),
-       count(*) FILTER (WHERE event_name = 'nmc.conversations.HumanTakeoverRequested')
-  FROM outbox_events
- WHERE tenant_id IS NOT NULL
-   AND event_name = ANY(:names)
-   AND (CAST(:tenant AS uuid) IS NULL OR tenant_id = CAST(:tenant AS uuid))
-   AND (CAST(:since AS date) IS NULL OR (occurred_at AT TIME ZONE 'UTC')::date >= CAST(:since AS date))
- GROUP BY 1, 2
-"""
+""" + _COUNTS_BY_BUCKET.format(
+    bucket="date_bin(interval '15 minutes', occurred_at, timestamptz '2000-01-01 00:00+00') AS starts_at"
+)
 
 _REBUILD_FIRST_RESPONSES = """
 INSERT INTO rep_first_responses (message_id, tenant_id, day, occurred_at, latency_ms, source)

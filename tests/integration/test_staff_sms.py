@@ -102,25 +102,29 @@ def test_the_owner_replying_to_an_alert_opens_no_conversation_and_gets_no_ai_rep
     assert "not yours yet" in answers[0]  # a bare text about the one open alert, not taken
 
 
+PROJECTION_TABLES = ("rep_daily_tenant_stats", "rep_quarter_hour_tenant_stats")
+
+
 def test_a_missed_call_from_a_member_texts_nobody_and_counts_no_missed_call(
     system: System, staff: dict[str, tuple[str, uuid.UUID]]
 ) -> None:
     tech, _ = staff["tech"]
     with transaction(system.sessions) as session:
         projections.rebuild(session, system.tenant_id)
-    stats = "SELECT coalesce(sum(missed_calls), 0) AS missed, coalesce(sum(conversations), 0) AS opened"
-    stats += " FROM rep_daily_tenant_stats WHERE tenant_id = :t"
-    counted = system.row(stats, t=system.tenant_id)
+    totals = "SELECT coalesce(sum(missed_calls), 0) AS missed, coalesce(sum(conversations), 0) AS opened"
+    # The UTC days (/v1/reports, nmc report) and the quarter hours the staff app's local-day reports add up.
+    stats = [f"{totals} FROM {table} WHERE tenant_id = :t" for table in PROJECTION_TABLES]
+    counted = [system.row(query, t=system.tenant_id) for query in stats]
     system.missed_call(tech)
     system.inbound(tech, "hello?")
     outcomes = system.drain()
     assert "reporting.uncount_staff_call:done" in outcomes
     assert system.row("SELECT count(*) AS n FROM conv_conversations WHERE caller = :c", c=tech).n == 0
-    assert system.row(stats, t=system.tenant_id) == counted
+    assert [system.row(query, t=system.tenant_id) for query in stats] == counted
     # The rebuild from events agrees: the staff call is not a missed call.
     with transaction(system.sessions) as session:
         projections.rebuild(session, system.tenant_id)
-    assert system.row(stats, t=system.tenant_id) == counted
+    assert [system.row(query, t=system.tenant_id) for query in stats] == counted
     recognised = system.row(
         "SELECT s.causation_id = c.event_id AS caused FROM outbox_events s JOIN outbox_events c"
         " ON c.event_name = 'nmc.telephony.CallMissed' AND c.payload->>'caller' = :p"
