@@ -170,6 +170,16 @@ def find_hold(session: Session, *, tenant_id: uuid.UUID, hold_id: uuid.UUID) -> 
     return hold_record(row) if row is not None else None
 
 
+def active_hold_ids_for_conversation(
+    session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """The conversation's active holds (one at most in practice: a caller who changes their mind frees the first)."""
+    query = select(Hold.id).where(
+        Hold.tenant_id == tenant_id, Hold.conversation_id == conversation_id, Hold.status == "active"
+    )
+    return list(session.scalars(query))
+
+
 def find_appointment(session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID) -> AppointmentRecord | None:
     row = session.scalars(
         select(Appointment).where(Appointment.id == appointment_id, Appointment.tenant_id == tenant_id)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.settings import Settings
 from domain.catalog import service as catalog
+from domain.composition.bookings import confirm_hold_at_catalog_price
 from domain.identity import service as identity
 from domain.scheduling import queries
 from domain.scheduling import service as scheduling
@@ -298,16 +299,11 @@ class HoldActionResource(SchedulingResource):
             if confirm.customer_phone is None and hold.customer_phone is None:
                 raise ApiError(falcon.HTTP_422, "validation_failed", "customer_phone: the hold has none; give one")
             try:
-                price = catalog.get_service_item(
-                    session, tenant_id=who.tenant_id, service_item_id=hold.service_item_id, active_only=False
-                )
-                appointment = scheduling.confirm_hold(
+                booked = confirm_hold_at_catalog_price(
                     session,
                     events=request_events(req, session),
                     tenant_id=who.tenant_id,
                     hold_id=hold_id,
-                    price_cents=price.price_cents,
-                    currency=price.currency,
                     now=now,
                     customer_phone=confirm.customer_phone,
                 )
@@ -317,7 +313,7 @@ class HoldActionResource(SchedulingResource):
                 raise ApiError(falcon.HTTP_404, "not_found", str(error)) from None
             except SlotUnavailable as error:
                 raise SlotConflict(error) from None
-            return 201, appointment_json(appointment)
+            return 201, appointment_json(booked.appointment)
 
         run_post(req, resp, self.sessions, act)
 
