@@ -31,6 +31,7 @@ from domain.scheduling import queries
 from domain.scheduling import service as scheduling
 from domain.scheduling.availability import Preference, Slot
 from domain.scheduling.errors import SchedulingError, SlotUnavailable
+from domain.scheduling.records import SlotRequest
 
 PART_OF_DAY = {"morning": (None, time(12)), "afternoon": (time(12), time(17)), "evening": (time(17), None)}
 SEARCH_HORIZON = timedelta(days=21)
@@ -124,15 +125,17 @@ class BookingToolsAdapter:
         try:
             hold = scheduling.place_hold(
                 self._session,
+                SlotRequest(
+                    slot.resource_id,
+                    service_id,
+                    slot.starts_at,
+                    slot.ends_at,
+                    customer_phone=self._caller,
+                    conversation_id=self._conversation_id,
+                ),
                 tenant_id=self._tenant_id,
-                resource_id=slot.resource_id,
-                service_item_id=service_id,
-                starts_at=slot.starts_at,
-                ends_at=slot.ends_at,
                 now=self._now,
                 ttl_minutes=self._settings.hold_ttl_minutes,
-                conversation_id=self._conversation_id,
-                customer_phone=self._caller,
                 events=self._events,
             )
         except SlotUnavailable as error:
@@ -173,12 +176,11 @@ class BookingToolsAdapter:
         item = catalog.get_service_item(
             self._session, tenant_id=self._tenant_id, service_item_id=appointment.service_item_id, active_only=False
         )
-        starts_at, ends_at = scheduling.slot_bounds(appointment)
         return AppointmentInfo(
             id=appointment.id,
             service_id=item.id,
             service_name=item.name,
-            slot=SlotOption(appointment.resource_id, starts_at, ends_at),
+            slot=SlotOption(appointment.resource_id, appointment.starts_at, appointment.ends_at),
         )
 
     def cancel_appointment(self, appointment_id: uuid.UUID) -> bool:

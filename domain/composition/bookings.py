@@ -17,7 +17,7 @@ from domain.events.sink import EventSink
 from domain.scheduling import queries
 from domain.scheduling import service as scheduling
 from domain.scheduling.errors import HoldNotFound
-from domain.scheduling.queries import AppointmentRecord
+from domain.scheduling.records import AppointmentRecord
 
 
 @dataclass(frozen=True)
@@ -56,4 +56,4 @@ def confirm_hold_at_catalog_price(
         now=now,
         customer_phone=customer_phone,
     )
-    return Booked(queries.appointment_record(appointment), item.name)
+    return Booked(appointment, item.name)

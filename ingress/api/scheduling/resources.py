@@ -23,6 +23,7 @@ from domain.scheduling import queries
 from domain.scheduling import service as scheduling
 from domain.scheduling.availability import Shift
 from domain.scheduling.errors import AppointmentNotBooked, AppointmentNotFound, HoldNotFound, SlotUnavailable
+from domain.scheduling.records import Reschedule, SlotRequest
 from ingress.api.base import (
     Authenticate,
     authenticate,
@@ -267,16 +268,18 @@ class HoldsResource(SchedulingResource):
             try:
                 hold = scheduling.place_hold(
                     session,
+                    SlotRequest(
+                        new.resource_id,
+                        item.service_item_id,
+                        starts_at,
+                        ends_at,
+                        customer_phone=new.customer_phone,
+                        conversation_id=new.conversation_id,
+                    ),
                     events=request_events(req, session),
                     tenant_id=who.tenant_id,
-                    resource_id=new.resource_id,
-                    service_item_id=item.service_item_id,
-                    starts_at=starts_at,
-                    ends_at=ends_at,
                     now=now,
                     ttl_minutes=self.settings.hold_ttl_minutes,
-                    conversation_id=new.conversation_id,
-                    customer_phone=new.customer_phone,
                 )
             except SlotUnavailable as error:
                 raise SlotConflict(error) from None
@@ -373,17 +376,19 @@ class AppointmentsResource(SchedulingResource):
             try:
                 appointment = scheduling.book_slot(
                     session,
+                    SlotRequest(
+                        new.resource_id,
+                        item.service_item_id,
+                        starts_at,
+                        ends_at,
+                        customer_phone=new.customer_phone,
+                        conversation_id=new.conversation_id,
+                    ),
                     events=request_events(req, session),
                     tenant_id=who.tenant_id,
-                    resource_id=new.resource_id,
-                    service_item_id=item.service_item_id,
-                    starts_at=starts_at,
-                    ends_at=ends_at,
-                    customer_phone=new.customer_phone,
                     price_cents=item.price_cents,
                     currency=item.currency,
                     now=now,
-                    conversation_id=new.conversation_id,
                 )
             except SlotUnavailable as error:
                 raise SlotConflict(error) from None
@@ -443,12 +448,10 @@ class AppointmentActionResource(SchedulingResource):
                     own_resource(session, who.tenant_id, move.resource_id)
                 row = scheduling.reschedule_appointment(
                     session,
+                    Reschedule(appointment_id, starts_at, resource_id=move.resource_id),
                     events=request_events(req, session),
                     tenant_id=who.tenant_id,
-                    appointment_id=appointment_id,
-                    starts_at=starts_at,
                     now=now,
-                    resource_id=move.resource_id,
                 )
                 return 200, appointment_json(row)
             except AppointmentNotFound as error:
