@@ -148,10 +148,12 @@ def make_site(settings: Settings, engine: Engine, sessions: sessionmaker[Session
         )
         now = datetime.now(UTC)
         tomorrow = datetime.combine(now.date() + timedelta(days=1), dt_time(0), tzinfo=UTC)
-        slot = {"tenant_id": a.id, "resource_id": resource.id, "service_item_id": item.id, "now": now}
+        slot = {"tenant_id": a.id, "now": now}
         appointment = scheduling.book_slot(
             session,
             SlotRequest(
+                resource_id=resource.id,
+                service_item_id=item.id,
                 starts_at=tomorrow + timedelta(hours=9),
                 ends_at=tomorrow + timedelta(hours=10),
                 customer_phone="+13105550199",
@@ -163,7 +165,12 @@ def make_site(settings: Settings, engine: Engine, sessions: sessionmaker[Session
         )
         hold = scheduling.place_hold(
             session,
-            SlotRequest(starts_at=tomorrow + timedelta(hours=11), ends_at=tomorrow + timedelta(hours=12)),
+            SlotRequest(
+                resource_id=resource.id,
+                service_item_id=item.id,
+                starts_at=tomorrow + timedelta(hours=11),
+                ends_at=tomorrow + timedelta(hours=12),
+            ),
             **slot,
             ttl_minutes=15,
             events=RootSink(session),
