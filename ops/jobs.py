@@ -20,8 +20,8 @@ def scheduled_jobs(settings: Settings, sessions: sessionmaker[Session]) -> list[
     from domain.scheduling.sync import resync_stale_calendars
     from workers.adapters.a2p_registry import TwilioCampaignRegistry
     from workers.adapters.calendars import build_calendar_clients
+    from workers.adapters.gated_sms import GatedSmsSender
     from workers.adapters.twilio_gateway import TwilioGateway
-    from workers.wiring import GatedSmsSender
 
     gateway = TwilioGateway(settings)
     sms = GatedSmsSender(gateway, settings)

@@ -40,18 +40,14 @@ def default_dependencies(
     settings: Settings, clock: Callable[[], datetime], sessions: sessionmaker[Session]
 ) -> dict[str, object]:
     """Everything a handler may ask for by keyword; each handler receives only what its signature names."""
+    from domain.composition.booking_tools import BookingToolsFactory
+    from domain.composition.conversation_ports import AppointmentsAdapter, InboundKeywordsAdapter, SendGateAdapter
+    from domain.composition.tenant_profile import TenantDirectoryAdapter
     from domain.conversations.engine.factory import make_engine as make_conversation_engine
     from domain.conversations.store import PostgresConversationStore
     from workers.adapters.calendars import build_calendar_clients
+    from workers.adapters.gated_sms import GatedSmsSender
     from workers.adapters.twilio_gateway import TwilioGateway
-    from workers.wiring import (
-        AppointmentsAdapter,
-        BookingToolsFactory,
-        GatedSmsSender,
-        InboundKeywordsAdapter,
-        SendGateAdapter,
-        TenantDirectoryAdapter,
-    )
 
     return {
         "settings": settings,

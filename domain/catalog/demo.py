@@ -5,11 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain.catalog.models import ServiceItem
-from domain.catalog.service import create_service_item
+from domain.catalog.service import ServiceItemRecord, create_service_item, list_service_items
 
 # (name, duration minutes, price cents, aliases, description)
 DEMO_CATALOG: tuple[tuple[str, int, int, tuple[str, ...], str], ...] = (
@@ -51,12 +49,12 @@ DEMO_CATALOG: tuple[tuple[str, int, int, tuple[str, ...], str], ...] = (
 )
 
 
-def seed_demo_catalog(session: Session, *, tenant_id: uuid.UUID, now: datetime | None = None) -> list[ServiceItem]:
+def seed_demo_catalog(
+    session: Session, *, tenant_id: uuid.UUID, now: datetime | None = None
+) -> list[ServiceItemRecord]:
     """Create the demo items the tenant does not have yet; return all of them (in catalog order)."""
-    existing = {
-        item.name: item for item in session.scalars(select(ServiceItem).where(ServiceItem.tenant_id == tenant_id))
-    }
-    items: list[ServiceItem] = []
+    existing = {item.name: item for item in list_service_items(session, tenant_id=tenant_id)}
+    items: list[ServiceItemRecord] = []
     for name, duration, price, aliases, description in DEMO_CATALOG:
         item = existing.get(name) or create_service_item(
             session,

@@ -58,6 +58,37 @@ MIN_CONFIDENCE = 0.55
 _WORD = re.compile(r"[a-z0-9]+")
 
 
+@dataclass(frozen=True)
+class ServiceItemRecord:
+    """A service item as the catalog hands it out: a frozen copy, never the ORM row."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    description: str | None
+    duration_minutes: int
+    price_cents: int
+    currency: str
+    active: bool
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+def _record(item: ServiceItem) -> ServiceItemRecord:
+    return ServiceItemRecord(
+        item.id,
+        item.tenant_id,
+        item.name,
+        item.description,
+        item.duration_minutes,
+        item.price_cents,
+        item.currency,
+        item.active,
+        item.created_at,
+        item.updated_at,
+    )
+
+
 class CatalogError(Exception):
     pass
 
@@ -169,7 +200,7 @@ def create_service_item(
     active: bool = True,
     now: datetime | None = None,
     events: EventSink | None = None,
-) -> ServiceItem:
+) -> ServiceItemRecord:
     """A new service item (and its aliases) ⇒ ``ServiceItemChanged``. Postgres checks duration 1-480 and money."""
     sink = sink_or_root(session, events)
     item = ServiceItem(
@@ -185,7 +216,7 @@ def create_service_item(
     session.flush()
     _replace_aliases(session, item, aliases)
     _changed(sink, item, now)
-    return item
+    return _record(item)
 
 
 def update_service_item(
@@ -202,10 +233,10 @@ def update_service_item(
     aliases: Iterable[str] | None = None,
     now: datetime | None = None,
     events: EventSink | None = None,
-) -> ServiceItem:
+) -> ServiceItemRecord:
     """Change what is given (``aliases`` replaces the list) ⇒ ``ServiceItemChanged``."""
     sink = sink_or_root(session, events)
-    item = get_service_item(session, tenant_id=tenant_id, service_item_id=service_item_id, active_only=False)
+    item = _item_row(session, tenant_id=tenant_id, service_item_id=service_item_id, active_only=False)
     for field, value in (
         ("name", name),
         ("duration_minutes", duration_minutes),
@@ -221,7 +252,7 @@ def update_service_item(
     if aliases is not None:
         _replace_aliases(session, item, aliases)
     _changed(sink, item, now)
-    return item
+    return _record(item)
 
 
 def deactivate_service_item(
@@ -231,7 +262,7 @@ def deactivate_service_item(
     service_item_id: uuid.UUID,
     now: datetime | None = None,
     events: EventSink | None = None,
-) -> ServiceItem:
+) -> ServiceItemRecord:
     sink = sink_or_root(session, events)
     return update_service_item(
         session, tenant_id=tenant_id, service_item_id=service_item_id, active=False, now=now, events=sink
@@ -250,8 +281,12 @@ def _replace_aliases(session: Session, item: ServiceItem, aliases: Iterable[str]
 
 def get_service_item(
     session: Session, *, tenant_id: uuid.UUID, service_item_id: uuid.UUID, active_only: bool = True
-) -> ServiceItem:
+) -> ServiceItemRecord:
     """One item of this tenant; by default only an active one (only active items may be quoted)."""
+    return _record(_item_row(session, tenant_id=tenant_id, service_item_id=service_item_id, active_only=active_only))
+
+
+def _item_row(session: Session, *, tenant_id: uuid.UUID, service_item_id: uuid.UUID, active_only: bool) -> ServiceItem:
     query = select(ServiceItem).where(ServiceItem.id == service_item_id, ServiceItem.tenant_id == tenant_id)
     if active_only:
         query = query.where(ServiceItem.active.is_(True))
@@ -261,11 +296,11 @@ def get_service_item(
     return item
 
 
-def list_service_items(session: Session, *, tenant_id: uuid.UUID, active_only: bool = False) -> list[ServiceItem]:
+def list_service_items(session: Session, *, tenant_id: uuid.UUID, active_only: bool = False) -> list[ServiceItemRecord]:
     query = select(ServiceItem).where(ServiceItem.tenant_id == tenant_id)
     if active_only:
         query = query.where(ServiceItem.active.is_(True))
-    return list(session.scalars(query.order_by(ServiceItem.name)))
+    return [_record(item) for item in session.scalars(query.order_by(ServiceItem.name))]
 
 
 def quote(session: Session, *, tenant_id: uuid.UUID, service_item_id: uuid.UUID) -> Candidate:

@@ -10,11 +10,9 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, e164_check, now_column, uuid_pk
+from domain.compliance.sids import A2P_CAMPAIGN_SID_PATTERN, MESSAGING_SERVICE_SID_PATTERN
 
 CAMPAIGN_STATUSES = ("pending", "approved", "rejected")
-# Twilio's SID shapes: a Messaging Service (MG…) and its US A2P campaign (QE…).
-MESSAGING_SERVICE_SID_PATTERN = r"^MG[0-9a-fA-F]{32}$"
-A2P_CAMPAIGN_SID_PATTERN = r"^QE[0-9a-fA-F]{32}$"
 
 
 class Brand(Base):

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 
 from domain.conversations.ports import SendFailed, SmsSender
 from domain.conversations.store import PostgresConversationStore
-from domain.events import outbox
 from domain.events.catalog import HumanTakeoverReleased, MessageStatusReported
+from domain.events.sink import RootSink
 
 FINAL_STATUSES = ("delivered", "undelivered", "failed")
 
@@ -18,8 +18,9 @@ def expire_human_leases(session: Session, now: datetime, *, limit: int = 500) ->
     """A lapsed human lease hands the conversation back to the AI (``HumanTakeoverReleased`` expired)."""
     rows = PostgresConversationStore(session).expire_human_leases(now, limit=limit)
     for row in rows:
-        outbox.append(
-            session, HumanTakeoverReleased(conversation_id=row.id, outcome="expired"), tenant_id=row.tenant_id
+        # Each lapse is a fact with no cause upstream: it starts a chain of its own.
+        RootSink(session).emit(
+            HumanTakeoverReleased(conversation_id=row.id, outcome="expired"), tenant_id=row.tenant_id
         )
     return len(rows)
 
@@ -44,8 +45,8 @@ def poll_silent_messages(
         store.touch_message(row.id)
         if status == row.status:
             continue
-        outbox.append(
-            session,
+        # What the provider says of one message starts a chain of its own (as a status callback would).
+        RootSink(session).emit(
             MessageStatusReported(message_sid=row.provider_ref, status=status, error_code=error_code, reported_at=now),  # type: ignore[arg-type]
             tenant_id=row.tenant_id,
         )
@@ -68,8 +69,7 @@ def reconcile_with_provider(session: Session, now: datetime, *, sms: SmsSender, 
             row = ours.get(sid)
             if row is None or row.status == status or status not in _REPORTABLE:
                 continue
-            outbox.append(
-                session,
+            RootSink(session).emit(
                 MessageStatusReported(message_sid=sid, status=status, error_code=error_code, reported_at=now),  # type: ignore[arg-type]
                 tenant_id=row.tenant_id,
             )

@@ -23,12 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, e164_check, now_column, uuid_pk
 from domain.conversations.messaging import MAX_BODY_CHARS
-
-CONVERSATION_STATES = ("open", "human", "closed", "blocked")
-# The live states: a caller has at most one conversation in them, and only they can be taken over, closed or blocked.
-LIVE_STATES = ("open", "human")
-LIVE_STATE_PREDICATE = f"state IN {LIVE_STATES!r}"
-MESSAGE_STATUSES = ("received", "pending", "queued", "sent", "delivered", "undelivered", "failed", "blocked")
+from domain.conversations.states import CONVERSATION_STATES, LIVE_STATE_PREDICATE, MESSAGE_STATUSES
 
 
 class Conversation(Base):

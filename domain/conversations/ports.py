@@ -1,7 +1,8 @@
 """What the conversations module needs from the rest of the system, as ports the bootstrap fills in.
 
 Conversations never imports identity, compliance, catalog or scheduling (the import-linter independence contract):
-``workers/wiring.py`` implements these by calling those modules' services inside the handler's own transaction.
+the composition layer (``domain/composition/``) implements these by calling those modules' services inside the
+handler's own transaction, and the worker bootstrap hands them to the handlers.
 """
 
 from __future__ import annotations

@@ -152,6 +152,25 @@ def get_tenant(session: Session, tenant_id: uuid.UUID) -> TenantRecord | None:
     return TenantRecord(tenant.id, tenant.name, tenant.timezone, tenant.forward_to, number)
 
 
+@dataclass(frozen=True)
+class TenantMessaging:
+    """What the SMS side needs of a tenant beyond its record: who to alert and the texts it chose."""
+
+    owner_mobile: str | None
+    first_message_template: str
+    after_hours_template: str
+    help_text: str
+
+
+def tenant_messaging(session: Session, tenant_id: uuid.UUID) -> TenantMessaging | None:
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        return None
+    return TenantMessaging(
+        tenant.owner_mobile, tenant.first_message_template, tenant.after_hours_template, tenant.help_text
+    )
+
+
 # --- feature gates ---------------------------------------------------------------------------------------------
 
 

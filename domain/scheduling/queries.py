@@ -4,108 +4,21 @@ accident. Every query names the tenant itself (row-level security is the second 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from domain.scheduling.availability import Shift
 from domain.scheduling.models import Appointment, Hold, Resource, ResourceService, TimeOff, WorkingHours
-
-
-@dataclass(frozen=True)
-class ResourceRecord:
-    id: uuid.UUID
-    name: str
-    active: bool
-    timezone: str
-    buffer_minutes: int
-    min_lead_minutes: int
-    slot_step_minutes: int
-    service_item_ids: tuple[uuid.UUID, ...]
-    working_hours: tuple[Shift, ...]
-    created_at: datetime | None
-
-
-@dataclass(frozen=True)
-class TimeOffRecord:
-    id: uuid.UUID
-    resource_id: uuid.UUID | None
-    first_day: date
-    last_day: date
-    reason: str | None
-
-
-@dataclass(frozen=True)
-class HoldRecord:
-    id: uuid.UUID
-    resource_id: uuid.UUID
-    service_item_id: uuid.UUID
-    starts_at: datetime
-    ends_at: datetime
-    status: str
-    expires_at: datetime
-    customer_phone: str | None
-    conversation_id: uuid.UUID | None
-
-
-@dataclass(frozen=True)
-class AppointmentRecord:
-    id: uuid.UUID
-    resource_id: uuid.UUID
-    service_item_id: uuid.UUID
-    starts_at: datetime
-    ends_at: datetime
-    status: str
-    customer_phone: str
-    price_cents: int
-    currency: str
-    hold_id: uuid.UUID | None
-    conversation_id: uuid.UUID | None
-    created_at: datetime | None
-    cancelled_at: datetime | None
-
-
-def _bounds(row: Hold | Appointment) -> tuple[datetime, datetime]:
-    lower, upper = row.timeslot.lower, row.timeslot.upper
-    if lower is None or upper is None:
-        raise ValueError("an unbounded timeslot")
-    return lower, upper
-
-
-def hold_record(row: Hold) -> HoldRecord:
-    starts_at, ends_at = _bounds(row)
-    return HoldRecord(
-        row.id,
-        row.resource_id,
-        row.service_item_id,
-        starts_at,
-        ends_at,
-        row.status,
-        row.expires_at,
-        row.customer_phone,
-        row.conversation_id,
-    )
-
-
-def appointment_record(row: Appointment) -> AppointmentRecord:
-    starts_at, ends_at = _bounds(row)
-    return AppointmentRecord(
-        row.id,
-        row.resource_id,
-        row.service_item_id,
-        starts_at,
-        ends_at,
-        row.status,
-        row.customer_phone,
-        row.price_cents,
-        row.currency,
-        row.hold_id,
-        row.conversation_id,
-        row.created_at,
-        row.cancelled_at,
-    )
+from domain.scheduling.records import (
+    AppointmentRecord,
+    HoldRecord,
+    ResourceRecord,
+    TimeOffRecord,
+    appointment_record,
+    hold_record,
+)
 
 
 def describe_resources(session: Session, *, tenant_id: uuid.UUID, rows: list[Resource]) -> list[ResourceRecord]:
@@ -168,6 +81,16 @@ def list_time_off(
 def find_hold(session: Session, *, tenant_id: uuid.UUID, hold_id: uuid.UUID) -> HoldRecord | None:
     row = session.scalars(select(Hold).where(Hold.id == hold_id, Hold.tenant_id == tenant_id)).one_or_none()
     return hold_record(row) if row is not None else None
+
+
+def active_hold_ids_for_conversation(
+    session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """The conversation's active holds (one at most in practice: a caller who changes their mind frees the first)."""
+    query = select(Hold.id).where(
+        Hold.tenant_id == tenant_id, Hold.conversation_id == conversation_id, Hold.status == "active"
+    )
+    return list(session.scalars(query))
 
 
 def find_appointment(session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID) -> AppointmentRecord | None:

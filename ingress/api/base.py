@@ -14,12 +14,11 @@ from typing import Any, TypeVar
 import falcon
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.events.sink import RootSink
+from domain.identity import idempotency
 from domain.identity import service as identity
-from domain.identity.models import IdempotencyKey as IdemKey
 from ingress.auth import AuthError, Claims, ClerkVerifier
 from ingress.errors import ApiError
 from ingress.json_body import parse_json
@@ -178,17 +177,8 @@ def run_post(
     fingerprint = hashlib.sha256(b"\0".join([req.method.encode(), req.path.encode(), _canonical(body)])).hexdigest()
     with tenant_transaction(sessions, tenant_id) as session:
         if key is not None:
-            claimed = session.scalar(
-                insert(IdemKey)
-                .values(
-                    tenant_id=tenant_id, key=key, request_fingerprint=fingerprint, response_status=0, response_body={}
-                )
-                .on_conflict_do_nothing(index_elements=["tenant_id", "key"])
-                .returning(IdemKey.key)
-            )
-            if claimed is None:
-                stored = session.get(IdemKey, (tenant_id, key))
-                assert stored is not None
+            stored = idempotency.claim_key(session, tenant_id=tenant_id, key=key, fingerprint=fingerprint)
+            if stored is not None:
                 if stored.request_fingerprint != fingerprint:
                     raise ApiError(
                         falcon.HTTP_422, "idempotency_key_reused", "this Idempotency-Key was used with another request"
@@ -199,13 +189,7 @@ def run_post(
                 return
         status, media = action(session, body)
         if key is not None:
-            session.execute(
-                text(
-                    "UPDATE id_api_idempotency_keys SET response_status = :status, response_body = CAST(:body AS jsonb)"
-                    " WHERE tenant_id = :tenant AND key = :key"
-                ),
-                {"status": status, "body": json.dumps(media), "tenant": tenant_id, "key": key},
-            )
+            idempotency.record_response(session, tenant_id=tenant_id, key=key, status=status, body=media)
     resp.status = falcon.code_to_http_status(status)
     resp.media = media
 

@@ -16,7 +16,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.catalog import service as catalog
-from domain.catalog.models import ServiceItem
 from ingress.api.base import (
     Authenticate,
     authenticate,
@@ -68,7 +67,7 @@ def money_json(amount_cents: int, currency: str) -> dict[str, Any]:
     return {"amount_cents": amount_cents, "currency": currency}
 
 
-def item_json(item: ServiceItem, aliases: list[str]) -> dict[str, Any]:
+def item_json(item: catalog.ServiceItemRecord, aliases: list[str]) -> dict[str, Any]:
     return {
         "id": str(item.id),
         "name": item.name,

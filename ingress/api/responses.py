@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.conversations.models import CONVERSATION_STATES, MESSAGE_STATUSES
+from domain.conversations.states import CONVERSATION_STATES, MESSAGE_STATUSES
 
 Role = Literal["OWNER", "TECH"]
 

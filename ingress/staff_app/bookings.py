@@ -23,11 +23,11 @@ from domain.scheduling import queries
 from domain.scheduling import service as scheduling
 from domain.scheduling.agenda import AgendaEntry, agenda
 from domain.scheduling.availability import Slot
-from domain.scheduling.errors import AppointmentNotBooked, AppointmentNotFound, SlotUnavailable
+from domain.scheduling.errors import AppointmentNotFound
 from domain.scheduling.queries import AppointmentRecord, ResourceRecord
-from ingress.api.scheduling.lookups import active_quote, future_start, own_resource, requested_slot
+from ingress.api.scheduling import writes
+from ingress.api.scheduling.lookups import active_quote, own_resource
 from ingress.api.scheduling.schemas import BookBody
-from ingress.api.scheduling.serializers import SlotConflict
 from ingress.errors import ApiError
 
 MAX_SLOTS = 200  # a day of 5-minute steps for a few technicians
@@ -143,24 +143,7 @@ def book(
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "form"
         raise ApiError(falcon.HTTP_422, "validation_failed", f"{where}: {first['msg']}") from None
-    item, start, end = requested_slot(session, tenant_id, new, now)
-    try:
-        appointment = scheduling.book_slot(
-            session,
-            events=events,
-            tenant_id=tenant_id,
-            resource_id=new.resource_id,
-            service_item_id=item.service_item_id,
-            starts_at=start,
-            ends_at=end,
-            customer_phone=new.customer_phone,
-            price_cents=item.price_cents,
-            currency=item.currency,
-            now=now,
-        )
-    except SlotUnavailable as error:
-        raise SlotConflict(error) from None
-    return queries.appointment_record(appointment)
+    return writes.book(session, events, tenant_id, new, now)
 
 
 def cancel(
@@ -173,7 +156,7 @@ def cancel(
         )
     except AppointmentNotFound as error:
         raise ApiError(falcon.HTTP_404, "not_found", str(error)) from None
-    return queries.appointment_record(row)
+    return row
 
 
 def reschedule(
@@ -188,23 +171,6 @@ def reschedule(
 ) -> AppointmentRecord:
     """``POST /v1/appointments/{id}/reschedule``'s checks and use case ⇒ ``AppointmentRescheduled``, or
     ``SlotConflict`` with alternatives."""
-    start = future_start(starts_at, now, "starts_at")
-    if resource_id is not None:
-        own_resource(session, tenant_id, resource_id)
-    try:
-        row = scheduling.reschedule_appointment(
-            session,
-            events=events,
-            tenant_id=tenant_id,
-            appointment_id=appointment_id,
-            starts_at=start,
-            now=now,
-            resource_id=resource_id,
-        )
-    except AppointmentNotFound as error:
-        raise ApiError(falcon.HTTP_404, "not_found", str(error)) from None
-    except AppointmentNotBooked as error:
-        raise ApiError(falcon.HTTP_409, "not_booked", str(error)) from None
-    except SlotUnavailable as error:
-        raise SlotConflict(error) from None
-    return queries.appointment_record(row)
+    return writes.reschedule(
+        session, events, tenant_id, appointment_id, starts_at=starts_at, resource_id=resource_id, now=now
+    )

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from db.engine import make_engine, make_session_factory, transaction
 from domain.compliance import registration
 from domain.compliance import service as compliance
-from domain.compliance.models import A2P_CAMPAIGN_SID_PATTERN, MESSAGING_SERVICE_SID_PATTERN
+from domain.compliance.sids import A2P_CAMPAIGN_SID_PATTERN, MESSAGING_SERVICE_SID_PATTERN
 from ops.commands.params import TENANT_HELP, resolve_tenant
 from ops.context import echo_json, get_settings
 

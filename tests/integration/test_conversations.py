@@ -17,8 +17,8 @@ from ops.tenants import DEMO_NUMBER
 from tests.support import conversation_system
 from tests.support.conversation_system import System, caller
 from tests.support.sandbox_world import World, free_port, sandbox_key_path, world  # noqa: F401
+from workers.adapters.gated_sms import GatedSmsSender
 from workers.adapters.twilio_gateway import TwilioGateway
-from workers.wiring import GatedSmsSender
 
 system = conversation_system.system  # the fixture, by name so pytest finds it here
 

@@ -20,11 +20,13 @@ from db.settings import Settings
 from domain.events.catalog import CalendarChangeNotified
 from domain.events.envelope import Envelope
 from domain.events.handling import HandlerContext
+from domain.events.sink import RootSink
 from domain.scheduling import service
 from domain.scheduling.availability import Shift
 from domain.scheduling.errors import CalendarUnavailable
 from domain.scheduling.handlers import resync_calendar
 from domain.scheduling.models import ExternalBusy, ResourceCalendar
+from domain.scheduling.records import SlotRequest
 from domain.scheduling.sync import sync_calendar
 from ingress.resources.calendar import jobber_signature_of, register_calendar_webhooks
 from tests.support.calendar_servers import GoogleCalendarServer, JobberServer, serve
@@ -258,16 +260,19 @@ def test_hold_refreshes_a_stale_mirror_first(
     with sessions() as session, session.begin(), pytest.raises(SlotUnavailable) as refused:
         service.place_hold(
             session,
+            SlotRequest(
+                resource_id=resource_id,
+                service_item_id=uuid.uuid4(),
+                starts_at=local(8, 10),
+                ends_at=local(8, 11),
+                customer_phone="+13105551212",
+            ),
             tenant_id=tenant_id,
-            resource_id=resource_id,
-            service_item_id=uuid.uuid4(),
-            starts_at=local(8, 10),
-            ends_at=local(8, 11),
             now=NOW,
             ttl_minutes=15,
-            customer_phone="+13105551212",
             calendars=clients,
             mirror_max_age_seconds=900,
+            events=RootSink(session),
         )
     assert refused.value.reason == "external_busy"
     assert refused.value.alternatives
@@ -276,15 +281,15 @@ def test_hold_refreshes_a_stale_mirror_first(
     with sessions() as session, session.begin():
         held = service.place_hold(
             session,
+            SlotRequest(
+                resource_id=resource_id, service_item_id=uuid.uuid4(), starts_at=local(8, 12), ends_at=local(8, 13)
+            ),
             tenant_id=tenant_id,
-            resource_id=resource_id,
-            service_item_id=uuid.uuid4(),
-            starts_at=local(8, 12),
-            ends_at=local(8, 13),
             now=NOW + timedelta(hours=1),
             ttl_minutes=15,
             calendars=clients,
             mirror_max_age_seconds=60,
+            events=RootSink(session),
         )
         assert held.status == "active"
 

@@ -10,8 +10,10 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.events.sink import RootSink
 from domain.scheduling import queries, service
 from domain.scheduling.availability import Shift
+from domain.scheduling.records import SlotRequest
 
 NOW = datetime(2030, 1, 7, 12, 0, tzinfo=UTC)  # a Monday
 CALLER = "+13105551212"
@@ -38,25 +40,31 @@ def test_records_are_frozen_and_scoped_to_the_tenant(sessions: sessionmaker[Sess
         starts = NOW + timedelta(days=1, hours=-2)  # Tuesday 10:00
         booked = service.book_slot(
             session,
+            SlotRequest(
+                resource_id=resource_id,
+                service_item_id=item,
+                starts_at=starts,
+                ends_at=starts + timedelta(hours=1),
+                customer_phone=CALLER,
+            ),
             tenant_id=mine,
-            resource_id=resource_id,
-            service_item_id=item,
-            starts_at=starts,
-            ends_at=starts + timedelta(hours=1),
-            customer_phone=CALLER,
             price_cents=5000,
             currency="USD",
             now=NOW,
+            events=RootSink(session),
         )
         hold = service.place_hold(
             session,
+            SlotRequest(
+                resource_id=resource_id,
+                service_item_id=item,
+                starts_at=starts + timedelta(hours=3),
+                ends_at=starts + timedelta(hours=4),
+            ),
             tenant_id=mine,
-            resource_id=resource_id,
-            service_item_id=item,
-            starts_at=starts + timedelta(hours=3),
-            ends_at=starts + timedelta(hours=4),
             now=NOW,
             ttl_minutes=15,
+            events=RootSink(session),
         )
 
         row = queries.find_resource(session, tenant_id=mine, resource_id=resource_id)
@@ -86,15 +94,18 @@ def test_appointment_filters_keep_the_overlapping_window(sessions: sessionmaker[
         for start in starts:
             service.book_slot(
                 session,
+                SlotRequest(
+                    resource_id=resource_id,
+                    service_item_id=item,
+                    starts_at=start,
+                    ends_at=start + timedelta(hours=1),
+                    customer_phone=CALLER,
+                ),
                 tenant_id=tenant,
-                resource_id=resource_id,
-                service_item_id=item,
-                starts_at=start,
-                ends_at=start + timedelta(hours=1),
-                customer_phone=CALLER,
                 price_cents=100,
                 currency="USD",
                 now=NOW,
+                events=RootSink(session),
             )
 
         def listed(**filters: object) -> list[datetime]:

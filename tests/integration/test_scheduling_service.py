@@ -16,10 +16,12 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import OutboxEvent
+from domain.events.sink import RootSink
 from domain.scheduling import service
 from domain.scheduling.availability import Shift
 from domain.scheduling.errors import HoldNotExtendable, SlotUnavailable
 from domain.scheduling.models import Appointment, Hold
+from domain.scheduling.records import AppointmentRecord, HoldRecord, Reschedule, SlotRequest
 from domain.scheduling.sync import BusyBlock, set_internal_busy
 
 TZ = "America/New_York"
@@ -64,33 +66,41 @@ def events(session: Session, name: str) -> list[dict[str, Any]]:
     return [row[0] for row in rows]
 
 
-def hold(session: Session, w: World, start: datetime, *, minutes: int = 60, now: datetime = NOW, **kw: Any) -> Hold:
+def hold(
+    session: Session, w: World, start: datetime, *, minutes: int = 60, now: datetime = NOW, **kw: Any
+) -> HoldRecord:
     return service.place_hold(
         session,
+        SlotRequest(
+            resource_id=kw.pop("resource_id", w.resource_id),
+            service_item_id=w.service_item_id,
+            starts_at=start,
+            ends_at=start + timedelta(minutes=minutes),
+            customer_phone=kw.pop("customer_phone", CALLER),
+        ),
         tenant_id=w.tenant_id,
-        resource_id=kw.pop("resource_id", w.resource_id),
-        service_item_id=w.service_item_id,
-        starts_at=start,
-        ends_at=start + timedelta(minutes=minutes),
         now=now,
         ttl_minutes=15,
-        customer_phone=kw.pop("customer_phone", CALLER),
         **kw,
+        events=RootSink(session),
     )
 
 
-def book(session: Session, w: World, start: datetime, *, phone: str = OTHER, now: datetime = NOW) -> Appointment:
+def book(session: Session, w: World, start: datetime, *, phone: str = OTHER, now: datetime = NOW) -> AppointmentRecord:
     return service.book_slot(
         session,
+        SlotRequest(
+            resource_id=w.resource_id,
+            service_item_id=w.service_item_id,
+            starts_at=start,
+            ends_at=start + timedelta(minutes=60),
+            customer_phone=phone,
+        ),
         tenant_id=w.tenant_id,
-        resource_id=w.resource_id,
-        service_item_id=w.service_item_id,
-        starts_at=start,
-        ends_at=start + timedelta(minutes=60),
-        customer_phone=phone,
         price_cents=14900,
         currency="USD",
         now=now,
+        events=RootSink(session),
     )
 
 
@@ -231,12 +241,20 @@ def test_cancel_frees_the_slot_and_reschedule_conflicts_are_typed(
         second = book(session, world, local(7, 13), phone=CALLER)
         with pytest.raises(SlotUnavailable) as clash:
             service.reschedule_appointment(
-                session, tenant_id=world.tenant_id, appointment_id=second.id, starts_at=local(7, 10, 30), now=NOW
+                session,
+                Reschedule(appointment_id=second.id, starts_at=local(7, 10, 30)),
+                tenant_id=world.tenant_id,
+                now=NOW,
+                events=RootSink(session),
             )
         assert clash.value.reason == "conflict"
         assert clash.value.alternatives
         moved = service.reschedule_appointment(
-            session, tenant_id=world.tenant_id, appointment_id=second.id, starts_at=local(8, 9), now=NOW
+            session,
+            Reschedule(appointment_id=second.id, starts_at=local(8, 9)),
+            tenant_id=world.tenant_id,
+            now=NOW,
+            events=RootSink(session),
         )
         assert service.slot_bounds(moved) == (local(8, 9), local(8, 10))
         service.cancel_appointment(session, tenant_id=world.tenant_id, appointment_id=first.id, reason="x", now=NOW)
@@ -339,7 +357,7 @@ def test_twenty_concurrent_bookings_of_one_slot_exactly_one_wins(sessions: sessi
     start = local(9, 14)
     phones = [f"+1310555{n:04d}" for n in range(20)]
     results = _race(sessions, [lambda s, p=phone: book(s, world, start, phone=p) for phone in phones])
-    winners = [r for r in results if isinstance(r, Appointment)]
+    winners = [r for r in results if isinstance(r, AppointmentRecord)]
     losers = [r for r in results if isinstance(r, SlotUnavailable)]
     assert len(winners) == 1
     assert len(losers) == 19
@@ -363,7 +381,7 @@ def test_a_hold_racing_a_booking_only_one_gets_the_slot(sessions: sessionmaker[S
             sessions,
             [lambda s, t=start: hold(s, world, t), lambda s, t=start: book(s, world, t, phone=OTHER)],
         )
-        won = [r for r in results if isinstance(r, Hold | Appointment)]
+        won = [r for r in results if isinstance(r, HoldRecord | AppointmentRecord)]
         refused = [r for r in results if isinstance(r, SlotUnavailable)]
         assert len(won) == 1, results
         assert len(refused) == 1, results

@@ -22,9 +22,11 @@ from db.engine import transaction
 from db.settings import Settings
 from domain.catalog import service as catalog
 from domain.compliance import service as compliance
+from domain.events.sink import RootSink
 from domain.identity import service as identity
 from domain.scheduling import service as scheduling
 from domain.scheduling.availability import Shift
+from domain.scheduling.records import SlotRequest
 from ingress.app import IngressDeps, create_app
 from tests.support.clerk_jwks import ISSUER, PARTY, Keys, serve_jwks, token
 from tests.support.members import join
@@ -136,26 +138,32 @@ def sched(world: World) -> Sched:
         item_b, resource_b = made[world.b]
         appointment_b = scheduling.book_slot(
             session,
+            SlotRequest(
+                resource_id=resource_b,
+                service_item_id=item_b,
+                starts_at=tomorrow + timedelta(hours=9),
+                ends_at=tomorrow + timedelta(hours=10),
+                customer_phone=PHONE,
+            ),
             tenant_id=world.b,
-            resource_id=resource_b,
-            service_item_id=item_b,
-            starts_at=tomorrow + timedelta(hours=9),
-            ends_at=tomorrow + timedelta(hours=10),
-            customer_phone=PHONE,
             price_cents=12500,
             currency="USD",
             now=now,
+            events=RootSink(session),
         )
         hold_b = scheduling.place_hold(
             session,
+            SlotRequest(
+                resource_id=resource_b,
+                service_item_id=item_b,
+                starts_at=tomorrow + timedelta(hours=11),
+                ends_at=tomorrow + timedelta(hours=12),
+                customer_phone=PHONE,
+            ),
             tenant_id=world.b,
-            resource_id=resource_b,
-            service_item_id=item_b,
-            starts_at=tomorrow + timedelta(hours=11),
-            ends_at=tomorrow + timedelta(hours=12),
             now=now,
             ttl_minutes=15,
-            customer_phone=PHONE,
+            events=RootSink(session),
         )
         ids = (appointment_b.id, hold_b.id)
     (item_a, resource_a) = made[world.a]

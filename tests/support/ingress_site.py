@@ -23,9 +23,11 @@ from db.engine import transaction
 from db.settings import Settings
 from domain.catalog import service as catalog
 from domain.compliance import service as compliance
+from domain.events.sink import RootSink
 from domain.identity import service as identity
 from domain.scheduling import service as scheduling
 from domain.scheduling.availability import Shift
+from domain.scheduling.records import SlotRequest
 from ingress.app import IngressDeps, create_app
 from ingress.resources.calendar import jobber_signature_of
 from ingress.verification import FormParams
@@ -146,22 +148,32 @@ def make_site(settings: Settings, engine: Engine, sessions: sessionmaker[Session
         )
         now = datetime.now(UTC)
         tomorrow = datetime.combine(now.date() + timedelta(days=1), dt_time(0), tzinfo=UTC)
-        slot = {"tenant_id": a.id, "resource_id": resource.id, "service_item_id": item.id, "now": now}
+        slot = {"tenant_id": a.id, "now": now}
         appointment = scheduling.book_slot(
             session,
+            SlotRequest(
+                resource_id=resource.id,
+                service_item_id=item.id,
+                starts_at=tomorrow + timedelta(hours=9),
+                ends_at=tomorrow + timedelta(hours=10),
+                customer_phone="+13105550199",
+            ),
             **slot,
-            starts_at=tomorrow + timedelta(hours=9),
-            ends_at=tomorrow + timedelta(hours=10),
-            customer_phone="+13105550199",
             price_cents=12500,
             currency="USD",
+            events=RootSink(session),
         )
         hold = scheduling.place_hold(
             session,
+            SlotRequest(
+                resource_id=resource.id,
+                service_item_id=item.id,
+                starts_at=tomorrow + timedelta(hours=11),
+                ends_at=tomorrow + timedelta(hours=12),
+            ),
             **slot,
-            starts_at=tomorrow + timedelta(hours=11),
-            ends_at=tomorrow + timedelta(hours=12),
             ttl_minutes=15,
+            events=RootSink(session),
         )
         ids = {
             "conversation_id": own,

@@ -61,3 +61,24 @@ def test_the_readme_links_the_architecture_and_the_glossary() -> None:
     for document in ("docs/architecture.md", "docs/glossary.md"):
         assert f"]({document})" in readme
         assert (ROOT / document).is_file()
+
+
+def _package_rows(text: str) -> dict[str, str]:
+    """The package tables' rows (``| `db/` | … |``), by package."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0].startswith("`") and cells[0].endswith("/`"):
+            rows[cells[0].strip("`/")] = cells[1]
+    return rows
+
+
+def test_the_package_tables_match_the_tree() -> None:
+    # Every top package has a row in the README and docs/architecture.md, and every domain package is named in its row.
+    packages = {"db", "domain", "ingress", "workers", "ops"}
+    domain_parts = sorted(path.parent.name for path in (ROOT / "domain").glob("*/__init__.py"))
+    assert {"composition", "events", "scheduling"} <= set(domain_parts)
+    for document in ("README.md", "docs/architecture.md"):
+        rows = _package_rows((ROOT / document).read_text())
+        assert packages <= set(rows), document
+        assert [part for part in domain_parts if f"`{part}" not in rows["domain"]] == [], document

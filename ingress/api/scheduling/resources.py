@@ -17,11 +17,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.settings import Settings
 from domain.catalog import service as catalog
+from domain.composition.bookings import confirm_hold_at_catalog_price
 from domain.identity import service as identity
 from domain.scheduling import queries
 from domain.scheduling import service as scheduling
 from domain.scheduling.availability import Shift
 from domain.scheduling.errors import AppointmentNotBooked, AppointmentNotFound, HoldNotFound, SlotUnavailable
+from domain.scheduling.records import SlotRequest
 from ingress.api.base import (
     Authenticate,
     authenticate,
@@ -33,10 +35,10 @@ from ingress.api.base import (
     tenant_transaction,
 )
 from ingress.api.catalog import money_json
+from ingress.api.scheduling import writes
 from ingress.api.scheduling.lookups import (
     active_quote,
     check_service_items,
-    future_start,
     own_hold,
     own_resource,
     requested_slot,
@@ -266,16 +268,18 @@ class HoldsResource(SchedulingResource):
             try:
                 hold = scheduling.place_hold(
                     session,
+                    SlotRequest(
+                        new.resource_id,
+                        item.service_item_id,
+                        starts_at,
+                        ends_at,
+                        customer_phone=new.customer_phone,
+                        conversation_id=new.conversation_id,
+                    ),
                     events=request_events(req, session),
                     tenant_id=who.tenant_id,
-                    resource_id=new.resource_id,
-                    service_item_id=item.service_item_id,
-                    starts_at=starts_at,
-                    ends_at=ends_at,
                     now=now,
                     ttl_minutes=self.settings.hold_ttl_minutes,
-                    conversation_id=new.conversation_id,
-                    customer_phone=new.customer_phone,
                 )
             except SlotUnavailable as error:
                 raise SlotConflict(error) from None
@@ -298,16 +302,11 @@ class HoldActionResource(SchedulingResource):
             if confirm.customer_phone is None and hold.customer_phone is None:
                 raise ApiError(falcon.HTTP_422, "validation_failed", "customer_phone: the hold has none; give one")
             try:
-                price = catalog.get_service_item(
-                    session, tenant_id=who.tenant_id, service_item_id=hold.service_item_id, active_only=False
-                )
-                appointment = scheduling.confirm_hold(
+                booked = confirm_hold_at_catalog_price(
                     session,
                     events=request_events(req, session),
                     tenant_id=who.tenant_id,
                     hold_id=hold_id,
-                    price_cents=price.price_cents,
-                    currency=price.currency,
                     now=now,
                     customer_phone=confirm.customer_phone,
                 )
@@ -317,7 +316,7 @@ class HoldActionResource(SchedulingResource):
                 raise ApiError(falcon.HTTP_404, "not_found", str(error)) from None
             except SlotUnavailable as error:
                 raise SlotConflict(error) from None
-            return 201, appointment_json(appointment)
+            return 201, appointment_json(booked.appointment)
 
         run_post(req, resp, self.sessions, act)
 
@@ -373,24 +372,7 @@ class AppointmentsResource(SchedulingResource):
 
         def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
             new = parse_model(body, BookBody)
-            item, starts_at, ends_at = requested_slot(session, who.tenant_id, new, now)
-            try:
-                appointment = scheduling.book_slot(
-                    session,
-                    events=request_events(req, session),
-                    tenant_id=who.tenant_id,
-                    resource_id=new.resource_id,
-                    service_item_id=item.service_item_id,
-                    starts_at=starts_at,
-                    ends_at=ends_at,
-                    customer_phone=new.customer_phone,
-                    price_cents=item.price_cents,
-                    currency=item.currency,
-                    now=now,
-                    conversation_id=new.conversation_id,
-                )
-            except SlotUnavailable as error:
-                raise SlotConflict(error) from None
+            appointment = writes.book(session, request_events(req, session), who.tenant_id, new, now)
             return 201, appointment_json(appointment)
 
         run_post(req, resp, self.sessions, act)
@@ -440,26 +422,16 @@ class AppointmentActionResource(SchedulingResource):
         now = datetime.now(UTC)
 
         def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
-            try:
-                move = parse_model(body, RescheduleBody)
-                starts_at = future_start(move.starts_at, now, "starts_at")
-                if move.resource_id is not None:
-                    own_resource(session, who.tenant_id, move.resource_id)
-                row = scheduling.reschedule_appointment(
-                    session,
-                    events=request_events(req, session),
-                    tenant_id=who.tenant_id,
-                    appointment_id=appointment_id,
-                    starts_at=starts_at,
-                    now=now,
-                    resource_id=move.resource_id,
-                )
-                return 200, appointment_json(row)
-            except AppointmentNotFound as error:
-                raise ApiError(falcon.HTTP_404, "not_found", str(error)) from None
-            except AppointmentNotBooked as error:
-                raise ApiError(falcon.HTTP_409, "not_booked", str(error)) from None
-            except SlotUnavailable as error:
-                raise SlotConflict(error) from None
+            move = parse_model(body, RescheduleBody)
+            row = writes.reschedule(
+                session,
+                request_events(req, session),
+                who.tenant_id,
+                appointment_id,
+                starts_at=move.starts_at,
+                resource_id=move.resource_id,
+                now=now,
+            )
+            return 200, appointment_json(row)
 
         run_post(req, resp, self.sessions, act)

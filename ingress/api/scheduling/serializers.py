@@ -13,8 +13,8 @@ from domain.scheduling import queries
 from domain.scheduling import service as scheduling
 from domain.scheduling.availability import WEEKDAYS, Preference, Slot
 from domain.scheduling.errors import SlotUnavailable
-from domain.scheduling.models import Appointment, Hold, TimeOff
 from domain.scheduling.models import Resource as ResourceRow
+from domain.scheduling.models import TimeOff
 from domain.scheduling.queries import AppointmentRecord, HoldRecord, ResourceRecord, TimeOffRecord
 from ingress.api.catalog import money_json
 from ingress.errors import error_body
@@ -51,9 +51,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def appointment_json(row: AppointmentRecord | Appointment) -> dict[str, Any]:
-    if isinstance(row, Appointment):
-        row = queries.appointment_record(row)
+def appointment_json(row: AppointmentRecord) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "resource_id": str(row.resource_id),
@@ -70,9 +68,7 @@ def appointment_json(row: AppointmentRecord | Appointment) -> dict[str, Any]:
     }
 
 
-def hold_json(row: HoldRecord | Hold) -> dict[str, Any]:
-    if isinstance(row, Hold):
-        row = queries.hold_record(row)
+def hold_json(row: HoldRecord) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "resource_id": str(row.resource_id),

@@ -1,0 +1,59 @@
+"""The tenant as the conversations module sees it: identity's tenant and texts, scheduling's opening hours."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from domain.conversations.ports import TenantProfile
+from domain.identity import service as identity
+from domain.scheduling import opening_hours
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def is_open_at(session: Session, tenant_id: uuid.UUID, local: datetime) -> bool:
+    return opening_hours.is_working_at(session, tenant_id=tenant_id, local=local)
+
+
+def hours_text(session: Session, tenant_id: uuid.UUID) -> str:
+    """The weekly hours as a caller reads them in an SMS: "Mon 8am–5pm, Sat 9am–12pm"."""
+    days = opening_hours.weekly_hours(session, tenant_id=tenant_id)
+    if not days:
+        return "by appointment"
+    return ", ".join(f"{WEEKDAYS[day.weekday]} {_clock(day.opens)}–{_clock(day.closes)}" for day in days)
+
+
+def _clock(value: time) -> str:
+    hour = value.hour % 12 or 12
+    suffix = "am" if value.hour < 12 else "pm"
+    return f"{hour}{suffix}" if value.minute == 0 else f"{hour}:{value.minute:02d}{suffix}"
+
+
+def tenant_profile(session: Session, tenant_id: uuid.UUID, now: datetime) -> TenantProfile | None:
+    """None for a tenant that is gone or has no number yet (nothing can be sent from it)."""
+    record = identity.get_tenant(session, tenant_id)
+    texts = identity.tenant_messaging(session, tenant_id)
+    if record is None or texts is None or record.phone_number is None:
+        return None
+    return TenantProfile(
+        id=tenant_id,
+        name=record.name,
+        timezone=record.timezone,
+        number=record.phone_number,
+        owner_mobile=texts.owner_mobile,
+        first_message_template=texts.first_message_template,
+        after_hours_template=texts.after_hours_template,
+        help_text=texts.help_text,
+        open_now=is_open_at(session, tenant_id, now.astimezone(ZoneInfo(record.timezone))),
+    )
+
+
+class TenantDirectoryAdapter:
+    """The conversations module's ``TenantDirectory`` port."""
+
+    def profile(self, session: Session, tenant_id: uuid.UUID, now: datetime) -> TenantProfile | None:
+        return tenant_profile(session, tenant_id, now)

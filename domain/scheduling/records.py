@@ -1,0 +1,134 @@
+"""What scheduling hands out: frozen records (never ORM rows, so nothing read is written back by accident), and
+the value objects its write functions take instead of long keyword lists."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from domain.scheduling.availability import Shift
+from domain.scheduling.models import Appointment, Hold
+
+
+@dataclass(frozen=True)
+class SlotRequest:
+    """A time on one resource for one service, and who it is for: what a hold or a direct booking asks for."""
+
+    resource_id: uuid.UUID
+    service_item_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    customer_phone: str | None = None
+    conversation_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Reschedule:
+    """Move a booked appointment: to ``starts_at`` (same length unless ``ends_at``), optionally to another resource."""
+
+    appointment_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime | None = None
+    resource_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class ResourceRecord:
+    id: uuid.UUID
+    name: str
+    active: bool
+    timezone: str
+    buffer_minutes: int
+    min_lead_minutes: int
+    slot_step_minutes: int
+    service_item_ids: tuple[uuid.UUID, ...]
+    working_hours: tuple[Shift, ...]
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TimeOffRecord:
+    id: uuid.UUID
+    resource_id: uuid.UUID | None
+    first_day: date
+    last_day: date
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class HoldRecord:
+    id: uuid.UUID
+    resource_id: uuid.UUID
+    service_item_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+    expires_at: datetime
+    customer_phone: str | None
+    conversation_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class AppointmentRecord:
+    id: uuid.UUID
+    resource_id: uuid.UUID
+    service_item_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+    customer_phone: str
+    price_cents: int
+    currency: str
+    hold_id: uuid.UUID | None
+    conversation_id: uuid.UUID | None
+    created_at: datetime | None
+    cancelled_at: datetime | None
+
+
+def _bounds(row: Hold | Appointment) -> tuple[datetime, datetime]:
+    lower, upper = row.timeslot.lower, row.timeslot.upper
+    if lower is None or upper is None:
+        raise ValueError("an unbounded timeslot")
+    return lower, upper
+
+
+def slot_bounds(row: Hold | Appointment | HoldRecord | AppointmentRecord) -> tuple[datetime, datetime]:
+    """(starts_at, ends_at) of a hold or appointment, row or record."""
+    if isinstance(row, HoldRecord | AppointmentRecord):
+        return row.starts_at, row.ends_at
+    return _bounds(row)
+
+
+def hold_record(row: Hold) -> HoldRecord:
+    starts_at, ends_at = _bounds(row)
+    return HoldRecord(
+        row.id,
+        row.resource_id,
+        row.service_item_id,
+        starts_at,
+        ends_at,
+        row.status,
+        row.expires_at,
+        row.customer_phone,
+        row.conversation_id,
+    )
+
+
+def appointment_record(row: Appointment) -> AppointmentRecord:
+    starts_at, ends_at = _bounds(row)
+    return AppointmentRecord(
+        row.id,
+        row.resource_id,
+        row.service_item_id,
+        starts_at,
+        ends_at,
+        row.status,
+        row.customer_phone,
+        row.price_cents,
+        row.currency,
+        row.hold_id,
+        row.conversation_id,
+        row.created_at,
+        row.cancelled_at,
+    )

@@ -1,0 +1,133 @@
+"""Resources and what they work: the services each can do, weekly hours, time off, calendars."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from domain.scheduling.availability import (
+    Shift,
+)
+from domain.scheduling.models import (
+    Resource,
+    ResourceCalendar,
+    ResourceService,
+    TimeOff,
+    WorkingHours,
+)
+
+
+def create_resource(
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    name: str,
+    timezone: str,
+    buffer_minutes: int = 0,
+    min_lead_minutes: int = 60,
+    slot_step_minutes: int = 30,
+    service_item_ids: Iterable[uuid.UUID] = (),
+) -> Resource:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {timezone!r}") from None
+    resource = Resource(
+        tenant_id=tenant_id,
+        name=name,
+        timezone=timezone,
+        buffer_minutes=buffer_minutes,
+        min_lead_minutes=min_lead_minutes,
+        slot_step_minutes=slot_step_minutes,
+    )
+    session.add(resource)
+    session.flush()
+    set_resource_services(session, tenant_id=tenant_id, resource_id=resource.id, service_item_ids=service_item_ids)
+    return resource
+
+
+def set_resource_services(
+    session: Session, *, tenant_id: uuid.UUID, resource_id: uuid.UUID, service_item_ids: Iterable[uuid.UUID]
+) -> None:
+    """Which services the resource can do. A resource with none listed is a generalist: it can do every service."""
+    session.execute(
+        delete(ResourceService).where(
+            ResourceService.tenant_id == tenant_id, ResourceService.resource_id == resource_id
+        )
+    )
+    rows = [
+        {"tenant_id": tenant_id, "resource_id": resource_id, "service_item_id": item} for item in set(service_item_ids)
+    ]
+    if rows:
+        session.execute(insert(ResourceService), rows)
+
+
+def set_working_hours(
+    session: Session, *, tenant_id: uuid.UUID, resource_id: uuid.UUID, shifts: Iterable[Shift]
+) -> None:
+    """Replace the resource's weekly hours (local time in its zone); several shifts a day make a split shift."""
+    session.execute(
+        delete(WorkingHours).where(WorkingHours.tenant_id == tenant_id, WorkingHours.resource_id == resource_id)
+    )
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "resource_id": resource_id,
+            "weekday": shift.weekday,
+            "starts_local": shift.starts_local,
+            "ends_local": shift.ends_local,
+        }
+        for shift in shifts
+    ]
+    if rows:
+        session.execute(insert(WorkingHours), rows)
+
+
+def add_time_off(
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    first_day: date,
+    last_day: date,
+    resource_id: uuid.UUID | None = None,
+    reason: str | None = None,
+) -> TimeOff:
+    """A day off or holiday (inclusive local dates); without ``resource_id`` the whole business is closed."""
+    row = TimeOff(tenant_id=tenant_id, resource_id=resource_id, first_day=first_day, last_day=last_day, reason=reason)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def add_calendar(
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    resource_id: uuid.UUID,
+    provider: str,
+    external_ref: str,
+    channel_id: str | None = None,
+    channel_token: str | None = None,
+) -> ResourceCalendar:
+    calendar = ResourceCalendar(
+        tenant_id=tenant_id,
+        resource_id=resource_id,
+        provider=provider,
+        external_ref=external_ref,
+        channel_id=channel_id,
+        channel_token=channel_token,
+    )
+    session.add(calendar)
+    session.flush()
+    return calendar
+
+
+def list_resources(session: Session, *, tenant_id: uuid.UUID) -> list[Resource]:
+    return list(
+        session.scalars(select(Resource).where(Resource.tenant_id == tenant_id).order_by(Resource.name, Resource.id))
+    )
