@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from domain.conversations.models import CONVERSATION_STATES, Conversation, Message, OperatorTask
+from domain.conversations.models import Conversation, Message, OperatorTask
+from domain.conversations.states import CONVERSATION_STATES
 from domain.conversations.store import INBOX_VIEWS, PostgresConversationStore
 from domain.events.catalog import (
     ConversationClosed,

@@ -24,11 +24,11 @@ from domain.conversations.messaging import STATUS_RANK, count_segments
 from domain.conversations.models import (
     ALERT_CODE_DIGITS,
     ALERT_CODE_LETTERS,
-    LIVE_STATE_PREDICATE,
     Conversation,
     Message,
     OperatorTask,
 )
+from domain.conversations.states import LIVE_STATE_PREDICATE
 
 LIVE = LIVE_STATE_PREDICATE
 # A tenant has 1,152 codes and a handful of open alerts: a clash is rare, ten in a row means something is wrong.

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from domain.conversations.engine.ports import BookingTools, Turn, TurnResult
 from domain.conversations.messaging import STATUS_RANK, count_segments
-from domain.conversations.models import LIVE_STATES
 from domain.conversations.ports import Accepted, PreflightDecision, SendFailed, SentEarlier, TenantProfile
+from domain.conversations.states import LIVE_STATES
 from domain.conversations.store import (
     ConversationStore,
     Opened,
