@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from domain.conversations.ports import TenantProfile
+from domain.conversations.ports import StaffMember, TenantProfile
 from domain.identity import service as identity
 from domain.scheduling import opening_hours
 
@@ -49,6 +49,10 @@ def tenant_profile(session: Session, tenant_id: uuid.UUID, now: datetime) -> Ten
         after_hours_template=texts.after_hours_template,
         help_text=texts.help_text,
         open_now=is_open_at(session, tenant_id, now.astimezone(ZoneInfo(record.timezone))),
+        staff=tuple(
+            StaffMember(phone=staff.phone, role=staff.role, user_id=staff.user_id, name=staff.name)
+            for staff in identity.staff_numbers(session, tenant_id)
+        ),
     )
 
 
