@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,6 +34,7 @@ from domain.events.catalog import (
 )
 from domain.events.sink import EventSink, sink_or_root
 from domain.scheduling.availability import (
+    DayShift,
     Interval,
     Preference,
     ResourceSchedule,
@@ -52,6 +53,7 @@ from domain.scheduling.errors import (
 )
 from domain.scheduling.models import (
     Appointment,
+    DateHours,
     Hold,
     Resource,
     ResourceCalendar,
@@ -152,6 +154,37 @@ def add_time_off(
     return row
 
 
+def remove_time_off(session: Session, *, tenant_id: uuid.UUID, time_off_id: uuid.UUID) -> bool:
+    """Take back a day off (entered by mistake, or the plans changed); False when the tenant has no such entry."""
+    removed = session.execute(
+        delete(TimeOff).where(TimeOff.tenant_id == tenant_id, TimeOff.id == time_off_id).returning(TimeOff.id)
+    ).first()
+    return removed is not None
+
+
+def set_date_hours(
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    resource_id: uuid.UUID,
+    day: date,
+    shifts: Iterable[tuple[time, time]],
+) -> None:
+    """Replace the resource's hours on one local date (they replace its weekday's weekly hours that day); no shifts
+    clears the override, so the weekly hours apply again. Closing a date is time off."""
+    session.execute(
+        delete(DateHours).where(
+            DateHours.tenant_id == tenant_id, DateHours.resource_id == resource_id, DateHours.day == day
+        )
+    )
+    rows = [
+        {"tenant_id": tenant_id, "resource_id": resource_id, "day": day, "starts_local": start, "ends_local": end}
+        for start, end in shifts
+    ]
+    if rows:
+        session.execute(insert(DateHours), rows)
+
+
 def add_calendar(
     session: Session,
     *,
@@ -224,11 +257,14 @@ def load_schedules(
     shifts: dict[uuid.UUID, list[Shift]] = {}
     closed: dict[uuid.UUID | None, set[date]] = {None: set()}
     busy: dict[uuid.UUID, list[Interval]] = {}
+    dated: dict[uuid.UUID, list[DayShift]] = {}
     for kind, resource_id, name, zone, buffer, lead, step, weekday, starts, ends, first, last, lower, upper in rows:
         if kind == "r":
             resources[resource_id] = (name, zone, buffer, lead, step)
         elif kind == "h":
             shifts.setdefault(resource_id, []).append(Shift(weekday, starts, ends))
+        elif kind == "d":
+            dated.setdefault(resource_id, []).append(DayShift(first, starts, ends))
         elif kind == "o":
             days = {first + timedelta(days=n) for n in range((last - first).days + 1)}
             closed.setdefault(resource_id, set()).update(days)
@@ -245,12 +281,14 @@ def load_schedules(
             buffer_minutes=buffer_minutes,
             min_lead_minutes=lead,
             slot_step_minutes=step,
+            date_shifts=tuple(dated.get(resource_id, ())),
         )
         for resource_id, (_name, timezone, buffer_minutes, lead, step) in ordered
     ]
 
 
-# One row per fact, told apart by `kind`: r = resource, h = working hours, o = time off, b = busy interval.
+# One row per fact, told apart by `kind`: r = resource, h = working hours, d = per-date hours, o = time off,
+# b = busy interval.
 # A resource with no listed services can do every service.
 _SCHEDULES_SQL = """
 WITH res AS (
@@ -271,6 +309,11 @@ SELECT 'h', w.resource_id, NULL, NULL, NULL, NULL, NULL, w.weekday::int, w.start
        NULL, NULL, NULL, NULL
   FROM sched_working_hours AS w JOIN res ON res.id = w.resource_id
  WHERE w.tenant_id = %(tenant)s
+UNION ALL
+SELECT 'd', d.resource_id, NULL, NULL, NULL, NULL, NULL, NULL, d.starts_local, d.ends_local, d.day, NULL, NULL,
+       NULL
+  FROM sched_date_hours AS d JOIN res ON res.id = d.resource_id
+ WHERE d.tenant_id = %(tenant)s AND d.day BETWEEN %(first_day)s AND %(last_day)s
 UNION ALL
 SELECT 'o', t.resource_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, t.first_day, t.last_day, NULL, NULL
   FROM sched_time_off AS t
