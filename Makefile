@@ -5,12 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint install services migrate unit integration acceptance bench clean
+.PHONY: run test lint install services browser migrate unit integration acceptance bench clean
 
 run: install services migrate
 	$(BIN)/nmc up
 
-test: install services lint
+test: install services browser lint
 	$(BIN)/pytest
 
 lint: install
@@ -29,6 +29,9 @@ $(INSTALLED): pyproject.toml constraints.txt
 
 services:
 	./deploy/ensure-services.sh
+
+browser:
+	./deploy/ensure-browser.sh
 
 migrate: install services
 	$(BIN)/nmc migrate

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import click
 import httpx
@@ -148,6 +149,7 @@ def up(ctx: click.Context, no_demo: bool, migrate: bool) -> None:
     if ready and not stop.is_set():
         sandbox = "" if settings.live_mode else f"  sandbox http://{settings.sandbox_bind}"
         click.echo(f"NeverMissCall is up: ingress http://{settings.ingress_bind}{sandbox}")
+        click.echo(f"staff app: {settings.public_base_url}/app{_sign_in_hint(settings)}")
         if not no_demo and not settings.live_mode and "demo" in available:
             demo = Child("demo", [*executable, "demo"])
             _start(demo, lock)
@@ -177,3 +179,11 @@ def up(ctx: click.Context, no_demo: bool, migrate: bool) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(child.process.pid, signal.SIGKILL)
     click.echo("stopped", err=True)
+
+
+def _sign_in_hint(settings: Settings) -> str:
+    """Locally, the link that signs in as the demo owner (the sandbox's page, coming back to the app)."""
+    if settings.live_mode:
+        return ""
+    back = urlencode({"redirect_url": f"{settings.public_base_url}/app"})
+    return f"  (sign in locally: {settings.twilio_api_base_url}/sandbox/sign-in?{back})"

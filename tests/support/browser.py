@@ -1,0 +1,98 @@
+"""A running system with the demo tenant and a headless Chromium for the staff app's browser tests.
+
+Chromium is Debian's (/usr/bin/chromium, installed by deploy/ensure-browser.sh); Playwright only brings its driver.
+Screenshots go to .run/screenshots (not committed)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from playwright.sync_api import Browser, Page, sync_playwright
+from psycopg import sql
+
+from db.engine import make_engine, make_session_factory, transaction
+from ops.stack import ROOT, LocalStack
+from ops.tenants import seed_demo
+from tests.support.services import REDIS_URL, SERVER, base_settings
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = ROOT / ".run" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def staff_stack(template_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """sandbox, ingress, dispatcher and worker on a database of their own, the demo tenant and its staff seeded."""
+    name = f"nmc_staff_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_database))
+        )
+    namespace = f"nmc-test-{uuid.uuid4().hex[:8]}"
+    running = LocalStack(
+        database_url=f"{SERVER}/{name}",
+        redis_url=REDIS_URL,
+        namespace=namespace,
+        log_dir=tmp_path_factory.mktemp("staff-stack"),
+        extra_env={"WORKER_PROCESSES": "1", "SANDBOX_CALLBACK_DELAY_MS": "5", "INGRESS_WORKERS": "2"},
+    )
+    running.extra_env = {**running.extra_env, "CLERK_AUTHORIZED_PARTIES": running.ingress_url}
+    settings = base_settings(database_url=running.database_url)
+    engine = make_engine(settings, pool_size=1, max_overflow=0)
+    with transaction(make_session_factory(engine)) as session:
+        seed_demo(session, settings)
+    engine.dispose()
+    try:
+        yield running.start()
+    finally:
+        running.stop()
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=f"{namespace}*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+        with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+def phone_page(browser: Browser) -> Page:
+    """A fresh browser context (no cookies) the size of a small phone: the app must be usable at 375 px."""
+    context = browser.new_context(viewport={"width": 375, "height": 740})
+    context.set_default_timeout(15_000)
+    return context.new_page()
+
+
+def sign_in(page: Page, stack: LocalStack, who: str) -> None:
+    """Through the sandbox's sign-in page, as the demo tenant's "owner" or "tech"; back on the inbox."""
+    page.goto(f"{stack.ingress_url}/app")
+    page.get_by_role("button", name="owner" if who == "owner" else "tech").click()
+    page.wait_for_url(f"{stack.ingress_url}/app*")
+    page.get_by_role("heading", name="Inbox").wait_for()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
