@@ -1,8 +1,9 @@
 """The staff app at ``/app``: server-rendered pages (Jinja2) with a small script for live updates, served by the
 ingress in the same process, with the same settings and the same Clerk verification as the ``/v1`` API.
 
-One module per screen (``inbox``, ``thread``, ``placeholders`` for those not built yet); what they share is in
-``auth`` (the session), ``csrf``, ``pages`` (templates, forms) and ``screens`` (the tenant transaction).
+One module per screen (``inbox``, ``thread``, the ``settings`` package, ``placeholders`` for those not built yet);
+what they share is in ``auth`` (the session), ``csrf``, ``pages`` (templates, forms) and ``screens`` (the tenant
+transaction).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ingress.staff_app.inbox import InboxResource
 from ingress.staff_app.live import EventsResource, InboxFeed
 from ingress.staff_app.pages import STATIC, Pages
 from ingress.staff_app.session import SessionResource, SignedOutResource, SignOutResource
+from ingress.staff_app.settings import add_settings_routes
 from ingress.staff_app.thread import ThreadActionsResource, ThreadResource
 
 
@@ -66,8 +68,7 @@ def register_staff_app(
         ),
     )
     app.add_route("/app/bookings", placeholders.BookingsResource(auth, sessions, pages))
-    app.add_route("/app/settings", placeholders.SettingsResource(auth, sessions, pages))
-    app.add_route("/app/settings/team", placeholders.TeamSettingsResource(auth, sessions, pages))
+    add_settings_routes(app, auth, sessions, pages, invitation_ttl=timedelta(hours=settings.invitation_ttl_hours))
     app.add_route("/app/reports", placeholders.ReportsResource(auth, sessions, pages))
     if not settings.live_mode:  # locally only: in live mode Clerk alone issues sessions
         app.add_route("/app/session", SessionResource(verifier, secure_cookies=secure))

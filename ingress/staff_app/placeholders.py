@@ -28,20 +28,6 @@ class BookingsResource(_NotBuiltYet):
 
 @falcon.before(authenticate_staff)
 @falcon.before(require_owner)
-class SettingsResource(_NotBuiltYet):
-    key, title = "settings", "Settings"
-    what = "the price list, technicians, working hours, message templates and billing"
-
-
-@falcon.before(authenticate_staff)
-@falcon.before(require_owner)
-class TeamSettingsResource(_NotBuiltYet):
-    key, title = "settings", "Team"
-    what = "inviting people, changing their role and removing them"
-
-
-@falcon.before(authenticate_staff)
-@falcon.before(require_owner)
 class ReportsResource(_NotBuiltYet):
     key, title = "reports", "Reports"
     what = "missed calls, conversations, first-response times, bookings and recovered revenue per day"
