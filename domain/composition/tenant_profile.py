@@ -45,8 +45,8 @@ def tenant_profile(session: Session, tenant_id: uuid.UUID, now: datetime) -> Ten
         timezone=record.timezone,
         number=record.phone_number,
         owner_mobile=texts.owner_mobile,
-        first_message_template=texts.first_message_template,
-        after_hours_template=texts.after_hours_template,
+        first_message_template=texts.first_message,
+        after_hours_template=texts.after_hours,
         help_text=texts.help_text,
         open_now=is_open_at(session, tenant_id, now.astimezone(ZoneInfo(record.timezone))),
         staff=tuple(

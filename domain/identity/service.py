@@ -8,6 +8,7 @@ up for the gates to close.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from db.base import E164_PATTERN
 from domain.events.catalog import FeatureGatesChanged, MembershipRemoved, TenantCreated
 from domain.events.sink import EventSink, sink_or_root
 from domain.identity.models import FeatureGates, Membership, PhoneNumber, Plan, Tenant, User
@@ -152,23 +154,104 @@ def get_tenant(session: Session, tenant_id: uuid.UUID) -> TenantRecord | None:
     return TenantRecord(tenant.id, tenant.name, tenant.timezone, tenant.forward_to, number)
 
 
+# --- the tenant's texts and numbers --------------------------------------------------------------------------
+
+MAX_TEMPLATE_CHARS = 640  # four SMS segments: a first message longer than that is not read
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+_E164 = re.compile(E164_PATTERN)
+
+
+class InvalidField(IdentityError):
+    """One field of a change is not acceptable; ``field`` names it so a form can say so beside it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
 @dataclass(frozen=True)
 class TenantMessaging:
-    """What the SMS side needs of a tenant beyond its record: who to alert and the texts it chose."""
+    """What the tenant's callers and owner are sent, and where: the texts and numbers an OWNER sets."""
 
-    owner_mobile: str | None
-    first_message_template: str
-    after_hours_template: str
+    first_message: str
+    after_hours: str
     help_text: str
+    forward_to: str
+    owner_mobile: str | None
+
+
+def check_template(field: str, value: str) -> str:
+    """A message template as stored: trimmed, not empty, at most ``MAX_TEMPLATE_CHARS``, and no placeholder but
+    ``{business}`` (the business's name)."""
+    text_value = value.strip()
+    if not text_value:
+        raise InvalidField(field, "write the message (it cannot be empty)")
+    if len(text_value) > MAX_TEMPLATE_CHARS:
+        raise InvalidField(field, f"at most {MAX_TEMPLATE_CHARS} characters (this is {len(text_value)})")
+    unknown = [found for found in _PLACEHOLDER.findall(text_value) if found != "{business}"]
+    stray = _PLACEHOLDER.sub("", text_value)
+    if unknown or "{" in stray or "}" in stray:
+        raise InvalidField(field, "the only placeholder is {business} (the business's name); no other braces")
+    return text_value
+
+
+def check_number(field: str, value: str) -> str:
+    """A phone number in E.164, with a message that says what is expected."""
+    text_value = value.strip()
+    if not _E164.fullmatch(text_value):
+        raise InvalidField(field, "enter the number in E.164 form: + then country code and number, e.g. +13105551234")
+    try:
+        return normalise_e164(text_value)
+    except IdentityError:
+        raise InvalidField(field, f"{text_value} is not a possible phone number") from None
 
 
 def tenant_messaging(session: Session, tenant_id: uuid.UUID) -> TenantMessaging | None:
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
         return None
+    return _messaging(tenant)
+
+
+def _messaging(tenant: Tenant) -> TenantMessaging:
     return TenantMessaging(
-        tenant.owner_mobile, tenant.first_message_template, tenant.after_hours_template, tenant.help_text
-    )
+        tenant.first_message_template, tenant.after_hours_template, tenant.help_text, tenant.forward_to,
+        tenant.owner_mobile,
+    )  # fmt: skip
+
+
+def update_tenant_messaging(
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    first_message: str | None = None,
+    after_hours: str | None = None,
+    help_text: str | None = None,
+    forward_to: str | None = None,
+    owner_mobile: str | None = None,
+    clear_owner_mobile: bool = False,
+) -> TenantMessaging:
+    """Change what is given of the tenant's texts (first message, after hours, the HELP answer) and numbers
+    (forward-to, owner mobile; ``clear_owner_mobile`` stops owner alerts). Each is checked as ``check_template`` /
+    ``check_number`` say; the conversation flows read them at the next message, so nothing else needs telling."""
+    tenant = session.get(Tenant, tenant_id, with_for_update=True)
+    if tenant is None:
+        raise NotFound(f"tenant {tenant_id} not found")
+    if first_message is not None:
+        tenant.first_message_template = check_template("first_message", first_message)
+    if after_hours is not None:
+        tenant.after_hours_template = check_template("after_hours", after_hours)
+    if help_text is not None:
+        tenant.help_text = check_template("help_text", help_text)
+    if forward_to is not None:
+        tenant.forward_to = check_number("forward_to", forward_to)
+    if clear_owner_mobile:
+        tenant.owner_mobile = None
+    elif owner_mobile is not None:
+        tenant.owner_mobile = check_number("owner_mobile", owner_mobile)
+    session.flush()
+    return _messaging(tenant)
 
 
 # --- feature gates ---------------------------------------------------------------------------------------------

@@ -31,6 +31,15 @@ class Shift:
 
 
 @dataclass(frozen=True)
+class DayShift:
+    """Hours on one local date. A date with any replaces its weekday's weekly shifts (several make a split shift)."""
+
+    day: date
+    starts_local: time
+    ends_local: time
+
+
+@dataclass(frozen=True)
 class Interval:
     """A half-open UTC interval ``[start, end)``."""
 
@@ -48,6 +57,16 @@ class ResourceSchedule:
     buffer_minutes: int = 0
     min_lead_minutes: int = 0
     slot_step_minutes: int = 30
+    date_shifts: tuple[DayShift, ...] = ()
+
+    def shifts_on(self, day: date) -> list[Shift]:
+        """The shifts worked on a local date, earliest first: its per-date hours if it has any, else its weekday's
+        weekly hours; none on a day off."""
+        if day in self.days_off:
+            return []
+        special = [Shift(day.weekday(), s.starts_local, s.ends_local) for s in self.date_shifts if s.day == day]
+        chosen = special if special else [shift for shift in self.shifts if shift.weekday == day.weekday()]
+        return sorted(chosen, key=lambda shift: shift.starts_local)
 
 
 @dataclass(frozen=True)
@@ -133,12 +152,14 @@ def resource_slots(
     by_weekday: dict[int, list[Shift]] = {}
     for shift in sorted(schedule.shifts, key=lambda item: item.starts_local):
         by_weekday.setdefault(shift.weekday, []).append(shift)
+    special_days = {shift.day for shift in schedule.date_shifts}
 
     day = earliest.astimezone(tz).date()
     last_day = window_end.astimezone(tz).date()
     while day <= last_day:
         if day not in schedule.days_off:
-            for shift in by_weekday.get(day.weekday(), ()):
+            shifts = schedule.shifts_on(day) if day in special_days else by_weekday.get(day.weekday(), ())
+            for shift in shifts:
                 yield from _shift_slots(
                     schedule.resource_id, day, shift, tz, duration, step, earliest, window_end, busy, preference
                 )
@@ -287,12 +308,8 @@ def within_working_hours(slot: Slot, schedule: ResourceSchedule) -> bool:
     """Does the slot lie inside one shift of its local day (and not on a day off)? Used to validate requests."""
     tz = ZoneInfo(schedule.timezone)
     local_start = slot.starts_at.astimezone(tz)
-    if local_start.date() in schedule.days_off:
-        return False
     day = local_start.date()
-    for shift in schedule.shifts:
-        if shift.weekday != day.weekday():
-            continue
+    for shift in schedule.shifts_on(day):
         # The start compares as wall time (a shift "from 02:15" on spring-forward day begins when clocks jump
         # to 03:00); the end as the earliest instant that wall time names.
         shift_end = local_to_utc(day, shift.ends_local, tz, earliest=True)

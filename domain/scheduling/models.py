@@ -95,6 +95,26 @@ class TimeOff(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
 
+class DateHours(Base):
+    """Hours for one local date that replace the weekly hours of its weekday (a Saturday opening, a short day before
+    a holiday); several on a date make a split shift. A date off is time off, not an override."""
+
+    __tablename__ = "sched_date_hours"
+    __table_args__ = (
+        CheckConstraint("ends_local > starts_local", name="order"),
+        Index("ix_sched_date_hours_resource_day", "resource_id", "day"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    resource_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("sched_resources.id", ondelete="CASCADE"), nullable=False
+    )
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    starts_local: Mapped[time] = mapped_column(Time, nullable=False)
+    ends_local: Mapped[time] = mapped_column(Time, nullable=False)
+
+
 class ResourceCalendar(Base):
     __tablename__ = "sched_calendars"
     __table_args__ = (CheckConstraint("provider IN ('google', 'jobber', 'internal')", name="provider"),)

@@ -4,15 +4,16 @@ accident. Every query names the tenant itself (row-level security is the second 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from domain.scheduling.availability import Shift
-from domain.scheduling.models import Appointment, Hold, Resource, ResourceService, TimeOff, WorkingHours
+from domain.scheduling.models import Appointment, DateHours, Hold, Resource, ResourceService, TimeOff, WorkingHours
 from domain.scheduling.records import (
     AppointmentRecord,
+    DateHoursRecord,
     HoldRecord,
     ResourceRecord,
     TimeOffRecord,
@@ -76,6 +77,18 @@ def list_time_off(
         TimeOffRecord(row.id, row.resource_id, row.first_day, row.last_day, row.reason)
         for row in session.scalars(query.order_by(TimeOff.first_day, TimeOff.id))
     ]
+
+
+def list_date_hours(
+    session: Session, *, tenant_id: uuid.UUID, resource_id: uuid.UUID, from_day: date
+) -> list[DateHoursRecord]:
+    """The resource's per-date hours from ``from_day`` on, by date and start."""
+    rows = session.scalars(
+        select(DateHours)
+        .where(DateHours.tenant_id == tenant_id, DateHours.resource_id == resource_id, DateHours.day >= from_day)
+        .order_by(DateHours.day, DateHours.starts_local)
+    )
+    return [DateHoursRecord(row.day, row.starts_local, row.ends_local) for row in rows]
 
 
 def find_hold(session: Session, *, tenant_id: uuid.UUID, hold_id: uuid.UUID) -> HoldRecord | None:

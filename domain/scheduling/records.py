@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from domain.scheduling.availability import Shift
 from domain.scheduling.models import Appointment, Hold
@@ -54,6 +54,13 @@ class TimeOffRecord:
     first_day: date
     last_day: date
     reason: str | None
+
+
+@dataclass(frozen=True)
+class DateHoursRecord:
+    day: date
+    starts_local: time
+    ends_local: time
 
 
 @dataclass(frozen=True)

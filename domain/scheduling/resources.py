@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, insert, select
@@ -14,6 +14,7 @@ from domain.scheduling.availability import (
     Shift,
 )
 from domain.scheduling.models import (
+    DateHours,
     Resource,
     ResourceCalendar,
     ResourceService,
@@ -102,6 +103,37 @@ def add_time_off(
     session.add(row)
     session.flush()
     return row
+
+
+def remove_time_off(session: Session, *, tenant_id: uuid.UUID, time_off_id: uuid.UUID) -> bool:
+    """Take back a day off (entered by mistake, or the plans changed); False when the tenant has no such entry."""
+    removed = session.execute(
+        delete(TimeOff).where(TimeOff.tenant_id == tenant_id, TimeOff.id == time_off_id).returning(TimeOff.id)
+    ).first()
+    return removed is not None
+
+
+def set_date_hours(
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    resource_id: uuid.UUID,
+    day: date,
+    shifts: Iterable[tuple[time, time]],
+) -> None:
+    """Replace the resource's hours on one local date (they replace its weekday's weekly hours that day); no shifts
+    clears the override, so the weekly hours apply again. Closing a date is time off."""
+    session.execute(
+        delete(DateHours).where(
+            DateHours.tenant_id == tenant_id, DateHours.resource_id == resource_id, DateHours.day == day
+        )
+    )
+    rows = [
+        {"tenant_id": tenant_id, "resource_id": resource_id, "day": day, "starts_local": start, "ends_local": end}
+        for start, end in shifts
+    ]
+    if rows:
+        session.execute(insert(DateHours), rows)
 
 
 def add_calendar(

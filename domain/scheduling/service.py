@@ -28,6 +28,8 @@ from domain.scheduling.resources import (
     add_time_off,
     create_resource,
     list_resources,
+    remove_time_off,
+    set_date_hours,
     set_resource_services,
     set_working_hours,
 )
@@ -51,7 +53,9 @@ __all__ = [
     "load_schedules",
     "place_hold",
     "release_hold",
+    "remove_time_off",
     "reschedule_appointment",
+    "set_date_hours",
     "set_resource_services",
     "set_working_hours",
     "slot_bounds",

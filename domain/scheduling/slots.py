@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from domain.scheduling.availability import (
+    DayShift,
     Interval,
     Preference,
     ResourceSchedule,
@@ -64,11 +65,14 @@ def load_schedules(
     shifts: dict[uuid.UUID, list[Shift]] = {}
     closed: dict[uuid.UUID | None, set[date]] = {None: set()}
     busy: dict[uuid.UUID, list[Interval]] = {}
+    dated: dict[uuid.UUID, list[DayShift]] = {}
     for kind, resource_id, name, zone, buffer, lead, step, weekday, starts, ends, first, last, lower, upper in rows:
         if kind == "r":
             resources[resource_id] = (name, zone, buffer, lead, step)
         elif kind == "h":
             shifts.setdefault(resource_id, []).append(Shift(weekday, starts, ends))
+        elif kind == "d":
+            dated.setdefault(resource_id, []).append(DayShift(first, starts, ends))
         elif kind == "o":
             days = {first + timedelta(days=n) for n in range((last - first).days + 1)}
             closed.setdefault(resource_id, set()).update(days)
@@ -85,12 +89,14 @@ def load_schedules(
             buffer_minutes=buffer_minutes,
             min_lead_minutes=lead,
             slot_step_minutes=step,
+            date_shifts=tuple(dated.get(resource_id, ())),
         )
         for resource_id, (_name, timezone, buffer_minutes, lead, step) in ordered
     ]
 
 
-# One row per fact, told apart by `kind`: r = resource, h = working hours, o = time off, b = busy interval.
+# One row per fact, told apart by `kind`: r = resource, h = working hours, d = per-date hours, o = time off,
+# b = busy interval.
 # A resource with no listed services can do every service.
 _SCHEDULES_SQL = """
 WITH res AS (
@@ -111,6 +117,11 @@ SELECT 'h', w.resource_id, NULL, NULL, NULL, NULL, NULL, w.weekday::int, w.start
        NULL, NULL, NULL, NULL
   FROM sched_working_hours AS w JOIN res ON res.id = w.resource_id
  WHERE w.tenant_id = %(tenant)s
+UNION ALL
+SELECT 'd', d.resource_id, NULL, NULL, NULL, NULL, NULL, NULL, d.starts_local, d.ends_local, d.day, NULL, NULL,
+       NULL
+  FROM sched_date_hours AS d JOIN res ON res.id = d.resource_id
+ WHERE d.tenant_id = %(tenant)s AND d.day BETWEEN %(first_day)s AND %(last_day)s
 UNION ALL
 SELECT 'o', t.resource_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, t.first_day, t.last_day, NULL, NULL
   FROM sched_time_off AS t

@@ -1,8 +1,8 @@
 """The staff app at ``/app``: server-rendered pages (Jinja2) with a small script for live updates, served by the
 ingress in the same process, with the same settings and the same Clerk verification as the ``/v1`` API.
 
-One module per screen (``inbox``, ``thread``, ``bookings_pages``, ``reports_pages``, ``placeholders`` for those
-not built yet; ``bookings`` and ``reports`` are those screens' one door each into scheduling and reporting); what
+One module per screen (``inbox``, ``thread``, ``bookings_pages``, ``reports_pages``, the ``settings``
+package; ``bookings`` and ``reports`` are those screens' one door each into scheduling and reporting); what
 they share is in ``auth`` (the session), ``csrf``, ``pages`` (templates, forms) and ``screens`` (the tenant
 transaction).
 """
@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.settings import Settings
 from ingress.auth import ClerkVerifier
 from ingress.errors import serialize_error
-from ingress.staff_app import placeholders
 from ingress.staff_app.auth import SignInRequired, StaffAuthenticate, sign_in_url
 from ingress.staff_app.bookings_pages import AppointmentResource, BookingsResource
 from ingress.staff_app.inbox import InboxResource
@@ -26,6 +25,7 @@ from ingress.staff_app.live import EventsResource, InboxFeed
 from ingress.staff_app.pages import STATIC, Pages
 from ingress.staff_app.reports_pages import ReportsResource
 from ingress.staff_app.session import SessionResource, SignedOutResource, SignOutResource
+from ingress.staff_app.settings import add_settings_routes
 from ingress.staff_app.thread import ThreadActionsResource, ThreadResource
 
 
@@ -75,8 +75,7 @@ def register_staff_app(
     appointment = AppointmentResource(auth, sessions, pages)
     for action in ("cancel", "reschedule"):
         app.add_route(f"/app/bookings/{{appointment_id:uuid}}/{action}", appointment, suffix=action)
-    app.add_route("/app/settings", placeholders.SettingsResource(auth, sessions, pages))
-    app.add_route("/app/settings/team", placeholders.TeamSettingsResource(auth, sessions, pages))
+    add_settings_routes(app, auth, sessions, pages, invitation_ttl=timedelta(hours=settings.invitation_ttl_hours))
     app.add_route("/app/reports", ReportsResource(auth, sessions, pages))
     if not settings.live_mode:  # locally only: in live mode Clerk alone issues sessions
         app.add_route("/app/session", SessionResource(verifier, secure_cookies=secure))

@@ -1,7 +1,8 @@
-"""`nmc tenant create|seed-demo`: tenants from the command line, printed as JSON."""
+"""`nmc tenant create|seed-demo|update`: tenants from the command line, printed as JSON."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import click
@@ -9,7 +10,8 @@ import click
 from db.engine import make_engine, make_session_factory, transaction
 from domain.identity import service as identity
 from ops.commands.member import issue_invitation
-from ops.context import echo_json, get_settings
+from ops.commands.params import resolve_tenant
+from ops.context import cli_sessions, echo_json, get_settings
 from ops.tenants import create_tenant_with_campaign, seed_demo
 
 
@@ -88,3 +90,41 @@ def seed_demo_command(ctx: click.Context) -> None:
     finally:
         engine.dispose()
     echo_json(record)
+
+
+@tenant.command("update")
+@click.argument("tenant_ref", metavar="T")
+@click.option("--first-message", default=None, help="The first SMS after a missed call ({business} = the name).")
+@click.option("--after-hours", default=None, help="The first SMS when the business is closed.")
+@click.option("--help-text", default=None, help="The answer to a caller's HELP.")
+@click.option("--forward-to", default=None, help="Where calls ring first (E.164).")
+@click.option("--owner-mobile", default=None, help="The owner's mobile for alerts (E.164); 'none' stops them.")
+@click.pass_context
+def update(
+    ctx: click.Context,
+    tenant_ref: str,
+    first_message: str | None,
+    after_hours: str | None,
+    help_text: str | None,
+    forward_to: str | None,
+    owner_mobile: str | None,
+) -> None:
+    """Change tenant T's texts and numbers (T = id or E.164 number); prints them as JSON."""
+    settings = get_settings(ctx)
+    clear = owner_mobile is not None and owner_mobile.strip().lower() == "none"
+    try:
+        with cli_sessions(settings) as sessions, transaction(sessions) as session:
+            found = resolve_tenant(session, tenant_ref)
+            changed = identity.update_tenant_messaging(
+                session,
+                tenant_id=found.id,
+                first_message=first_message,
+                after_hours=after_hours,
+                help_text=help_text,
+                forward_to=forward_to,
+                owner_mobile=None if clear else owner_mobile,
+                clear_owner_mobile=clear,
+            )
+    except identity.IdentityError as error:
+        raise click.ClickException(str(error)) from None
+    echo_json({"id": str(found.id), **dataclasses.asdict(changed)})

@@ -208,3 +208,33 @@ def test_a_bad_owner_email_creates_no_tenant(settings: Settings, sessions: sessi
     )
     assert code != 0
     assert "already linked" in out
+
+
+def test_tenant_update_changes_texts_and_numbers_and_refuses_bad_ones_in_one_line(settings: Settings) -> None:
+    code, out = run(
+        settings, "tenant", "create", "--name", "Upd", "--number", "+13105552100", "--forward-to", "+13105552101",
+        "--timezone", "UTC",
+    )  # fmt: skip
+    assert code == 0, out
+    code, out = run(
+        settings, "tenant", "update", "+13105552100", "--help-text", "Upd: reply STOP to opt out.",
+        "--owner-mobile", "+13105552102", "--first-message", "Hi from {business}!",
+    )  # fmt: skip
+    assert code == 0, out
+    changed = json.loads(out)
+    assert changed["help_text"] == "Upd: reply STOP to opt out."
+    assert changed["owner_mobile"] == "+13105552102"
+    assert changed["first_message"] == "Hi from {business}!"
+    assert (
+        json.loads(run(settings, "tenant", "update", "+13105552100", "--owner-mobile", "none")[1])["owner_mobile"]
+        is None
+    )
+    for bad, says in (
+        (("--forward-to", "310 555"), "E.164"),
+        (("--first-message", "Hi {name}"), "{business}"),
+        (("--help-text", "   "), "cannot be empty"),
+    ):
+        code, out = run(settings, "tenant", "update", "+13105552100", *bad)
+        assert code != 0
+        assert says in out
+        assert len(out.strip().splitlines()) == 1

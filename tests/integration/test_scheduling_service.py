@@ -387,3 +387,41 @@ def test_a_hold_racing_a_booking_only_one_gets_the_slot(sessions: sessionmaker[S
         assert len(refused) == 1, results
         assert refused[0].reason in {"conflict", "held"}
         assert refused[0].alternatives
+
+
+def test_per_date_hours_change_what_availability_offers_on_that_date(
+    sessions: sessionmaker[Session], world: World
+) -> None:
+    tuesday = date(2030, 1, 8)
+
+    def tuesday_starts(session: Session) -> list[time]:
+        slots = service.find_slots(
+            session,
+            tenant_id=world.tenant_id,
+            service_item_id=None,
+            duration_minutes=60,
+            window_start=local(8, 0),
+            window_end=local(9, 0),
+            now=NOW,
+            resource_id=world.resource_id,
+            limit=None,
+        )
+        return [slot.starts_at.astimezone(ZONE).time() for slot in slots]
+
+    with sessions() as session, session.begin():
+        assert tuesday_starts(session)[0] == time(8)
+        service.set_date_hours(
+            session,
+            tenant_id=world.tenant_id,
+            resource_id=world.resource_id,
+            day=tuesday,
+            shifts=[(time(18), time(20))],
+        )
+        assert tuesday_starts(session) == [time(18), time(18, 30), time(19)]
+        with pytest.raises(SlotUnavailable) as refused:  # the write path checks the same hours
+            hold(session, world, local(8, 9))
+        assert refused.value.reason == "outside_hours"
+        service.set_date_hours(
+            session, tenant_id=world.tenant_id, resource_id=world.resource_id, day=tuesday, shifts=[]
+        )
+        assert tuesday_starts(session)[0] == time(8)  # cleared: the weekly hours again

@@ -12,10 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.scheduling.availability import (
+    DayShift,
     Interval,
     Preference,
     ResourceSchedule,
     Shift,
+    Slot,
     compute_slots,
     parse_preference,
     wall_time_exists,
@@ -284,3 +286,39 @@ def test_no_offered_slot_overlaps_busy_and_every_slot_is_inside_working_hours(
         assert local.fold == 0
         assert slot.starts_at >= max(window_start, now + timedelta(minutes=sched.min_lead_minutes))
         assert slot.ends_at <= window_end
+
+
+def test_per_date_hours_replace_the_weekly_hours_of_that_date_only() -> None:
+    tz = "America/New_York"
+    monday = date(2030, 1, 7)
+    saturday = monday + timedelta(days=5)
+    sched = schedule(
+        tz,
+        date_shifts=(
+            DayShift(monday, time(13), time(15)),  # a short Monday
+            DayShift(saturday, time(9), time(10)),  # a Saturday opening
+        ),
+    )
+    start, end = week_of(tz, monday)
+    slots = compute_slots([sched], duration_minutes=60, window_start=start, window_end=end, now=start)
+    local = [slot.starts_at.astimezone(ZoneInfo(tz)) for slot in slots]
+    mondays = [moment.time() for moment in local if moment.date() == monday]
+    assert mondays == [time(13), time(13, 30), time(14)]
+    assert [moment.time() for moment in local if moment.date() == saturday] == [time(9)]
+    tuesday = [moment.time() for moment in local if moment.date() == monday + timedelta(days=1)]
+    assert (tuesday[0], tuesday[-1]) == (time(8), time(16))  # the weekly hours still hold on other days
+    assert not within_working_hours(
+        Slot(RID, datetime.combine(monday, time(9), tzinfo=ZoneInfo(tz)).astimezone(UTC),
+             datetime.combine(monday, time(10), tzinfo=ZoneInfo(tz)).astimezone(UTC)),
+        sched,
+    )  # fmt: skip
+    assert all(within_working_hours(slot, sched) for slot in slots)
+
+
+def test_a_day_off_wins_over_per_date_hours() -> None:
+    tz = "UTC"
+    monday = date(2030, 1, 7)
+    sched = schedule(tz, date_shifts=(DayShift(monday, time(9), time(12)),), days_off=frozenset({monday}))
+    start, end = week_of(tz, monday)
+    slots = compute_slots([sched], duration_minutes=60, window_start=start, window_end=end, now=start)
+    assert all(slot.starts_at.date() != monday for slot in slots)
