@@ -33,6 +33,7 @@ from ingress.resources.calendar import jobber_signature_of
 from ingress.verification import FormParams
 from tests.support import api_world as api
 from tests.support.ingress_site import BASE_URL, Site, make_site
+from tests.support.staff_pages import csrf_of
 from tests.support.webhook_env import CALLER, ROUTES, TENANT_NUMBER, Env, make_env
 
 FUZZ = settings(
@@ -71,7 +72,11 @@ def env(settings: Settings, engine: Engine, sessions: sessionmaker[Session]) -> 
 
 
 def _assert_error_shape(result: Any) -> None:
-    if result.status_code >= 300:
+    if result.status_code >= 300 and result.headers.get("content-type", "").startswith("text/html"):
+        # The staff app answers a person: an error is a page saying what went wrong, with a way back.
+        assert "<main" in result.text, result.text[:300]
+        assert result.text.rstrip().endswith("</html>"), result.text[-300:]
+    elif result.status_code >= 300:
         error = result.json["error"]
         assert isinstance(error["code"], str)
         assert isinstance(error["message"], str)
@@ -222,17 +227,22 @@ QUERY_NAMES = ["limit", "days", "from", "to", "status", "state", "weekday", "ser
 QUERY_NAMES += ["text", "preference", "after", "before", "caller", "cursor", "customer_phone"]
 QUERY_VALUES = ["٣", "３", "²", "+3", " 3", "3_0", "1" * 40, "-1", "0", "true", "\x00", "2020-01-01T00:00:00Z", ""]
 # The gate each family of routes has; a route outside every family fails the test until its gate is taught here.
-OPEN_ROUTES = {"/healthz", "/readyz", *DESCRIBING_ROUTES}
-GATED_PREFIXES = ("/v1/", "/webhooks/twilio/", "/webhooks/stripe", "/webhooks/jobber", "/webhooks/google/")
+# The staff app's own sign-in door (locally) and where a signed-out browser lands.
+STAFF_OPEN_ROUTES = {"/app/session", "/app/signed-out"}
+OPEN_ROUTES = {"/healthz", "/readyz", *DESCRIBING_ROUTES, *STAFF_OPEN_ROUTES}
+GATED_PREFIXES = ("/v1/", "/webhooks/twilio/", "/webhooks/stripe", "/webhooks/jobber", "/webhooks/google/", "/app")
+# A live stream holds its response open for STAFF_STREAM_SECONDS; it takes no body or query to fuzz, and its gate
+# and limits are tested in test_staff_app.
+STREAMS = {"/app/events"}
 
 
-def app_routes(app: falcon.App) -> list[tuple[str, str]]:
+def app_routes(app: falcon.App, *, streams: bool = False) -> list[tuple[str, str]]:
     """(method, path template) of every responder the app has, from Falcon's router, not a hand-kept list."""
     return [
         (method.method, route.path)
         for route in falcon.inspect.inspect_routes(app)
         for method in route.methods
-        if not method.internal
+        if not method.internal and (streams or route.path not in STREAMS)
     ]
 
 
@@ -251,6 +261,11 @@ def gated_request(
     query_string = urlencode(query)
     if path.startswith("/v1/"):
         headers["Authorization"] = f"Bearer {api.token(site.keys, 'owner_a')}"
+    elif path.startswith("/app") and path not in STAFF_OPEN_ROUTES:
+        # The staff session cookie, and the session's CSRF token the forms carry (as the header, so the body stays
+        # exactly what was drawn).
+        cookie = f"__session={api.token(site.keys, 'owner_a', sid='sess_owner_a')}"
+        headers |= {"Cookie": cookie, "X-CSRF-Token": csrf_of("owner_a")}
     elif path.startswith("/webhooks/twilio/"):
         validator = RequestValidator(site.settings.twilio_auth_token.get_secret_value())
         if content_type == "application/json":
@@ -297,7 +312,7 @@ def site(settings: Settings, engine: Engine, sessions: sessionmaker[Session], jw
 
 
 def test_every_route_is_gated_or_open(site: Site) -> None:
-    routes = app_routes(site.client.app)
+    routes = app_routes(site.client.app, streams=True)
     assert len(routes) >= 40
     for _method, path in routes:
         assert path in OPEN_ROUTES or path.startswith(GATED_PREFIXES), f"teach gated_request the gate of {path}"
