@@ -12,6 +12,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 from db.engine import transaction
+from ingress.api.base import tenant_transaction
 from tests.support import api_world
 from tests.support.api_world import World
 from tests.support.clerk_jwks import token
@@ -98,3 +99,17 @@ def test_view_counts_stop_at_99_plus(world: World) -> None:
     page = world.client.simulate_get("/app", cookies={"__session": token(world.keys, "owner_a", sid="sess_owner_a")})
     assert page.status_code == 200
     assert '<span class="count">99+</span>' in page.text
+
+
+def test_the_one_statement_rls_setup_is_the_app_role_and_tenant_for_that_transaction_only(world: World) -> None:
+    """``set_config('role', …, true)`` in place of ``SET LOCAL ROLE``: the same role while the transaction lasts,
+    RLS hiding the other tenant's rows, and nothing left on the pooled connection afterwards."""
+    with tenant_transaction(world.sessions, world.a) as session:
+        assert session.scalar(text("SELECT current_user")) == "nmc_app"
+        assert session.scalar(text("SELECT current_setting('app.tenant_id')")) == str(world.a)
+        seen = set(session.scalars(text("SELECT tenant_id FROM conv_conversations")))
+        assert seen == {world.a}
+    with world.sessions() as session:
+        assert session.scalar(text("SELECT current_user")) == "postgres"
+        assert session.scalar(text("SELECT current_setting('app.tenant_id', true)")) in (None, "")
+        assert world.b in set(session.scalars(text("SELECT tenant_id FROM conv_conversations")))
