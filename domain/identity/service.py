@@ -145,13 +145,20 @@ def tenant_by_number(session: Session, e164: str) -> TenantRecord | None:
 
 
 def get_tenant(session: Session, tenant_id: uuid.UUID) -> TenantRecord | None:
-    tenant = session.get(Tenant, tenant_id)
-    if tenant is None:
-        return None
-    number = session.scalar(
-        select(PhoneNumber.e164).where(PhoneNumber.tenant_id == tenant_id).order_by(PhoneNumber.created_at).limit(1)
+    # One round trip: the tenant with its first number (every page and the API read this on each request).
+    number = (
+        select(PhoneNumber.e164)
+        .where(PhoneNumber.tenant_id == Tenant.id)
+        .order_by(PhoneNumber.created_at)
+        .limit(1)
+        .scalar_subquery()
     )
-    return TenantRecord(tenant.id, tenant.name, tenant.timezone, tenant.forward_to, number)
+    row = session.execute(
+        select(Tenant.id, Tenant.name, Tenant.timezone, Tenant.forward_to, number).where(Tenant.id == tenant_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    return TenantRecord(row[0], row[1], row[2], row[3], row[4])
 
 
 # --- the tenant's texts and numbers --------------------------------------------------------------------------
