@@ -102,6 +102,17 @@ def test_the_inbox_lists_the_tenants_own_conversations_with_preview_and_unread(w
     assert 'href="/app/settings"' in inbox.text
 
 
+def test_the_live_refreshed_list_carries_the_view_counts(world: World) -> None:
+    # A live update replaces this fragment: the counts must come with the list, or they go stale beside it.
+    add_message(world, world.a, world.conv_a, "in", "Are you open today?")
+    fragment = page(world, "/app/inbox/list?view=all")
+    assert fragment.status_code == 200
+    assert "Are you open today?" in fragment.text
+    counts = dict(re.findall(r'\?view=(\w+)"[^>]*>[^<]+<span class="count">(\S+)</span>', fragment.text))
+    assert set(counts) == {"open", "attention", "human", "closed", "blocked", "all"}
+    assert counts["all"] == str(fragment.text.count('<li class="conversation'))
+
+
 def test_thread_lists_messages_in_their_true_order_with_authors(world: World) -> None:
     # Same created_at (one transaction): the sequence decides.
     with transaction(world.sessions) as session:
