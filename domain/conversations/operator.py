@@ -369,6 +369,7 @@ def inbox(
             "asked_for_person": bool(row.asked_for_person),
             "needs_attention": bool(row.needs_attention),
             "open_tasks": list(row.open_tasks or ()),
+            "alert_code": row.alert_code,
         }
         for row in rows
     ]

@@ -391,9 +391,14 @@ _OPEN_TASK = (
     "EXISTS (SELECT 1 FROM conv_operator_tasks t WHERE t.conversation_id = c.id AND t.status = 'open'"
     " AND t.tenant_id = c.tenant_id)"
 )
+_OPEN_ALERT = (
+    "EXISTS (SELECT 1 FROM conv_staff_alerts a WHERE a.conversation_id = c.id AND a.tenant_id = c.tenant_id"
+    " AND a.closed_at IS NULL AND a.expires_at > now())"
+)
 # Needs attention: a live conversation whose caller asked for a person (handed over with nobody holding it yet),
-# or with an open operator task (an opt-out to review, an urgent call-out, an appointment to confirm).
-_ATTENTION = f"(c.{LIVE} AND ((c.state = 'human' AND c.human_user_id IS NULL) OR {_OPEN_TASK}))"
+# with an open operator task (an opt-out to review, an appointment to confirm), or whose staff alert is still open
+# (the AI judged it urgent, or the caller asked for a person).
+_ATTENTION = f"(c.{LIVE} AND ((c.state = 'human' AND c.human_user_id IS NULL) OR {_OPEN_TASK} OR {_OPEN_ALERT}))"
 _VIEW_FILTERS = {
     "open": "c.state = 'open'",
     "human": "c.state = 'human'",
@@ -408,7 +413,9 @@ _INBOX_PAGE = (
     " coalesce(r.last_read_seq, 0) < c.last_message_seq AS unread,"
     f" (c.state = 'human' AND c.human_user_id IS NULL) AS asked_for_person, {_ATTENTION} AS needs_attention,"
     " (SELECT array_agg(DISTINCT t.kind ORDER BY t.kind) FROM conv_operator_tasks t WHERE t.conversation_id = c.id"
-    " AND t.status = 'open' AND t.tenant_id = c.tenant_id) AS open_tasks"
+    " AND t.status = 'open' AND t.tenant_id = c.tenant_id) AS open_tasks,"
+    " (SELECT a.code FROM conv_staff_alerts a WHERE a.conversation_id = c.id AND a.tenant_id = c.tenant_id"
+    " AND a.closed_at IS NULL AND a.expires_at > now() LIMIT 1) AS alert_code"
     " FROM conv_conversations c"
     " LEFT JOIN LATERAL (SELECT body, direction, created_at FROM conv_messages WHERE conversation_id = c.id"
     " ORDER BY seq DESC LIMIT 1) m ON TRUE"

@@ -10,10 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
-import redis
-from psycopg import sql
 from sqlalchemy import Engine, text
 from twilio.request_validator import RequestValidator
 
@@ -23,8 +20,9 @@ from domain.compliance import service as compliance
 from domain.conversations import operator
 from ops.sandbox.client import SandboxClient
 from ops.stack import LocalStack
-from ops.tenants import DEMO_NUMBER, seed_demo
-from tests.support.services import REDIS_URL, SERVER, base_settings
+from ops.tenants import DEMO_NUMBER
+from tests.support.demo_stack import demo_stack
+from tests.support.services import base_settings
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -33,34 +31,13 @@ _callers = iter(range(2000, 9999))
 
 @pytest.fixture(scope="module")
 def stack(template_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    name = f"nmc_accept_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_database))
-        )
-    namespace = f"nmc-test-{uuid.uuid4().hex[:8]}"
-    running = LocalStack(
-        database_url=f"{SERVER}/{name}",
-        redis_url=REDIS_URL,
-        namespace=namespace,
-        log_dir=tmp_path_factory.mktemp("stack"),
+    with demo_stack(
+        template_database,
+        tmp_path_factory.mktemp("stack"),
+        prefix="nmc_accept",
         extra_env={"DELIVERY_LEASE_SECONDS": "4", "WORKER_PROCESSES": "1", "SANDBOX_CALLBACK_DELAY_MS": "5"},
-    )
-    settings = base_settings(database_url=running.database_url)
-    engine = make_engine(settings, pool_size=1, max_overflow=0)
-    with transaction(make_session_factory(engine)) as session:
-        seed_demo(session, settings)
-    engine.dispose()
-    try:
-        yield running.start()
-    finally:
-        running.stop()
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = list(client.scan_iter(match=f"{namespace}*"))
-        if keys:
-            client.delete(*keys)
-        with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

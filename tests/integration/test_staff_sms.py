@@ -415,3 +415,24 @@ def test_a_take_and_the_ais_send_at_once_never_both_reach_the_caller(
     assert system.row("SELECT status FROM conv_messages WHERE id = :id", id=reply.id).status == "blocked"
     assert texts_to(system, phone)[-1] == "Hello from the office"
     assert not any("Drain cleaning" in body for body in texts_to(system, phone)[1:])
+
+
+# -- what the staff inbox shows of it --
+
+
+def test_an_urgent_text_puts_its_conversation_in_needs_attention_with_its_alert_code(
+    system: System, staff: dict[str, tuple[str, uuid.UUID]]
+) -> None:
+    owner, _ = staff["owner"]
+    phone = caller()
+    calm = caller()
+    system.inbound(calm, "how much is a drain cleaning?")
+    system.inbound(phone, "water is overflowing from the toilet, it's an emergency")
+    system.drain()
+    code = alert_code(system, owner, phone)
+    with transaction(system.sessions) as session:
+        attention = operator.inbox(session, tenant_id=system.tenant_id, user_id=None, view="attention")
+    listed = {item["caller"]: item for item in attention.items}
+    assert calm not in listed  # an ordinary question is not a call for attention
+    assert listed[phone]["needs_attention"]
+    assert listed[phone]["alert_code"] == code

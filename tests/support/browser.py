@@ -5,20 +5,14 @@ Screenshots go to .run/screenshots (not committed)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-import redis
 from playwright.sync_api import Browser, Page, sync_playwright
-from psycopg import sql
 
-from db.engine import make_engine, make_session_factory, transaction
 from ops.stack import ROOT, LocalStack
-from ops.tenants import seed_demo
-from tests.support.services import REDIS_URL, SERVER, base_settings
+from tests.support.demo_stack import demo_stack
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -36,36 +30,14 @@ SCREENSHOTS = ROOT / ".run" / "screenshots"
 @pytest.fixture(scope="module")
 def staff_stack(template_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """sandbox, ingress, dispatcher and worker on a database of their own, the demo tenant and its staff seeded."""
-    name = f"nmc_staff_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_database))
-        )
-    namespace = f"nmc-test-{uuid.uuid4().hex[:8]}"
-    running = LocalStack(
-        database_url=f"{SERVER}/{name}",
-        redis_url=REDIS_URL,
-        namespace=namespace,
-        log_dir=tmp_path_factory.mktemp("staff-stack"),
+    with demo_stack(
+        template_database,
+        tmp_path_factory.mktemp("staff-stack"),
+        prefix="nmc_staff",
         extra_env={"WORKER_PROCESSES": "1", "SANDBOX_CALLBACK_DELAY_MS": "5", "INGRESS_WORKERS": "2"},
-    )
-    running.extra_env = {**running.extra_env, "CLERK_AUTHORIZED_PARTIES": running.ingress_url}
-    settings = base_settings(database_url=running.database_url)
-    engine = make_engine(settings, pool_size=1, max_overflow=0)
-    with transaction(make_session_factory(engine)) as session:
-        seed_demo(session, settings)
-    engine.dispose()
-    try:
-        yield running.start()
-    finally:
-        running.stop()
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = list(client.scan_iter(match=f"{namespace}*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
-        with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        same_origin_clerk=True,
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
