@@ -12,14 +12,13 @@ from domain.catalog.demo import seed_demo_catalog
 from domain.compliance import service as compliance
 from domain.events.sink import EventSink
 from domain.identity import service as identity
-from domain.identity.demo import seed_demo_members
+from domain.identity.demo import DEMO_OWNER_MOBILE, seed_demo_members
 from domain.identity.service import TenantRecord
 from domain.scheduling.demo import seed_demo_schedule
 
 DEMO_NAME = "Ace Plumbing & HVAC"
 DEMO_NUMBER = "+13105551000"
 DEMO_FORWARD_TO = "+13105551001"
-DEMO_OWNER_MOBILE = "+13105551002"
 DEMO_TIMEZONE = "America/New_York"
 
 

@@ -15,6 +15,10 @@ from domain.events.sink import EventSink
 from domain.identity import invitations
 from domain.identity.service import list_members
 
+# The demo tenant's owner mobile is also the demo OWNER's membership mobile, so what she does by SMS (taking a
+# conversation over from an alert) is hers in the staff app too: one person, not an unnamed number.
+DEMO_OWNER_MOBILE = "+13105551002"
+
 
 @dataclass(frozen=True)
 class DemoMember:
@@ -23,10 +27,11 @@ class DemoMember:
     email: str
     name: str
     role: str
+    mobile: str | None = None
 
 
 DEMO_MEMBERS = (
-    DemoMember("owner", "user_demo_owner", "owner@ace-plumbing.example", "Olivia Ace", "OWNER"),
+    DemoMember("owner", "user_demo_owner", "owner@ace-plumbing.example", "Olivia Ace", "OWNER", DEMO_OWNER_MOBILE),
     DemoMember("tech", "user_demo_tech", "sarah@ace-plumbing.example", "Sarah Tech", "TECH"),
 )
 
@@ -42,7 +47,13 @@ def seed_demo_members(session: Session, *, tenant_id: uuid.UUID, events: EventSi
         if member.clerk_user_id in present:
             continue
         issued = invitations.invite(
-            session, tenant_id=tenant_id, email=member.email, role=member.role, ttl=timedelta(hours=1), events=events
+            session,
+            tenant_id=tenant_id,
+            email=member.email,
+            role=member.role,
+            mobile=member.mobile,
+            ttl=timedelta(hours=1),
+            events=events,
         )
         invitations.accept(
             session,
