@@ -73,7 +73,14 @@ def test_an_unclear_wish_to_stop_goes_to_a_person_not_the_ai(system: System) -> 
     miss_call(system, phone)
     system.inbound(phone, "I don't want these")
     system.drain()
-    assert ai_replies(system, phone) == 0
+    # The one automated text is the acknowledgement of the handover (never silence); the engine answers nothing.
+    assert ai_replies(system, phone) == 1
+    acknowledged = system.row(
+        "SELECT m.id = c.handoff_ack_message_id AS is_ack FROM conv_messages m"
+        " JOIN conv_conversations c ON c.id = m.conversation_id WHERE m.to_number = :c AND m.purpose = 'ai_reply'",
+        c=phone,
+    )
+    assert acknowledged.is_ack
     assert active_opt_out(system, phone) is None  # unclear: a person decides, nothing is revoked on a guess
     assert system.row("SELECT state FROM conv_conversations WHERE caller = :c", c=phone).state == "human"
     task = system.row("SELECT kind, status, note FROM conv_operator_tasks WHERE subject_ref = :c", c=phone)
@@ -91,12 +98,12 @@ def test_an_unclear_wish_to_stop_goes_to_a_person_not_the_ai(system: System) -> 
         f"{code}: {phone} asked us to stop texting. Please review the conversation."
         f"\nReply {code} TAKE to take over, HELP for commands."
     )
-    assert len(system.sent_to(phone)) == 1
+    assert len(system.sent_to(phone)) == 2  # the first SMS after the missed call, and the acknowledgement
     system.inbound(phone, "leave me alone")  # said again while a person holds it: still one question for them
     system.drain()
     tasks = "SELECT count(*) AS n FROM conv_operator_tasks WHERE subject_ref = :c AND kind = 'review_opt_out'"
     assert system.row(tasks, c=phone).n == 1
-    assert ai_replies(system, phone) == 0
+    assert ai_replies(system, phone) == 1  # nothing automated after the acknowledgement
 
 
 def test_yes_is_an_answer_unless_the_caller_opted_out_and_a_bare_cancel_is_an_opt_out(system: System) -> None:
