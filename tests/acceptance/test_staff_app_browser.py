@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, expect
 
 from ops.sandbox.client import SandboxClient
 from ops.stack import LocalStack
-from ops.tenants import DEMO_NUMBER
+from ops.tenants import DEMO_NUMBER, DEMO_OWNER_MOBILE
 from tests.support import browser as support
 from tests.support.browser import phone_page, screenshot, sign_in
 from tests.support.waiting import wait_until
@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
 staff_stack = support.staff_stack
 browser = support.browser
 CALLER = "+14155550142"
+WANTS_A_PERSON = "+14155550143"
 
 
 def sent_to(stack: LocalStack, caller: str) -> list[str]:
@@ -73,4 +74,34 @@ def test_a_tech_has_no_team_settings_link_and_the_server_refuses_it(staff_stack:
     screenshot(page, "tech-refused")
     page.goto(f"{staff_stack.ingress_url}/app")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375  # nothing wider than a phone
+    page.context.close()
+
+
+def test_the_owner_takes_over_by_sms_from_the_alert_and_the_app_shows_it_as_hers(
+    staff_stack: LocalStack, browser: Browser
+) -> None:
+    page = phone_page(browser)
+    sign_in(page, staff_stack, "owner")
+    page.goto(f"{staff_stack.ingress_url}/app?view=attention")
+    expect(page.locator("body")).to_have_attribute("data-live-connected", "true")
+
+    sandbox = SandboxClient(staff_stack.sandbox_url)
+    assert sandbox.sms(WANTS_A_PERSON, DEMO_NUMBER, "can I talk to a real person please").status_code == 200
+    wait_until(lambda: any(WANTS_A_PERSON in body for body in sent_to(staff_stack, DEMO_OWNER_MOBILE)), timeout=20)
+    alert = [body for body in sent_to(staff_stack, DEMO_OWNER_MOBILE) if WANTS_A_PERSON in body][-1]
+    code = alert[:3]
+    row = page.locator(".conversation", has_text=WANTS_A_PERSON)
+    expect(row).to_contain_text(f"Staff alerted ({code})", timeout=10_000)  # live, in Needs attention
+    screenshot(page, "attention-alerted")
+
+    assert sandbox.sms(DEMO_OWNER_MOBILE, DEMO_NUMBER, f"{code} TAKE").status_code == 200
+    assert sandbox.sms(DEMO_OWNER_MOBILE, DEMO_NUMBER, f"{code} On my way in 20 minutes").status_code == 200
+    wait_until(lambda: any("On my way" in body for body in sent_to(staff_stack, WANTS_A_PERSON)), timeout=20)
+    row.get_by_role("link").click()
+    page.get_by_role("heading", level=1, name=re.compile(re.escape(WANTS_A_PERSON))).wait_for()
+    expect(page.locator(".message.from-staff")).to_contain_text("On my way in 20 minutes")
+    # Taken over from her phone, it is hers here too: she can reply, nobody's lease is in her way.
+    expect(page.get_by_label(f"Reply to {WANTS_A_PERSON}")).to_be_visible()
+    expect(page.get_by_role("button", name="Take over")).to_have_count(0)
+    screenshot(page, "thread-taken-by-sms")
     page.context.close()
