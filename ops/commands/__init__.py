@@ -6,6 +6,7 @@ from ops.commands.chaos import chaos
 from ops.commands.compliance import campaign
 from ops.commands.demo import demo
 from ops.commands.dlq import dlq
+from ops.commands.doctor import doctor
 from ops.commands.eval import eval_group
 from ops.commands.events import events
 from ops.commands.ingress import ingress
@@ -27,6 +28,7 @@ ALL = [
     bench,
     chaos,
     demo,
+    doctor,
     dispatcher,
     dlq,
     eval_group,
