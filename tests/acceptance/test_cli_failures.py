@@ -165,6 +165,19 @@ def test_sandbox_on_a_busy_port_fails_in_one_line(tmp_path: Path) -> None:
     assert done.stdout == ""
 
 
+def test_sandbox_without_a_writable_key_place_fails_in_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("a file where the key's folder should be")
+    env = {**_env(tmp_path), "SANDBOX_KEY_PATH": str(blocker / "jwk.pem")}
+    _, done = _run(["sandbox", "--bind", f"127.0.0.1:{_closed_port()}"], env, ROOT)
+    assert done.returncode != 0
+    assert done.stderr.strip() == (
+        f"Error: cannot keep the sandbox's signing key at {blocker / 'jwk.pem'}: File exists"
+        " (set SANDBOX_KEY_PATH or DATA_DIR to a writable place)"
+    ), done.stderr
+    assert done.stdout == ""
+
+
 def test_exemptions_still_exist() -> None:
     _register()
     assert set(EXEMPT) <= set(cli.commands), "an exempted command is gone: drop its exemption"
