@@ -15,8 +15,10 @@ from sqlalchemy import text
 
 from db.engine import transaction
 from domain.catalog import service as catalog
+from domain.events.sink import RootSink
 from domain.scheduling import service as scheduling
 from domain.scheduling.availability import Shift
+from domain.scheduling.records import SlotRequest
 from tests.support import api_world
 from tests.support.api_world import PHONE, Sched, World, outbox_names
 from tests.support.staff_pages import csrf_of, get_page, post_form, session_cookie
@@ -37,15 +39,18 @@ def _book_directly(world: World, tenant: uuid.UUID, resource: str, item: str, st
     with transaction(world.sessions) as session:
         row = scheduling.book_slot(
             session,
+            SlotRequest(
+                resource_id=uuid.UUID(resource),
+                service_item_id=uuid.UUID(item),
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(minutes=minutes),
+                customer_phone=PHONE,
+            ),
             tenant_id=tenant,
-            resource_id=uuid.UUID(resource),
-            service_item_id=uuid.UUID(item),
-            starts_at=starts_at,
-            ends_at=starts_at + timedelta(minutes=minutes),
-            customer_phone=PHONE,
             price_cents=12500,
             currency="USD",
             now=datetime.now(UTC),
+            events=RootSink(session),
             enforce_hours=enforce_hours,
         )
         return row.id
@@ -73,14 +78,17 @@ def test_the_day_view_shows_appointments_holds_and_external_busy_time(world: Wor
     with transaction(world.sessions) as session:
         hold = scheduling.place_hold(
             session,
+            SlotRequest(
+                resource_id=uuid.UUID(sched.resource_a),
+                service_item_id=uuid.UUID(sched.item_a),
+                starts_at=sched.tomorrow + timedelta(hours=11),
+                ends_at=sched.tomorrow + timedelta(hours=12),
+                customer_phone=PHONE,
+            ),
             tenant_id=world.a,
-            resource_id=uuid.UUID(sched.resource_a),
-            service_item_id=uuid.UUID(sched.item_a),
-            starts_at=sched.tomorrow + timedelta(hours=11),
-            ends_at=sched.tomorrow + timedelta(hours=12),
             now=now,
             ttl_minutes=15,
-            customer_phone=PHONE,
+            events=RootSink(session),
         )
         calendar = scheduling.add_calendar(
             session, tenant_id=world.a, resource_id=uuid.UUID(sched.resource_a), provider="google", external_ref="x"
