@@ -60,6 +60,8 @@ class CorrelationMiddleware:
             # The path only (a query string may carry a token); the logging pipeline masks any number in it.
             log = access_log.debug if req.path in QUIET_PATHS else access_log.info
             log("request", method=req.method, path=req.path, status=status, duration_ms=round(seconds * 1000, 1))
+        # The request is over: what this thread logs next (or the next test in this process) is not about it.
+        structlog.contextvars.clear_contextvars()
 
 
 class BodyLimitMiddleware:

@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import text
 
 from db.engine import transaction
@@ -93,3 +94,10 @@ def test_a_cli_command_raises_its_events_in_one_chain(world: api.World) -> None:
     )
     assert created.correlation_id == changed.correlation_id == created.event_id
     assert (created.causation_id, changed.causation_id) == (None, None)
+
+
+def test_a_finished_request_leaves_no_correlation_id_bound_to_its_thread(world: api.World) -> None:
+    # gthread workers reuse threads: a line logged after the request must not carry its id.
+    answered = world.call("get", "/v1/conversations", headers={"X-Request-Id": str(uuid.uuid4())})
+    assert answered.status_code == 200, answered.text
+    assert structlog.contextvars.get_contextvars() == {}
