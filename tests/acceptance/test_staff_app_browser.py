@@ -11,13 +11,10 @@ from playwright.sync_api import Browser, expect
 from ops.sandbox.client import SandboxClient
 from ops.stack import LocalStack
 from ops.tenants import DEMO_NUMBER, DEMO_OWNER_MOBILE
-from tests.support import browser as support
 from tests.support.browser import phone_page, screenshot, sign_in
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
-staff_stack = support.staff_stack
-browser = support.browser
 CALLER = "+14155550142"
 WANTS_A_PERSON = "+14155550143"
 

@@ -12,13 +12,10 @@ from playwright.sync_api import Browser, expect
 
 from ops.stack import LocalStack
 from ops.tenants import DEMO_TIMEZONE
-from tests.support import browser as support
 from tests.support.browser import phone_page, screenshot, sign_in
 
 pytestmark = pytest.mark.slow
-staff_stack = support.staff_stack
-browser = support.browser
-CUSTOMER = "(415) 555-0177"
+CUSTOMER = "(415) 555-0178"
 
 
 def _next_weekday() -> str:
@@ -49,7 +46,7 @@ def test_book_then_cancel_from_the_calendar(staff_stack: LocalStack, browser: Br
     expect(page.get_by_role("status").filter(has_text="Booked.")).to_be_visible()
     entry = page.locator(".entry-appointment")
     expect(entry).to_have_count(1)
-    expect(entry).to_contain_text("+14155550177")
+    expect(entry).to_contain_text("+14155550178")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375  # nothing wider than a phone
     screenshot(page, "bookings-day")
 

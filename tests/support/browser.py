@@ -27,9 +27,10 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = ROOT / ".run" / "screenshots"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def staff_stack(template_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    """sandbox, ingress, dispatcher and worker on a database of their own, the demo tenant and its staff seeded."""
+    """sandbox, ingress, dispatcher and worker on a database of their own, the demo tenant and its staff seeded;
+    one for the whole session, shared by every browser test module (each starts its own callers)."""
     with demo_stack(
         template_database,
         tmp_path_factory.mktemp("staff-stack"),
@@ -40,7 +41,7 @@ def staff_stack(template_database: str, tmp_path_factory: pytest.TempPathFactory
         yield running
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
