@@ -6,8 +6,14 @@ run or a benchmark changes under the walk.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 _PROC = Path("/proc")
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -75,3 +81,26 @@ def rss_kb(pid: int) -> int:
     except OSError:
         return 0
     return 0
+
+
+def stop_groups(processes: Iterable[subprocess.Popen[Any]], grace_seconds: float = 20.0) -> None:
+    """SIGTERM each live process's group, give them all one shared grace period, then SIGKILL and reap stragglers.
+
+    Every process is waited for before this returns: a Popen left unreaped is a zombie (and, under pytest's
+    ``filterwarnings = error``, a ResourceWarning that fails whichever test is running when it is collected)."""
+    processes = list(processes)
+    for process in processes:
+        if process.poll() is None:
+            _signal_group(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    for process in processes:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _signal_group(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the group is already gone
+        os.killpg(pid, sig)

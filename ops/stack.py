@@ -22,6 +22,7 @@ import httpx
 
 from db import lifetime
 from ops.processes import children as child_processes
+from ops.processes import stop_groups
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PROCESSES = ("sandbox", "ingress", "dispatcher", "worker")
@@ -144,15 +145,7 @@ class LocalStack:
                 time.sleep(0.1)
 
     def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
+        stop_groups(self.processes.values())
 
 
 def die_with_parent() -> Callable[[], None] | None:

@@ -15,7 +15,6 @@ import itertools
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from ingress.verification import FormParams
 from ops.context import get_settings
 from ops.harness.database import checkpoint, drop_database, scratch_database
 from ops.harness.report import summarize_ms, write_report
+from ops.processes import stop_groups
 
 ROUTE = "/webhooks/twilio/sms/status"
 CEILING_PROVIDER = "bench-ceiling"
@@ -161,13 +161,7 @@ class Server:
         raise click.ClickException("nmc ingress did not become ready within 30 s")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
+        stop_groups([self.process], grace_seconds=15)
 
 
 def _create_bench_tenant(conn: psycopg.Connection[Any]) -> str:

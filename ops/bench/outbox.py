@@ -10,7 +10,6 @@ and without (one transaction per delivery, as for handlers that call out).
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from ops.bench.outbox_handlers import CREATE_TABLE
 from ops.context import get_settings
 from ops.harness.database import checkpoint, drop_database, drop_namespace, scratch_database
 from ops.harness.report import summarize_ms, write_report
+from ops.processes import stop_groups
 
 HANDLER_MODULES = {"db-only": "ops.bench.outbox_handlers", "isolated": "ops.bench.outbox_handlers_isolated"}
 
@@ -97,14 +97,7 @@ class Pipeline:
         raise click.ClickException(f"the pipeline was not consuming after {timeout:.0f} s")
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        stop_groups(self.processes)
 
 
 def _run(settings: Settings, scenario: Scenario, worker_processes: int, worker_threads: int) -> dict[str, Any]:

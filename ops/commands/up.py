@@ -19,6 +19,7 @@ from db import heartbeats
 from db.settings import Settings
 from ops.context import get_settings
 from ops.preflight import require_free_address, require_services
+from ops.processes import stop_groups
 from ops.stack import die_with_parent
 from ops.supervision import Child, Supervisor
 
@@ -155,17 +156,7 @@ def up(ctx: click.Context, no_demo: bool, migrate: bool) -> None:
     while not stop.wait(0.5):
         supervisor.check()
     click.echo("stopping…", err=True)
-    for child in reversed(children):
-        if child.process and child.process.poll() is None:
-            os.killpg(child.process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 20
-    for child in reversed(children):
-        if child.process is None:
-            continue
-        try:
-            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(child.process.pid, signal.SIGKILL)
+    stop_groups(child.process for child in reversed(children) if child.process is not None)
     click.echo("stopped", err=True)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from twilio.request_validator import RequestValidator
 
 from db.settings import Settings
 from ingress.verification import FormParams
+from ops.processes import stop_groups
 from tests.support.webhook_env import CALLER, TENANT_NUMBER, add_tenant
 
 
@@ -77,9 +77,4 @@ def test_real_gunicorn_dedupes_50_concurrent_copies(settings: Settings, engine: 
         assert forged.status_code == 403
         assert forged.json()["error"]["code"] == "forbidden"
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=5)
+        stop_groups([server], grace_seconds=15)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.settings import Settings
 from domain.events import outbox
 from domain.events.catalog import TenantCreated
+from ops.processes import stop_groups
 from tests.support.grouped_handlers import CREATE_GROUP_EFFECTS_TABLE
 from tests.support.pipeline_handlers import CREATE_EFFECTS_TABLE
 from tests.support.waiting import wait_until
@@ -56,14 +57,7 @@ class Processes:
         process.wait(10)
 
     def stop_all(self) -> None:
-        for process in self.running:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.running:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        stop_groups(self.running, grace_seconds=15)
 
 
 @pytest.fixture

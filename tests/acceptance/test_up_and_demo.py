@@ -53,4 +53,5 @@ def test_up_then_demo_then_ctrl_c(settings: Settings, tmp_path: Path) -> None:
     finally:
         if up.poll() is None:
             os.killpg(up.pid, signal.SIGKILL)
+            up.wait(10)
         log.close()

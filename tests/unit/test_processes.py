@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.processes import children, command_line, cpu_seconds, descendants, rss_kb, stat_fields
+from ops.processes import children, command_line, cpu_seconds, descendants, rss_kb, stat_fields, stop_groups
 from ops.stack import ROOT
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")
@@ -109,3 +109,26 @@ def test_a_command_name_with_spaces_and_parentheses_does_not_shift_the_fields() 
     finally:
         named.kill()
         named.wait(10)
+
+
+def test_stop_groups_kills_and_reaps_a_group_that_ignores_sigterm_and_skips_one_already_gone() -> None:
+    stubborn = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(1, flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    gone = subprocess.Popen([sys.executable, "-c", "pass"], start_new_session=True)
+    gone.wait(10)
+    assert stubborn.stdout is not None
+    assert stubborn.stdout.readline() == b"1\n"  # its SIGTERM handler is set
+    started = time.monotonic()
+    stop_groups([gone, stubborn], grace_seconds=0.5)
+    # Reaped, not just signalled: a Popen still unreaped here would warn (and fail the suite) when collected.
+    assert stubborn.returncode == -signal.SIGKILL
+    assert gone.returncode == 0
+    assert time.monotonic() - started < 10
+    stubborn.stdout.close()
