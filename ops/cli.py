@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from db.settings import Settings, SettingsError
+from ops import commands
 from ops.context import cli_sessions, echo_json, get_settings
 from ops.failures import describe
 
@@ -17,7 +18,20 @@ __all__ = ["cli", "cli_sessions", "echo_json", "get_settings", "main"]
 
 
 class NmcGroup(click.Group):
-    """Turns any expected failure into one line on stderr and a non-zero exit."""
+    """Turns any expected failure into one line on stderr and a non-zero exit, and loads each command's module only
+    when the command is asked for (see ``ops.commands.COMMANDS``)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(commands.COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in commands.COMMANDS:
+            try:
+                self.add_command(commands.load(cmd_name))
+            except OSError as error:
+                # Importing a command can already fail on the environment (PROMETHEUS_MULTIPROC_DIR missing).
+                raise click.ClickException(describe(error, None) or str(error)) from None
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -41,10 +55,9 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from ops import commands
-
-    for command in commands.ALL:
-        cli.add_command(command)
+    """Load every command now (for callers that walk ``cli.commands``); running `nmc` loads only the one it runs."""
+    for name in commands.COMMANDS:
+        cli.get_command(click.Context(cli), name)
 
 
 def _drop_empty_multiprocess_dir() -> None:
@@ -57,12 +70,6 @@ def _drop_empty_multiprocess_dir() -> None:
 
 def main() -> None:
     _drop_empty_multiprocess_dir()
-    try:
-        # Importing the commands can already fail on the environment (PROMETHEUS_MULTIPROC_DIR missing).
-        _register()
-    except OSError as error:
-        click.echo(f"Error: {describe(error, None)}", err=True)
-        sys.exit(1)
     try:
         cli.main(prog_name="nmc", standalone_mode=True)
     except KeyboardInterrupt:

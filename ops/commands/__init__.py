@@ -1,48 +1,45 @@
-"""Every `nmc` subcommand, one module each; ``ALL`` is what the CLI registers."""
+"""Every `nmc` subcommand, one module each. ``COMMANDS`` names where each lives; the CLI imports a command's module
+only when that command runs (or when ``--help`` lists them all), so `nmc status` does not pay for the benchmarks'
+imports."""
 
-from ops.commands.backup import backup, dr
-from ops.commands.bench import bench
-from ops.commands.chaos import chaos
-from ops.commands.compliance import campaign
-from ops.commands.demo import demo
-from ops.commands.dlq import dlq
-from ops.commands.doctor import doctor
-from ops.commands.eval import eval_group
-from ops.commands.events import events
-from ops.commands.ingress import ingress
-from ops.commands.member import member
-from ops.commands.migrate import migrate
-from ops.commands.pipeline import dispatcher, scheduler, worker
-from ops.commands.report import report
-from ops.commands.retention import retention
-from ops.commands.sandbox import sandbox
-from ops.commands.soak import soak
-from ops.commands.status import status
-from ops.commands.tenant import tenant
-from ops.commands.up import up
+from __future__ import annotations
 
-ALL = [
-    campaign,
-    tenant,
-    member,
-    bench,
-    chaos,
-    demo,
-    doctor,
-    dispatcher,
-    dlq,
-    eval_group,
-    events,
-    ingress,
-    migrate,
-    scheduler,
-    up,
-    worker,
-    sandbox,
-    soak,
-    report,
-    retention,
-    status,
-    backup,
-    dr,
-]
+import importlib
+
+import click
+
+# command name -> "module:attribute" under ops.commands
+COMMANDS: dict[str, str] = {
+    "backup": "backup:backup",
+    "bench": "bench:bench",
+    "campaign": "compliance:campaign",
+    "chaos": "chaos:chaos",
+    "demo": "demo:demo",
+    "dispatcher": "pipeline:dispatcher",
+    "dlq": "dlq:dlq",
+    "doctor": "doctor:doctor",
+    "dr": "backup:dr",
+    "eval": "eval:eval_group",
+    "events": "events:events",
+    "ingress": "ingress:ingress",
+    "member": "member:member",
+    "migrate": "migrate:migrate",
+    "report": "report:report",
+    "retention": "retention:retention",
+    "sandbox": "sandbox:sandbox",
+    "scheduler": "pipeline:scheduler",
+    "soak": "soak:soak",
+    "status": "status:status",
+    "tenant": "tenant:tenant",
+    "up": "up:up",
+    "worker": "pipeline:worker",
+}
+
+
+def load(name: str) -> click.Command:
+    """The command called ``name`` (a KeyError for a name that is not one)."""
+    module, attribute = COMMANDS[name].split(":")
+    command = getattr(importlib.import_module(f"ops.commands.{module}"), attribute)
+    if not isinstance(command, click.Command) or command.name != name:
+        raise TypeError(f"ops.commands.{module}:{attribute} is not the command {name!r}")
+    return command

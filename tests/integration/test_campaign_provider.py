@@ -21,7 +21,7 @@ from db.settings import Settings
 from domain.compliance import gate, registration, service
 from domain.identity import service as identity
 from ops.cli import cli
-from ops.commands import campaign
+from ops.commands.compliance import campaign
 from ops.jobs import scheduled_jobs
 from ops.stack import free_port
 from tests.support.sandbox_world import World, sandbox_key_path, world  # noqa: F401

@@ -17,7 +17,9 @@ from db.engine import transaction
 from db.settings import Settings
 from ingress.app import IngressDeps, create_app
 from ops.cli import cli
-from ops.commands import campaign, member, tenant
+from ops.commands.compliance import campaign
+from ops.commands.member import member
+from ops.commands.tenant import tenant
 from tests.support.clerk_jwks import ISSUER, PARTY, Keys, serve_jwks, token
 
 
