@@ -236,14 +236,25 @@ GATED_PREFIXES = ("/v1/", "/webhooks/twilio/", "/webhooks/stripe", "/webhooks/jo
 STREAMS = {"/app/events"}
 
 
+# Falcon's inspection reads every responder's source (inspect.findsource and an ast.parse per route): done once per
+# app, not once per generated example (that was most of this module's run time).
+# Keyed by id() with the app kept beside it (Falcon's App takes no weak references), so an id is never reused.
+_ROUTES: dict[int, tuple[falcon.App, list[tuple[str, str]]]] = {}
+
+
 def app_routes(app: falcon.App, *, streams: bool = False) -> list[tuple[str, str]]:
     """(method, path template) of every responder the app has, from Falcon's router, not a hand-kept list."""
-    return [
-        (method.method, route.path)
-        for route in falcon.inspect.inspect_routes(app)
-        for method in route.methods
-        if not method.internal and (streams or route.path not in STREAMS)
-    ]
+    if id(app) not in _ROUTES:
+        _ROUTES[id(app)] = (
+            app,
+            [
+                (method.method, route.path)
+                for route in falcon.inspect.inspect_routes(app)
+                for method in route.methods
+                if not method.internal
+            ],
+        )
+    return [(method, path) for method, path in _ROUTES[id(app)][1] if streams or path not in STREAMS]
 
 
 def gated_request(
