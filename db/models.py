@@ -1,4 +1,4 @@
-"""Shared infrastructure tables: webhook dedupe, the outbox, delivery bookkeeping, processed markers, the DLQ."""
+"""Shared infrastructure tables: webhook dedupe, caller chains, the outbox and its bookkeeping, the DLQ."""
 
 from __future__ import annotations
 
@@ -45,6 +45,20 @@ class WebhookEvent(Base):
     outcome: Mapped[str] = mapped_column(Text, nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     received_at: Mapped[datetime] = now_column()
+
+
+class CallerChain(Base):
+    """The correlation chain a caller's contact with a tenant belongs to: a missed call starts it, and the texts and
+    calls that follow within the idle window join it, so one id traces the whole episode."""
+
+    __tablename__ = "caller_chains"
+    __table_args__ = (Index("ix_caller_chains_last_seen_at", "last_seen_at"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    caller: Mapped[str] = mapped_column(Text, primary_key=True)
+    correlation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    started_at: Mapped[datetime] = now_column()
+    last_seen_at: Mapped[datetime] = now_column()
 
 
 class OutboxEvent(Base):

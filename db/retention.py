@@ -3,6 +3,7 @@
 * message bodies — 180 days: ``conv_messages.body`` set to NULL and ``body_purged_at`` stamped (the row stays);
 * metadata — 13 months: ``conv_messages`` rows deleted, and closed/blocked ``conv_conversations`` deleted;
 * webhook dedupe — 90 days: ``webhook_events`` rows deleted;
+* caller chains — 30 days after the caller was last seen: ``caller_chains`` rows deleted (long past their idle window);
 * outbox — 30 days after dispatch: ``outbox_events`` deleted (their ``outbox_deliveries`` cascade), except events
   that still have an unreplayed dead letter (deleting those would silently drop the DLQ entry with the cascade);
 * ``processed_events`` markers — 30 days;
@@ -83,6 +84,14 @@ RULES: tuple[Rule, ...] = (
         age="90 days",
         candidates="SELECT id FROM webhook_events WHERE received_at < :cutoff",
         apply="DELETE FROM webhook_events w USING ({batch}) b WHERE w.id = b.id",
+    ),
+    Rule(
+        name="caller_chains",
+        table="caller_chains",
+        description="caller correlation chains not seen for 30 days deleted (a caller's number, and long idle)",
+        age="30 days",
+        candidates="SELECT tenant_id, caller FROM caller_chains WHERE last_seen_at < :cutoff",
+        apply=("DELETE FROM caller_chains c USING ({batch}) b WHERE c.tenant_id = b.tenant_id AND c.caller = b.caller"),
     ),
     Rule(
         name="dead_letters",

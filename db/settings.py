@@ -45,6 +45,8 @@ class Settings(BaseModel):
     ingress_workers: int = Field(default=2, ge=1, le=64)
     ingress_threads: int = Field(default=8, ge=1, le=256)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # A caller's missed call and the texts after it share one correlation id while they keep coming within this.
+    caller_chain_idle_hours: int = Field(default=72, ge=1, le=30 * 24)
 
     twilio_account_sid: str = "AC00000000000000000000000000000000"
     twilio_auth_token: SecretStr = SecretStr("sandbox-auth-token-change-me-000")

@@ -68,7 +68,7 @@ def create_app(settings: Settings, deps: IngressDeps | None = None) -> falcon.Ap
 
 def register_webhooks(app: falcon.App, settings: Settings, deps: IngressDeps) -> None:
     """Twilio and Stripe webhooks: verified in falcon.before hooks, deduped and recorded in one transaction."""
-    recorder = WebhookRecorder(deps.engine)
+    recorder = WebhookRecorder(deps.engine, chain_idle_hours=settings.caller_chain_idle_hours)
     twilio = TwilioVerifier(
         settings.twilio_auth_token.get_secret_value(), settings.public_base_url, settings.max_body_bytes
     )

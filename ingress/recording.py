@@ -32,6 +32,8 @@ from domain.events.outbox import build_envelope
 from ingress.errors import malformed
 
 logger = logging.getLogger("nmc.ingress")
+# How long a caller's chain stays open without a call or text (CALLER_CHAIN_IDLE_HOURS).
+DEFAULT_CHAIN_IDLE_HOURS = 72
 Outcome = Literal["accepted", "duplicate", "unroutable", "ignored"]
 
 
@@ -54,16 +56,24 @@ class Delivery:
 
 
 # One statement, so one round trip and one transaction, for a group of requests (one row of ``batch`` each, answered
-# by ``idx``): the routes (where asked), the dedupe rows and the events. A number no tenant owns is still recorded, as
-# ``unroutable`` (so a retry of it is a duplicate too), with no events; a duplicate inserts no row and so no events.
-# Either every row of the group is written or none is. The dedupe rows go in key order, so two groups holding copies
-# of the same webhooks wait for each other instead of deadlocking; of two copies inside one group the earlier is
-# inserted and the later is a duplicate, as if they had come one after the other.
+# by ``idx``): the routes (where asked), the dedupe rows, the caller chains and the events. A number no tenant owns is
+# still recorded, as ``unroutable`` (so a retry of it is a duplicate too), with no events; a duplicate inserts no row
+# and so no events. Either every row of the group is written or none is. The dedupe rows go in key order, and so do
+# the chain rows, so two groups holding copies of the same webhooks wait for each other instead of deadlocking; of two
+# copies inside one group the earlier is inserted and the later is a duplicate, as if they had come one after the
+# other.
+#
+# Caller chains: the events of a webhook about a caller (a missed call, a text, the status of a text to them) join
+# the caller's chain with the tenant when it was seen within the idle window, so a missed call and every text after
+# it share one correlation id; otherwise the first such record of the group starts one with its own. Only records
+# that ``keep`` the chain (a missed call, a text from the caller) start or refresh it; a status callback only joins.
+# Two groups racing to start the same caller's chain may each use their own id for that moment: correlation is for
+# tracing, and the row keeps whichever committed first.
 _ROUTE_AND_RECORD = """
     WITH input AS (
         SELECT * FROM jsonb_to_recordset(%(batch)s) AS i(
             idx int, number text, id uuid, provider text, provider_ref text, kind text, routed boolean,
-            outcome text, payload jsonb, events jsonb)
+            outcome text, payload jsonb, events jsonb, caller text, keeps_chain boolean)
     ), routed AS (
         SELECT i.*, p.tenant_id, t.forward_to, t.ring_timeout_seconds
         FROM input AS i
@@ -77,12 +87,34 @@ _ROUTE_AND_RECORD = """
         ORDER BY provider, provider_ref, idx
         ON CONFLICT (provider, provider_ref) DO NOTHING
         RETURNING id, tenant_id, outcome
+    ), chained AS (
+        SELECT r.idx, r.tenant_id, r.caller, r.keeps_chain,
+               coalesce(c.correlation_id, first_value((r.events -> 0 ->> 'correlation_id')::uuid)
+                   OVER (PARTITION BY r.tenant_id, r.caller ORDER BY r.idx)) AS correlation_id
+        FROM routed AS r
+        JOIN hook AS h ON h.id = r.id AND h.outcome <> 'unroutable'
+        LEFT JOIN caller_chains AS c ON c.tenant_id = r.tenant_id AND c.caller = r.caller
+            AND c.last_seen_at > now() - make_interval(hours => %(idle_hours)s)
+        WHERE r.caller IS NOT NULL AND r.tenant_id IS NOT NULL AND jsonb_array_length(r.events) > 0
+    ), kept AS (
+        INSERT INTO caller_chains AS c (tenant_id, caller, correlation_id)
+        SELECT DISTINCT ON (tenant_id, caller) tenant_id, caller, correlation_id
+        FROM chained WHERE keeps_chain
+        ORDER BY tenant_id, caller, idx
+        ON CONFLICT (tenant_id, caller) DO UPDATE SET
+            correlation_id = CASE WHEN c.last_seen_at > now() - make_interval(hours => %(idle_hours)s)
+                THEN c.correlation_id ELSE excluded.correlation_id END,
+            started_at = CASE WHEN c.last_seen_at > now() - make_interval(hours => %(idle_hours)s)
+                THEN c.started_at ELSE now() END,
+            last_seen_at = now()
     ), events AS (
         INSERT INTO outbox_events
             (event_id, event_name, schema_version, tenant_id, occurred_at, correlation_id, causation_id, payload)
-        SELECT e.event_id, e.event_name, e.schema_version, hook.tenant_id, e.occurred_at, e.correlation_id,
-               e.causation_id, e.payload
-        FROM hook JOIN input AS i ON i.id = hook.id, jsonb_to_recordset(i.events) AS e(
+        SELECT e.event_id, e.event_name, e.schema_version, hook.tenant_id, e.occurred_at,
+               coalesce(ch.correlation_id, e.correlation_id), e.causation_id, e.payload
+        FROM hook JOIN input AS i ON i.id = hook.id
+        LEFT JOIN chained AS ch ON ch.idx = i.idx,
+        jsonb_to_recordset(i.events) AS e(
             event_id uuid, event_name text, schema_version int, occurred_at timestamptz, correlation_id uuid,
             causation_id uuid, payload jsonb, position int)
         WHERE hook.outcome <> 'unroutable'
@@ -110,9 +142,12 @@ class GroupWriter:
     committed, it answers its group and promotes the first of those waiting, which writes everything waiting by
     then. Each request thread writes at most one group, so none is kept serving others under load."""
 
-    def __init__(self, engine: Engine, *, max_group: int = 64) -> None:
+    def __init__(
+        self, engine: Engine, *, max_group: int = 64, chain_idle_hours: int = DEFAULT_CHAIN_IDLE_HOURS
+    ) -> None:
         self._engine = engine
         self._max_group = max_group
+        self._chain_idle_hours = chain_idle_hours
         self._waiting: deque[_Waiting] = deque()
         self._lock = threading.Lock()
         self._writing = False  # invariant: while False, nobody is waiting
@@ -171,7 +206,9 @@ class GroupWriter:
 
     def _write(self, records: list[dict[str, Any]]) -> list[Any]:
         batch = [record | {"idx": index} for index, record in enumerate(records)]
-        rows = execute_autocommitted(self._engine, _ROUTE_AND_RECORD, {"batch": Jsonb(batch)})
+        rows = execute_autocommitted(
+            self._engine, _ROUTE_AND_RECORD, {"batch": Jsonb(batch), "idle_hours": self._chain_idle_hours}
+        )
         by_index = {row.idx: row for row in rows}
         return [by_index[index] for index in range(len(records))]
 
@@ -184,8 +221,10 @@ class WebhookRecorder:
     the requests that arrive together.
     """
 
-    def __init__(self, engine: Engine, writer: GroupWriter | None = None) -> None:
-        self._writer = writer or GroupWriter(engine)
+    def __init__(
+        self, engine: Engine, writer: GroupWriter | None = None, *, chain_idle_hours: int = DEFAULT_CHAIN_IDLE_HOURS
+    ) -> None:
+        self._writer = writer or GroupWriter(engine, chain_idle_hours=chain_idle_hours)
 
     def record(
         self,
@@ -195,13 +234,25 @@ class WebhookRecorder:
         events: Sequence[object] | None,
         correlation_id: uuid.UUID,
         routed: bool = True,
+        caller: str | None = None,
+        keeps_chain: bool = False,
     ) -> tuple[Outcome, Route | None]:
         """Route by ``number`` (when ``routed``), then write the row and ``events`` atomically.
 
         ``events`` are what a routed delivery means (None: nothing, recorded as ``ignored``); an unroutable
-        delivery writes no events. The envelopes get the tenant found here and the request's correlation id.
+        delivery writes no events. The envelopes get the tenant found here and ``caller``'s chain with it (see
+        ``_ROUTE_AND_RECORD``), or the request's correlation id when there is none; ``keeps_chain`` starts or
+        refreshes that chain.
         """
-        record = prepare_record(delivery, number=number, events=events, correlation_id=correlation_id, routed=routed)
+        record = prepare_record(
+            delivery,
+            number=number,
+            events=events,
+            correlation_id=correlation_id,
+            routed=routed,
+            caller=caller,
+            keeps_chain=keeps_chain,
+        )
         return outcome_of(record, self._writer.write(record))
 
 
@@ -218,6 +269,8 @@ def prepare_record(
     events: Sequence[object] | None,
     correlation_id: uuid.UUID,
     routed: bool = True,
+    caller: str | None = None,
+    keeps_chain: bool = False,
 ) -> dict[str, Any]:
     """What ``GroupWriter`` writes for one webhook; JSON-ready, since a group goes as one JSON document (psycopg
     dumps that in C, typed arrays in Python)."""
@@ -235,6 +288,8 @@ def prepare_record(
         "routed": routed,
         "outcome": "ignored" if events is None else "accepted",
         "payload": delivery.payload,
+        "caller": caller,
+        "keeps_chain": keeps_chain,
         "events": [_event_record(envelope, position) for position, envelope in enumerate(envelopes)],
     }
 

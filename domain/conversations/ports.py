@@ -108,8 +108,18 @@ class SendFailed(Exception):
 
 
 class SmsSender(Protocol):
-    def send(self, decision: PreflightDecision, *, tenant_id: uuid.UUID, to: str, from_: str, body: str) -> Accepted:
-        """Send through the gate's Decision; raises SendFailed."""
+    def send(
+        self,
+        decision: PreflightDecision,
+        *,
+        tenant_id: uuid.UUID,
+        to: str,
+        from_: str,
+        body: str,
+        correlation_id: uuid.UUID | None = None,
+    ) -> Accepted:
+        """Send through the gate's Decision; raises SendFailed. The provider's status reports for the message join
+        the chain ``correlation_id`` names."""
         ...
 
     def find_sent(self, *, to: str, from_: str, body: str, since: datetime) -> SentEarlier | None:

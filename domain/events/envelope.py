@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+# A provider callback about something we sent (Twilio's status callback URL) carries the chain of what sent it in
+# this query parameter, so the report the ingress records joins that chain.
+CORRELATION_PARAM = "correlation"
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -8,6 +8,7 @@ A duplicate answers exactly like the original (Twilio needs the same TwiML again
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime
 from typing import Literal, cast, get_args
 
@@ -17,6 +18,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from domain.conversations.messaging import MAX_BODY_CHARS
 from domain.events.catalog import CallMissed, MessageReceived, MessageStatusReported
+from domain.events.envelope import CORRELATION_PARAM
 from domain.phones import to_e164
 from ingress.errors import malformed
 from ingress.metrics import count_webhook
@@ -153,6 +155,8 @@ class VoiceStatusResource(_TwilioWebhook):
             number=called,
             events=events,
             correlation_id=req.context.correlation_id,
+            caller=caller,
+            keeps_chain=True,
         )
         response = VoiceResponse()
         response.say(MISSED_LINE if verdict == "missed" else ANSWERED_LINE)
@@ -199,6 +203,8 @@ class SmsResource(_TwilioWebhook):
             number=to_number,
             events=events,
             correlation_id=req.context.correlation_id,
+            caller=sender,
+            keeps_chain=True,
         )
         self._answer(resp, outcome, EMPTY_TWIML)
 
@@ -236,9 +242,21 @@ class SmsStatusResource(_TwilioWebhook):
             Delivery(PROVIDER, f"{message_sid}:{status}", self.kind, params.to_json()),
             number=our_number,
             events=events,
-            correlation_id=req.context.correlation_id,
+            correlation_id=_chain_of_sent(req) or req.context.correlation_id,
         )
         self._answer(resp, outcome, EMPTY_TWIML)
+
+
+def _chain_of_sent(req: falcon.Request) -> uuid.UUID | None:
+    """The chain of the message a status report is about, from its callback URL (signed by Twilio with the rest, so
+    trusted once the signature passed); None when absent or not a UUID (an older message's plain callback URL)."""
+    value = req.get_param(CORRELATION_PARAM)
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 def _int(value: str, name: str) -> int:

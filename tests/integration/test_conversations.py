@@ -17,6 +17,7 @@ from ops.tenants import DEMO_NUMBER
 from tests.support import conversation_system
 from tests.support.conversation_system import System, caller
 from tests.support.sandbox_world import World, free_port, sandbox_key_path, world  # noqa: F401
+from tests.support.waiting import wait_until
 from workers.adapters.gated_sms import GatedSmsSender
 from workers.adapters.twilio_gateway import TwilioGateway
 
@@ -95,6 +96,16 @@ def test_a_status_never_moves_backwards(system: System) -> None:
     assert system.row("SELECT status FROM conv_messages WHERE provider_ref = :s", s=sid).status == "delivered"
 
 
+def _wait_until_the_provider_has_delivered(system: System, phone: str) -> None:
+    # The sandbox moves a message to delivered on its own timer (as Twilio does, later): asking before it has, on a
+    # busy machine, would find "sent" and rightly report that.
+    wait_until(
+        lambda: [message["status"] for message in system.sent_to(phone)] == ["delivered"],
+        10,
+        "the sandbox to deliver the reply",
+    )
+
+
 def test_silent_messages_are_polled_from_the_provider(system: System) -> None:
     system.world.fault({"callbacks": "drop"})
     phone = caller()
@@ -102,6 +113,7 @@ def test_silent_messages_are_polled_from_the_provider(system: System) -> None:
     system.drain()
     message = system.row("SELECT id, status FROM conv_messages WHERE to_number = :c", c=phone)
     assert message.status == "queued"  # no callback came
+    _wait_until_the_provider_has_delivered(system, phone)
     sms = GatedSmsSender(TwilioGateway(system.settings), system.settings)
     with transaction(system.sessions) as session:
         reported = maintenance.poll_silent_messages(
@@ -168,6 +180,7 @@ def test_the_daily_reconciliation_repairs_statuses_the_callbacks_never_told_us(s
     system.inbound(phone, "how much is a leak repair")
     system.drain()
     assert system.row("SELECT status FROM conv_messages WHERE to_number = :c", c=phone).status == "queued"
+    _wait_until_the_provider_has_delivered(system, phone)
     sms = GatedSmsSender(TwilioGateway(system.settings), system.settings)
     with transaction(system.sessions) as session:
         reported = maintenance.reconcile_with_provider(

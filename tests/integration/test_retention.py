@@ -34,6 +34,8 @@ class World:
             for index in range(5):
                 self.webhook(f"hook_old_{index}", NOW - (91 + index) * DAY)
             self.webhook("hook_89d", NOW - 89 * DAY)
+            self.chain("+13105550031", NOW - 31 * DAY)
+            self.chain("+13105550029", NOW - 29 * DAY)
             self.outbox("ev_dispatched_31d", dispatched=NOW - 31 * DAY)
             self.outbox("ev_dispatched_29d", dispatched=NOW - 29 * DAY)
             self.outbox("ev_undispatched_old", dispatched=None, created=NOW - 60 * DAY)
@@ -73,6 +75,15 @@ class World:
                 "VALUES (:id, 'twilio', :ref, 'sms', 'accepted', '{}', :at)"
             ),
             {"id": self._id(name), "ref": name, "at": at},
+        )
+
+    def chain(self, caller: str, last_seen: datetime) -> None:
+        self.session.execute(
+            text(
+                "INSERT INTO caller_chains (tenant_id, caller, correlation_id, started_at, last_seen_at)"
+                " VALUES (:t, :caller, gen_random_uuid(), :at, :at)"
+            ),
+            {"t": self.tenant, "caller": caller, "at": last_seen},
         )
 
     def outbox(
@@ -121,7 +132,7 @@ class World:
         )
 
 
-def _exists(sessions: sessionmaker[Session], table: str, key: str, value: uuid.UUID) -> bool:
+def _exists(sessions: sessionmaker[Session], table: str, key: str, value: uuid.UUID | str) -> bool:
     with sessions() as session:
         return session.execute(text(f"SELECT 1 FROM {table} WHERE {key} = :v"), {"v": value}).first() is not None
 
@@ -142,6 +153,7 @@ def test_dry_run_counts_and_changes_nothing(sessions: sessionmaker[Session]) -> 
         "message_metadata": 2,
         "conversations": 1,
         "webhook_events": 5,
+        "caller_chains": 1,
         "dead_letters": 0,
         "outbox_events": 2,  # 31 days, and the dead letter already replayed
         "processed_events": 1,
@@ -183,6 +195,9 @@ def test_rules_purge_and_delete_exactly_past_their_cutoffs(sessions: sessionmake
     assert _exists(sessions, "webhook_events", "id", ids["hook_89d"])
     assert [n for rule, n in batches if rule == "webhook_events"] == [2, 2, 1]
     assert by_rule["webhook_events"].rows == 5
+    # Caller chains: 30 days after the caller was last seen.
+    assert not _exists(sessions, "caller_chains", "caller", "+13105550031")
+    assert _exists(sessions, "caller_chains", "caller", "+13105550029")
     # Outbox: 30 days after dispatch; deliveries cascade; never an event whose dead letter awaits replay.
     assert not _exists(sessions, "outbox_events", "event_id", ids["ev_dispatched_31d"])
     assert not _exists(sessions, "outbox_deliveries", "event_id", ids["ev_dispatched_31d"])

@@ -25,6 +25,7 @@ def test_every_table_carries_its_module_prefix() -> None:
     prefixes = ("id_", "conv_", "catalog_", "sched_", "comp_", "bill_", "rep_")
     infrastructure = {
         "webhook_events",
+        "caller_chains",
         "outbox_events",
         "outbox_deliveries",
         "processed_events",

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import Engine, create_engine, text
 
-from domain.events.catalog import MessageStatusReported
+from domain.events.catalog import MessageReceived, MessageStatusReported
 from ingress.recording import Delivery, GroupWriter, outcome_of, prepare_record
 from tests.support.webhook_env import TENANT_NUMBER, add_tenant
 
@@ -138,3 +138,75 @@ def test_a_bad_request_written_among_concurrent_ones_fails_only_its_own_caller(e
 
     assert results == {"SM0": "refused"} | {f"SM{index}": "accepted" for index in range(1, 16)}
     assert counts(engine) == (15, 15)
+
+
+def text_record(caller: str, sid: str) -> dict[str, Any]:
+    event = MessageReceived(
+        message_sid=sid,
+        from_number=caller,
+        to_number=TENANT_NUMBER,
+        body="hi",
+        num_media=0,
+        media_urls=(),
+        received_at=datetime.now(UTC),
+    )
+    delivery = Delivery("twilio", sid, "sms", {"MessageSid": sid})
+    return prepare_record(
+        delivery, number=TENANT_NUMBER, events=[event], correlation_id=uuid.uuid4(), caller=caller, keeps_chain=True
+    )
+
+
+def chains_of(engine: Engine) -> dict[str, set[uuid.UUID]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT payload->>'from_number' AS caller, correlation_id FROM outbox_events"
+                " WHERE event_name = 'nmc.conversations.MessageReceived'"
+            )
+        ).all()
+    found: dict[str, set[uuid.UUID]] = {}
+    for caller, correlation_id in rows:
+        found.setdefault(caller, set()).add(correlation_id)
+    return found
+
+
+def test_a_callers_records_in_one_group_share_one_chain_and_another_callers_have_their_own(engine: Engine) -> None:
+    add_tenant(engine)
+    first, second = "+16175550101", "+16175550102"
+    records = [text_record(first, "SMa1"), text_record(second, "SMb1"), text_record(first, "SMa2")]
+
+    GroupWriter(engine).write_many(records)
+
+    chains = chains_of(engine)
+    assert len(chains[first]) == 1
+    assert len(chains[second]) == 1
+    assert chains[first] != chains[second]
+    # The group's first record of each caller started the chain, and the chain rows say so.
+    assert chains[first] == {uuid.UUID(records[0]["events"][0]["correlation_id"])}
+    with engine.connect() as conn:
+        kept = dict(conn.execute(text("SELECT caller, correlation_id FROM caller_chains")).all())
+    assert kept == {first: next(iter(chains[first])), second: next(iter(chains[second]))}
+
+
+def test_fifty_texts_from_one_caller_at_once_are_all_written_and_join_the_chain_that_exists(engine: Engine) -> None:
+    add_tenant(engine)
+    caller = "+16175550103"
+    writer = GroupWriter(engine, max_group=8)  # several groups, racing for the one chain row
+    writer.write(text_record(caller, "SMc0"))
+    (started,) = chains_of(engine)[caller]
+    errors: list[BaseException] = []
+
+    def send(index: int) -> None:
+        try:
+            writer.write(text_record(caller, f"SMc{index}"))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=send, args=(index,)) for index in range(1, 51)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert counts(engine) == (51, 51)
+    assert chains_of(engine)[caller] == {started}

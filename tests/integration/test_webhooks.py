@@ -163,6 +163,38 @@ def test_sms_status_dedupes_on_sid_and_status_not_sid_alone(env: Env) -> None:
     assert env.counts() == (3, 3)
 
 
+def test_a_status_report_joins_the_chain_its_callback_url_names_and_a_garbled_one_is_ignored(env: Env) -> None:
+    chain = uuid.uuid4()
+    path = "/webhooks/twilio/sms/status"
+    for query, sid in ((f"correlation={chain}", message_sid()), ("correlation=not-a-uuid", message_sid())):
+        params = [("MessageSid", sid), ("MessageStatus", "sent"), ("From", TENANT_NUMBER), ("To", CALLER)]
+        answer = env.client.simulate_post(
+            path,
+            query_string=query,
+            body=urlencode(params),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": env.sign(path, params, query=query),
+            },
+        )
+        assert answer.status_code == 200, answer.text
+    named, garbled = env.rows("SELECT correlation_id FROM outbox_events ORDER BY seq")
+    assert named.correlation_id == chain
+    assert garbled.correlation_id not in (chain, None)
+    # The chain is part of what Twilio signed: the same report with another chain put in is refused.
+    params = [("MessageSid", message_sid()), ("MessageStatus", "sent"), ("From", TENANT_NUMBER), ("To", CALLER)]
+    forged = env.client.simulate_post(
+        path,
+        query_string=f"correlation={uuid.uuid4()}",
+        body=urlencode(params),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": env.sign(path, params, query=f"correlation={chain}"),
+        },
+    )
+    assert forged.status_code == 403
+
+
 def test_replayed_twilio_request_hours_later_is_a_no_op(env: Env) -> None:
     params = [("MessageSid", message_sid()), ("From", CALLER), ("To", TENANT_NUMBER), ("Body", "hi")]
     signature = env.sign("/webhooks/twilio/sms", params)

@@ -451,7 +451,16 @@ class Sms:
     earlier: SentEarlier | None = None
     sent: list[tuple[str, str]] = field(default_factory=list)
 
-    def send(self, decision: PreflightDecision, *, tenant_id: uuid.UUID, to: str, from_: str, body: str) -> Accepted:
+    def send(
+        self,
+        decision: PreflightDecision,
+        *,
+        tenant_id: uuid.UUID,
+        to: str,
+        from_: str,
+        body: str,
+        correlation_id: uuid.UUID | None = None,
+    ) -> Accepted:
         assert decision.allowed
         if self.failure is not None:
             raise self.failure

@@ -54,6 +54,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    query: str = ""
 
     @property
     def form(self) -> dict[str, str]:
@@ -81,6 +82,7 @@ class FakeIngress:
             }
             | {"Content-Type": environ.get("CONTENT_TYPE", "")},
             body=environ["wsgi.input"].read(length),
+            query=environ.get("QUERY_STRING", ""),
         )
         with self._changed:
             self.received.append(request)

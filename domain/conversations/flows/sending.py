@@ -63,7 +63,12 @@ def send_message(
             return
     try:
         accepted = sms.send(
-            decision, tenant_id=ctx.tenant_id, to=message.to_number, from_=message.from_number, body=message.body
+            decision,
+            tenant_id=ctx.tenant_id,
+            to=message.to_number,
+            from_=message.from_number,
+            body=message.body,
+            correlation_id=ctx.envelope.correlation_id,
         )
     except SendFailed as error:
         # Counted per attempt, not after commit: each is a call the provider refused, whatever the delivery does next.
