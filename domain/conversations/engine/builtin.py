@@ -26,7 +26,7 @@ from domain.conversations.engine.formatting import (
     slot_to_json,
 )
 from domain.conversations.engine.intents import Signals, read
-from domain.conversations.engine.language import Language, conversation_language
+from domain.conversations.engine.language import Language, conversation_language, remembered_language
 from domain.conversations.engine.matching import gloss, kinds_in, service_kind, words
 from domain.conversations.engine.matching import rank as rank_services
 from domain.conversations.engine.phrases import phrase
@@ -116,8 +116,7 @@ class _TurnRun:
         self.urgent = False
         self.handoff: HandoffReason | None = None
         self.price_asked = False
-        previous = self.state.get("lang")
-        self.lang: Language = conversation_language(turn.text, previous if previous in ("en", "es") else None)
+        self.lang: Language = conversation_language(turn.text, remembered_language(turn.state))
         self.state["lang"] = self.lang
 
     # -- plumbing -------------------------------------------------------------------------------------------------

@@ -123,3 +123,12 @@ def conversation_language(text: str, previous: Language | None) -> Language:
     if previous == "es" and reading.spanish <= SWITCH_TO_ENGLISH:
         return "en"
     return previous
+
+
+def remembered_language(state: dict[str, object]) -> Language | None:
+    """The language an engine kept in the conversation's state (under its own key), if any."""
+    for key in ("builtin", "llm"):
+        value = state.get(key)
+        if isinstance(value, dict) and value.get("lang") in ("en", "es"):
+            return "es" if value["lang"] == "es" else "en"
+    return None
