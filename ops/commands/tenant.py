@@ -100,10 +100,7 @@ def seed_demo_command(ctx: click.Context) -> None:
 @click.option("--forward-to", default=None, help="Where calls ring first (E.164).")
 @click.option("--owner-mobile", default=None, help="The owner's mobile for alerts (E.164); 'none' stops them.")
 @click.option(
-    "--spanish",
-    type=click.Choice(["on", "off"]),
-    default=None,
-    help="on: the AI answers Spanish-speaking callers in Spanish; off: they go to a person.",
+    "--spanish", default=None, help="on: the AI answers Spanish-speaking callers in Spanish; off: they go to a person."
 )
 @click.pass_context
 def update(
@@ -119,6 +116,9 @@ def update(
     """Change tenant T's texts, numbers and Spanish replies (T = id or E.164 number); prints them as JSON."""
     settings = get_settings(ctx)
     clear = owner_mobile is not None and owner_mobile.strip().lower() == "none"
+    spanish_value = None if spanish is None else spanish.strip().lower()
+    if spanish_value not in (None, "on", "off"):
+        raise click.ClickException(f"--spanish is on or off, not {spanish!r}")
     try:
         with cli_sessions(settings) as sessions, transaction(sessions) as session:
             found = resolve_tenant(session, tenant_ref)
@@ -131,7 +131,7 @@ def update(
                 forward_to=forward_to,
                 owner_mobile=None if clear else owner_mobile,
                 clear_owner_mobile=clear,
-                spanish_replies=None if spanish is None else spanish == "on",
+                spanish_replies=None if spanish_value is None else spanish_value == "on",
             )
     except identity.IdentityError as error:
         raise click.ClickException(str(error)) from None
