@@ -26,7 +26,7 @@ from domain.conversations.engine.formatting import (
     slot_to_json,
 )
 from domain.conversations.engine.intents import Signals, read
-from domain.conversations.engine.language import Language, conversation_language, remembered_language
+from domain.conversations.engine.language import Language, content_words, conversation_language, remembered_language
 from domain.conversations.engine.matching import gloss, kinds_in, service_kind, words
 from domain.conversations.engine.matching import rank as rank_services
 from domain.conversations.engine.phrases import phrase
@@ -49,21 +49,30 @@ MAX_REPLY = 300
 MAX_SEGMENTS = 3  # a reply that needs UCS-2 (a Spanish "sábado") is held to the same three-segment budget
 
 
+def _too_long(parts: list[str]) -> bool:
+    whole = " ".join(parts)
+    return len(whole) > MAX_REPLY or count_segments(whole).count > MAX_SEGMENTS
+
+
 @dataclass
 class _Reply:
     parts: list[str] = field(default_factory=list)
+    shorter: dict[int, str] = field(default_factory=dict)
 
-    def add(self, text: str) -> None:
+    def add(self, text: str, shorter: str | None = None) -> None:
+        if shorter is not None:
+            self.shorter[len(self.parts)] = shorter
         self.parts.append(text)
 
     def text(self) -> str | None:
         if not self.parts:
             return None
-        # Optional lead-ins go first when the whole would not fit in two SMS segments (three for UCS-2).
+        # When the whole would not fit in two SMS segments (three for UCS-2), parts first give up what they can
+        # spare (the list of services after a question), then optional lead-ins go, first to last.
         parts = list(self.parts)
-        while len(parts) > 1 and (
-            len(" ".join(parts)) > MAX_REPLY or count_segments(" ".join(parts)).count > MAX_SEGMENTS
-        ):
+        if _too_long(parts):
+            parts = [self.shorter.get(index, part) for index, part in enumerate(parts)]
+        while len(parts) > 1 and _too_long(parts):
             parts.pop(0)
         return " ".join(parts)
 
@@ -310,7 +319,9 @@ class _TurnRun:
         catalog = self.tools.list_services()
         query = signals.text
         if self.lang == "es":
-            query = f"{query} {gloss(query)}"  # the tenant's names and aliases are in English
+            # The tenant's names and aliases are mostly English: the subjects in the vocabulary's English words,
+            # and the Spanish text without its small words ("a", "el", "que" look like "a/c" to a fuzzy search).
+            query = f"{content_words(query)} {gloss(query)}"
         reading = rank_services(signals.text, catalog, self.tools.match_services(query))
         if reading.not_offered:
             self.not_offered(catalog)
@@ -370,7 +381,7 @@ class _TurnRun:
         self.state["candidates"] = [{"id": str(option.id), "name": option.name} for option in listed]
         self.go("ask_service")
         if names:
-            self.say("we_do", lead=lead, names=self.join(names))
+            self.reply.add(self.t("we_do", lead=lead, names=self.join(names)), shorter=lead)
         else:
             self.reply.add(lead)
 

@@ -55,16 +55,18 @@ _DAY = re.compile(
     rf"({'|'.join(MONTHS)})\.?\s+(\d{{1,2}})|(\d{{1,2}}) de ({'|'.join(MONTHS_ES)})))?|(\d{{1,2}})/(\d{{1,2}}))",
     re.IGNORECASE,
 )
+# Claims are read on the reply as written: Spanish past tenses carry their accent ("reservé", "cancelé"), which is
+# what tells them from a question ("¿Quiere que la cancele?") or the English verb ("reserve").
 _BOOKED = re.compile(
     r"\b(?:booked|confirmed|scheduled|(?:you'?re|you are) all set|locked (?:it |you )?in|appointment is set|"
-    r"reserve|reservad[oa]s?|agendad[oa]s?|agende|confirmad[oa]s?|su cita (?:es|queda|quedo))\b",
+    r"reservé|reservad[oa]s?|agendé|agendad[oa]s?|confirmad[oa]s?|su cita (?:es|queda|quedó))(?!\w)",
     re.I,
 )
 _HELD = re.compile(
     r"\b(?:holding|held|on hold|reserved|saved (?:it|that|the|you)|aparto|apartad[oa]|le guardo|guardad[oa])\b",
     re.IGNORECASE,
 )
-_CANCELLED = re.compile(r"\b(?:cancell?ed|cancele|cancelad[oa])\b", re.IGNORECASE)
+_CANCELLED = re.compile(r"\b(?:cancell?ed|cancelé|cancelad[oa]s?)(?!\w)", re.IGNORECASE)
 _SENTENCE = re.compile(r"[.!?\n]")
 
 SAFE_REPLY = "Sorry, I couldn't get that sorted just now. What do you need help with, and what day and time work best?"
@@ -170,7 +172,7 @@ def _local(slots: Iterable[SlotOption], zone: ZoneInfo) -> list[datetime]:
 
 def check(text: str, results: Sequence[DomainResult], tz: str, now: datetime) -> Verdict:
     """Whether every claim in ``text`` (English or Spanish) is backed by one of this turn's domain results."""
-    text = _unaccented(text)
+    written, text = text, _unaccented(text)
     zone = ZoneInfo(tz)
     prices: set[int] = set()
     times: list[datetime] = []
@@ -210,18 +212,18 @@ def check(text: str, results: Sequence[DomainResult], tz: str, now: datetime) ->
         )
         if not grounded:
             return Verdict(False, f"time {mention.text!r} was not returned by the scheduler this turn")
-    if _BOOKED.search(text):
+    if _BOOKED.search(written):
         if not booked:
             return Verdict(False, "booking claim without a booking this turn")
         if mentions and not any(m.matches(slot.starts_at.astimezone(zone)) for m in mentions for slot in booked):
             return Verdict(False, "booking claim names a time other than the booked one")
-    if _HELD.search(text):
+    if _HELD.search(written):
         if not held and not booked:
             return Verdict(False, "hold claim without a hold this turn")
         starts = [slot.starts_at.astimezone(zone) for slot in held + booked]
         if mentions and not any(m.matches(moment) for m in mentions for moment in starts):
             return Verdict(False, "hold claim names a time other than the held one")
-    if _CANCELLED.search(text) and not cancelled:
+    if _CANCELLED.search(written) and not cancelled:
         return Verdict(False, "cancellation claim without a cancellation this turn")
     return Verdict(True)
 

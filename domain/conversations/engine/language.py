@@ -133,3 +133,16 @@ def remembered_language(state: dict[str, object]) -> Language | None:
         if isinstance(value, dict) and value.get("lang") in ("en", "es"):
             return "es" if value["lang"] == "es" else "en"
     return None
+
+
+_SMALL_WORDS = frozenset(
+    _words(
+        "que los las del por para con una unos unas hay muy pero como cuando donde esta este esto eso esa ese mis sus"
+        " nos les"
+    )
+)
+
+
+def content_words(text: str) -> str:
+    """``text`` without Spanish small words and anything under three letters: what is left says what the job is."""
+    return " ".join(word for word in _WORD.findall(_fold(text)) if len(word) > 2 and word not in _SMALL_WORDS)

@@ -72,6 +72,10 @@ OTHER_TRADES: tuple[str, ...] = (
     "outlet", "painting", "painter", "drywall", "carpet", "landscaping", "lawn", "pest", "waxing", "wax", "eyebrow",
     "eyebrows", "massage", "facial", "lashes", "tattoo", "transmission", "transmissions", "detailing", "detailed",
     "bodywork", "dent", "windshield", "pool", "appliance", "fridge", "dishwasher", "locksmith", "moving",
+    "canaletas", "canalones", "techo", "tejado", "electricista", "electrico", "cableado", "pintura", "pintar",
+    "jardin", "cesped", "plagas", "fumigacion", "cerrajero", "mudanza", "alberca", "piscina", "refrigerador",
+    "lavaplatos", "transmision", "hojalateria", "parabrisas", "pestanas", "cejas", "depilacion", "masaje",
+    "tatuaje",
 )  # fmt: skip
 
 # The kind of job: a caller's deciding word, and what an item's name says it is.
@@ -273,7 +277,7 @@ def rank(text: str, catalog: list[ServiceOption], tool_matches: list[ServiceOpti
             # Scores stay below 1 before the deciding word and the tools' say, so those still separate items.
             score = 0.7 + 0.15 * len(overlap) / len(core)
             if "mens" in said and "mens" not in subjects and "mens" in carried_anywhere(catalog):
-                score -= 0.1
+                score -= 0.2  # "a men's cut" is never the women's item when the catalog has a men's one
             base[option.id] = score
     # The caller's deciding word ("install", "fix", "tune up") moves items of that kind up, and the others down
     # only when an item of that kind is among them to take their place.
