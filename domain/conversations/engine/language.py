@@ -39,7 +39,7 @@ _SPANISH: dict[str, float] = {
             " esto estos esas esos ese este sus mis nos hace desde ayer ahora ahorita cobran sale numero"
             " equivocado quien cual favor puedo pueda mande manden escriban luego pronto posible temprano horario"
             " abren cierran abiertos mucho mucha poco perfecto correcto listo alto parar detener basta baja ayuda"
-            " cancelar cancela cancele cancelen mensajes"
+            " cancelar cancela cancele cancelen mensajes arranca prende enciende enfria calienta sirve deja rechinan"
             # home services
             " plomero plomeria fuga gotea gotera goteando tapado tapada tapo destapar drenaje desague bano inodoro"
             " excusado lavabo fregadero regadera tuberia tubo agua caliente calentador calefaccion aire"

@@ -285,7 +285,7 @@ def rank(text: str, catalog: list[ServiceOption], tool_matches: list[ServiceOpti
     if fixtures and said & SYMPTOMS:
         for option in catalog:
             if option.id in base and not (service_subjects(option.name) & fixtures):
-                base[option.id] -= 0.1
+                base[option.id] -= 0.15
     kinds_present = {service_kind(o.name) for o in catalog if o.id in base}
     for option in catalog:
         tool = by_tools.get(option.id, 0.0)

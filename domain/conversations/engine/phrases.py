@@ -135,7 +135,7 @@ PHRASES: dict[Language, dict[str, str]] = {
         "for_service": " para su {service}",
         "nudge_offered": "¿Le sirve alguna de esas horas? Si no, me puede decir otra fecha y hora.",
         "nudge_held": "¿Le confirmo la cita? O si prefiere otra hora, me la puede decir.",
-        "welcome": "¡De nada! Nos puede escribir cuando quiera.",
+        "welcome": "¡De nada! Puede escribir a {business} cuando quiera.",
         "didnt_catch": "Disculpe, no estoy seguro de entender. ¿Qué necesita?",
         "ask_time": '¿Qué fecha y hora le quedan mejor? Algo como "mañana en la mañana" es perfecto.',
         "greeting": "¡Hola! Gracias por escribir a {business}. ¿En qué le podemos ayudar?",
