@@ -16,6 +16,11 @@ Decisions, each from the carriers' or the FCC's rule rather than our taste:
 * **YES is an opt-in only for someone opted out.** Twilio lifts a block on YES, and otherwise passes YES through as a
   normal reply; so do we: ``opt_in`` here is a candidate that ``service.record_opt_in`` acts on only when an opt-out
   is active, and the conversation treats "yes" from everyone else as an answer ("Shall I book it? Reply YES").
+* **Spanish words are ours, not Twilio's.** Twilio's default filtering knows only the English keywords above (other
+  languages need Advanced Opt-Out configured per Messaging Service), so a bare ALTO, PARAR, DETENER, BASTA or BAJA
+  opts out here and the caller gets our one confirmation (Twilio sends none for them). A bare CANCELAR does not: it
+  is no carrier keyword, and a caller in the middle of a booking mostly means the appointment, so it is
+  ``unclear_opt_out`` (the AI stops, a person decides). AYUDA asks for help like HELP.
 * **Reasonable means (FCC, 47 CFR 64.1200(a)(10)).** A clear request in words, in English or Spanish ("please stop
   texting me", "no más mensajes", "alto") revokes consent like a keyword. A text that sounds like it might but is
   unclear ("leave me alone", "I don't want these", "Stop. The leak is worse") is ``unclear_opt_out``: the AI goes
@@ -33,7 +38,7 @@ InboundKind = Literal["opt_out", "opt_in", "help", "unclear_opt_out", "none"]
 
 OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
-HELP_KEYWORDS = frozenset({"HELP", "INFO"})
+HELP_KEYWORDS = frozenset({"HELP", "INFO", "AYUDA"})
 
 # What an opt-out recorded from a phrase keeps as its "keyword": the normalised text, bounded to one SMS.
 MAX_RECORDED_KEYWORD = 160

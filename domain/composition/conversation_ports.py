@@ -40,6 +40,9 @@ class InboundKeywordsAdapter:
     def is_opted_out(self, session: Session, *, tenant_id: uuid.UUID, phone: str, at: datetime | None = None) -> bool:
         return compliance.is_opted_out(session, tenant_id=tenant_id, phone=phone, at=at)
 
+    def carrier_confirms(self, body: str) -> bool:
+        return compliance_keywords.match_inbound(body).keyword in compliance_keywords.OPT_OUT_KEYWORDS
+
     def record_provider_opt_out(
         self, session: Session, *, tenant_id: uuid.UUID, phone: str, message_ref: str, events: EventSink
     ) -> None:

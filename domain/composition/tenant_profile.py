@@ -53,6 +53,7 @@ def tenant_profile(session: Session, tenant_id: uuid.UUID, now: datetime) -> Ten
             StaffMember(phone=staff.phone, role=staff.role, user_id=staff.user_id, name=staff.name)
             for staff in identity.staff_numbers(session, tenant_id)
         ),
+        spanish_replies=texts.spanish_replies,
     )
 
 

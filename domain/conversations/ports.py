@@ -50,6 +50,7 @@ class TenantProfile:
     help_text: str
     open_now: bool
     staff: tuple[StaffMember, ...] = ()
+    spanish_replies: bool = True  # off: a caller writing in Spanish is handed to a person
 
     def staff_member(self, phone: str) -> StaffMember | None:
         """The staff member whose number this is; None for a caller."""
@@ -140,6 +141,10 @@ class InboundKeywords(Protocol):
 
     def is_opted_out(self, session: Session, *, tenant_id: uuid.UUID, phone: str, at: datetime | None = None) -> bool:
         """Opted out now, or at ``at`` (an opt-out revoked since still counts)."""
+        ...
+
+    def carrier_confirms(self, body: str) -> bool:
+        """The provider answers this opt-out itself (one of Twilio's own keywords, such as STOP)."""
         ...
 
     def record_provider_opt_out(

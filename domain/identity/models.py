@@ -40,6 +40,8 @@ class Tenant(Base):
     help_text: Mapped[str] = mapped_column(
         Text, nullable=False, server_default="Reply STOP to opt out. For help call us back at this number."
     )
+    # On: the AI answers a caller who writes in Spanish in Spanish; off: that caller is handed to a person.
+    spanish_replies: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     # The Clerk organization whose tokens (``org_id``) act for this tenant: how a member of several picks one.
     clerk_org_id: Mapped[str | None] = mapped_column(Text, unique=True)
     created_at: Mapped[datetime] = now_column()

@@ -186,6 +186,7 @@ class TenantMessaging:
     help_text: str
     forward_to: str
     owner_mobile: str | None
+    spanish_replies: bool = True  # the AI answers Spanish-speaking callers in Spanish (off: a person does)
 
 
 def check_template(field: str, value: str) -> str:
@@ -224,7 +225,7 @@ def tenant_messaging(session: Session, tenant_id: uuid.UUID) -> TenantMessaging 
 def _messaging(tenant: Tenant) -> TenantMessaging:
     return TenantMessaging(
         tenant.first_message_template, tenant.after_hours_template, tenant.help_text, tenant.forward_to,
-        tenant.owner_mobile,
+        tenant.owner_mobile, tenant.spanish_replies,
     )  # fmt: skip
 
 
@@ -238,10 +239,12 @@ def update_tenant_messaging(
     forward_to: str | None = None,
     owner_mobile: str | None = None,
     clear_owner_mobile: bool = False,
+    spanish_replies: bool | None = None,
 ) -> TenantMessaging:
-    """Change what is given of the tenant's texts (first message, after hours, the HELP answer) and numbers
-    (forward-to, owner mobile; ``clear_owner_mobile`` stops owner alerts). Each is checked as ``check_template`` /
-    ``check_number`` say; the conversation flows read them at the next message, so nothing else needs telling."""
+    """Change what is given of the tenant's texts (first message, after hours, the HELP answer), numbers
+    (forward-to, owner mobile; ``clear_owner_mobile`` stops owner alerts) and whether the AI answers in Spanish.
+    Each is checked as ``check_template`` / ``check_number`` say; the conversation flows read them at the next
+    message, so nothing else needs telling."""
     tenant = session.get(Tenant, tenant_id, with_for_update=True)
     if tenant is None:
         raise NotFound(f"tenant {tenant_id} not found")
@@ -257,6 +260,8 @@ def update_tenant_messaging(
         tenant.owner_mobile = None
     elif owner_mobile is not None:
         tenant.owner_mobile = check_number("owner_mobile", owner_mobile)
+    if spanish_replies is not None:
+        tenant.spanish_replies = spanish_replies
     session.flush()
     return _messaging(tenant)
 

@@ -99,6 +99,9 @@ def seed_demo_command(ctx: click.Context) -> None:
 @click.option("--help-text", default=None, help="The answer to a caller's HELP.")
 @click.option("--forward-to", default=None, help="Where calls ring first (E.164).")
 @click.option("--owner-mobile", default=None, help="The owner's mobile for alerts (E.164); 'none' stops them.")
+@click.option(
+    "--spanish", default=None, help="on: the AI answers Spanish-speaking callers in Spanish; off: they go to a person."
+)
 @click.pass_context
 def update(
     ctx: click.Context,
@@ -108,10 +111,14 @@ def update(
     help_text: str | None,
     forward_to: str | None,
     owner_mobile: str | None,
+    spanish: str | None,
 ) -> None:
-    """Change tenant T's texts and numbers (T = id or E.164 number); prints them as JSON."""
+    """Change tenant T's texts, numbers and Spanish replies (T = id or E.164 number); prints them as JSON."""
     settings = get_settings(ctx)
     clear = owner_mobile is not None and owner_mobile.strip().lower() == "none"
+    spanish_value = None if spanish is None else spanish.strip().lower()
+    if spanish_value not in (None, "on", "off"):
+        raise click.ClickException(f"--spanish is on or off, not {spanish!r}")
     try:
         with cli_sessions(settings) as sessions, transaction(sessions) as session:
             found = resolve_tenant(session, tenant_ref)
@@ -124,6 +131,7 @@ def update(
                 forward_to=forward_to,
                 owner_mobile=None if clear else owner_mobile,
                 clear_owner_mobile=clear,
+                spanish_replies=None if spanish_value is None else spanish_value == "on",
             )
     except identity.IdentityError as error:
         raise click.ClickException(str(error)) from None

@@ -231,7 +231,19 @@ def test_tenant_update_changes_texts_and_numbers_and_refuses_bad_ones_in_one_lin
         json.loads(run(settings, "tenant", "update", "+13105552100", "--owner-mobile", "none")[1])["owner_mobile"]
         is None
     )
+    assert changed["spanish_replies"] is True
+    assert (
+        json.loads(run(settings, "tenant", "update", "+13105552100", "--spanish", "off")[1])["spanish_replies"] is False
+    )
+    assert (
+        json.loads(run(settings, "tenant", "update", "+13105552100", "--help-text", "Hi")[1])["spanish_replies"]
+        is False
+    )
+    assert (
+        json.loads(run(settings, "tenant", "update", "+13105552100", "--spanish", "on")[1])["spanish_replies"] is True
+    )
     for bad, says in (
+        (("--spanish", "maybe"), "--spanish is on or off"),
         (("--forward-to", "310 555"), "E.164"),
         (("--first-message", "Hi {name}"), "{business}"),
         (("--help-text", "   "), "cannot be empty"),

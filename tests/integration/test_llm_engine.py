@@ -221,3 +221,32 @@ def test_cancel_through_tools(fake: FakeLLM) -> None:
     assert result.reply == "Done, your appointment is cancelled."
     assert not result.guard_blocked
     assert business.appointments == {}
+
+
+def test_a_spanish_caller_is_answered_in_spanish_and_with_spanish_off_goes_to_a_person(fake: FakeLLM) -> None:
+    business = Business()
+    convo = chat(fake, business)
+
+    def find(body: dict[str, Any]) -> dict[str, Any]:
+        service_id = last_tool_result(body)["services"][0]["service_id"]
+        return tool_call("find_slots", service_id=service_id, when="mañana a las 3")
+
+    def offer_es(body: dict[str, Any]) -> dict[str, Any]:
+        labels = " o ".join(slot["label"] for slot in last_tool_result(body)["slots"])
+        return say(f"Tengo {labels}, ¿qué hora prefiere?")
+
+    fake.script = [tool_call("match_services", text="destapar el drenaje"), find, offer_es]
+    first = convo.say("necesito destapar el drenaje mañana a las 3")
+    assert not first.guard_blocked, first.guard_reason
+    assert first.reply == "Tengo viernes 3:00 p. m. o viernes 4:00 p. m., ¿qué hora prefiere?"
+    assert "writes in Spanish: reply in Spanish" in fake.requests[0]["messages"][0]["content"]
+    matched = json.loads(next(m for m in fake.requests[1]["messages"] if m.get("role") == "tool")["content"])
+    assert matched["services"][0]["name"] == "Drain cleaning"  # the Spanish words reached the English catalog
+
+    asked = len(fake.requests)
+    off = Chat(business, engine_for(fake), THU_10AM, caller="+15550002222", spanish=False)
+    result = off.say("hola, necesito un plomero")
+    assert (result.handoff, result.handoff_reason, result.engine) == (True, "language", "builtin")
+    assert result.reply is not None
+    assert "Una persona del equipo" in result.reply
+    assert len(fake.requests) == asked  # the model was never asked

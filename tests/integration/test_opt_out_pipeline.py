@@ -53,10 +53,12 @@ def test_stop_with_a_full_stop_blocks_the_conversation_and_gets_no_ai_reply(syst
 
 
 def test_decorated_keywords_and_clear_phrases_opt_out_like_stop(system: System) -> None:
-    for body, recorded in (
-        ("\u200bＳｔｏｐ 🛑", "STOP"),
-        ("¡No más mensajes!", "NO MAS MENSAJES"),
-        ("Please stop texting me", "PLEASE STOP TEXTING ME"),
+    # Twilio confirms its own keywords; for any other opt-out the one confirmation is ours, in the caller's language.
+    for body, recorded, confirmation in (
+        ("\u200bＳｔｏｐ 🛑", "STOP", None),
+        ("¡No más mensajes!", "NO MAS MENSAJES", "ya no le vamos a enviar mensajes"),
+        ("ALTO", "ALTO", "ya no le vamos a enviar mensajes"),
+        ("Please stop texting me", "PLEASE STOP TEXTING ME", "you're unsubscribed"),
     ):
         phone = caller()
         miss_call(system, phone)
@@ -65,7 +67,15 @@ def test_decorated_keywords_and_clear_phrases_opt_out_like_stop(system: System) 
         assert active_opt_out(system, phone) == recorded
         assert system.row("SELECT state FROM conv_conversations WHERE caller = :c", c=phone).state == "blocked"
         assert ai_replies(system, phone) == 0
-        assert len(system.sent_to(phone)) == 1
+        sent = system.sent_to(phone)
+        if confirmation is None:
+            assert len(sent) == 1
+        else:
+            assert len(sent) == 2
+            assert confirmation in sent[-1]["body"]
+        system.inbound(phone, body)  # said again: no second confirmation
+        system.drain()
+        assert len(system.sent_to(phone)) == len(sent)
 
 
 def test_an_unclear_wish_to_stop_goes_to_a_person_not_the_ai(system: System) -> None:

@@ -406,6 +406,26 @@ def test_a_bad_text_or_number_is_named_and_nothing_changes(world: World, field: 
         )
 
 
+def spanish_replies(world: World) -> bool:
+    with transaction(world.sessions) as session:
+        query = text("SELECT spanish_replies FROM id_tenants WHERE id = :t")
+        return bool(session.execute(query, {"t": world.a}).scalar())
+
+
+def test_the_owner_turns_spanish_replies_off_and_on(world: World) -> None:
+    assert spanish_replies(world)  # on unless the owner turns it off
+    assert 'id="spanish_replies" name="spanish_replies" value="on"' in page(world, "/app/settings/messages").text
+    assert post(world, "/app/settings/messages", MESSAGES).status_code == 303  # an unticked box is not sent
+    assert not spanish_replies(world)
+    assert " checked" not in page(world, "/app/settings/messages").text.split('id="spanish_replies"')[1][:80]
+    assert post(world, "/app/settings/messages", {**MESSAGES, "spanish_replies": "on"}).status_code == 303
+    assert spanish_replies(world)
+    result = post(world, "/app/settings/messages", {**MESSAGES, "spanish_replies": "si"})
+    assert result.status_code == 422
+    assert "Spanish: tick the box or leave it empty" in result.text
+    assert spanish_replies(world)
+
+
 def test_a_messages_form_missing_a_field_is_a_400(world: World) -> None:
     assert post(world, "/app/settings/messages", {"first_message": "Hi"}).status_code == 400
 

@@ -489,6 +489,9 @@ class Keywords:
     def is_opted_out(self, session: Session, *, tenant_id: uuid.UUID, phone: str, at: datetime | None = None) -> bool:
         return phone in self.opted_out
 
+    def carrier_confirms(self, body: str) -> bool:
+        return body.strip().upper() in {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+
     def record_provider_opt_out(
         self, session: Session, *, tenant_id: uuid.UUID, phone: str, message_ref: str, events: EventSink
     ) -> None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from db.settings import Settings
+from domain.conversations.engine.builtin import BuiltinEngine
+from domain.conversations.engine.guard import GuardedEngine
 from domain.conversations.engine.ports import TurnResult
 from domain.conversations.flows.replies import reply_to_caller
+from domain.conversations.ports import TenantProfile
 from domain.events.catalog import ConversationOpened, HumanTakeoverRequested, MessageReceived
 from tests.support.conversation_store import (
     Directory,
@@ -44,12 +48,13 @@ def reply(
     engine: Engine | None = None,
     keywords: Keywords | None = None,
     settings: Settings | None = None,
+    tenant: TenantProfile | None = None,
 ) -> RecordingContext:
     ctx = RecordingContext(TENANT)
     reply_to_caller(
         event,
         ctx,
-        directory=Directory(profile(TENANT)),
+        directory=Directory(tenant or profile(TENANT)),
         keywords=keywords or Keywords(KINDS),
         engine=engine or Engine(TurnResult(reply="Happy to help: what do you need?", state={"stage": "ask"})),
         tools=no_tools,
@@ -178,3 +183,65 @@ def test_an_urgent_text_is_passed_to_the_owner() -> None:
         f"{code}: Urgent: {CALLER} says: water everywhere, pipe burst"
         f"\nReply {code} TAKE to take over, HELP for commands.",
     )
+
+
+# --- Spanish ------------------------------------------------------------------------------------------------------
+
+
+def test_the_engine_is_told_whether_the_tenant_answers_in_spanish() -> None:
+    engine = Engine(TurnResult(reply="?", state={}))
+    reply(MemoryConversationStore(), text("hola"), engine=engine)
+    reply(
+        MemoryConversationStore(), text("hola"), engine=engine, tenant=replace(profile(TENANT), spanish_replies=False)
+    )
+    assert [turn.spanish for turn in engine.turns] == [True, False]
+
+
+def test_with_spanish_off_a_spanish_caller_gets_one_spanish_line_and_a_person() -> None:
+    store = MemoryConversationStore()
+    tenant = replace(profile(TENANT), spanish_replies=False)
+    ctx = reply(
+        store, text("se me tapó el baño, ¿pueden venir hoy?"), engine=GuardedEngine(BuiltinEngine()), tenant=tenant
+    )
+    conversation = store.live(TENANT, CALLER)
+    assert conversation is not None
+    assert conversation.state == "human"
+    assert [takeover.reason for takeover in ctx.of(HumanTakeoverRequested)] == ["language"]
+    ack, alert = store.outbound()
+    assert (ack.purpose, alert.purpose) == ("ai_reply", "notification")
+    assert "Una persona del equipo le va a responder pronto" in (ack.body or "")
+    assert store.acknowledges_takeover(conversation.id, ack.id)  # the last automated message, and the only one
+    assert "writes in Spanish" in (alert.body or "")
+
+
+def test_an_opt_out_twilio_does_not_confirm_gets_our_one_confirmation_in_the_callers_language() -> None:
+    words = {**KINDS, "ALTO": "opt_out", "PLEASE STOP TEXTING ME": "opt_out"}
+    for body, says in (("ALTO", "ya no le vamos a enviar mensajes"), ("please stop texting me", "you're unsubscribed")):
+        store = MemoryConversationStore()
+        reply(store, text(body), keywords=Keywords(words))
+        (confirmation,) = store.outbound()
+        assert confirmation.purpose == "compliance"
+        assert says in (confirmation.body or "")
+        assert (confirmation.body or "").startswith("Ace Plumbing:")
+        assert store.conversations == {}  # an opt-out opens no conversation
+    already = MemoryConversationStore()
+    reply(already, text("ALTO"), keywords=Keywords(words, opted_out={CALLER}))
+    assert already.outbound() == []  # opted out before: no second confirmation
+
+
+def test_ayuda_gets_a_spanish_line_before_the_tenants_help_text() -> None:
+    store = MemoryConversationStore()
+    reply(store, text("AYUDA"), keywords=Keywords({**KINDS, "AYUDA": "help"}))
+    (answer,) = store.outbound()
+    assert answer.purpose == "compliance"
+    assert answer.body == (
+        "Ace Plumbing: si necesita ayuda, nos puede llamar a este teléfono. Para no recibir mensajes, responda STOP."
+        " Ace Plumbing: reply STOP to opt out."
+    )
+
+
+def test_an_unclear_spanish_stop_is_acknowledged_in_spanish() -> None:
+    store = MemoryConversationStore()
+    reply(store, text("cancelar"), keywords=Keywords({**KINDS, "CANCELAR": "unclear_opt_out"}))
+    ack = store.outbound()[0]
+    assert ack.body == "Entendido. No le volveremos a escribir a menos que usted nos escriba. - Ace Plumbing"

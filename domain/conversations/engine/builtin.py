@@ -1,8 +1,10 @@
 """The built-in conversation engine: deterministic, offline, and grounded in what the booking tools return.
 
 One turn reads the caller's text (:mod:`intents`, :mod:`dates`), advances a small state machine kept in the
-conversation's engine state, and writes a short friendly reply. Prices, times and bookings in a reply always come
-from a tool call made in the same turn, so the guard never has to stop this engine.
+conversation's engine state, and writes a short friendly reply in the caller's language (:mod:`language`,
+:mod:`phrases`: English, or Spanish unless the tenant turned it off, when a Spanish caller goes to a person).
+Prices, times and bookings in a reply always come from a tool call made in the same turn, so the guard never has
+to stop this engine.
 """
 
 from __future__ import annotations
@@ -15,10 +17,19 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from domain.conversations.engine.dates import find_clock, find_weekday, parse_when
-from domain.conversations.engine.formatting import join_options, money, slot_from_json, slot_label, slot_to_json
+from domain.conversations.engine.formatting import (
+    hours_in,
+    join_options,
+    money,
+    slot_from_json,
+    slot_label,
+    slot_to_json,
+)
 from domain.conversations.engine.intents import Signals, read
-from domain.conversations.engine.matching import kinds_in, service_kind, words
+from domain.conversations.engine.language import Language, content_words, conversation_language, remembered_language
+from domain.conversations.engine.matching import gloss, kinds_in, service_kind, words
 from domain.conversations.engine.matching import rank as rank_services
+from domain.conversations.engine.phrases import phrase
 from domain.conversations.engine.ports import (
     BookingTools,
     HandoffReason,
@@ -28,27 +39,40 @@ from domain.conversations.engine.ports import (
     Turn,
     TurnResult,
 )
+from domain.conversations.messaging import count_segments
 
 STATE_KEY = "builtin"
 CONFIDENT = 0.75
 PLAUSIBLE = 0.5
 MARGIN = 0.1
 MAX_REPLY = 300
+MAX_SEGMENTS = 3  # a reply that needs UCS-2 (a Spanish "sábado") is held to the same three-segment budget
+
+
+def _too_long(parts: list[str]) -> bool:
+    whole = " ".join(parts)
+    return len(whole) > MAX_REPLY or count_segments(whole).count > MAX_SEGMENTS
 
 
 @dataclass
 class _Reply:
     parts: list[str] = field(default_factory=list)
+    shorter: dict[int, str] = field(default_factory=dict)
 
-    def add(self, text: str) -> None:
+    def add(self, text: str, shorter: str | None = None) -> None:
+        if shorter is not None:
+            self.shorter[len(self.parts)] = shorter
         self.parts.append(text)
 
     def text(self) -> str | None:
         if not self.parts:
             return None
-        # Optional lead-ins go first when the whole would not fit in two SMS segments.
+        # When the whole would not fit in two SMS segments (three for UCS-2), parts first give up what they can
+        # spare (the list of services after a question), then optional lead-ins go, first to last.
         parts = list(self.parts)
-        while len(" ".join(parts)) > MAX_REPLY and len(parts) > 1:
+        if _too_long(parts):
+            parts = [self.shorter.get(index, part) for index, part in enumerate(parts)]
+        while len(parts) > 1 and _too_long(parts):
             parts.pop(0)
         return " ".join(parts)
 
@@ -101,6 +125,8 @@ class _TurnRun:
         self.urgent = False
         self.handoff: HandoffReason | None = None
         self.price_asked = False
+        self.lang: Language = conversation_language(turn.text, remembered_language(turn.state))
+        self.state["lang"] = self.lang
 
     # -- plumbing -------------------------------------------------------------------------------------------------
 
@@ -112,7 +138,16 @@ class _TurnRun:
         self.state["stage"] = stage
 
     def label(self, slot: SlotOption) -> str:
-        return slot_label(slot.starts_at, self.tz, self.today)
+        return slot_label(slot.starts_at, self.tz, self.today, self.lang)
+
+    def say(self, key: str, **values: str) -> None:
+        self.reply.add(self.t(key, **values))
+
+    def t(self, key: str, **values: str) -> str:
+        return phrase(self.lang, key, **values)
+
+    def join(self, labels: list[str]) -> str:
+        return join_options(labels, self.lang)
 
     def service(self) -> dict[str, str] | None:
         service = self.state.get("service")
@@ -141,18 +176,25 @@ class _TurnRun:
         signals = read(self.turn.text)
         business = self.turn.business_name
         if not signals.text:
-            self.reply.add(f"Hi, this is {business}! How can we help today?")
+            self.say("empty", business=business)
             return self.finish()
         if signals.stop:
             self.go("handed_off")
             self.handoff = "stop_requested"
-            self.reply.add(f"Understood, we won't text you again. If you need {business}, just give us a call.")
+            self.say("stop", business=business)
+            return self.finish()
+        if self.lang == "es" and not self.turn.spanish:
+            # The tenant answers Spanish callers itself: one acknowledgement in Spanish, then a person.
+            self.go("handed_off")
+            self.handoff = "language"
+            self.urgent = signals.urgent or bool(self.state.get("urgent"))
+            self.say("spanish_off", business=business)
             return self.finish()
         if signals.handoff:
             self.go("handed_off")
             self.handoff = "person_requested"
             self.urgent = signals.urgent or bool(self.state.get("urgent"))
-            self.reply.add(f"Of course! I'm letting the team at {business} know, and someone will reach out to you.")
+            self.say("handoff", business=business)
             return self.finish()
         if self.stage == "handed_off":
             self.go("idle")  # the conversation came back to the AI
@@ -162,10 +204,7 @@ class _TurnRun:
             self.urgent = True
             self.state["urgent"] = True
             open_now = self.tools.is_open_now()
-            if open_now:
-                self.reply.add("So sorry to hear that! I've flagged this as urgent for the team.")
-            else:
-                self.reply.add("So sorry to hear that! We're closed right now, but I've flagged this as urgent.")
+            self.say("urgent_open" if open_now else "urgent_closed")
             if pref is None:
                 pref = SlotPreference(earliest=self.now, asap=True)  # an emergency wants the soonest
 
@@ -209,15 +248,12 @@ class _TurnRun:
         if self.stage == "confirm_cancel" and not signals.reschedule:
             appointment_id = UUID(str(self.state.get("appointment_id")))
             if signals.yes or signals.cancel:
-                if self.tools.cancel_appointment(appointment_id):
-                    self.reply.add("Done, your appointment is cancelled. Text us anytime if you'd like to rebook.")
-                else:
-                    self.reply.add("Hmm, I couldn't change that appointment. I'll have the team take a look.")
+                self.say("cancelled" if self.tools.cancel_appointment(appointment_id) else "cancel_failed")
                 self.state.pop("appointment_id", None)
                 self.go("idle")
                 return True
             if signals.no:
-                self.reply.add("No problem, your appointment stays as it is. See you then!")
+                self.say("kept")
                 self.go("idle")
                 return True
         if not (signals.cancel or signals.reschedule):
@@ -226,18 +262,15 @@ class _TurnRun:
         appointment = self.tools.upcoming_appointment()
         if appointment is None:
             if signals.reschedule and not signals.cancel:
-                self.reply.add("I don't see an upcoming appointment for this number, but I'm happy to book one.")
+                self.say("no_upcoming_rebook")
                 return False
             if in_flow:
-                self.reply.add("No problem, I won't book anything. Text us anytime if you need us!")
+                self.say("nothing_booked")
                 for key in ("offered", "hold", "service"):
                     self.state.pop(key, None)
                 self.go("idle")
                 return True
-            self.reply.add(
-                "I don't see an upcoming appointment for this number. If it's under another number, "
-                f"just call {self.turn.business_name} and we'll sort it out."
-            )
+            self.say("no_upcoming", business=self.turn.business_name)
             return True
         when = self.label(appointment.slot)
         if signals.reschedule or (signals.cancel and pref is not None):
@@ -245,25 +278,22 @@ class _TurnRun:
             self.state["service"] = {"id": str(appointment.service_id), "name": appointment.service_name}
             for key in ("offered", "hold"):
                 self.state.pop(key, None)
-            self.reply.add(f"Sure, let's move your {appointment.service_name} on {when}.")
+            self.say("move", service=appointment.service_name, when=when)
             if pref is not None and self.offer(pref):
                 return True
             if pref is None:
-                self.reply.add("What day or time works better for you?")
+                self.say("which_time")
             self.go("ask_time")
             return True
         self.state["appointment_id"] = str(appointment.id)
         self.go("confirm_cancel")
-        self.reply.add(f"I see your {appointment.service_name} on {when}. Want me to cancel it? (yes/no)")
+        self.say("confirm_cancel", service=appointment.service_name, when=when)
         return True
 
     def tell_hours(self) -> None:
         open_now = self.tools.is_open_now()
-        hours = self.tools.hours_text()
-        if open_now:
-            self.reply.add(f"We're open now! Our hours are {hours}.")
-        else:
-            self.reply.add(f"We're closed right now. Our hours are {hours}, but I can still set up a visit by text.")
+        hours = hours_in(self.tools.hours_text(), self.lang)
+        self.say("open_hours" if open_now else "closed_hours", hours=hours)
 
     def resolve_service(self, signals: Signals) -> tuple[bool, bool]:
         """(the service changed this turn, a question was asked)."""
@@ -277,7 +307,7 @@ class _TurnRun:
                 return True, False
             if len(candidates) == 1 and signals.no:
                 self.state.pop("candidates", None)
-                self.ask_service("Sorry about that! What do you need help with?")
+                self.ask_service(self.t("sorry_what"))
                 return False, True
         if _only_reply_words(signals):
             return False, False
@@ -287,7 +317,12 @@ class _TurnRun:
             # service request ("9am is good, it's the kitchen sink" keeps the faucet repair).
             return False, False
         catalog = self.tools.list_services()
-        reading = rank_services(signals.text, catalog, self.tools.match_services(signals.text))
+        query = signals.text
+        if self.lang == "es":
+            # The tenant's names and aliases are mostly English: the subjects in the vocabulary's English words,
+            # and the Spanish text without its small words ("a", "el", "que" look like "a/c" to a fuzzy search).
+            query = f"{content_words(query)} {gloss(query)}"
+        reading = rank_services(signals.text, catalog, self.tools.match_services(query))
         if reading.not_offered:
             self.not_offered(catalog)
             return False, True
@@ -313,9 +348,9 @@ class _TurnRun:
         self.state["pending_price"] = signals.price
         self.go("clarify")
         if len(pair) == 2:
-            self.reply.add(f"Happy to help! Is that for {pair[0].name} or {pair[1].name}?")
+            self.say("clarify_two", first=pair[0].name, second=pair[1].name)
         else:
-            self.reply.add(f"Just to check, is that for {pair[0].name}?")
+            self.say("clarify_one", first=pair[0].name)
         return False, True
 
     def answers_booking(self, signals: Signals) -> bool:
@@ -336,11 +371,8 @@ class _TurnRun:
         for key in ("offered", "hold", "service"):
             self.state.pop(key, None)
         self.go("ask_service")
-        names = join_options([option.name for option in listed])
-        self.reply.add(
-            f"Sorry, we don't do that at {self.turn.business_name}. We do {names}. "
-            "Can I help with one of those, or would you like someone to call you?"
-        )
+        names = self.join([option.name for option in listed])
+        self.say("not_offered", business=self.turn.business_name, names=names)
 
     def ask_service(self, lead: str) -> None:
         listed = self.tools.list_services()[:4]
@@ -349,7 +381,7 @@ class _TurnRun:
         self.state["candidates"] = [{"id": str(option.id), "name": option.name} for option in listed]
         self.go("ask_service")
         if names:
-            self.reply.add(f"{lead} We do {join_options(names)}.")
+            self.reply.add(self.t("we_do", lead=lead, names=self.join(names)), shorter=lead)
         else:
             self.reply.add(lead)
 
@@ -360,17 +392,17 @@ class _TurnRun:
             self.state["pending_price"] = True
             candidates = self.state.get("candidates") or []
             if self.stage == "clarify" and len(candidates) == 2:
-                self.reply.add(f"Sure! Is that for {candidates[0]['name']} or {candidates[1]['name']}?")
+                self.say("price_clarify", first=candidates[0]["name"], second=candidates[1]["name"])
                 return False
-            self.ask_service("Happy to help with pricing! Which service is it for?")
+            self.ask_service(self.t("price_which"))
             return False
         option = next((o for o in self.tools.list_services() if str(o.id) == service["id"]), None)
         if option is None:
-            self.reply.add(f"Sorry, we're not offering {service['name']} right now.")
+            self.say("not_offering", service=service["name"])
             self.state.pop("service", None)
             self.go("idle")
             return False
-        self.reply.add(f"{option.name} is {money(option.price_cents, option.currency)}.")
+        self.say("price", service=option.name, price=money(option.price_cents, option.currency))
         return True
 
     def continue_flow(self, signals: Signals, pref: SlotPreference | None) -> bool:
@@ -382,7 +414,7 @@ class _TurnRun:
                 self.hold(slot)
                 return True
             if (signals.reject or signals.no) and pref is None:
-                self.reply.add("No problem! What day or time works better for you?")
+                self.say("reject_offered")
                 self.go("ask_time")
                 return True
             offered = self.offered()
@@ -400,7 +432,7 @@ class _TurnRun:
                 self.hold(slot)
                 return True
             if (signals.no or signals.reject) and pref is None:
-                self.reply.add("No problem! Is there another day or time that works better?")
+                self.say("reject_held")
                 self.state.pop("hold", None)
                 self.go("ask_time")
                 return True
@@ -408,11 +440,11 @@ class _TurnRun:
             if signals.yes:
                 return self.offer(pref or SlotPreference(earliest=self.now))
             if signals.no:
-                self.reply.add("No problem! Just text us whenever you'd like to book.")
+                self.say("no_booking")
                 self.go("idle")
                 return True
         elif stage == "booked" and (signals.thanks or signals.yes) and pref is None and not signals.book:
-            self.reply.add("You're welcome! See you soon.")
+            self.say("welcome_booked")
             return True
         return False
 
@@ -449,39 +481,36 @@ class _TurnRun:
         if result.hold is not None:
             self.state["hold"] = {"id": str(result.hold.id), "slot": slot_to_json(result.hold.slot)}
             self.go("held")
-            self.reply.add(
-                f"Great, I'm holding {self.label(result.hold.slot)} for your {service['name']}. "
-                "Shall I book it? Just reply YES."
-            )
+            self.say("holding", when=self.label(result.hold.slot), service=service["name"])
             return
-        self.offer_alternatives("Sorry, that time was just taken.", list(result.alternatives))
+        self.offer_alternatives(self.t("taken"), list(result.alternatives))
 
     def confirm(self, hold_id: UUID) -> None:
         result = self.tools.confirm_hold(hold_id)
         if result.appointment is None:
             self.state.pop("hold", None)
-            self.offer_alternatives("Sorry, that time was just taken.", list(result.alternatives))
+            self.offer_alternatives(self.t("taken"), list(result.alternatives))
             return
         appointment = result.appointment
         self.state.pop("hold", None)
         self.state.pop("offered", None)
         self.go("booked")
-        self.reply.add(f"You're all set! Your {appointment.service_name} is booked for {self.label(appointment.slot)}.")
+        self.say("booked", service=appointment.service_name, when=self.label(appointment.slot))
         old = self.state.pop("reschedule_of", None)
         if old and self.tools.cancel_appointment(UUID(old)):
-            self.reply.add("I've cancelled your old time.")
-        self.reply.add(f"Thanks for choosing {self.turn.business_name}!")
+            self.say("old_cancelled")
+        self.say("thanks_choosing", business=self.turn.business_name)
 
     def offer_alternatives(self, lead: str, alternatives: list[SlotOption]) -> None:
         if alternatives:
             self.state["offered"] = [slot_to_json(slot) for slot in alternatives[:3]]
             self.go("offered")
             labels = [self.label(slot) for slot in alternatives[:3]]
-            self.reply.add(f"{lead} I can do {join_options(labels)}. Would one of those work?")
+            self.say("alternatives", lead=lead, labels=self.join(labels))
         else:
             self.state.pop("offered", None)
             self.go("ask_time")
-            self.reply.add(f"{lead} What other day or time works for you?")
+            self.say("other_time", lead=lead)
 
     def maybe_offer(self, signals: Signals, pref: SlotPreference | None, changed: bool) -> None:
         service = self.service()
@@ -500,11 +529,11 @@ class _TurnRun:
             if wants_time and (signals.book or pref is not None or self.stage in ("ask_service", "clarify")):
                 if pref is not None:
                     self.state["pending_pref"] = _pref_to_json(pref)
-                lead = "What do you need help with?" if self.reply.parts else "Happy to help! What do you need done?"
+                lead = self.t("what_help") if self.reply.parts else self.t("what_done")
                 self.ask_service(lead)
             return
         if self.quoted_only(signals, pref):
-            self.reply.add("Want me to find you a time?")
+            self.say("find_time")
             self.go("offer_booking")
             return
         if wants_time:
@@ -521,54 +550,53 @@ class _TurnRun:
         # Asked for the earliest: the one earliest time, to confirm; otherwise a few to choose from.
         limit = 1 if pref.asap else 3
         slots = self.tools.find_slots(UUID(service["id"]), pref, limit)
-        lead = "The soonest I have is" if pref.asap else "I have"
+        lead = self.t("soonest") if pref.asap else self.t("have")
         if not slots and not pref.asap:
             # Nothing in the window asked for (a closed day, a full morning): the soonest after it, not a dead end.
             slots = self.tools.find_slots(UUID(service["id"]), SlotPreference(earliest=pref.earliest, asap=True), limit)
             if slots:
-                self.reply.add("Sorry, nothing's open then.")
-                lead = "The soonest after that is"
+                self.say("nothing_then")
+                lead = self.t("soonest_after")
         if not slots:
             self.state.pop("offered", None)
             self.go("ask_time")
-            self.reply.add("Sorry, I don't have anything open then. Is there another day or time that works?")
+            self.say("nothing_open")
             return True
         self.state["offered"] = [slot_to_json(slot) for slot in slots]
         self.state.pop("hold", None)
         self.go("offered")
         labels = [self.label(slot) for slot in slots]
         if len(slots) == 1:
-            opener = "The soonest I have is" if pref.asap else "I have"
-            self.reply.add(f"{opener} {labels[0]}{self.for_service(service)}. Does that work?")
+            opener = self.t("soonest") if pref.asap else self.t("have")
+            self.say("offer_one", opener=opener, label=labels[0], for_service=self.for_service(service))
         else:
-            self.reply.add(f"{lead} {join_options(labels)}{self.for_service(service)}. Which works best?")
+            self.say("offer_many", opener=lead, labels=self.join(labels), for_service=self.for_service(service))
         return True
 
     def for_service(self, service: dict[str, str]) -> str:
         """for your X" unless the reply already names the service."""
-        return "" if any(service["name"] in part for part in self.reply.parts) else f" for your {service['name']}"
+        named = any(service["name"] in part for part in self.reply.parts)
+        return "" if named else self.t("for_service", service=service["name"])
 
     def nudge(self, signals: Signals) -> None:
         business = self.turn.business_name
         stage = self.stage
         if stage == "offered":
-            self.reply.add("Which of those times works for you? Or tell me a day and time that's better.")
+            self.say("nudge_offered")
         elif stage == "held":
-            self.reply.add("Just reply YES and I'll book it, or tell me another time that works better.")
+            self.say("nudge_held")
         elif stage == "booked" and signals.thanks:
-            self.reply.add("You're welcome! See you soon.")
+            self.say("welcome_booked")
         elif signals.thanks:
-            self.reply.add(f"You're welcome! Text {business} anytime.")
+            self.say("welcome", business=business)
         elif stage in ("ask_service", "clarify"):
-            self.ask_service("Sorry, I didn't catch that. What do you need help with?")
+            self.ask_service(self.t("didnt_catch"))
         elif stage == "ask_time":
-            self.reply.add('What day and time work best for you? Something like "tomorrow morning" is perfect.')
+            self.say("ask_time")
         elif signals.greeting:
-            self.reply.add(f"Hi! Thanks for texting {business}. How can we help today?")
+            self.say("greeting", business=business)
         else:
-            self.reply.add(
-                f"Thanks for texting {business}! Are you looking to book a visit, or do you have a question?"
-            )
+            self.say("default", business=business)
 
 
 _REPLY_WORDS = {
@@ -576,13 +604,21 @@ _REPLY_WORDS = {
     "1", "2", "3", "1st", "2nd", "3rd", "#1", "#2", "#3", "option", "number", "please", "thanks", "that", "works",
     "great", "perfect", "sounds", "good", "cool", "fine", "is", "it", "for", "me", "go", "ahead", "do", "book",
     "thank", "you", "lol", "!", "?", "alright", "thing", "confirm", "none", "of", "those", "work", "neither",
+    "si", "la", "el", "primera", "primero", "segunda", "segundo", "tercera", "tercero", "ultima", "ultimo", "esa",
+    "ese", "eso", "esta", "bien", "de", "acuerdo", "claro", "perfecto", "gracias", "por", "favor", "vale", "dale",
+    "listo", "bueno", "opcion", "numero", "uno", "dos", "tres", "sirve", "ninguna", "ninguno", "muchas",
+    "correcto", "sale", "adelante", "hora", "una", "parece",
 }  # fmt: skip
 
 
-_CHANGE = re.compile(r"\b(?:actually|instead|make it|change (?:it|that)|switch|rather|wait|not the|i meant|i mean)\b")
+_CHANGE = re.compile(
+    r"\b(?:actually|instead|make it|change (?:it|that)|switch|rather|wait|not the|i meant|i mean|"
+    r"en vez de|en lugar de|mejor (?:un|una|el|la)|quise decir|me equivoque|cambiar a)\b"
+)
 _ORDINAL_DAY = re.compile(r"\bthe (?:\d{1,2})(?:st|nd|rd|th)\b|\b\d(?:st|nd|rd|th)\b")
 _CLEAR_DATE = re.compile(
     r"\b\d{1,2}(?:st|nd|rd|th)? of\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d|\d/\d"
+    r"|\b\d{1,2} de (?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|sep?tiembre|octubre|noviembre|diciembre)\b"
 )
 
 

@@ -9,6 +9,7 @@ is still ahead of ``now``; the earliest bound is never in the past.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
@@ -63,6 +64,107 @@ _PART = re.compile(
 
 Relation = Literal["at", "after", "before"]
 
+# Spanish time phrases, rewritten into the English ones the parser reads (on folded text: "mañana" is "manana").
+# "mañana" is both "tomorrow" and "morning": after "la", "esta" or "de la" it is the part of the day.
+_ES_WEEKDAYS = {
+    "lunes": "monday", "martes": "tuesday", "miercoles": "wednesday", "jueves": "thursday", "viernes": "friday",
+    "sabado": "saturday", "domingo": "sunday",
+}  # fmt: skip
+_ES_MONTHS = {
+    "enero": "january", "febrero": "february", "marzo": "march", "abril": "april", "mayo": "may", "junio": "june",
+    "julio": "july", "agosto": "august", "septiembre": "september", "setiembre": "september", "octubre": "october",
+    "noviembre": "november", "diciembre": "december",
+}  # fmt: skip
+_ES_NUMBERS = {"una": "1", "dos": "2", "tres": "3", "cuatro": "4", "cinco": "5", "seis": "6", "siete": "7",
+               "ocho": "8", "nueve": "9", "diez": "10", "once": "11", "doce": "12"}  # fmt: skip
+_ES_COUNTS = {"un": "a", "una": "a", "dos": "two", "tres": "three", "unos": "a few", "unas": "a few",
+              "varios": "several", "varias": "several"}  # fmt: skip
+_ES_DAY = "|".join(_ES_WEEKDAYS)
+_ES_NUMBER = "|".join(_ES_NUMBERS)
+_SPANISH: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        # when the problem started ("desde ayer", "hace dos dias") is not a wish
+        (r"\bdesde hace\b", "for"),
+        (
+            r"\bhace (\d+|un|una|dos|tres|unos|unas|varios|varias) (dias?|horas?|semanas?|meses|mes)\b",
+            lambda m: f"for {_ES_COUNTS.get(m.group(1), m.group(1))} {m.group(2)}",
+        ),
+        (r"\bdesde\b", "since"),
+        (r"\bayer\b", "yesterday"),
+        (r"\bdias\b", "days"),
+        (r"\bdia\b", "day"),
+        (r"\bhoras\b", "hours"),
+        (r"\bsemanas\b", "weeks"),
+        # as soon as possible
+        (
+            r"\b(?:lo (?:mas )?(?:antes|pronto|temprano) (?:posible|que (?:se )?pueda)|cuanto antes|lo mas pronto|"
+            r"ya mismo|ahorita|ahora mismo|de inmediato|inmediatamente|la primera (?:hora |cita )?disponible|"
+            r"cuando sea|cuando puedan|cualquier (?:dia|hora|momento)|urgente|emergencia)\b",
+            "asap",
+        ),
+        # clock words: "a las 3 de la tarde", "despues de las 5", "no antes de las 10", "mediodia"
+        (
+            rf"\b({_ES_NUMBER})\b(?= (?:de la (?:manana|tarde|noche)|y media|en punto))",
+            lambda m: _ES_NUMBERS[m.group(1)],
+        ),
+        (rf"\b(?:a|de|para) las? ({_ES_NUMBER})\b", lambda m: "at " + _ES_NUMBERS[m.group(1)]),
+        (r"\b(\d{1,2}) y media\b", r"\1:30"),
+        (r"\b(\d{1,2}) y cuarto\b", r"\1:15"),
+        (r"\ben punto\b", ""),
+        (r"\b(\d{1,2}(?::\d{2})?) de la (?:manana|madrugada)\b", r"\1 am"),
+        (r"\b(\d{1,2}(?::\d{2})?) de la (?:tarde|noche)\b", r"\1 pm"),
+        (r"\b(?:al |a )?medio ?dia\b", "noon"),
+        (r"\b(?:(no) )?antes (?:de |del )(?:las? )?(?=\d|noon)", r"\1 before "),
+        (r"\b(?:(no) )?(?:despues|mas tarde) (?:de |del )(?:las? )?(?=\d|noon)", r"\1 after "),
+        (r"\b(?:como a|alrededor de|tipo|como) las? (?=\d)", "around "),
+        (r"\b(?:a|para|de) las? (?=\d)", "at "),
+        (r"\b(\d{1,2}(?::\d{2})?) (a|p)\.? ?m\b\.?", r"\1 \2m"),
+        # days
+        (r"\bpasado manana\b", "day after tomorrow"),
+        (r"\besta manana\b", "this morning"),
+        (r"\besta tarde\b", "this afternoon"),
+        (r"\besta noche\b", "tonight"),
+        (r"\b(?:por|en|de|a) la manana\b|\bla manana\b|\btemprano\b|\bprimera hora\b", "morning"),
+        (r"\b(?:por|en|de|a) la tarde\b|\bla tarde\b", "afternoon"),
+        (r"\b(?:por|en|de|a) la noche\b|\bla noche\b", "evening"),
+        (r"\bmanana\b", "tomorrow"),
+        (r"\bhoy\b", "today"),
+        (
+            rf"\b(?:el |este )?(?:proximo|siguiente) ({_ES_DAY})\b"
+            rf"|\b(?:el )?({_ES_DAY}) (?:que viene|proximo|siguiente)\b",
+            lambda m: "next " + _ES_WEEKDAYS[m.group(1) or m.group(2)],
+        ),
+        (rf"\b(?:este|el|los|para el|para este) ({_ES_DAY})\b", lambda m: "on " + _ES_WEEKDAYS[m.group(1)]),
+        (
+            rf"\b({_ES_DAY}) (?:o|y) ({_ES_DAY})\b",
+            lambda m: f"{_ES_WEEKDAYS[m.group(1)]} or {_ES_WEEKDAYS[m.group(2)]}",
+        ),
+        (rf"\b({_ES_DAY})\b", lambda m: _ES_WEEKDAYS[m.group(1)]),
+        (r"\b(?:la |el )?(?:(?:proxima|siguiente) semana|semana (?:que viene|proxima|siguiente))\b", "next week"),
+        (r"\b(?:(?:el |este )?fin de semana (?:que viene|proximo)|(?:el )?proximo fin de semana)\b", "next weekend"),
+        (r"\b(?:este |el )?fin de semana\b|\bfinde\b", "weekend"),
+        (r"\besta semana\b", "this week"),
+        (r"\ben (\d|un par de|unos|dos|tres) (?:days?)\b", r"in \1 days"),
+        (rf"\b(?:el )?(\d{{1,2}}) de ({'|'.join(_ES_MONTHS)})\b", lambda m: f"{_ES_MONTHS[m.group(2)]} {m.group(1)}"),
+    )
+)
+_HAS_SPANISH = re.compile(
+    rf"\b(?:manana|hoy|tarde|noche|medio ?dia|mediodia|{_ES_DAY}|semana|las?|desde|hace|ayer|antes|despues|"
+    r"posible|pronto|ahorita|ahora|cuando|cualquier|urgente|emergencia|temprano|primera|fin de|\d (?:a|p)\.|"
+    rf"{'|'.join(_ES_MONTHS)})"
+)
+
+
+def canonical(text: str) -> str:
+    """``text`` (lowercase, unaccented) with Spanish time phrases in English words: "mañana por la tarde" is read
+    like "tomorrow afternoon", "no antes de las 10" like "not before 10"."""
+    if not _HAS_SPANISH.search(text):
+        return text
+    for pattern, replacement in _SPANISH:
+        text = pattern.sub(replacement, text)
+    return re.sub(r"\s+", " ", text).strip()
+
 
 @dataclass(frozen=True)
 class ClockTime:
@@ -81,7 +183,8 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
 
 
 def find_clock(text: str) -> ClockTime | None:
-    """A time of day the caller named ("at 3", "3pm", "10:30", "after 5", "noon"), if any."""
+    """A time of day the caller named ("at 3", "3pm", "10:30", "after 5", "noon", "a las 3"), if any."""
+    text = without_onset(canonical(text))
     noon = _NOON.search(text)
     for match in _CLOCK.finditer(text):
         word, hour_text, minute_text, meridiem = match.groups()
@@ -112,6 +215,7 @@ def find_clock(text: str) -> ClockTime | None:
 
 
 def find_weekday(text: str) -> int | None:
+    text = canonical(text)
     match = _WEEKDAY_RE.search(text)
     return WEEKDAYS[match.group(2)] if match else None
 
@@ -224,7 +328,7 @@ def without_onset(text: str) -> str:
 def parse_when(text: str, now: datetime, tz: str) -> SlotPreference | None:
     """The caller's timing wish in ``text`` (lowercase SMS words), or None when the text names no time at all."""
     zone = ZoneInfo(tz)
-    text = without_onset(text.lower())
+    text = without_onset(canonical(text.lower()))
     local_now = now.astimezone(zone)
     today = local_now.date()
     asap = bool(_ASAP.search(text))

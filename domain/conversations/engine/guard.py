@@ -9,13 +9,16 @@ ungrounded reply with a safe one, flagging the result.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from domain.conversations.engine.dates import MONTHS, WEEKDAYS
+from domain.conversations.engine.formatting import MONTHS_ES
 from domain.conversations.engine.gsm import plain
+from domain.conversations.engine.language import conversation_language, remembered_language
 from domain.conversations.engine.ports import (
     AppointmentFound,
     BookingAttempt,
@@ -39,20 +42,35 @@ _PRICE = re.compile(
 _TIME = re.compile(
     r"\b(\d{1,2})(?::(\d{2}))?\s*([ap])\.?\s?m\b\.?|\b(\d{1,2}):(\d{2})\b|\b(noon|midday)\b", re.IGNORECASE
 )
-_DAY_WORDS = "|".join(sorted([*WEEKDAYS, "today", "tonight", "tomorrow", "tmrw"], key=len, reverse=True))
+# Day words in either language a reply is written in; Spanish ones are read without their accents.
+_SPANISH_DAYS = {
+    "lunes": 0, "martes": 1, "miercoles": 2, "jueves": 3, "viernes": 4, "sabado": 5, "domingo": 6,
+}  # fmt: skip
+_SPANISH_MONTHS = {name: index for index, name in enumerate(MONTHS_ES, start=1)}
+_DAY_WORDS = "|".join(
+    sorted([*WEEKDAYS, *_SPANISH_DAYS, "today", "tonight", "tomorrow", "tmrw", "hoy", "manana"], key=len, reverse=True)
+)
 _DAY = re.compile(
     rf"\b(?:({_DAY_WORDS})\b\.?,?(?:\s+(?:the\s+)?(?:(\d{{1,2}})/(\d{{1,2}})|"
-    rf"({'|'.join(MONTHS)})\.?\s+(\d{{1,2}})))?|(\d{{1,2}})/(\d{{1,2}}))",
+    rf"({'|'.join(MONTHS)})\.?\s+(\d{{1,2}})|(\d{{1,2}}) de ({'|'.join(MONTHS_ES)})))?|(\d{{1,2}})/(\d{{1,2}}))",
     re.IGNORECASE,
 )
+# Claims are read on the reply as written: Spanish past tenses carry their accent ("reservé", "cancelé"), which is
+# what tells them from a question ("¿Quiere que la cancele?") or the English verb ("reserve").
 _BOOKED = re.compile(
-    r"\b(?:booked|confirmed|scheduled|(?:you'?re|you are) all set|locked (?:it |you )?in|appointment is set)\b", re.I
+    r"\b(?:booked|confirmed|scheduled|(?:you'?re|you are) all set|locked (?:it |you )?in|appointment is set|"
+    r"reservé|reservad[oa]s?|agendé|agendad[oa]s?|confirmad[oa]s?|su cita (?:es|queda|quedó))(?!\w)",
+    re.I,
 )
-_HELD = re.compile(r"\b(?:holding|held|on hold|reserved|saved (?:it|that|the|you))\b", re.IGNORECASE)
-_CANCELLED = re.compile(r"\bcancell?ed\b", re.IGNORECASE)
+_HELD = re.compile(
+    r"\b(?:holding|held|on hold|reserved|saved (?:it|that|the|you)|aparto|apartad[oa]|le guardo|guardad[oa])\b",
+    re.IGNORECASE,
+)
+_CANCELLED = re.compile(r"\b(?:cancell?ed|cancelé|cancelad[oa]s?)(?!\w)", re.IGNORECASE)
 _SENTENCE = re.compile(r"[.!?\n]")
 
 SAFE_REPLY = "Sorry, I couldn't get that sorted just now. What do you need help with, and what day and time work best?"
+SAFE_REPLY_ES = "Disculpe, no pude resolverlo ahora. ¿Qué necesita, y qué fecha y hora le quedan mejor?"
 
 
 @dataclass(frozen=True)
@@ -94,7 +112,13 @@ def _prices(text: str) -> list[int]:
     return cents
 
 
+def _unaccented(text: str) -> str:
+    """Accents off, one character for one ("sábado" → "sabado"), so positions stay those of the text."""
+    return "".join(unicodedata.normalize("NFD", ch)[0] for ch in text)
+
+
 def _mentions(text: str, zone: ZoneInfo, now: datetime) -> list[_Mention]:
+    text = _unaccented(text)
     today = now.astimezone(zone).date()
     found = []
     for match in _TIME.finditer(text):
@@ -111,15 +135,17 @@ def _mentions(text: str, zone: ZoneInfo, now: datetime) -> list[_Mention]:
         for day in _DAY.finditer(text, start, match.start()):
             word = (day.group(1) or "").lower()
             weekday, on = None, None
-            if word in ("today", "tonight"):
+            if word in ("today", "tonight", "hoy"):
                 on = today
-            elif word in ("tomorrow", "tmrw"):
+            elif word in ("tomorrow", "tmrw", "manana"):
                 on = date.fromordinal(today.toordinal() + 1)
             elif word:
-                weekday = WEEKDAYS[word]
-            month_text, day_text = day.group(2) or day.group(6), day.group(3) or day.group(7)
+                weekday = WEEKDAYS.get(word, _SPANISH_DAYS.get(word))
+            month_text, day_text = day.group(2) or day.group(8), day.group(3) or day.group(9)
             if day.group(4):
                 month_text, day_text = str(MONTHS[day.group(4).lower()]), day.group(5)
+            elif day.group(7):
+                month_text, day_text = str(_SPANISH_MONTHS[day.group(7).lower()]), day.group(6)
             if month_text and day_text:
                 on = _month_day(int(month_text), int(day_text), today)
         found.append(_Mention(hour, minute, meridiem, weekday, on, match.group(0)))
@@ -145,7 +171,8 @@ def _local(slots: Iterable[SlotOption], zone: ZoneInfo) -> list[datetime]:
 
 
 def check(text: str, results: Sequence[DomainResult], tz: str, now: datetime) -> Verdict:
-    """Whether every claim in ``text`` is backed by one of this turn's domain results."""
+    """Whether every claim in ``text`` (English or Spanish) is backed by one of this turn's domain results."""
+    written, text = text, _unaccented(text)
     zone = ZoneInfo(tz)
     prices: set[int] = set()
     times: list[datetime] = []
@@ -185,18 +212,18 @@ def check(text: str, results: Sequence[DomainResult], tz: str, now: datetime) ->
         )
         if not grounded:
             return Verdict(False, f"time {mention.text!r} was not returned by the scheduler this turn")
-    if _BOOKED.search(text):
+    if _BOOKED.search(written):
         if not booked:
             return Verdict(False, "booking claim without a booking this turn")
         if mentions and not any(m.matches(slot.starts_at.astimezone(zone)) for m in mentions for slot in booked):
             return Verdict(False, "booking claim names a time other than the booked one")
-    if _HELD.search(text):
+    if _HELD.search(written):
         if not held and not booked:
             return Verdict(False, "hold claim without a hold this turn")
         starts = [slot.starts_at.astimezone(zone) for slot in held + booked]
         if mentions and not any(m.matches(moment) for m in mentions for moment in starts):
             return Verdict(False, "hold claim names a time other than the held one")
-    if _CANCELLED.search(text) and not cancelled:
+    if _CANCELLED.search(written) and not cancelled:
         return Verdict(False, "cancellation claim without a cancellation this turn")
     return Verdict(True)
 
@@ -204,9 +231,12 @@ def check(text: str, results: Sequence[DomainResult], tz: str, now: datetime) ->
 class GuardedEngine:
     """Any engine, with every reply checked against what the tools returned in the same turn."""
 
-    def __init__(self, inner: ConversationEngine, safe_reply: str = SAFE_REPLY) -> None:
+    def __init__(
+        self, inner: ConversationEngine, safe_reply: str = SAFE_REPLY, safe_reply_es: str = SAFE_REPLY_ES
+    ) -> None:
         self.inner = inner
         self.safe_reply = safe_reply
+        self.safe_reply_es = safe_reply_es
 
     def respond(self, turn: Turn, tools: BookingTools) -> TurnResult:
         recorder = RecordingTools(tools)
@@ -220,4 +250,6 @@ class GuardedEngine:
         verdict = check(reply, results, turn.timezone, turn.now)
         if verdict.ok:
             return replace(result, results=results)
-        return replace(result, reply=self.safe_reply, results=results, guard_blocked=True, guard_reason=verdict.reason)
+        spanish = conversation_language(turn.text, remembered_language(turn.state)) == "es"
+        safe = self.safe_reply_es if spanish else self.safe_reply
+        return replace(result, reply=safe, results=results, guard_blocked=True, guard_reason=verdict.reason)

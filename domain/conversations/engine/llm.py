@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -21,7 +22,9 @@ import httpx
 
 from domain.conversations.engine.dates import parse_when
 from domain.conversations.engine.formatting import money, slot_from_json, slot_label, slot_to_json
-from domain.conversations.engine.intents import read
+from domain.conversations.engine.intents import normalize, read
+from domain.conversations.engine.language import Language, content_words, conversation_language, remembered_language
+from domain.conversations.engine.matching import gloss
 from domain.conversations.engine.ports import (
     BookingTools,
     ConversationEngine,
@@ -132,8 +135,10 @@ class LLMEngine:
 
     def respond(self, turn: Turn, tools: BookingTools) -> TurnResult:
         signals = read(turn.text)
-        if signals.stop or signals.handoff:
-            # Opting out and asking for a person are too important to leave to a model's judgement.
+        spanish_off = not turn.spanish and conversation_language(turn.text, remembered_language(turn.state)) == "es"
+        if signals.stop or signals.handoff or spanish_off:
+            # Opting out, asking for a person and a Spanish caller the tenant answers itself are too important to
+            # leave to a model's judgement.
             return replace(self.fallback.respond(turn, tools), engine="builtin")
         deadline = self.clock() + self.timeout_seconds
         try:
@@ -159,6 +164,8 @@ class _Conversation:
         self.urgent = False
         self.zone = ZoneInfo(turn.timezone)
         self.today = turn.now.astimezone(self.zone).date()
+        self.lang: Language = conversation_language(turn.text, remembered_language(turn.state))
+        self.state["lang"] = self.lang
 
     def system_prompt(self) -> str:
         local = self.turn.now.astimezone(self.zone)
@@ -170,6 +177,12 @@ class _Conversation:
             "place_hold it and ask them to confirm; call confirm_hold only after a clear yes. Never say booked, "
             "confirmed or held unless the tool succeeded in this turn. If unsure which service they mean, ask one "
             "short question. If they ask for a person, call handoff."
+            + (
+                " The caller writes in Spanish: reply in Spanish (usted), keeping prices and the slot labels exactly "
+                "as the tools give them; the service names stay as the catalog writes them."
+                if self.lang == "es"
+                else " Reply in the caller's language (English unless they write in Spanish)."
+            )
         )
 
     def run(self) -> TurnResult:
@@ -234,6 +247,9 @@ class _Conversation:
         except (TypeError, ValueError, KeyError) as error:
             return {"error": f"bad arguments for {name}: {error}"}
 
+    def label(self, starts_at: datetime) -> str:
+        return slot_label(starts_at, self.turn.timezone, self.today, self.lang)
+
     def service_json(self, option: ServiceOption) -> dict[str, Any]:
         return {
             "service_id": str(option.id),
@@ -248,17 +264,19 @@ class _Conversation:
         for slot in slots:
             slot_id = f"S{len(self.slots) + 1}"
             self.slots[slot_id] = {**slot_to_json(slot), "service_id": service_id}
-            listed.append({"slot_id": slot_id, "label": slot_label(slot.starts_at, self.turn.timezone, self.today)})
+            listed.append({"slot_id": slot_id, "label": self.label(slot.starts_at)})
         return listed
 
     def tool_match_services(self, text: str) -> dict[str, Any]:
+        if self.lang == "es":
+            text = f"{content_words(text)} {gloss(text)}"  # the catalog's names and aliases are mostly English
         return {"services": [self.service_json(option) for option in self.tools.match_services(text)]}
 
     def tool_list_services(self) -> dict[str, Any]:
         return {"services": [self.service_json(option) for option in self.tools.list_services()]}
 
     def tool_find_slots(self, service_id: str, when: str = "asap") -> dict[str, Any]:
-        preference = parse_when(when, self.turn.now, self.turn.timezone) or SlotPreference(
+        preference = parse_when(normalize(when), self.turn.now, self.turn.timezone) or SlotPreference(
             earliest=self.turn.now, asap=True
         )
         slots = self.tools.find_slots(UUID(service_id), preference, 3)
@@ -275,7 +293,7 @@ class _Conversation:
         return {
             "ok": True,
             "hold_id": str(result.hold.id),
-            "label": slot_label(result.hold.slot.starts_at, self.turn.timezone, self.today),
+            "label": self.label(result.hold.slot.starts_at),
             "expires_at": result.hold.expires_at.isoformat(),
         }
 
@@ -288,7 +306,7 @@ class _Conversation:
             "ok": True,
             "appointment_id": str(result.appointment.id),
             "service": result.appointment.service_name,
-            "label": slot_label(result.appointment.slot.starts_at, self.turn.timezone, self.today),
+            "label": self.label(result.appointment.slot.starts_at),
         }
 
     def tool_upcoming_appointment(self) -> dict[str, Any]:
@@ -299,7 +317,7 @@ class _Conversation:
             "appointment": {
                 "appointment_id": str(appointment.id),
                 "service": appointment.service_name,
-                "label": slot_label(appointment.slot.starts_at, self.turn.timezone, self.today),
+                "label": self.label(appointment.slot.starts_at),
             }
         }
 

@@ -23,37 +23,47 @@ from domain.conversations.engine.ports import ServiceOption
 SUBJECTS: dict[str, tuple[str, ...]] = {
     "drain": (
         "drain", "drains", "clog", "clogged", "clogging", "unclog", "backed up", "backing up", "blocked", "slow drain",
-        "wont drain", "not draining", "tapo", "tapado", "tapada", "destapar", "drenaje", "desague",
+        "wont drain", "not draining", "tapo", "tapado", "tapada", "tapados", "destapar", "destape", "drenaje",
+        "desague", "coladera", "atascado", "atascada", "atorado", "atorada",
     ),
     "leak": (
         "leak", "leaks", "leaking", "leaky pipe", "burst", "pipe broke", "dripping under", "water under", "puddle",
-        "water everywhere", "flooding", "fuga", "gotea", "gotera",
+        "water everywhere", "flooding", "fuga", "fugas", "gotea", "gotera", "goteando", "tuberia rota", "tubo roto",
+        "se revento", "inundacion", "inundando",
     ),
-    "toilet": ("toilet", "toilets", "running toilet", "inodoro", "excusado", "wc"),
-    "faucet": ("faucet", "faucets", "tap", "spigot", "grifo", "llave"),
-    "water heater": ("water heater", "hot water", "boiler", "agua caliente", "calentador", "boiler"),
-    "sewer": ("sewer", "sewer line", "camera inspection"),
+    "toilet": ("toilet", "toilets", "running toilet", "inodoro", "excusado", "escusado", "wc", "bano", "sanitario",
+               "retrete"),
+    "faucet": ("faucet", "faucets", "tap", "spigot", "grifo", "llave", "llave de agua", "canilla", "mezcladora"),
+    "water heater": (
+        "water heater", "hot water", "boiler", "agua caliente", "calentador", "calentador de agua", "boiler",
+        "termotanque",
+    ),
+    "sewer": ("sewer", "sewer line", "camera inspection", "alcantarillado", "drenaje principal"),
     "ac": (
         "ac", "a/c", "air conditioner", "air conditioning", "air con", "cooling", "not cooling", "blows warm",
-        "blowing warm", "aire acondicionado", "aire",
+        "blowing warm", "aire acondicionado", "aire", "clima", "minisplit", "no enfria",
     ),
     "furnace": (
         "furnace", "heat", "heating", "heater", "no heat", "blowing cold", "calefaccion", "calentador de aire",
+        "calefactor", "caldera", "no calienta",
     ),
     "thermostat": ("thermostat", "nest", "ecobee", "termostato"),
-    "duct": ("duct", "ducts", "air ducts", "vents", "ductos"),
-    "haircut": ("haircut", "hair cut", "cut", "trim", "corte", "pelo", "cabello"),
-    "mens": ("men", "mens", "man", "fade", "buzz", "buzz cut", "beard", "barba", "caballero", "hombre"),
-    "color": ("color", "colour", "dye", "highlights", "roots", "balayage", "tinte"),
-    "blowout": ("blowout", "blow dry", "blowdry", "styling", "peinado"),
-    "manicure": ("manicure", "mani", "nails", "gel nails", "unas", "manicura"),
-    "pedicure": ("pedicure", "pedi", "toes", "pedicura"),
-    "oil": ("oil", "oil change", "lube", "aceite"),
-    "brake": ("brake", "brakes", "brake pads", "squeak", "squeaking", "squeaky", "grinding", "frenos", "freno"),
-    "tire": ("tire", "tires", "rotation", "rotate", "llantas", "neumaticos"),
-    "engine": ("check engine", "engine light", "diagnostic", "diagnostics", "motor"),
-    "battery": ("battery", "wont start", "dead battery", "bateria"),
-    "car": ("car", "truck", "vehicle", "suv", "van", "carro", "coche", "auto"),
+    "duct": ("duct", "ducts", "air ducts", "vents", "ductos", "conductos", "ventilas", "rejillas"),
+    "haircut": ("haircut", "hair cut", "cut", "trim", "corte", "pelo", "cabello", "cortarme", "recorte"),
+    "mens": ("men", "mens", "man", "fade", "buzz", "buzz cut", "beard", "barba", "caballero", "hombre", "degradado",
+             "desvanecido"),
+    "color": ("color", "colour", "dye", "highlights", "roots", "balayage", "tinte", "mechas", "rayitos", "reflejos",
+              "raices", "pintarme"),
+    "blowout": ("blowout", "blow dry", "blowdry", "styling", "peinado", "secado", "planchado"),
+    "manicure": ("manicure", "mani", "nails", "gel nails", "unas", "manicura", "gelish"),
+    "pedicure": ("pedicure", "pedi", "toes", "pedicura", "pies"),
+    "oil": ("oil", "oil change", "lube", "aceite", "cambio de aceite"),
+    "brake": ("brake", "brakes", "brake pads", "squeak", "squeaking", "squeaky", "grinding", "frenos", "freno",
+              "balatas", "rechinan", "chillan"),
+    "tire": ("tire", "tires", "rotation", "rotate", "llantas", "llanta", "neumaticos", "rotar", "rotacion"),
+    "engine": ("check engine", "engine light", "diagnostic", "diagnostics", "motor", "luz del motor", "diagnostico"),
+    "battery": ("battery", "wont start", "dead battery", "bateria", "no arranca", "no prende"),
+    "car": ("car", "truck", "vehicle", "suv", "van", "carro", "coche", "auto", "camioneta", "vehiculo", "troca"),
 }  # fmt: skip
 
 # Subjects of other trades: a text about one of these, that no item carries, is a job this business does not do.
@@ -62,6 +72,10 @@ OTHER_TRADES: tuple[str, ...] = (
     "outlet", "painting", "painter", "drywall", "carpet", "landscaping", "lawn", "pest", "waxing", "wax", "eyebrow",
     "eyebrows", "massage", "facial", "lashes", "tattoo", "transmission", "transmissions", "detailing", "detailed",
     "bodywork", "dent", "windshield", "pool", "appliance", "fridge", "dishwasher", "locksmith", "moving",
+    "canaletas", "canalones", "techo", "tejado", "electricista", "electrico", "cableado", "pintura", "pintar",
+    "jardin", "cesped", "plagas", "fumigacion", "cerrajero", "mudanza", "alberca", "piscina", "refrigerador",
+    "lavaplatos", "transmision", "hojalateria", "parabrisas", "pestanas", "cejas", "depilacion", "masaje",
+    "tatuaje",
 )  # fmt: skip
 
 # The kind of job: a caller's deciding word, and what an item's name says it is.
@@ -72,15 +86,18 @@ KINDS: dict[str, tuple[str, ...]] = {
         "broken", "hasnt", "isnt", "doesnt", "cant", "stopped", "leaky", "dripping", "drip", "clogged",
         "blowing cold", "blows cold", "cold air", "blows warm", "blowing warm", "warm air", "not cooling",
         "not heating", "squeak", "squeaking", "grinding", "wont start", "dead",
-        "roto", "descompuesto", "no funciona",
+        "roto", "rota", "descompuesto", "descompuesta", "no funciona", "no sirve", "no prende", "no enciende",
+        "no enfria", "no calienta", "reparacion", "arreglo", "falla", "ruido", "gotea", "tapado", "tapo",
     ),
     "install": (
         "install", "installed", "installing", "installation", "new", "replace", "replaced", "replacement", "upgrade",
-        "bought", "put in", "instalar", "nuevo", "nueva",
+        "bought", "put in", "instalar", "instalacion", "nuevo", "nueva", "reemplazar", "cambiar el", "cambiar la",
+        "poner un", "poner una", "compre",
     ),
     "maintenance": (
         "tune", "tune up", "tuneup", "tune-up", "maintenance", "service", "serviced", "servicing", "checkup",
         "check up", "inspection", "inspect", "yearly", "annual", "before summer", "before winter", "mantenimiento",
+        "afinacion", "chequeo", "revision", "anual", "antes del verano", "antes del invierno",
     ),
 }  # fmt: skip
 _NAME_KINDS: dict[str, str] = {
@@ -89,6 +106,10 @@ _NAME_KINDS: dict[str, str] = {
     "tune": "maintenance", "tune-up": "maintenance", "tuneup": "maintenance", "maintenance": "maintenance",
     "inspection": "maintenance", "rotation": "maintenance", "change": "maintenance", "cleaning": "repair",
 }  # fmt: skip
+
+# What is wrong (a clog, a leak) yields to what it is wrong with: "clogged toilet" is the toilet's repair and a
+# "leaky faucet" the faucet's, when an item carries that fixture; a clog or leak alone stays the drain or leak item.
+SYMPTOMS = frozenset({"drain", "leak"})
 
 CLEAR = 0.8  # an item this sure, clearly ahead, is taken without asking
 _WORD = re.compile(r"[a-z0-9/]+")
@@ -256,10 +277,15 @@ def rank(text: str, catalog: list[ServiceOption], tool_matches: list[ServiceOpti
             # Scores stay below 1 before the deciding word and the tools' say, so those still separate items.
             score = 0.7 + 0.15 * len(overlap) / len(core)
             if "mens" in said and "mens" not in subjects and "mens" in carried_anywhere(catalog):
-                score -= 0.1
+                score -= 0.2  # "a men's cut" is never the women's item when the catalog has a men's one
             base[option.id] = score
     # The caller's deciding word ("install", "fix", "tune up") moves items of that kind up, and the others down
     # only when an item of that kind is among them to take their place.
+    fixtures = {subject for subject in said - SYMPTOMS - {"car", "mens"} if subject in carried_anywhere(catalog)}
+    if fixtures and said & SYMPTOMS:
+        for option in catalog:
+            if option.id in base and not (service_subjects(option.name) & fixtures):
+                base[option.id] -= 0.15
     kinds_present = {service_kind(o.name) for o in catalog if o.id in base}
     for option in catalog:
         tool = by_tools.get(option.id, 0.0)
@@ -291,3 +317,9 @@ def carried_anywhere(catalog: list[ServiceOption]) -> set[str]:
     for option in catalog:
         found |= service_subjects(option.name)
     return found
+
+
+def gloss(text: str) -> str:
+    """The subjects ``text`` names, in the vocabulary's English words ("se me tapó el baño" → "drain toilet"), so a
+    tenant's own names and aliases (written in English) still find what a Spanish text asks for."""
+    return " ".join(sorted(subjects_in(words(text))))

@@ -162,12 +162,15 @@ class HoursGiven:
 
 DomainResult = Quoted | SlotsFound | HoldAttempt | BookingAttempt | AppointmentFound | Cancellation | HoursGiven
 
-HandoffReason = Literal["person_requested", "stop_requested"]
+# ``language``: the caller writes in Spanish and the tenant turned the engine's Spanish off.
+HandoffReason = Literal["person_requested", "stop_requested", "language"]
 
 
 @dataclass(frozen=True)
 class Turn:
-    """One inbound caller text. ``state`` is what the previous turn returned (``{}`` for a new conversation)."""
+    """One inbound caller text. ``state`` is what the previous turn returned (``{}`` for a new conversation).
+
+    ``spanish`` False: the tenant turned Spanish off, so a Spanish-speaking caller is handed to a person."""
 
     text: str
     now: datetime
@@ -175,6 +178,7 @@ class Turn:
     business_name: str
     state: dict[str, Any] = field(default_factory=dict)
     caller: str = ""
+    spanish: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,7 @@
-"""Caller text → reply: record it once, route opt-out words, HELP and unclear stops, else let the engine answer."""
+"""Caller text → reply: record it once, route opt-out words, HELP and unclear stops, else let the engine answer.
+
+What this flow writes itself (an opt-out confirmation, the HELP answer, the acknowledgement of an unclear stop) is in
+the caller's language, read as the engine reads it (:mod:`domain.conversations.engine.language`)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from datetime import datetime, timedelta
 
 from db.metrics import AI_TURNS
 from db.settings import Settings
+from domain.conversations.engine.language import Language, conversation_language, remembered_language
 from domain.conversations.engine.ports import ConversationEngine, Turn
 from domain.conversations.flows.common import (
     alert_staff,
@@ -22,6 +26,25 @@ from domain.conversations.ports import InboundKeywords, TenantDirectory, ToolsFa
 from domain.conversations.store import StoreFactory
 from domain.events.catalog import MessageReceived
 from domain.events.handling import HandlerContext
+
+# Twilio confirms its own opt-out keywords (STOP, CANCEL, ...); any other opt-out (a phrase, a Spanish word such as
+# ALTO) would go unanswered, so this one confirmation is ours, sent as a compliance message inside the gate's window.
+OPT_OUT_CONFIRMATION: dict[Language, str] = {
+    "en": "{business}: you're unsubscribed and won't get more texts from us. Reply START to resubscribe.",
+    "es": "{business}: ya no le vamos a enviar mensajes. Para volver a recibirlos, responda START.",
+}
+UNCLEAR_STOP_ACK: dict[Language, str] = {
+    "en": "Understood. We won't text you again unless you write to us. - {business}",
+    "es": "Entendido. No le volveremos a escribir a menos que usted nos escriba. - {business}",
+}
+# A Spanish HELP (AYUDA) gets a Spanish line before the tenant's own help text, whose details carriers reviewed.
+HELP_LEAD_ES = (
+    "{business}: si necesita ayuda, nos puede llamar a este teléfono. Para no recibir mensajes, responda STOP."
+)
+
+
+def _language(body: str, state: dict[str, object] | None = None) -> Language:
+    return conversation_language(body, remembered_language(state or {}))
 
 
 @subscriptions.on(MessageReceived)
@@ -51,7 +74,25 @@ def reply_to_caller(
         return  # the same inbound message again: one reply only
     kind = keywords.classify(event.body)
     if kind == "opt_out":
-        return  # compliance records it; the conversation is blocked when OptOutRecorded arrives
+        # Compliance records it; the conversation is blocked when OptOutRecorded arrives. Twilio confirms its own
+        # keywords; any other opt-out gets our one confirmation, unless the caller was already opted out.
+        if keywords.carrier_confirms(event.body) or keywords.is_opted_out(
+            ctx.session, tenant_id=ctx.tenant_id, phone=event.from_number, at=event.received_at
+        ):
+            return
+        tenant = profile(ctx, directory, now)
+        if tenant.staff_member(event.from_number) is not None:
+            return
+        queue_outbound(
+            ctx,
+            store,
+            conversation_id=None,
+            to_number=event.from_number,
+            from_number=tenant.number,
+            body=OPT_OUT_CONFIRMATION[_language(event.body)].format(business=tenant.name),
+            purpose="compliance",
+        )
+        return
     # "YES" opts back in only someone who was opted out when it arrived; from anyone else it is an answer for the AI.
     # Someone opted out who sounds like they want us to stop needs no one to ask them.
     if kind in ("opt_in", "unclear_opt_out") and keywords.is_opted_out(
@@ -67,13 +108,16 @@ def reply_to_caller(
     conversation_id, state = open_or_get_conversation(ctx, store, caller=event.from_number, trigger="inbound_sms")
     store.attach_message(inserted, conversation_id)
     if kind == "help":
+        help_text = tenant.help_text
+        if _language(event.body, store.engine_state(conversation_id)) == "es":
+            help_text = f"{HELP_LEAD_ES.format(business=tenant.name)} {help_text}"
         queue_outbound(
             ctx,
             store,
             conversation_id=conversation_id,
             to_number=event.from_number,
             from_number=tenant.number,
-            body=tenant.help_text,
+            body=help_text,
             purpose="compliance",
         )
         return
@@ -98,7 +142,9 @@ def reply_to_caller(
             conversation_id=conversation_id,
             to_number=event.from_number,
             from_number=tenant.number,
-            body=f"Understood. We won't text you again unless you write to us. - {tenant.name}",
+            body=UNCLEAR_STOP_ACK[_language(event.body, store.engine_state(conversation_id))].format(
+                business=tenant.name
+            ),
             purpose="ai_reply",
         )
         take_over_for_caller(
@@ -129,6 +175,7 @@ def reply_to_caller(
             business_name=tenant.name,
             state=store.engine_state(conversation_id),
             caller=event.from_number,
+            spanish=tenant.spanish_replies,
         ),
         tools(
             ctx.session,
@@ -165,11 +212,16 @@ def reply_to_caller(
             now=now,
             acknowledgement=reply_id,
         )
+        wants = (
+            "writes in Spanish and the AI's Spanish is off: please answer them."
+            if result.handoff_reason == "language"
+            else "would like to talk to a person."
+        )
         alert_staff(
             ctx,
             store,
             tenant,
-            f"{event.from_number} would like to talk to a person.",
+            f"{event.from_number} {wants}",
             conversation_id=conversation_id,
             now=now,
             open_for=alert_for,

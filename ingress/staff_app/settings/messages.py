@@ -1,6 +1,7 @@
 """Settings → Messages & numbers: the tenant's first message, after-hours message and HELP answer, the number calls
-ring first and the owner's mobile for alerts, through ``identity.update_tenant_messaging`` (what ``nmc tenant update``
-calls). Every field is checked by identity's own rules and a wrong one is named beside it."""
+ring first, the owner's mobile for alerts and whether the AI answers Spanish-speaking callers in Spanish, through
+``identity.update_tenant_messaging`` (what ``nmc tenant update`` calls). Every field is checked by identity's own
+rules and a wrong one is named beside it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ingress.staff_app.settings.screen import SettingsScreen, owner_screen
 
 TEMPLATES = ("first_message", "after_hours", "help_text")
 NUMBERS = ("forward_to", "owner_mobile")
+SPANISH = "spanish_replies"  # a checkbox: sent ("on") when ticked, absent when not
 
 
 @owner_screen
@@ -37,6 +39,7 @@ class MessagesResource(SettingsScreen):
             "help_text": current.help_text,
             "forward_to": current.forward_to,
             "owner_mobile": current.owner_mobile or "",
+            SPANISH: form.values.get(SPANISH) == "on" if form.errors else current.spanish_replies,
         }
         self.show(req, resp, "messages.html", status=status, form=form, current=values, notice=notice,
                   limit=identity.MAX_TEMPLATE_CHARS)  # fmt: skip
@@ -44,7 +47,7 @@ class MessagesResource(SettingsScreen):
     @falcon.before(parse_settings_form)
     @falcon.before(check_csrf)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        form = Form.owning(req, TEMPLATES + NUMBERS)
+        form = Form.owning(req, (*TEMPLATES, *NUMBERS, SPANISH))
         missing = [name for name in (*TEMPLATES, "forward_to") if name not in form.values]
         if missing:
             raise ApiError(falcon.HTTP_400, "malformed", f"the form is missing {', '.join(missing)}")
@@ -52,6 +55,8 @@ class MessagesResource(SettingsScreen):
         for name in TEMPLATES:
             self._check(form, name, lambda value, name=name: identity.check_template(name, value))
         self._check(form, "forward_to", lambda value: identity.check_number("forward_to", value))
+        if form.get(SPANISH) not in ("", "on"):
+            form.fail(SPANISH, f"{LABELS[SPANISH]}: tick the box or leave it empty")
         mobile = form.get("owner_mobile").strip()
         if mobile:
             self._check(form, "owner_mobile", lambda value: identity.check_number("owner_mobile", value))
@@ -68,6 +73,7 @@ class MessagesResource(SettingsScreen):
                 forward_to=form.get("forward_to"),
                 owner_mobile=mobile or None,
                 clear_owner_mobile=not mobile,
+                spanish_replies=form.get(SPANISH) == "on",
             )
         raise falcon.HTTPSeeOther("/app/settings/messages?saved=1")
 
@@ -85,4 +91,5 @@ LABELS = {
     "help_text": "HELP answer",
     "forward_to": "Forward calls to",
     "owner_mobile": "Owner's mobile",
+    SPANISH: "Spanish",
 }

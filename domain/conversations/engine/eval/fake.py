@@ -300,18 +300,20 @@ class Chat:
         now: datetime,
         caller: str = "+15550001111",
         business_name: str = "Acme Plumbing",
+        spanish: bool = True,
     ) -> None:
         self.business = business
         self.engine = engine
         self.now = now
         self.caller = caller
         self.business_name = business_name
+        self.spanish = spanish
         self.state: dict[str, Any] = {}
         self.transcript: list[tuple[str, str | None]] = []
 
     def say(self, text: str, after: timedelta = timedelta(minutes=1)) -> TurnResult:
         self.now += after
-        turn = Turn(text, self.now, self.business.tz, self.business_name, dict(self.state), self.caller)
+        turn = Turn(text, self.now, self.business.tz, self.business_name, dict(self.state), self.caller, self.spanish)
         result = self.engine.respond(turn, self.business.tools_for(self.caller, self.now))
         json.dumps(result.state)  # the state must survive a round trip through JSONB
         self.state = result.state

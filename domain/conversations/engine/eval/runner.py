@@ -133,6 +133,7 @@ def run_one(engine: ConversationEngine, conversation: Conversation) -> Outcome:
             business_name=conversation.catalog.business,
             state=dict(state),
             caller=CALLER,
+            spanish=conversation.spanish,
         )
         result = engine.respond(turn, business.tools_for(CALLER, now))
         results.append(result)

@@ -69,7 +69,7 @@ class Expect:
     window: Window | None = None
     quoted: tuple[str, ...] = ()  # each must appear in some reply
     state: str | None = None  # the engine's final stage
-    handoff: str | None = None  # person_requested | stop_requested
+    handoff: str | None = None  # person_requested | stop_requested | language
     replies: int | None = None  # replies sent, exactly
     said: tuple[str, ...] = ()  # regular expressions some reply must match (case-insensitive)
     never: tuple[str, ...] = ()  # regular expressions no reply may match
