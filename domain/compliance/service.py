@@ -179,3 +179,10 @@ def compliance_status(session: Session, *, tenant_id: uuid.UUID) -> ComplianceSt
         brand_ein=brand.ein if brand else None,
         active_opt_outs=int(opt_outs or 0),
     )
+
+
+def campaign_statuses(session: Session, tenant_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Each tenant's 10DLC campaign status in one statement ("pending" for a tenant with no campaign row yet)."""
+    rows = session.execute(select(Campaign.tenant_id, Campaign.status).where(Campaign.tenant_id.in_(tenant_ids)))
+    found = {tenant_id: status for tenant_id, status in rows}
+    return {tenant_id: found.get(tenant_id, "pending") for tenant_id in tenant_ids}

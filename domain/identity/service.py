@@ -579,3 +579,36 @@ def staff_numbers(session: Session, tenant_id: uuid.UUID) -> list[StaffNumber]:
     if owner_mobile is not None and owner_mobile not in found:
         found[owner_mobile] = StaffNumber(owner_mobile, "OWNER", None, None)
     return list(found.values())
+
+
+# --- the tenant directory (operators' `nmc tenant list`) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TenantListing:
+    tenant: TenantRecord
+    plan: str | None
+    subscription_status: str | None
+    created_at: datetime
+
+
+def list_tenants(session: Session, *, limit: int = 1000) -> list[TenantListing]:
+    """Tenants, newest first, each with its first number and its plan and subscription state: one statement."""
+    rows = session.execute(
+        text(
+            "SELECT t.id, t.name, t.timezone, t.forward_to, t.created_at, g.plan, g.subscription_status,"
+            " (SELECT p.e164 FROM id_phone_numbers p WHERE p.tenant_id = t.id ORDER BY p.created_at LIMIT 1) AS number"
+            " FROM id_tenants t LEFT JOIN id_feature_gates g ON g.tenant_id = t.id"
+            " ORDER BY t.created_at DESC, t.id LIMIT :limit"
+        ),
+        {"limit": limit},
+    ).all()
+    return [
+        TenantListing(
+            TenantRecord(row.id, row.name, row.timezone, row.forward_to, row.number),
+            row.plan,
+            row.subscription_status,
+            row.created_at,
+        )
+        for row in rows
+    ]

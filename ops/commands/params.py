@@ -8,6 +8,7 @@ import click
 from sqlalchemy.orm import Session
 
 from domain.identity import service as identity
+from domain.phones import to_e164
 
 TENANT_HELP = "Tenant id (UUID) or its phone number (E.164)."
 
@@ -17,7 +18,8 @@ def resolve_tenant(session: Session, ref: str) -> identity.TenantRecord:
     try:
         found = identity.get_tenant(session, uuid.UUID(ref))
     except ValueError:
-        found = identity.tenant_by_number(session, ref)
+        number = to_e164(ref)  # "(310) 555-0123" names the same tenant as +13105550123
+        found = None if number is None else identity.tenant_by_number(session, number)
     if found is None:
         raise click.ClickException(f"no tenant {ref}")
     return found

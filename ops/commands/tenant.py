@@ -1,4 +1,4 @@
-"""`nmc tenant create|seed-demo|update`: tenants from the command line, printed as JSON."""
+"""`nmc tenant create|seed-demo|list|show|update`: tenants from the command line, printed as JSON."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import uuid
 import click
 
 from db.engine import make_engine, make_session_factory, transaction
+from domain.composition.tenant_overview import tenant_directory, tenant_overview
 from domain.identity import service as identity
 from ops.commands.member import issue_invitation
 from ops.commands.params import resolve_tenant
@@ -90,6 +91,31 @@ def seed_demo_command(ctx: click.Context) -> None:
     finally:
         engine.dispose()
     echo_json(record)
+
+
+@tenant.command("list")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=1000, show_default=True, help="At most this many.")
+@click.pass_context
+def list_command(ctx: click.Context, limit: int) -> None:
+    """Tenants, newest first: number, time zone, plan, subscription and 10DLC campaign status; a JSON array."""
+    settings = get_settings(ctx)
+    with cli_sessions(settings) as sessions, sessions() as session:
+        found = tenant_directory(session, limit=limit)
+    echo_json([summary.as_json() for summary in found])
+
+
+@tenant.command("show")
+@click.argument("tenant_ref", metavar="T")
+@click.pass_context
+def show(ctx: click.Context, tenant_ref: str) -> None:
+    """Tenant T (id or E.164 number): its texts and numbers, plan and gates, 10DLC campaign and members; as JSON."""
+    settings = get_settings(ctx)
+    with cli_sessions(settings) as sessions, sessions() as session:
+        found = resolve_tenant(session, tenant_ref)
+        overview = tenant_overview(session, found.id)
+    if overview is None:
+        raise click.ClickException(f"no tenant {tenant_ref}")
+    echo_json(overview.as_json())
 
 
 @tenant.command("update")

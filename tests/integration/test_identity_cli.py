@@ -4,6 +4,7 @@ database; the first OWNER of a fresh tenant signs in without any SQL."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 
 import falcon.testing
@@ -252,3 +253,49 @@ def test_tenant_update_changes_texts_and_numbers_and_refuses_bad_ones_in_one_lin
         assert code != 0
         assert says in out
         assert len(out.strip().splitlines()) == 1
+
+
+def test_tenant_list_and_show_describe_each_tenant_and_an_unknown_one_is_one_line(settings: Settings) -> None:
+    first = ["--forward-to", "+13105553001", "--timezone", "America/Denver", "--owner-email", "o@example.com"]
+    code, out = run(settings, "tenant", "create", "--name", "Ann's Plumbing", "--number", "+13105553000", *first)
+    assert code == 0, out
+    ann = json.loads(out)
+    code, out = run(settings, "tenant", "create", "--name", "Bo's Salon", "--number", "+13105553100", *first[:4])
+    assert code == 0, out
+    bo = json.loads(out)
+    assert run(settings, "campaign", "set-status", "--tenant", bo["id"], "approved")[0] == 0
+
+    code, out = run(settings, "tenant", "list")
+    assert code == 0, out
+    listed = {tenant["id"]: tenant for tenant in json.loads(out)}
+    assert listed[ann["id"]] | {"created_at": None} == {
+        "id": ann["id"],
+        "name": "Ann's Plumbing",
+        "timezone": "America/Denver",
+        "forward_to": "+13105553001",
+        "phone_number": "+13105553000",
+        "plan": "starter",
+        "subscription_status": listed[ann["id"]]["subscription_status"],
+        "campaign_status": "pending",
+        "created_at": None,
+    }
+    assert listed[bo["id"]]["campaign_status"] == "approved"
+    assert [tenant["id"] for tenant in json.loads(run(settings, "tenant", "list", "--limit", "1")[1])] == [bo["id"]]
+
+    for ref in (ann["id"], "+13105553000", "(310) 555-3000"):
+        code, out = run(settings, "tenant", "show", ref)
+        assert code == 0, (ref, out)
+        shown = json.loads(out)
+        assert shown["id"] == ann["id"]
+        assert shown["messaging"]["forward_to"] == "+13105553001"
+        assert shown["campaign"]["status"] == "pending"
+        assert "sms" in shown["gates"]
+    assert shown["members"] == []  # the owner's invitation is not a member until accepted
+
+    for ref in ("+13105559999", str(uuid.uuid4()), "nonsense"):
+        code, out = run(settings, "tenant", "show", ref)
+        assert code == 1
+        assert out.strip().splitlines() == [f"Error: no tenant {ref}"]
+    code, out = run(settings, "tenant", "list", "--limit", "0")
+    assert code == 2
+    assert "--limit" in out
