@@ -135,6 +135,14 @@ def request_events(req: falcon.Request, session: Session) -> RootSink:
     return RootSink(session, correlation_id=getattr(req.context, "correlation_id", None))
 
 
+def sending_number(session: Session, tenant_id: uuid.UUID) -> str:
+    """The number a staff reply goes out from: the tenant's first; 409 ``no_number`` when it has none yet."""
+    tenant = identity.get_tenant(session, tenant_id)
+    if tenant is None or tenant.phone_number is None:
+        raise ApiError(falcon.HTTP_409, "no_number", "this business has no phone number to text from yet")
+    return tenant.phone_number
+
+
 def read_body(req: falcon.Request, model: type[M]) -> M:
     return parse_model(req.bounded_stream.read(), model)
 

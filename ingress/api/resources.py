@@ -28,6 +28,7 @@ from ingress.api.base import (
     request_events,
     require_owner,
     run_post,
+    sending_number,
     tenant_transaction,
 )
 from ingress.errors import ApiError
@@ -206,9 +207,7 @@ class ConversationActionResource(Resource):
         def act(session: Session, body: bytes) -> tuple[int, dict[str, Any]]:
             with operator_errors():
                 reply = parse_model(body, ReplyBody)
-                tenant = identity.get_tenant(session, who.tenant_id)
-                if tenant is None or tenant.phone_number is None:
-                    raise ApiError(falcon.HTTP_409, "no_number", "this tenant has no phone number")
+                from_number = sending_number(session, who.tenant_id)
                 return 202, operator.reply_as_human(
                     session,
                     events=request_events(req, session),
@@ -216,7 +215,7 @@ class ConversationActionResource(Resource):
                     conversation_id=conversation_id,
                     user_id=who.user_id,
                     body=reply.body,
-                    from_number=tenant.phone_number,
+                    from_number=from_number,
                 )
 
         run_post(req, resp, self.sessions, act)

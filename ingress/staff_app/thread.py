@@ -12,9 +12,8 @@ import falcon
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.conversations import operator
-from domain.identity import service as identity
 from domain.scheduling import queries as scheduling
-from ingress.api.base import caller, request_events, tenant_transaction
+from ingress.api.base import caller, request_events, sending_number, tenant_transaction
 from ingress.api.resources import operator_errors
 from ingress.errors import ApiError
 from ingress.staff_app.auth import StaffAuthenticate, authenticate_staff
@@ -132,9 +131,7 @@ class ThreadActionsResource:
         body = _text(req.context.form, "body", default=None, limit=MAX_REPLY)
 
         def reply(session: Session, who: Any) -> None:
-            tenant = identity.get_tenant(session, who.tenant_id)
-            if tenant is None or tenant.phone_number is None:
-                raise ApiError(falcon.HTTP_409, "no_number", "this business has no phone number to text from")
+            from_number = sending_number(session, who.tenant_id)
             operator.reply_as_human(
                 session,
                 events=request_events(req, session),
@@ -142,7 +139,7 @@ class ThreadActionsResource:
                 conversation_id=conversation_id,
                 user_id=who.user_id,
                 body=body,
-                from_number=tenant.phone_number,
+                from_number=from_number,
             )
 
         self._act(req, conversation_id, reply)

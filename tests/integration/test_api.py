@@ -174,6 +174,17 @@ def test_takeover_reply_release_close(world: World) -> None:
     ]
 
 
+def test_a_reply_from_a_business_with_no_number_yet_is_409_no_number_and_sends_nothing(world: World) -> None:
+    base = f"/v1/conversations/{world.conv_a}"
+    assert world.call("post", f"{base}/takeover", who="tech_a").status_code == 200
+    with transaction(world.sessions) as session:
+        session.execute(text("DELETE FROM id_phone_numbers WHERE tenant_id = :t"), {"t": world.a})
+    reply = world.call("post", f"{base}/reply", who="tech_a", json={"body": "On our way"})
+    assert reply.status_code == 409
+    assert reply.json["error"]["code"] == "no_number"
+    assert outbox_names(world, world.a)[-1] == "nmc.conversations.HumanTakeoverRequested"
+
+
 def test_an_operators_reply_is_stored_with_its_segments_and_encoding(world: World) -> None:
     # The reply used to skip the outbound insert every other sender uses: 0 segments and no encoding.
     base = f"/v1/conversations/{world.conv_a}"

@@ -224,6 +224,17 @@ def test_an_empty_reply_is_422_and_sends_nothing(world: World) -> None:
     assert not any(name.endswith("OutboundMessageRequested") for name in outbox_names(world, world.a))
 
 
+def test_a_reply_from_a_business_with_no_number_yet_says_so_and_sends_nothing(world: World) -> None:
+    base = f"/app/conversations/{world.conv_a}"
+    post(world, f"{base}/takeover", {})
+    with transaction(world.sessions) as conn:
+        conn.execute(text("DELETE FROM id_phone_numbers WHERE tenant_id = :t"), {"t": world.a})
+    answer = post(world, f"{base}/reply", {"body": "On our way"})
+    assert answer.status_code == 409
+    assert "no phone number to text from" in answer.text
+    assert not any(name.endswith("OutboundMessageRequested") for name in outbox_names(world, world.a))
+
+
 def test_the_static_assets_are_served(world: World) -> None:
     assert "EventSource" in world.client.simulate_get("/app/static/app.js").text
     assert world.client.simulate_get("/app/static/app.css").status_code == 200
