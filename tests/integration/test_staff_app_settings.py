@@ -283,9 +283,8 @@ def test_the_owner_adds_a_technician_and_sets_services_hours_time_off_and_date_h
     assert f'value="{drain}" checked' in detail.text
     assert f'value="{leak}" checked' not in detail.text
     with transaction(world.sessions) as session:
-        row = queries.find_resource(session, tenant_id=world.a, resource_id=resource_id)
-        assert row is not None
-        [record] = queries.describe_resources(session, tenant_id=world.a, rows=[row])
+        record = queries.find_resource(session, tenant_id=world.a, resource_id=resource_id)
+        assert record is not None
         assert record.service_item_ids == (drain,)
         assert len(record.working_hours) == 10
         [off] = queries.list_time_off(session, tenant_id=world.a, resource_id=resource_id, business_wide=False)
@@ -322,8 +321,9 @@ def test_a_bad_technician_form_is_named_beside_its_field(
     assert 'aria-invalid="true"' in result.text
     with transaction(world.sessions) as session:
         assert queries.list_time_off(session, tenant_id=world.a, resource_id=resource_id, business_wide=False) == []
-        row = queries.find_resource(session, tenant_id=world.a, resource_id=resource_id)
-        assert queries.describe_resources(session, tenant_id=world.a, rows=[row])[0].working_hours == ()
+        record = queries.find_resource(session, tenant_id=world.a, resource_id=resource_id)
+        assert record is not None
+        assert record.working_hours == ()
 
 
 def test_another_tenants_technician_service_or_time_off_is_not_found(world: World) -> None:
