@@ -8,6 +8,7 @@ import uuid
 import click
 
 from db.engine import make_engine, make_session_factory, transaction
+from domain.events.sink import RootSink
 from domain.identity import service as identity
 from ops.commands.member import issue_invitation
 from ops.commands.params import resolve_tenant
@@ -66,6 +67,7 @@ def create(
                 record["owner_invitation"] = issue_invitation(
                     session,
                     settings,
+                    events=RootSink(session),
                     tenant_id=uuid.UUID(record["id"]),
                     email=owner_email,
                     role="OWNER",

@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from db.engine import transaction
 from domain.catalog import service as catalog
+from domain.events.sink import RootSink
 from domain.identity import invitations
 from domain.scheduling import queries
 from domain.scheduling import service as scheduling
@@ -63,6 +64,7 @@ def item(world: World, tenant: uuid.UUID, name: str = "Drain cleaning", price: i
             duration_minutes=60,
             price_cents=price,
             aliases=[f"{name.lower()} job"],
+            events=RootSink(session),
         ).id
 
 
@@ -429,7 +431,12 @@ def test_the_owner_invites_changes_a_role_withdraws_and_removes(world: World) ->
     assert "new.tech@example.test" in invited.text
     with transaction(world.sessions) as session:
         accepted = invitations.accept(
-            session, token=code.group(1), clerk_user_id="new_tech", email="new.tech@example.test", name=None
+            session,
+            token=code.group(1),
+            clerk_user_id="new_tech",
+            email="new.tech@example.test",
+            name=None,
+            events=RootSink(session),
         )
     tech = member_id(world, world.a, "tech_a")
     assert post(world, f"/app/settings/team/{tech}/role", {"role": "OWNER"}).status_code == 303
@@ -493,7 +500,7 @@ def test_another_tenants_member_or_invitation_is_not_found(world: World) -> None
     owner_b = member_id(world, world.b, "owner_b")
     with transaction(world.sessions) as session:
         issued = invitations.invite(session, tenant_id=world.b, email="x@example.test", role="TECH",
-                                    ttl=timedelta(hours=1))  # fmt: skip
+                                    ttl=timedelta(hours=1), events=RootSink(session))  # fmt: skip
     assert post(world, f"/app/settings/team/{owner_b}/role", {"role": "TECH"}).status_code == 404
     assert post(world, f"/app/settings/team/{world.user_b}/remove", {}).status_code == 404
     assert post(world, f"/app/settings/team/invitations/{issued.invitation.id}/revoke", {}).status_code == 404
