@@ -10,6 +10,7 @@ from db.engine import make_engine, make_session_factory
 from db.settings import Settings
 from domain.compliance import registration
 from domain.conversations import maintenance
+from domain.events.sink import RootSink
 from domain.scheduling import service as scheduling
 from workers.scheduler import Job, Scheduler
 
@@ -32,7 +33,11 @@ def scheduled_jobs(settings: Settings, sessions: sessionmaker[Session]) -> list[
 
     def resync_calendars(session: Session, now: datetime) -> tuple[int, int]:
         return resync_stale_calendars(
-            session, source=calendars, now=now, max_age_seconds=settings.calendar_mirror_max_age_seconds
+            session,
+            source=calendars,
+            now=now,
+            max_age_seconds=settings.calendar_mirror_max_age_seconds,
+            events=RootSink(session),
         )
 
     def reconcile(session: Session, now: datetime) -> int:
@@ -45,7 +50,7 @@ def scheduled_jobs(settings: Settings, sessions: sessionmaker[Session]) -> list[
         return registration.poll_pending_campaigns(session, now, registry=campaigns)
 
     jobs = [
-        Job("expire_holds", 15, lambda session, now: scheduling.expire_holds(session, now)),
+        Job("expire_holds", 15, lambda session, now: scheduling.expire_holds(session, now, events=RootSink(session))),
         Job("expire_human_leases", 15, maintenance.expire_human_leases),
         Job("poll_message_statuses", 30, poll_statuses),
         Job("reconcile_with_provider", 24 * 3600, reconcile),

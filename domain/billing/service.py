@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from domain.billing.models import Customer, PlanPrice, Subscription
 from domain.events.catalog import SubscriptionUpdated
-from domain.events.sink import EventSink, sink_or_root
+from domain.events.sink import EventSink
 
 SUBSCRIPTION_EVENTS = frozenset(
     {"customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted"}
@@ -50,9 +50,9 @@ def apply_stripe_event(
     created: int,
     data_object: Mapping[str, Any],
     tenant_hint: uuid.UUID | None = None,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> Outcome:
-    sink = sink_or_root(session, events)
+    sink = events
     if event_type == "checkout.session.completed":
         _record_customer(session, data_object, tenant_hint)
         return Outcome(applied=True)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from domain.catalog.service import ServiceItemRecord, create_service_item, list_service_items
+from domain.events.sink import EventSink
 
 # (name, duration minutes, price cents, aliases, description)
 DEMO_CATALOG: tuple[tuple[str, int, int, tuple[str, ...], str], ...] = (
@@ -50,7 +51,7 @@ DEMO_CATALOG: tuple[tuple[str, int, int, tuple[str, ...], str], ...] = (
 
 
 def seed_demo_catalog(
-    session: Session, *, tenant_id: uuid.UUID, now: datetime | None = None
+    session: Session, *, tenant_id: uuid.UUID, events: EventSink, now: datetime | None = None
 ) -> list[ServiceItemRecord]:
     """Create the demo items the tenant does not have yet; return all of them (in catalog order)."""
     existing = {item.name: item for item in list_service_items(session, tenant_id=tenant_id)}
@@ -66,6 +67,7 @@ def seed_demo_catalog(
             aliases=aliases,
             description=description,
             now=now,
+            events=events,
         )
         items.append(item)
     return items

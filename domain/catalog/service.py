@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from domain.catalog.models import Alias, ServiceItem
 from domain.events.catalog import Money, ServiceItemChanged
-from domain.events.sink import EventSink, sink_or_root
+from domain.events.sink import EventSink
 
 # Words that describe every job and so tell items apart poorly; they never carry a word-level match alone.
 _GENERIC = frozenset(
@@ -199,10 +199,10 @@ def create_service_item(
     description: str | None = None,
     active: bool = True,
     now: datetime | None = None,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> ServiceItemRecord:
     """A new service item (and its aliases) ⇒ ``ServiceItemChanged``. Postgres checks duration 1-480 and money."""
-    sink = sink_or_root(session, events)
+    sink = events
     item = ServiceItem(
         tenant_id=tenant_id,
         name=name.strip(),
@@ -232,10 +232,10 @@ def update_service_item(
     description: str | None = None,
     aliases: Iterable[str] | None = None,
     now: datetime | None = None,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> ServiceItemRecord:
     """Change what is given (``aliases`` replaces the list) ⇒ ``ServiceItemChanged``."""
-    sink = sink_or_root(session, events)
+    sink = events
     item = _item_row(session, tenant_id=tenant_id, service_item_id=service_item_id, active_only=False)
     for field, value in (
         ("name", name),
@@ -261,9 +261,9 @@ def deactivate_service_item(
     tenant_id: uuid.UUID,
     service_item_id: uuid.UUID,
     now: datetime | None = None,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> ServiceItemRecord:
-    sink = sink_or_root(session, events)
+    sink = events
     return update_service_item(
         session, tenant_id=tenant_id, service_item_id=service_item_id, active=False, now=now, events=sink
     )

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from domain.compliance.models import Brand
 from domain.compliance.ports import CampaignRegistry, ProviderCampaign, RegistryUnavailable
 from domain.compliance.service import CampaignStatus, ensure_campaign, set_campaign_status
-from domain.events.sink import EventSink
+from domain.events.sink import EventSink, RootSink
 
 logger = logging.getLogger("nmc.compliance")
 
@@ -46,7 +46,7 @@ class CampaignDetails:
     message_flow: str
 
 
-def _back_to_pending(session: Session, *, tenant_id: uuid.UUID, submitted_by: str, events: EventSink | None) -> None:
+def _back_to_pending(session: Session, *, tenant_id: uuid.UUID, submitted_by: str, events: EventSink) -> None:
     """Changed details are reviewed again: the campaign is ``pending`` until the provider (or operator) decides."""
     session.execute(
         text("UPDATE comp_campaigns SET submitted_at = now() WHERE tenant_id = :tenant"), {"tenant": tenant_id}
@@ -62,7 +62,7 @@ def submit_campaign(
     tenant_id: uuid.UUID,
     details: CampaignDetails,
     submitted_by: str,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> bool:
     """Store the tenant's campaign details; True when they changed (and the campaign is now ``pending``)."""
     ensure_campaign(session, tenant_id=tenant_id)
@@ -94,7 +94,7 @@ def submit_brand(
     legal_name: str,
     ein: str | None,
     submitted_by: str,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> bool:
     """Create or update the tenant's brand; True when it changed (and the campaign is now ``pending``)."""
     written = session.scalar(
@@ -198,6 +198,8 @@ def poll_pending_campaigns(session: Session, now: datetime, *, registry: Campaig
             changed_by=PROVIDER,
             reason=_reason(found),
             provider_ref=found.sid,
+            # What the provider decided of one tenant's campaign starts a chain of its own, as a callback would.
+            events=RootSink(session),
         )
         changed += previous != verdict
     return changed

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from domain.compliance.models import CAMPAIGN_STATUSES, Brand, Campaign, OptOut
 from domain.events.catalog import CampaignStatusChanged, OptInRecorded, OptOutRecorded
-from domain.events.sink import EventSink, sink_or_root
+from domain.events.sink import EventSink
 
 OptOutSource = Literal["keyword", "provider_21610", "operator"]
 CampaignStatus = Literal["pending", "approved", "rejected"]
@@ -32,7 +32,7 @@ def record_opt_out(
     source: OptOutSource,
     keyword: str | None = None,
     message_ref: str | None = None,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> bool:
     """Record that ``phone`` opted out of ``tenant_id``; True (and ``OptOutRecorded``) only the first time."""
     inserted = session.scalar(
@@ -43,15 +43,13 @@ def record_opt_out(
     )
     if inserted is None:
         return False
-    sink_or_root(session, events).emit(
+    events.emit(
         OptOutRecorded(phone=phone, source=source, keyword=keyword, message_ref=message_ref), tenant_id=tenant_id
     )
     return True
 
 
-def record_opt_in(
-    session: Session, *, tenant_id: uuid.UUID, phone: str, keyword: str, events: EventSink | None = None
-) -> bool:
+def record_opt_in(session: Session, *, tenant_id: uuid.UUID, phone: str, keyword: str, events: EventSink) -> bool:
     """Revoke an active opt-out; True (and ``OptInRecorded``) only when there was one.
 
     A "YES" from a caller who never opted out is an ordinary answer, not an opt-in: nothing is recorded.
@@ -65,7 +63,7 @@ def record_opt_in(
     ).first()
     if revoked is None:
         return False
-    sink_or_root(session, events).emit(OptInRecorded(phone=phone, keyword=keyword), tenant_id=tenant_id)
+    events.emit(OptInRecorded(phone=phone, keyword=keyword), tenant_id=tenant_id)
     return True
 
 
@@ -98,7 +96,7 @@ def set_campaign_status(
     changed_by: str,
     reason: str | None = None,
     provider_ref: str | None = None,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> tuple[str | None, str]:
     """Set the campaign status; ``CampaignStatusChanged`` when it actually changed. Returns (previous, current).
 
@@ -118,7 +116,7 @@ def set_campaign_status(
     ).one()
     campaign_id, previous = row
     if previous != status:
-        sink_or_root(session, events).emit(
+        events.emit(
             CampaignStatusChanged(
                 campaign_id=campaign_id,
                 previous_status=previous,
@@ -184,5 +182,5 @@ def compliance_status(session: Session, *, tenant_id: uuid.UUID) -> ComplianceSt
 def campaign_statuses(session: Session, tenant_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
     """Each tenant's 10DLC campaign status in one statement ("pending" for a tenant with no campaign row yet)."""
     rows = session.execute(select(Campaign.tenant_id, Campaign.status).where(Campaign.tenant_id.in_(tenant_ids)))
-    found = {tenant_id: status for tenant_id, status in rows}
+    found: dict[uuid.UUID, str] = {row.tenant_id: row.status for row in rows}
     return {tenant_id: found.get(tenant_id, "pending") for tenant_id in tenant_ids}

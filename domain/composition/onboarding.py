@@ -99,7 +99,7 @@ def seed_demo_tenant(session: Session, *, events: EventSink, changed_by: str) ->
         onboarded = OnboardedTenant(existing, status.campaign_status, gates.plan if gates else None)
     tenant = onboarded.tenant
     seed_demo_members(session, tenant_id=tenant.id, events=events)  # who the sandbox's sign-in page signs in as
-    items = seed_demo_catalog(session, tenant_id=tenant.id)
+    items = seed_demo_catalog(session, tenant_id=tenant.id, events=events)
     resources = seed_demo_schedule(
         session, tenant_id=tenant.id, timezone=tenant.timezone, service_item_ids=[item.id for item in items]
     )

@@ -24,7 +24,7 @@ from domain.events.catalog import (
     HumanTakeoverRequested,
     OutboundMessageRequested,
 )
-from domain.events.sink import EventSink, sink_or_root
+from domain.events.sink import EventSink
 
 DEFAULT_LEASE = timedelta(minutes=30)
 MAX_PAGE = 100
@@ -168,10 +168,10 @@ def take_over(
     user_id: uuid.UUID | None,
     reason: str = "operator takeover",
     lease: timedelta = DEFAULT_LEASE,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> dict[str, Any]:
     """Put the conversation in ``human`` for ``lease``; the same operator may renew, another must wait it out."""
-    sink = sink_or_root(session, events)
+    sink = events
     expires = datetime.now(UTC) + lease
     taken = PostgresConversationStore(session).take_over(
         tenant_id=tenant_id, conversation_id=conversation_id, user_id=user_id, expires=expires
@@ -202,13 +202,13 @@ def reply_as_human(
     user_id: uuid.UUID | None,
     body: str,
     from_number: str,
-    events: EventSink | None = None,
+    events: EventSink,
     holder: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     """Write the outbound message (``pending``) and ask for it to be sent; the sender runs the preflight.
 
     With ``holder``, only while that holder's takeover lease is the one in force (decided by the same UPDATE)."""
-    sink = sink_or_root(session, events)
+    sink = events
     if not body.strip():
         raise Conflict("a reply needs a body")
     store = PostgresConversationStore(session)
@@ -248,11 +248,11 @@ def release(
     *,
     tenant_id: uuid.UUID,
     conversation_id: uuid.UUID,
-    events: EventSink | None = None,
+    events: EventSink,
     holder: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     """Back to the AI; with ``holder``, only from that holder (decided by the same UPDATE)."""
-    sink = sink_or_root(session, events)
+    sink = events
     store = PostgresConversationStore(session)
     if not store.release(tenant_id=tenant_id, conversation_id=conversation_id, holder=holder):
         current = _get(session, tenant_id, conversation_id)
@@ -269,9 +269,9 @@ def close(
     tenant_id: uuid.UUID,
     conversation_id: uuid.UUID,
     reason: str = "closed by operator",
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> dict[str, Any]:
-    sink = sink_or_root(session, events)
+    sink = events
     if not PostgresConversationStore(session).close(tenant_id=tenant_id, conversation_id=conversation_id):
         current = _get(session, tenant_id, conversation_id)
         raise Conflict(f"conversation is already {current.state}")

@@ -52,8 +52,3 @@ class RootSink:
         )
         self.correlation_id = envelope.correlation_id
         return envelope
-
-
-def sink_or_root(session: Session, events: EventSink | None) -> EventSink:
-    """``events``, or a new chain for a caller that has no cause to name (kept so older call sites still work)."""
-    return events if events is not None else RootSink(session)

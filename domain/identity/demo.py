@@ -40,7 +40,7 @@ def demo_member(key: str) -> DemoMember | None:
     return next((member for member in DEMO_MEMBERS if member.key == key), None)
 
 
-def seed_demo_members(session: Session, *, tenant_id: uuid.UUID, events: EventSink | None = None) -> None:
+def seed_demo_members(session: Session, *, tenant_id: uuid.UUID, events: EventSink) -> None:
     """Invite and accept each demo member not yet a member. Idempotent."""
     present = {member.clerk_user_id for member in list_members(session, tenant_id)}
     for member in DEMO_MEMBERS:

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from domain.events.catalog import InvitationAccepted, InvitationCreated, InvitationRevoked
-from domain.events.sink import EventSink, sink_or_root
+from domain.events.sink import EventSink
 from domain.identity.models import Invitation, Membership
 from domain.identity.service import (
     ROLES,
@@ -127,10 +127,10 @@ def invite(
     mobile: str | None = None,
     invited_by: uuid.UUID | None = None,
     now: datetime | None = None,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> IssuedInvitation:
     """A new invitation (``InvitationCreated``); an open one to the same address is revoked first (a resend)."""
-    sink = sink_or_root(session, events)
+    sink = events
     if role not in ROLES:
         raise IdentityError("role must be OWNER or TECH")
     address = normalise_email(email)
@@ -189,11 +189,9 @@ def list_open(session: Session, tenant_id: uuid.UUID, *, now: datetime | None = 
     return [_record(row, now) for row in rows]
 
 
-def revoke(
-    session: Session, *, tenant_id: uuid.UUID, invitation_id: uuid.UUID, events: EventSink | None = None
-) -> None:
+def revoke(session: Session, *, tenant_id: uuid.UUID, invitation_id: uuid.UUID, events: EventSink) -> None:
     """Withdraw an open invitation (``InvitationRevoked``): its token stops working at once."""
-    sink = sink_or_root(session, events)
+    sink = events
     revoked = session.scalar(
         text(
             "UPDATE id_invitations SET revoked_at = now() WHERE id = :id AND tenant_id = :tenant"
@@ -211,11 +209,9 @@ def revoke(
     sink.emit(InvitationRevoked(invitation_id=invitation_id), tenant_id=tenant_id)
 
 
-def revoke_for_email(
-    session: Session, *, tenant_id: uuid.UUID, email: str, events: EventSink | None = None
-) -> list[uuid.UUID]:
+def revoke_for_email(session: Session, *, tenant_id: uuid.UUID, email: str, events: EventSink) -> list[uuid.UUID]:
     """Withdraw every open invitation to an address (the CLI's ``member remove``)."""
-    sink = sink_or_root(session, events)
+    sink = events
     revoked = list(
         session.scalars(
             text(
@@ -238,7 +234,7 @@ def accept(
     email: str | None,
     name: str | None,
     now: datetime | None = None,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> Acceptance:
     """The signed-in user takes the invitation the token names (``InvitationAccepted``).
 
@@ -246,7 +242,7 @@ def accept(
     the user is not yet a member, so no tenant scope exists to run in; every statement is narrowed by the token.
     The user's first membership becomes their default tenant; a later one never changes it.
     """
-    sink = sink_or_root(session, events)
+    sink = events
     if email is None:
         raise NotAllowed("your sign-in token carries no verified email address, so no invitation can be matched")
     address = normalise_email(email)

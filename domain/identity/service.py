@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from db.base import E164_PATTERN
 from domain.events.catalog import FeatureGatesChanged, MembershipRemoved, TenantCreated
-from domain.events.sink import EventSink, sink_or_root
+from domain.events.sink import EventSink
 from domain.identity.models import FeatureGates, Membership, PhoneNumber, Plan, Tenant, User
 from domain.phones import to_e164
 
@@ -81,13 +81,13 @@ def create_tenant(
     tenant_id: uuid.UUID | None = None,
     owner_mobile: str | None = None,
     clerk_org_id: str | None = None,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> TenantRecord:
     """A tenant with its Twilio number and initial gates, and ``TenantCreated`` (compliance opens its campaign).
 
     ``owner_mobile`` is where tenant-facing notifications go (a missed call, a caller who wants a person);
     ``clerk_org_id`` links the Clerk organization whose tokens act for this tenant."""
-    sink = sink_or_root(session, events)
+    sink = events
     if not name.strip():
         raise IdentityError("a tenant needs a name")
     try:
@@ -321,7 +321,7 @@ def apply_subscription(
     plan: str,
     status: str,
     source_created: int,
-    events: EventSink | None = None,
+    events: EventSink,
     now: datetime | None = None,
 ) -> bool:
     """Recompute the tenant's gates from a subscription fact; ``FeatureGatesChanged`` when anything changed.
@@ -362,9 +362,7 @@ def apply_subscription(
     )
     if before is not None and (before.plan, before.subscription_status, before.gates) == (plan, status, gates):
         return False
-    sink_or_root(session, events).emit(
-        FeatureGatesChanged(plan=plan, subscription_status=status, gates=gates), tenant_id=tenant_id
-    )
+    events.emit(FeatureGatesChanged(plan=plan, subscription_status=status, gates=gates), tenant_id=tenant_id)
     return True
 
 
@@ -516,11 +514,9 @@ def set_role(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUID, role
     return MemberRecord(user_id, clerk_user_id, member.email, role, member.mobile)
 
 
-def remove_member(
-    session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUID, events: EventSink | None = None
-) -> None:
+def remove_member(session: Session, *, tenant_id: uuid.UUID, user_id: uuid.UUID, events: EventSink) -> None:
     """Remove a membership (``MembershipRemoved``); never the tenant's last OWNER."""
-    sink = sink_or_root(session, events)
+    sink = events
     _lock_tenant(session, tenant_id)
     removed = session.execute(
         text(

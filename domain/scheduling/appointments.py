@@ -16,7 +16,7 @@ from domain.events.catalog import (
     HoldExpired,
     Money,
 )
-from domain.events.sink import EventSink, sink_or_root
+from domain.events.sink import EventSink
 from domain.scheduling.errors import (
     AppointmentNotBooked,
     AppointmentNotFound,
@@ -82,14 +82,14 @@ def confirm_hold(
     currency: str,
     now: datetime,
     customer_phone: str | None = None,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> AppointmentRecord:
     """Turn a hold into an appointment in one transaction ⇒ ``AppointmentBooked``.
 
     Idempotent: confirming an already-confirmed hold returns its appointment. A hold that lapsed can still be
     confirmed while nobody else has taken the slot; otherwise SlotUnavailable with alternatives.
     """
-    sink = sink_or_root(session, events)
+    sink = events
     hold = hold_row(session, tenant_id, hold_id)
     starts_at, ends_at = slot_bounds(hold)
     phone = customer_phone or hold.customer_phone
@@ -215,10 +215,10 @@ def cancel_appointment(
     appointment_id: uuid.UUID,
     reason: str,
     now: datetime,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> AppointmentRecord:
     """Cancel ⇒ ``AppointmentCancelled``; cancelling twice changes nothing the second time."""
-    sink = sink_or_root(session, events)
+    sink = events
     with session.begin_nested():
         appointment = _get_appointment(session, tenant_id, appointment_id)
         if appointment.status == "booked":

@@ -7,12 +7,11 @@ import uuid
 from collections.abc import Iterable
 from datetime import time
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.scheduling.availability import Shift
-from domain.scheduling.models import Resource
-from domain.scheduling.service import create_resource, set_working_hours
+from domain.scheduling.records import ResourceRecord
+from domain.scheduling.service import create_resource, list_resources, set_working_hours
 
 DEMO_RESOURCES = ("Mike (lead plumber)", "Sarah (HVAC & plumbing)")
 
@@ -27,18 +26,16 @@ def seed_demo_schedule(
     tenant_id: uuid.UUID,
     timezone: str = "America/New_York",
     service_item_ids: Iterable[uuid.UUID] = (),
-) -> list[Resource]:
+) -> list[ResourceRecord]:
     """Two resources with working hours; ``service_item_ids`` (from the catalog) are what they can do (all if
     empty). Existing resources of the same name are returned as they are."""
-    existing = {
-        resource.name: resource for resource in session.scalars(select(Resource).where(Resource.tenant_id == tenant_id))
-    }
+    existing = {resource.name: resource.id for resource in list_resources(session, tenant_id=tenant_id)}
     services = list(service_item_ids)
-    resources: list[Resource] = []
+    ids: list[uuid.UUID] = []
     for name in DEMO_RESOURCES:
-        resource = existing.get(name)
-        if resource is None:
-            resource = create_resource(
+        resource_id = existing.get(name)
+        if resource_id is None:
+            resource_id = create_resource(
                 session,
                 tenant_id=tenant_id,
                 name=name,
@@ -47,7 +44,9 @@ def seed_demo_schedule(
                 min_lead_minutes=60,
                 slot_step_minutes=30,
                 service_item_ids=services,
-            )
-            set_working_hours(session, tenant_id=tenant_id, resource_id=resource.id, shifts=demo_shifts())
-        resources.append(resource)
-    return resources
+            ).id
+            set_working_hours(session, tenant_id=tenant_id, resource_id=resource_id, shifts=demo_shifts())
+        ids.append(resource_id)
+    # Read back after the hours are set, so a new resource's record carries them like an existing one's.
+    described = {resource.id: resource for resource in list_resources(session, tenant_id=tenant_id)}
+    return [described[resource_id] for resource_id in ids]

@@ -15,7 +15,7 @@ from domain.events.catalog import (
     HoldPlaced,
     HoldReleased,
 )
-from domain.events.sink import EventSink, sink_or_root
+from domain.events.sink import EventSink
 from domain.scheduling.errors import (
     HoldNotExtendable,
     HoldNotFound,
@@ -117,10 +117,10 @@ def extend_hold(
     now: datetime,
     ttl_minutes: int,
     max_extensions: int,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> HoldRecord:
     """Push an unexpired hold's expiry to ``now + ttl`` ⇒ ``HoldExtended``; at most ``max_extensions`` times."""
-    sink = sink_or_root(session, events)
+    sink = events
     with session.begin_nested():
         hold = hold_row(session, tenant_id, hold_id, lock=True)
         if hold.status != "active":
@@ -149,10 +149,10 @@ def release_hold(
     hold_id: uuid.UUID,
     reason: str,
     now: datetime,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> HoldRecord:
     """Give a hold up early ⇒ ``HoldReleased``; releasing a hold that is no longer active changes nothing."""
-    sink = sink_or_root(session, events)
+    sink = events
     with session.begin_nested():
         hold = hold_row(session, tenant_id, hold_id, lock=True)
         if hold.status == "active":
@@ -166,9 +166,9 @@ def release_hold(
     return hold_record(hold)
 
 
-def expire_holds(session: Session, now: datetime, *, limit: int = 1000, events: EventSink | None = None) -> int:
+def expire_holds(session: Session, now: datetime, *, limit: int = 1000, events: EventSink) -> int:
     """The periodic sweep: active holds past their TTL become ``expired`` ⇒ ``HoldExpired`` each."""
-    sink = sink_or_root(session, events)
+    sink = events
     due = (
         select(Hold.id)
         .where(Hold.status == "active", Hold.expires_at <= now)

@@ -19,10 +19,11 @@ from domain.scheduling.records import (
     TimeOffRecord,
     appointment_record,
     hold_record,
+    time_off_record,
 )
 
 
-def describe_resources(session: Session, *, tenant_id: uuid.UUID, rows: list[Resource]) -> list[ResourceRecord]:
+def resource_records(session: Session, *, tenant_id: uuid.UUID, rows: list[Resource]) -> list[ResourceRecord]:
     """Resources with their services and weekly hours, in two queries however many resources there are."""
     ids = [row.id for row in rows]
     services: dict[uuid.UUID, list[uuid.UUID]] = {rid: [] for rid in ids}
@@ -57,11 +58,12 @@ def describe_resources(session: Session, *, tenant_id: uuid.UUID, rows: list[Res
     ]
 
 
-def find_resource(session: Session, *, tenant_id: uuid.UUID, resource_id: uuid.UUID) -> Resource | None:
-    """The tenant's resource (the row the write services take), or None: another tenant's is not found."""
-    return session.scalars(
+def find_resource(session: Session, *, tenant_id: uuid.UUID, resource_id: uuid.UUID) -> ResourceRecord | None:
+    """The tenant's resource with its services and weekly hours, or None: another tenant's is not found."""
+    row = session.scalars(
         select(Resource).where(Resource.id == resource_id, Resource.tenant_id == tenant_id)
     ).one_or_none()
+    return resource_records(session, tenant_id=tenant_id, rows=[row])[0] if row is not None else None
 
 
 def list_time_off(
@@ -73,10 +75,7 @@ def list_time_off(
     if resource_id is not None:
         own = TimeOff.resource_id == resource_id
         query = query.where(own | TimeOff.resource_id.is_(None) if business_wide else own)
-    return [
-        TimeOffRecord(row.id, row.resource_id, row.first_day, row.last_day, row.reason)
-        for row in session.scalars(query.order_by(TimeOff.first_day, TimeOff.id))
-    ]
+    return [time_off_record(row) for row in session.scalars(query.order_by(TimeOff.first_day, TimeOff.id))]
 
 
 def list_date_hours(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from domain.scheduling.availability import Shift
-from domain.scheduling.models import Appointment, Hold
+from domain.scheduling.models import Appointment, Hold, ResourceCalendar, TimeOff
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,15 @@ class TimeOffRecord:
     first_day: date
     last_day: date
     reason: str | None
+
+
+@dataclass(frozen=True)
+class CalendarRecord:
+    id: uuid.UUID
+    resource_id: uuid.UUID
+    provider: str
+    external_ref: str
+    channel_id: str | None
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,14 @@ def slot_bounds(row: Hold | Appointment | HoldRecord | AppointmentRecord) -> tup
     if isinstance(row, HoldRecord | AppointmentRecord):
         return row.starts_at, row.ends_at
     return _bounds(row)
+
+
+def time_off_record(row: TimeOff) -> TimeOffRecord:
+    return TimeOffRecord(row.id, row.resource_id, row.first_day, row.last_day, row.reason)
+
+
+def calendar_record(row: ResourceCalendar) -> CalendarRecord:
+    return CalendarRecord(row.id, row.resource_id, row.provider, row.external_ref, row.channel_id)
 
 
 def hold_record(row: Hold) -> HoldRecord:

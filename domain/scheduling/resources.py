@@ -21,6 +21,8 @@ from domain.scheduling.models import (
     TimeOff,
     WorkingHours,
 )
+from domain.scheduling.queries import resource_records
+from domain.scheduling.records import CalendarRecord, ResourceRecord, TimeOffRecord, calendar_record, time_off_record
 
 
 def create_resource(
@@ -33,7 +35,7 @@ def create_resource(
     min_lead_minutes: int = 60,
     slot_step_minutes: int = 30,
     service_item_ids: Iterable[uuid.UUID] = (),
-) -> Resource:
+) -> ResourceRecord:
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -49,7 +51,7 @@ def create_resource(
     session.add(resource)
     session.flush()
     set_resource_services(session, tenant_id=tenant_id, resource_id=resource.id, service_item_ids=service_item_ids)
-    return resource
+    return resource_records(session, tenant_id=tenant_id, rows=[resource])[0]
 
 
 def set_resource_services(
@@ -97,12 +99,12 @@ def add_time_off(
     last_day: date,
     resource_id: uuid.UUID | None = None,
     reason: str | None = None,
-) -> TimeOff:
+) -> TimeOffRecord:
     """A day off or holiday (inclusive local dates); without ``resource_id`` the whole business is closed."""
     row = TimeOff(tenant_id=tenant_id, resource_id=resource_id, first_day=first_day, last_day=last_day, reason=reason)
     session.add(row)
     session.flush()
-    return row
+    return time_off_record(row)
 
 
 def remove_time_off(session: Session, *, tenant_id: uuid.UUID, time_off_id: uuid.UUID) -> bool:
@@ -145,7 +147,7 @@ def add_calendar(
     external_ref: str,
     channel_id: str | None = None,
     channel_token: str | None = None,
-) -> ResourceCalendar:
+) -> CalendarRecord:
     calendar = ResourceCalendar(
         tenant_id=tenant_id,
         resource_id=resource_id,
@@ -156,10 +158,10 @@ def add_calendar(
     )
     session.add(calendar)
     session.flush()
-    return calendar
+    return calendar_record(calendar)
 
 
-def list_resources(session: Session, *, tenant_id: uuid.UUID) -> list[Resource]:
-    return list(
-        session.scalars(select(Resource).where(Resource.tenant_id == tenant_id).order_by(Resource.name, Resource.id))
-    )
+def list_resources(session: Session, *, tenant_id: uuid.UUID) -> list[ResourceRecord]:
+    """The tenant's resources (active and not) by name, with their services and weekly hours."""
+    rows = session.scalars(select(Resource).where(Resource.tenant_id == tenant_id).order_by(Resource.name, Resource.id))
+    return resource_records(session, tenant_id=tenant_id, rows=list(rows))

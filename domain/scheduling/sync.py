@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.orm import Session
 
 from domain.events.catalog import ExternalBusyChanged
-from domain.events.sink import EventSink, sink_or_root
+from domain.events.sink import EventSink
 from domain.scheduling.errors import CalendarNotFound, CalendarUnavailable
 from domain.scheduling.models import ExternalBusy, Resource, ResourceCalendar
 
@@ -76,10 +76,10 @@ def replace_busy_window(
     window_start: datetime,
     window_end: datetime,
     now: datetime,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> bool:
     """Make the shadow of ``calendar`` over the window equal ``blocks``; True (and an event) when it changed."""
-    sink = sink_or_root(session, events)
+    sink = events
     window = Range(window_start, window_end, bounds="[)")
     wanted = {
         (block.starts_at, block.ends_at, block.all_day, block.external_ref)
@@ -145,10 +145,10 @@ def sync_calendar(
     source: BusySource,
     now: datetime,
     window_days: int | None = None,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> bool:
     """Fetch one calendar's busy time and replace its shadow window. Raises CalendarUnavailable (recorded first)."""
-    sink = sink_or_root(session, events)
+    sink = events
     calendar = calendar_ref(session, tenant_id=tenant_id, calendar_id=calendar_id)
     # Start at the top of the hour so back-to-back syncs cover identical windows (idempotent replace).
     window_start = now.replace(minute=0, second=0, microsecond=0)
@@ -190,10 +190,10 @@ def set_internal_busy(
     window_start: datetime,
     window_end: datetime,
     now: datetime,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> bool:
     """An operator's own busy time for a resource (an ``internal`` calendar), replacing that window."""
-    sink = sink_or_root(session, events)
+    sink = events
     calendar = calendar_ref(session, tenant_id=tenant_id, calendar_id=calendar_id)
     return replace_busy_window(
         session,
@@ -241,10 +241,10 @@ def refresh_stale_mirrors(
     source: BusySource,
     now: datetime,
     max_age_seconds: int,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> int:
     """Re-sync a resource's stale calendars before it is held; a provider failure leaves the old mirror in use."""
-    sink = sink_or_root(session, events)
+    sink = events
     synced = 0
     for calendar_tenant, calendar_id in stale_calendar_ids(
         session, now=now, max_age_seconds=max_age_seconds, tenant_id=tenant_id, resource_id=resource_id
@@ -267,10 +267,10 @@ def resync_stale_calendars(
     now: datetime,
     max_age_seconds: int,
     limit: int = 100,
-    events: EventSink | None = None,
+    events: EventSink,
 ) -> tuple[int, int]:
     """The periodic poll: re-sync every stale mirror; returns (synced, failed)."""
-    sink = sink_or_root(session, events)
+    sink = events
     synced = failed = 0
     for tenant_id, calendar_id in stale_calendar_ids(session, now=now, max_age_seconds=max_age_seconds, limit=limit):
         try:

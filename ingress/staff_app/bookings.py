@@ -45,8 +45,7 @@ class Service:
 
 def resources(session: Session, tenant_id: uuid.UUID) -> list[ResourceRecord]:
     """The tenant's resources (active and not), by name, with their weekly hours."""
-    rows = scheduling.list_resources(session, tenant_id=tenant_id)
-    return queries.describe_resources(session, tenant_id=tenant_id, rows=rows)
+    return scheduling.list_resources(session, tenant_id=tenant_id)
 
 
 def services(session: Session, tenant_id: uuid.UUID) -> list[Service]:

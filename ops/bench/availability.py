@@ -13,12 +13,9 @@ import random
 import time as clock
 import uuid
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy import insert
-from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import make_engine, make_session_factory
@@ -33,9 +30,9 @@ TARGET_P95_MS = 20.0
 def _seed(
     sessions: sessionmaker[Session], *, resources: int, days: int, busy_blocks: int, appointments: int, seed: int
 ) -> tuple[uuid.UUID, uuid.UUID, datetime]:
-    from domain.scheduling import service
+    from domain.scheduling import bulk, service
     from domain.scheduling.availability import Shift
-    from domain.scheduling.models import Appointment, ExternalBusy, Hold
+    from domain.scheduling.sync import BusyBlock
 
     rng = random.Random(seed)
     zone = ZoneInfo(TZ)
@@ -61,59 +58,48 @@ def _seed(
             )
             ids.append(resource.id)
             calendars.append(calendar.id)
-        busy_rows: list[dict[str, Any]] = []
+        busy: list[list[BusyBlock]] = [[] for _ in range(resources)]
         for index in range(busy_blocks):
-            which = index % resources
             begins = now + timedelta(minutes=rng.randrange(0, days * 24 * 60, 15))
-            busy_rows.append(
-                {
-                    "tenant_id": tenant_id,
-                    "calendar_id": calendars[which],
-                    "resource_id": ids[which],
-                    "timeslot": Range(
-                        begins, begins + timedelta(minutes=rng.choice([30, 60, 90, 120, 180])), bounds="[)"
-                    ),
-                    "all_day": False,
-                    "external_ref": f"bench-{index}",
-                }
+            busy[index % resources].append(
+                BusyBlock(
+                    begins,
+                    begins + timedelta(minutes=rng.choice([30, 60, 90, 120, 180])),
+                    external_ref=f"bench-{index}",
+                )
             )
-        session.execute(insert(ExternalBusy), busy_rows)
+        for which, blocks in enumerate(busy):
+            bulk.load_external_busy(
+                session, tenant_id=tenant_id, calendar_id=calendars[which], resource_id=ids[which], blocks=blocks
+            )
         taken: set[tuple[int, int, int]] = set()
-        appointment_rows: list[dict[str, Any]] = []
-        while len(appointment_rows) < appointments:
+        booked: list[service.SlotRequest] = []
+        while len(booked) < appointments:
             which, day, hour = rng.randrange(resources), rng.randrange(1, days), rng.randrange(8, 16)
             local_day = start_day + timedelta(days=day)
             if local_day.weekday() > 4 or (which, day, hour) in taken:
                 continue
             taken.add((which, day, hour))
             begins = datetime.combine(local_day, time(hour), tzinfo=zone).astimezone(UTC)
-            appointment_rows.append(
-                {
-                    "tenant_id": tenant_id,
-                    "resource_id": ids[which],
-                    "service_item_id": service_item_id,
-                    "timeslot": Range(begins, begins + timedelta(minutes=60), bounds="[)"),
-                    "status": "booked",
-                    "customer_phone": f"+1310555{len(appointment_rows):04d}",
-                    "price_cents": 14900,
-                    "currency": "USD",
-                }
+            booked.append(
+                service.SlotRequest(
+                    ids[which],
+                    service_item_id,
+                    begins,
+                    begins + timedelta(minutes=60),
+                    customer_phone=f"+1310555{len(booked):04d}",
+                )
             )
-        session.execute(insert(Appointment), appointment_rows)
+        bulk.load_appointments(session, tenant_id=tenant_id, slots=booked, price_cents=14900, currency="USD")
         hold_day = datetime.combine(start_day + timedelta(days=1), time(7), tzinfo=zone).astimezone(UTC)
-        session.execute(
-            insert(Hold),
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "resource_id": ids[n],
-                    "service_item_id": service_item_id,
-                    "timeslot": Range(hold_day, hold_day + timedelta(minutes=60), bounds="[)"),
-                    "status": "active",
-                    "expires_at": now + timedelta(minutes=15),
-                }
+        bulk.load_holds(
+            session,
+            tenant_id=tenant_id,
+            slots=[
+                service.SlotRequest(ids[n], service_item_id, hold_day, hold_day + timedelta(minutes=60))
                 for n in range(resources)
             ],
+            expires_at=now + timedelta(minutes=15),
         )
     return tenant_id, service_item_id, now
 

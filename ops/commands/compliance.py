@@ -16,6 +16,7 @@ from db.engine import make_engine, make_session_factory, transaction
 from domain.compliance import registration
 from domain.compliance import service as compliance
 from domain.compliance.sids import A2P_CAMPAIGN_SID_PATTERN, MESSAGING_SERVICE_SID_PATTERN
+from domain.events.sink import RootSink
 from ops.commands.params import TENANT_HELP, resolve_tenant
 from ops.context import echo_json, get_settings
 
@@ -38,7 +39,12 @@ def set_status(ctx: click.Context, tenant_ref: str, reason: str | None, status: 
         with transaction(make_session_factory(engine)) as session:
             found = resolve_tenant(session, tenant_ref)
             previous, current = compliance.set_campaign_status(
-                session, tenant_id=found.id, status=status, changed_by="operator:cli", reason=reason
+                session,
+                tenant_id=found.id,
+                status=status,
+                changed_by="operator:cli",
+                reason=reason,
+                events=RootSink(session),
             )
     finally:
         engine.dispose()

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from db.engine import transaction
 from db.settings import Settings
-from domain.events.sink import RootSink
+from domain.events.sink import EventSink, RootSink
 from domain.identity import invitations
 from domain.identity import service as identity
 from ops.commands.params import resolve_tenant
@@ -24,11 +24,19 @@ ACCEPT_HINT = "the invitee, signed in with this address, sends the token to POST
 
 
 def issue_invitation(
-    session: Session, settings: Settings, *, tenant_id: uuid.UUID, email: str, role: str, mobile: str | None = None
+    session: Session,
+    settings: Settings,
+    *,
+    events: EventSink,
+    tenant_id: uuid.UUID,
+    email: str,
+    role: str,
+    mobile: str | None = None,
 ) -> dict[str, Any]:
     """An invitation with the configured lifetime, as JSON with the token and how to accept it."""
     issued = invitations.invite(
         session,
+        events=events,
         tenant_id=tenant_id,
         email=email,
         role=role,
@@ -55,7 +63,9 @@ def add(ctx: click.Context, tenant_ref: str, email: str, role: str, mobile: str 
     try:
         with cli_sessions(settings) as sessions, transaction(sessions) as session:
             found = resolve_tenant(session, tenant_ref)
-            data = issue_invitation(session, settings, tenant_id=found.id, email=email, role=role, mobile=mobile)
+            data = issue_invitation(
+                session, settings, events=RootSink(session), tenant_id=found.id, email=email, role=role, mobile=mobile
+            )
     except identity.IdentityError as error:
         raise click.ClickException(str(error)) from None
     echo_json(data)

@@ -9,6 +9,7 @@ import click
 
 from db.engine import make_engine, make_session_factory, transaction
 from domain.composition.tenant_overview import tenant_directory, tenant_overview
+from domain.events.sink import RootSink
 from domain.identity import service as identity
 from ops.commands.member import issue_invitation
 from ops.commands.params import resolve_tenant
@@ -67,6 +68,7 @@ def create(
                 record["owner_invitation"] = issue_invitation(
                     session,
                     settings,
+                    events=RootSink(session),
                     tenant_id=uuid.UUID(record["id"]),
                     email=owner_email,
                     role="OWNER",

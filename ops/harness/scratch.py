@@ -18,6 +18,7 @@ from db.engine import make_engine, make_session_factory, transaction
 from db.migrate import upgrade
 from db.settings import Settings
 from domain.catalog.demo import seed_demo_catalog
+from domain.events.sink import RootSink
 from domain.scheduling.demo import seed_demo_schedule
 from ops.harness.private_redis import PrivateRedis
 from ops.stack import LocalStack
@@ -61,7 +62,7 @@ def seed_tenants(settings: Settings, count: int) -> list[str]:
                     plan="pro",
                 )
                 tenant_id = uuid.UUID(tenant["id"])
-                items = seed_demo_catalog(session, tenant_id=tenant_id)
+                items = seed_demo_catalog(session, tenant_id=tenant_id, events=RootSink(session))
                 seed_demo_schedule(
                     session, tenant_id=tenant_id, timezone=DEMO_TIMEZONE, service_item_ids=[item.id for item in items]
                 )

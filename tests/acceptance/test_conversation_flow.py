@@ -18,6 +18,7 @@ from db.engine import make_engine, make_session_factory, transaction
 from db.settings import Settings
 from domain.compliance import service as compliance
 from domain.conversations import operator
+from domain.events.sink import RootSink
 from ops.sandbox.client import SandboxClient
 from ops.stack import LocalStack
 from ops.tenants import DEMO_NUMBER
@@ -203,6 +204,7 @@ def test_until_the_campaign_is_approved_calls_are_recorded_but_no_sms_leaves(sta
             forward_to="+13125550100",
             timezone="America/Chicago",
             plan="pro",
+            events=RootSink(session),
         )
         compliance.ensure_campaign(session, tenant_id=tenant.id)
     del settings
@@ -228,7 +230,9 @@ def test_a_human_takeover_silences_the_ai(stack: LocalStack, db: Engine) -> None
     conversation_id = scalar(db, "SELECT id FROM conv_conversations WHERE caller = :c", c=phone.caller)
     tenant_id = scalar(db, "SELECT tenant_id FROM conv_conversations WHERE caller = :c", c=phone.caller)
     with transaction(make_session_factory(db)) as session:
-        operator.take_over(session, tenant_id=tenant_id, conversation_id=conversation_id, user_id=None)
+        operator.take_over(
+            session, tenant_id=tenant_id, conversation_id=conversation_id, user_id=None, events=RootSink(session)
+        )
     phone.text("how much is a drain cleaning?")
     wait_until(
         lambda: scalar(db, "SELECT count(*) FROM conv_messages WHERE from_number = :c", c=phone.caller),

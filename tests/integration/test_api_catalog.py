@@ -7,6 +7,7 @@ from typing import Any
 
 from db.engine import transaction
 from domain.catalog import service as catalog
+from domain.events.sink import RootSink
 from tests.support import api_world as api
 
 # The operator-API world (two tenants, OWNER/TECH members, a local JWKS), shared by the /v1 tests.
@@ -26,7 +27,12 @@ PLUMBING = {
 def _other_tenants_item(world: api.World) -> str:
     with transaction(world.sessions) as session:
         item = catalog.create_service_item(
-            session, tenant_id=world.b, name="B's secret", duration_minutes=30, price_cents=100
+            session,
+            tenant_id=world.b,
+            name="B's secret",
+            duration_minutes=30,
+            price_cents=100,
+            events=RootSink(session),
         )
         return str(item.id)
 

@@ -19,6 +19,7 @@ from domain.billing.handlers import update_subscription
 from domain.events.catalog import StripeEventReceived, SubscriptionUpdated
 from domain.events.handling import HandlerContext
 from domain.events.outbox import build_envelope
+from domain.events.sink import RootSink
 from domain.identity import service as identity
 from domain.identity.handlers import recompute_feature_gates
 
@@ -88,7 +89,12 @@ def state(sessions: sessionmaker[Session], tenant_id: uuid.UUID) -> tuple[str, s
 def new_tenant(sessions: sessionmaker[Session]) -> uuid.UUID:
     with transaction(sessions) as session:
         return identity.create_tenant(
-            session, name="Ace", number="+13105559000", forward_to="+13105559001", timezone="UTC"
+            session,
+            name="Ace",
+            number="+13105559000",
+            forward_to="+13105559001",
+            timezone="UTC",
+            events=RootSink(session),
         ).id
 
 

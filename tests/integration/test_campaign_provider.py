@@ -19,6 +19,7 @@ from twilio.rest import Client
 from db.engine import transaction
 from db.settings import Settings
 from domain.compliance import gate, registration, service
+from domain.events.sink import RootSink
 from domain.identity import service as identity
 from ops.cli import cli
 from ops.commands.compliance import campaign
@@ -51,10 +52,17 @@ def registry(world: World) -> Iterator[TwilioCampaignRegistry]:  # noqa: F811
 def make_tenant(sessions: sessionmaker[Session], number: str) -> uuid.UUID:
     with transaction(sessions) as session:
         record = identity.create_tenant(
-            session, name="Ace Plumbing", number=number, forward_to="+13105559001", timezone="UTC"
+            session,
+            name="Ace Plumbing",
+            number=number,
+            forward_to="+13105559001",
+            timezone="UTC",
+            events=RootSink(session),
         )
         service.ensure_campaign(session, tenant_id=record.id)
-        registration.submit_campaign(session, tenant_id=record.id, details=DETAILS, submitted_by="user:owner")
+        registration.submit_campaign(
+            session, tenant_id=record.id, details=DETAILS, submitted_by="user:owner", events=RootSink(session)
+        )
     return record.id
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.models import OutboxEvent
 from domain.catalog import service as catalog
 from domain.catalog.demo import seed_demo_catalog
+from domain.events.sink import RootSink
 from domain.scheduling import service as scheduling
 from domain.scheduling.demo import seed_demo_schedule
 
@@ -22,7 +23,7 @@ from domain.scheduling.demo import seed_demo_schedule
 def tenant(sessions: sessionmaker[Session]) -> uuid.UUID:
     tenant_id = uuid.uuid4()
     with sessions() as session, session.begin():
-        seed_demo_catalog(session, tenant_id=tenant_id)
+        seed_demo_catalog(session, tenant_id=tenant_id, events=RootSink(session))
     return tenant_id
 
 
@@ -68,7 +69,7 @@ def test_exact_alias_is_fully_confident_and_carries_price(sessions: sessionmaker
 def test_inactive_items_are_never_matched_or_quoted(sessions: sessionmaker[Session], tenant: uuid.UUID) -> None:
     with sessions() as session, session.begin():
         drain = next(i for i in catalog.list_service_items(session, tenant_id=tenant) if i.name == "Drain cleaning")
-        catalog.deactivate_service_item(session, tenant_id=tenant, service_item_id=drain.id)
+        catalog.deactivate_service_item(session, tenant_id=tenant, service_item_id=drain.id, events=RootSink(session))
         assert all(
             c.name != "Drain cleaning" for c in catalog.match_services(session, tenant_id=tenant, text="clogged drain")
         )
@@ -88,14 +89,21 @@ def test_tenants_do_not_see_each_others_items(sessions: sessionmaker[Session], t
 
 def test_postgres_refuses_bad_durations(sessions: sessionmaker[Session], tenant: uuid.UUID) -> None:
     with sessions() as session, session.begin(), pytest.raises(IntegrityError):
-        catalog.create_service_item(session, tenant_id=tenant, name="Too long", duration_minutes=481, price_cents=1)
+        catalog.create_service_item(
+            session, tenant_id=tenant, name="Too long", duration_minutes=481, price_cents=1, events=RootSink(session)
+        )
 
 
 def test_update_replaces_aliases(sessions: sessionmaker[Session], tenant: uuid.UUID) -> None:
     with sessions() as session, session.begin():
         leak = next(i for i in catalog.list_service_items(session, tenant_id=tenant) if i.name == "Leak repair")
         catalog.update_service_item(
-            session, tenant_id=tenant, service_item_id=leak.id, price_cents=19900, aliases=["drippy spigot"]
+            session,
+            tenant_id=tenant,
+            service_item_id=leak.id,
+            price_cents=19900,
+            aliases=["drippy spigot"],
+            events=RootSink(session),
         )
         best = catalog.match_services(session, tenant_id=tenant, text="drippy spigot")[0]
     assert (best.name, best.price_cents, best.confidence) == ("Leak repair", 19900, 1.0)
@@ -103,7 +111,7 @@ def test_update_replaces_aliases(sessions: sessionmaker[Session], tenant: uuid.U
 
 def test_demo_seeds_are_idempotent_and_bookable(sessions: sessionmaker[Session], tenant: uuid.UUID) -> None:
     with sessions() as session, session.begin():
-        items = seed_demo_catalog(session, tenant_id=tenant)
+        items = seed_demo_catalog(session, tenant_id=tenant, events=RootSink(session))
         resources = seed_demo_schedule(session, tenant_id=tenant, service_item_ids=[i.id for i in items])
         again = seed_demo_schedule(session, tenant_id=tenant)
         assert [r.id for r in again] == [r.id for r in resources]

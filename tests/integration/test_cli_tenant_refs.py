@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
 from db.settings import Settings
+from domain.events.sink import RootSink
 from domain.identity import service as identity
 from ops.cli import _register, cli
 
@@ -26,7 +27,13 @@ def test_report_and_dlq_list_take_a_uuid_or_a_number_and_refuse_an_unknown_tenan
 ) -> None:
     with transaction(sessions) as session:
         created = identity.create_tenant(
-            session, name="Ace", number="+13105557000", forward_to="+13105557001", timezone="UTC", plan="starter"
+            session,
+            name="Ace",
+            number="+13105557000",
+            forward_to="+13105557001",
+            timezone="UTC",
+            plan="starter",
+            events=RootSink(session),
         )
     for ref in (str(created.id), "+13105557000"):
         code, out = _invoke(settings, "report", "--tenant", ref, "--days", "1", "--json")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.engine import transaction
 from domain.conversations import operator
 from domain.conversations.store import ConversationStore, PostgresConversationStore, StatusMove
+from domain.events.sink import RootSink
 from tests.support.conversation_store import MemoryConversationStore
 
 TENANT = uuid.UUID("00000000-0000-0000-0000-0000000000aa")
@@ -26,7 +27,9 @@ def _human_held_conversation(session: Session) -> uuid.UUID:
         text("INSERT INTO conv_conversations (id, tenant_id, caller, state) VALUES (:id, :t, '+16175550100', 'open')"),
         {"id": conversation_id, "t": TENANT},
     )
-    operator.take_over(session, tenant_id=TENANT, conversation_id=conversation_id, user_id=None)
+    operator.take_over(
+        session, tenant_id=TENANT, conversation_id=conversation_id, user_id=None, events=RootSink(session)
+    )
     return conversation_id
 
 
@@ -41,6 +44,7 @@ def test_an_operator_reply_is_stored_with_its_segments_and_encoding(sessions: se
             user_id=None,
             body=body,
             from_number="+16175550199",
+            events=RootSink(session),
         )
     with sessions() as session:
         row = session.execute(

@@ -13,6 +13,7 @@ from db.engine import transaction
 from domain.conversations import maintenance, operator
 from domain.events import outbox
 from domain.events.catalog import MessageStatusReported
+from domain.events.sink import RootSink
 from ops.tenants import DEMO_NUMBER
 from tests.support import conversation_system
 from tests.support.conversation_system import System, caller
@@ -31,7 +32,13 @@ def test_a_takeover_silences_a_reply_that_was_already_queued(system: System) -> 
     reply = system.row("SELECT id, conversation_id, status FROM conv_messages WHERE to_number = :c", c=phone)
     assert reply.status == "pending"  # written and requested, not yet sent
     with transaction(system.sessions) as session:
-        operator.take_over(session, tenant_id=system.tenant_id, conversation_id=reply.conversation_id, user_id=None)
+        operator.take_over(
+            session,
+            tenant_id=system.tenant_id,
+            conversation_id=reply.conversation_id,
+            user_id=None,
+            events=RootSink(session),
+        )
     system.drain()
     blocked = system.row("SELECT status, preflight FROM conv_messages WHERE id = :id", id=reply.id)
     assert blocked.status == "blocked"
@@ -45,7 +52,9 @@ def test_a_human_reply_still_goes_out_during_the_takeover(system: System) -> Non
     system.drain()
     conversation_id = system.row("SELECT id FROM conv_conversations WHERE caller = :c", c=phone).id
     with transaction(system.sessions) as session:
-        operator.take_over(session, tenant_id=system.tenant_id, conversation_id=conversation_id, user_id=None)
+        operator.take_over(
+            session, tenant_id=system.tenant_id, conversation_id=conversation_id, user_id=None, events=RootSink(session)
+        )
         operator.reply_as_human(
             session,
             tenant_id=system.tenant_id,
@@ -53,6 +62,7 @@ def test_a_human_reply_still_goes_out_during_the_takeover(system: System) -> Non
             user_id=None,
             body="Hi, this is Sam from the office.",
             from_number=DEMO_NUMBER,
+            events=RootSink(session),
         )
     system.drain()
     assert [m["body"] for m in system.sent_to(phone)][-1] == "Hi, this is Sam from the office."
@@ -65,7 +75,12 @@ def test_a_lapsed_human_lease_returns_the_conversation_to_the_ai(system: System)
     conversation_id = system.row("SELECT id FROM conv_conversations WHERE caller = :c", c=phone).id
     with transaction(system.sessions) as session:
         operator.take_over(
-            session, tenant_id=system.tenant_id, conversation_id=conversation_id, user_id=None, lease=timedelta(0)
+            session,
+            tenant_id=system.tenant_id,
+            conversation_id=conversation_id,
+            user_id=None,
+            lease=timedelta(0),
+            events=RootSink(session),
         )
     with transaction(system.sessions) as session:
         released = maintenance.expire_human_leases(session, datetime.now(UTC) + timedelta(seconds=1))

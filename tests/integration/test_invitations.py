@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import transaction
 from db.settings import Settings
+from domain.events.sink import RootSink
 from domain.identity import service as identity
 from ingress.app import IngressDeps, create_app
 from tests.support.clerk_jwks import ISSUER, PARTY, Keys, serve_jwks, token
@@ -80,7 +81,14 @@ def jwks() -> Iterator[Keys]:
 @pytest.fixture
 def world(settings: Settings, engine: Engine, sessions: sessionmaker[Session], jwks: Keys) -> Iterator[World]:
     with transaction(sessions) as session:
-        a = identity.create_tenant(session, name="A", number="+13105550001", forward_to="+13105550002", timezone="UTC")
+        a = identity.create_tenant(
+            session,
+            name="A",
+            number="+13105550001",
+            forward_to="+13105550002",
+            timezone="UTC",
+            events=RootSink(session),
+        )
         b = identity.create_tenant(
             session,
             name="B",
@@ -88,6 +96,7 @@ def world(settings: Settings, engine: Engine, sessions: sessionmaker[Session], j
             forward_to="+13105550004",
             timezone="UTC",
             clerk_org_id="org_b",
+            events=RootSink(session),
         )
         alice = join(session, tenant_id=a.id, clerk_user_id="alice", role="OWNER", email=EMAILS["alice"])
         join(session, tenant_id=b.id, clerk_user_id="bob", role="OWNER", email=EMAILS["bob"])
@@ -335,7 +344,7 @@ def test_two_owners_removing_each_other_at_once_leave_one(world: World) -> None:
         start.wait()
         try:
             with transaction(world.sessions) as session:
-                identity.remove_member(session, tenant_id=world.a, user_id=user_id)
+                identity.remove_member(session, tenant_id=world.a, user_id=user_id, events=RootSink(session))
             outcomes.append("removed")
         except identity.Conflict:
             outcomes.append("refused")

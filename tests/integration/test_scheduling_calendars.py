@@ -116,7 +116,9 @@ def test_google_free_busy_sync_is_idempotent_and_replaces_its_window(
     google.busy["mike@example.com"] = [(local(8, 10), local(8, 11)), all_day]
     for _ in range(2):
         with sessions() as session, session.begin():
-            sync_calendar(session, tenant_id=tenant_id, calendar_id=calendar_id, source=clients, now=NOW)
+            sync_calendar(
+                session, tenant_id=tenant_id, calendar_id=calendar_id, source=clients, now=NOW, events=RootSink(session)
+            )
     with sessions() as session:
         assert shadow(session, calendar_id) == [(local(8, 10), local(8, 11), False), (*all_day, True)]
         assert len(outbox_names(session, "nmc.scheduling.ExternalBusyChanged")) == 1  # the second sync changed nothing
@@ -143,7 +145,9 @@ def test_google_free_busy_sync_is_idempotent_and_replaces_its_window(
 
     google.busy["mike@example.com"] = []
     with sessions() as session, session.begin():
-        sync_calendar(session, tenant_id=tenant_id, calendar_id=calendar_id, source=clients, now=NOW)
+        sync_calendar(
+            session, tenant_id=tenant_id, calendar_id=calendar_id, source=clients, now=NOW, events=RootSink(session)
+        )
     with sessions() as session:
         assert shadow(session, calendar_id) == []
         assert outbox_names(session, "nmc.scheduling.ExternalBusyChanged")[-1]["busy_blocks"] == 0
@@ -158,19 +162,31 @@ def test_google_rate_limits_are_retried_then_reported(
     google.fail_next(429, retry_after="1")
     google.fail_next(403, reason="rateLimitExceeded")
     with sessions() as session, session.begin():
-        sync_calendar(session, tenant_id=tenant_id, calendar_id=calendar_id, source=clients, now=NOW)
+        sync_calendar(
+            session, tenant_id=tenant_id, calendar_id=calendar_id, source=clients, now=NOW, events=RootSink(session)
+        )
         assert len(shadow(session, calendar_id)) == 1
 
     for _ in range(3):
         google.fail_next(429)
     with sessions() as session, session.begin(), pytest.raises(CalendarRateLimited):
         sync_calendar(
-            session, tenant_id=tenant_id, calendar_id=calendar_id, source=clients, now=NOW + timedelta(hours=1)
+            session,
+            tenant_id=tenant_id,
+            calendar_id=calendar_id,
+            source=clients,
+            now=NOW + timedelta(hours=1),
+            events=RootSink(session),
         )
     google.fail_next(500)
     with sessions() as session, session.begin(), pytest.raises(CalendarUnavailable, match="google 500"):
         sync_calendar(
-            session, tenant_id=tenant_id, calendar_id=calendar_id, source=clients, now=NOW + timedelta(hours=1)
+            session,
+            tenant_id=tenant_id,
+            calendar_id=calendar_id,
+            source=clients,
+            now=NOW + timedelta(hours=1),
+            events=RootSink(session),
         )
     with sessions() as session:
         calendar = session.get(ResourceCalendar, calendar_id)
@@ -214,7 +230,9 @@ def test_google_unknown_calendar_is_an_error(
     tenant_id, resource_id = resource
     calendar_id = add_calendar(sessions, tenant_id, resource_id, provider="google", external_ref="nobody")
     with sessions() as session, session.begin(), pytest.raises(CalendarUnavailable, match="notFound"):
-        sync_calendar(session, tenant_id=tenant_id, calendar_id=calendar_id, source=clients, now=NOW)
+        sync_calendar(
+            session, tenant_id=tenant_id, calendar_id=calendar_id, source=clients, now=NOW, events=RootSink(session)
+        )
 
 
 def test_jobber_visits_paginate_throttle_and_all_day(
@@ -229,7 +247,9 @@ def test_jobber_visits_paginate_throttle_and_all_day(
     jobber.throttle_next()
     jobber.fail_next(429, retry_after="0")
     with sessions() as session, session.begin():
-        sync_calendar(session, tenant_id=tenant_id, calendar_id=calendar_id, source=clients, now=NOW)
+        sync_calendar(
+            session, tenant_id=tenant_id, calendar_id=calendar_id, source=clients, now=NOW, events=RootSink(session)
+        )
     with sessions() as session:
         assert shadow(session, calendar_id) == [
             (local(8, 9), local(8, 10), False),
@@ -246,7 +266,9 @@ def test_jobber_visits_paginate_throttle_and_all_day(
     for _ in range(3):
         jobber.throttle_next()
     with sessions() as session, session.begin(), pytest.raises(CalendarRateLimited):
-        sync_calendar(session, tenant_id=tenant_id, calendar_id=calendar_id, source=clients, now=NOW)
+        sync_calendar(
+            session, tenant_id=tenant_id, calendar_id=calendar_id, source=clients, now=NOW, events=RootSink(session)
+        )
 
 
 def test_hold_refreshes_a_stale_mirror_first(

@@ -67,9 +67,8 @@ def test_records_are_frozen_and_scoped_to_the_tenant(sessions: sessionmaker[Sess
             events=RootSink(session),
         )
 
-        row = queries.find_resource(session, tenant_id=mine, resource_id=resource_id)
-        assert row is not None
-        [record] = queries.describe_resources(session, tenant_id=mine, rows=[row])
+        record = queries.find_resource(session, tenant_id=mine, resource_id=resource_id)
+        assert record is not None
         assert record.service_item_ids == (item,)
         assert [shift.weekday for shift in record.working_hours] == [0, 1, 2, 3, 4]
         with pytest.raises(dataclasses.FrozenInstanceError):

@@ -109,10 +109,22 @@ def test_hold_then_confirm_books_once_with_events(sessions: sessionmaker[Session
     with sessions() as session, session.begin():
         placed = hold(session, world, start)
         appointment = service.confirm_hold(
-            session, tenant_id=world.tenant_id, hold_id=placed.id, price_cents=14900, currency="USD", now=NOW
+            session,
+            tenant_id=world.tenant_id,
+            hold_id=placed.id,
+            price_cents=14900,
+            currency="USD",
+            now=NOW,
+            events=RootSink(session),
         )
         again = service.confirm_hold(
-            session, tenant_id=world.tenant_id, hold_id=placed.id, price_cents=14900, currency="USD", now=NOW
+            session,
+            tenant_id=world.tenant_id,
+            hold_id=placed.id,
+            price_cents=14900,
+            currency="USD",
+            now=NOW,
+            events=RootSink(session),
         )
     assert again.id == appointment.id
     with sessions() as session:
@@ -189,8 +201,8 @@ def test_expire_holds_sweeps_and_emits(sessions: sessionmaker[Session], world: W
         first = hold(session, world, local(7, 10))
         hold(session, world, local(7, 12), now=NOW + timedelta(minutes=10))
     with sessions() as session, session.begin():
-        assert service.expire_holds(session, NOW + timedelta(minutes=16)) == 1
-        assert service.expire_holds(session, NOW + timedelta(minutes=16)) == 0
+        assert service.expire_holds(session, NOW + timedelta(minutes=16), events=RootSink(session)) == 1
+        assert service.expire_holds(session, NOW + timedelta(minutes=16), events=RootSink(session)) == 0
     with sessions() as session:
         assert [e["hold_id"] for e in events(session, "HoldExpired")] == [str(first.id)]
 
@@ -206,6 +218,7 @@ def test_extend_hold_up_to_the_cap(sessions: sessionmaker[Session], world: World
                 now=NOW + timedelta(minutes=minute),
                 ttl_minutes=15,
                 max_extensions=2,
+                events=RootSink(session),
             )
         assert extended.expires_at == NOW + timedelta(minutes=35)
         with pytest.raises(HoldNotExtendable) as capped:
@@ -216,6 +229,7 @@ def test_extend_hold_up_to_the_cap(sessions: sessionmaker[Session], world: World
                 now=NOW + timedelta(minutes=30),
                 ttl_minutes=15,
                 max_extensions=2,
+                events=RootSink(session),
             )
         assert capped.value.reason == "cap_reached"
         assert len(events(session, "HoldExtended")) == 2
@@ -257,8 +271,12 @@ def test_cancel_frees_the_slot_and_reschedule_conflicts_are_typed(
             events=RootSink(session),
         )
         assert service.slot_bounds(moved) == (local(8, 9), local(8, 10))
-        service.cancel_appointment(session, tenant_id=world.tenant_id, appointment_id=first.id, reason="x", now=NOW)
-        service.cancel_appointment(session, tenant_id=world.tenant_id, appointment_id=first.id, reason="x", now=NOW)
+        service.cancel_appointment(
+            session, tenant_id=world.tenant_id, appointment_id=first.id, reason="x", now=NOW, events=RootSink(session)
+        )
+        service.cancel_appointment(
+            session, tenant_id=world.tenant_id, appointment_id=first.id, reason="x", now=NOW, events=RootSink(session)
+        )
         rebooked = book(session, world, local(7, 10), phone=CALLER)
         upcoming = service.upcoming_appointments(session, tenant_id=world.tenant_id, customer_phone=CALLER, now=NOW)
         assert [a.id for a in upcoming] == [rebooked.id, second.id]
@@ -299,6 +317,7 @@ def test_external_busy_hides_exactly_the_overlapping_slots(sessions: sessionmake
             window_start=local(7, 0),
             window_end=local(14, 0),
             now=NOW,
+            events=RootSink(session),
         )
     after = offered()
     assert before - after == {local(8, 9, 30), local(8, 10), local(8, 10, 30)}

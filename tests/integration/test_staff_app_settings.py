@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from db.engine import transaction
 from domain.catalog import service as catalog
+from domain.events.sink import RootSink
 from domain.identity import invitations
 from domain.scheduling import queries
 from domain.scheduling import service as scheduling
@@ -63,6 +64,7 @@ def item(world: World, tenant: uuid.UUID, name: str = "Drain cleaning", price: i
             duration_minutes=60,
             price_cents=price,
             aliases=[f"{name.lower()} job"],
+            events=RootSink(session),
         ).id
 
 
@@ -283,9 +285,8 @@ def test_the_owner_adds_a_technician_and_sets_services_hours_time_off_and_date_h
     assert f'value="{drain}" checked' in detail.text
     assert f'value="{leak}" checked' not in detail.text
     with transaction(world.sessions) as session:
-        row = queries.find_resource(session, tenant_id=world.a, resource_id=resource_id)
-        assert row is not None
-        [record] = queries.describe_resources(session, tenant_id=world.a, rows=[row])
+        record = queries.find_resource(session, tenant_id=world.a, resource_id=resource_id)
+        assert record is not None
         assert record.service_item_ids == (drain,)
         assert len(record.working_hours) == 10
         [off] = queries.list_time_off(session, tenant_id=world.a, resource_id=resource_id, business_wide=False)
@@ -322,8 +323,9 @@ def test_a_bad_technician_form_is_named_beside_its_field(
     assert 'aria-invalid="true"' in result.text
     with transaction(world.sessions) as session:
         assert queries.list_time_off(session, tenant_id=world.a, resource_id=resource_id, business_wide=False) == []
-        row = queries.find_resource(session, tenant_id=world.a, resource_id=resource_id)
-        assert queries.describe_resources(session, tenant_id=world.a, rows=[row])[0].working_hours == ()
+        record = queries.find_resource(session, tenant_id=world.a, resource_id=resource_id)
+        assert record is not None
+        assert record.working_hours == ()
 
 
 def test_another_tenants_technician_service_or_time_off_is_not_found(world: World) -> None:
@@ -449,7 +451,12 @@ def test_the_owner_invites_changes_a_role_withdraws_and_removes(world: World) ->
     assert "new.tech@example.test" in invited.text
     with transaction(world.sessions) as session:
         accepted = invitations.accept(
-            session, token=code.group(1), clerk_user_id="new_tech", email="new.tech@example.test", name=None
+            session,
+            token=code.group(1),
+            clerk_user_id="new_tech",
+            email="new.tech@example.test",
+            name=None,
+            events=RootSink(session),
         )
     tech = member_id(world, world.a, "tech_a")
     assert post(world, f"/app/settings/team/{tech}/role", {"role": "OWNER"}).status_code == 303
@@ -513,7 +520,7 @@ def test_another_tenants_member_or_invitation_is_not_found(world: World) -> None
     owner_b = member_id(world, world.b, "owner_b")
     with transaction(world.sessions) as session:
         issued = invitations.invite(session, tenant_id=world.b, email="x@example.test", role="TECH",
-                                    ttl=timedelta(hours=1))  # fmt: skip
+                                    ttl=timedelta(hours=1), events=RootSink(session))  # fmt: skip
     assert post(world, f"/app/settings/team/{owner_b}/role", {"role": "TECH"}).status_code == 404
     assert post(world, f"/app/settings/team/{world.user_b}/remove", {}).status_code == 404
     assert post(world, f"/app/settings/team/invitations/{issued.invitation.id}/revoke", {}).status_code == 404

@@ -321,7 +321,12 @@ def test_days_are_the_tenants_local_days(world: World) -> None:
     with transaction(world.sessions) as session:
         session.execute(text("UPDATE id_tenants SET timezone = 'America/Los_Angeles' WHERE id = :t"), {"t": world.a})
         item = catalog.create_service_item(
-            session, tenant_id=world.a, name="Quick check", duration_minutes=30, price_cents=5000
+            session,
+            tenant_id=world.a,
+            name="Quick check",
+            duration_minutes=30,
+            price_cents=5000,
+            events=RootSink(session),
         )
         lee = scheduling.create_resource(session, tenant_id=world.a, name="Lee", timezone="America/Los_Angeles")
         scheduling.set_working_hours(

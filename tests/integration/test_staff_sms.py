@@ -19,6 +19,7 @@ from db.engine import transaction
 from domain.conversations import operator
 from domain.conversations.flows.staff import HELP_TEXT
 from domain.conversations.store import PostgresConversationStore
+from domain.events.sink import RootSink
 from domain.identity import invitations
 from domain.reporting import projections
 from ops.tenants import DEMO_OWNER_MOBILE, create_tenant_with_campaign
@@ -41,10 +42,21 @@ def staff(system: System) -> Iterator[dict[str, tuple[str, uuid.UUID]]]:
             mobile = caller()
             address = f"{name}-{uuid.uuid4().hex[:8]}@example.test"
             issued = invitations.invite(
-                session, tenant_id=system.tenant_id, email=address, role=role, mobile=mobile, ttl=timedelta(hours=1)
+                session,
+                tenant_id=system.tenant_id,
+                email=address,
+                role=role,
+                mobile=mobile,
+                ttl=timedelta(hours=1),
+                events=RootSink(session),
             )
             accepted = invitations.accept(
-                session, token=issued.token, clerk_user_id=f"user_{uuid.uuid4().hex}", email=address, name=name
+                session,
+                token=issued.token,
+                clerk_user_id=f"user_{uuid.uuid4().hex}",
+                email=address,
+                name=name,
+                events=RootSink(session),
             )
             made[name] = (mobile, accepted.user_id)
     yield made
@@ -401,6 +413,7 @@ def test_a_take_and_the_ais_send_at_once_never_both_reach_the_caller(
                     tenant_id=system.tenant_id,
                     conversation_id=conversation(system, phone)[0],
                     user_id=owner_id,
+                    events=RootSink(session),
                 )
             taken.set()
 

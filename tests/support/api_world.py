@@ -71,14 +71,30 @@ def _conversation(session: Session, tenant_id: uuid.UUID, caller: str) -> uuid.U
 @pytest.fixture
 def world(settings: Settings, engine: Engine, sessions: sessionmaker[Session], jwks: Keys) -> Iterator[World]:
     with transaction(sessions) as session:
-        a = identity.create_tenant(session, name="A", number="+13105550001", forward_to="+13105550002", timezone="UTC")
-        b = identity.create_tenant(session, name="B", number="+13105550003", forward_to="+13105550004", timezone="UTC")
+        a = identity.create_tenant(
+            session,
+            name="A",
+            number="+13105550001",
+            forward_to="+13105550002",
+            timezone="UTC",
+            events=RootSink(session),
+        )
+        b = identity.create_tenant(
+            session,
+            name="B",
+            number="+13105550003",
+            forward_to="+13105550004",
+            timezone="UTC",
+            events=RootSink(session),
+        )
         for tenant, prefix in ((a.id, "a"), (b.id, "b")):
             compliance.ensure_campaign(session, tenant_id=tenant)
             join(session, tenant_id=tenant, clerk_user_id=f"owner_{prefix}", role="OWNER")
         join(session, tenant_id=a.id, clerk_user_id="tech_a", role="TECH")
         user_b = join(session, tenant_id=b.id, clerk_user_id="tech_b", role="TECH")
-        compliance.set_campaign_status(session, tenant_id=a.id, status="approved", changed_by="test")
+        compliance.set_campaign_status(
+            session, tenant_id=a.id, status="approved", changed_by="test", events=RootSink(session)
+        )
         conv_a = _conversation(session, a.id, "+13105550100")
         conv_b = _conversation(session, b.id, "+13105550100")
         task_b = uuid.uuid4()
@@ -130,7 +146,12 @@ def sched(world: World) -> Sched:
     with transaction(world.sessions) as session:
         for tenant in (world.a, world.b):
             item = catalog.create_service_item(
-                session, tenant_id=tenant, name="Leak repair", duration_minutes=60, price_cents=12500
+                session,
+                tenant_id=tenant,
+                name="Leak repair",
+                duration_minutes=60,
+                price_cents=12500,
+                events=RootSink(session),
             )
             resource = scheduling.create_resource(session, tenant_id=tenant, name="Sam", timezone="UTC")
             scheduling.set_working_hours(session, tenant_id=tenant, resource_id=resource.id, shifts=hours)

@@ -108,8 +108,22 @@ def make_site(settings: Settings, engine: Engine, sessions: sessionmaker[Session
     service item, a resource working every day with a hold and an appointment tomorrow, a Google channel and a
     Jobber account; and a conversation of tenant b."""
     with transaction(sessions) as session:
-        a = identity.create_tenant(session, name="A", number="+13105550001", forward_to="+13105550002", timezone="UTC")
-        b = identity.create_tenant(session, name="B", number="+13105550003", forward_to="+13105550004", timezone="UTC")
+        a = identity.create_tenant(
+            session,
+            name="A",
+            number="+13105550001",
+            forward_to="+13105550002",
+            timezone="UTC",
+            events=RootSink(session),
+        )
+        b = identity.create_tenant(
+            session,
+            name="B",
+            number="+13105550003",
+            forward_to="+13105550004",
+            timezone="UTC",
+            events=RootSink(session),
+        )
         for tenant, prefix in ((a.id, "a"), (b.id, "b")):
             compliance.ensure_campaign(session, tenant_id=tenant)
             join(session, tenant_id=tenant, clerk_user_id=f"owner_{prefix}", role="OWNER")
@@ -134,7 +148,12 @@ def make_site(settings: Settings, engine: Engine, sessions: sessionmaker[Session
             session, tenant_id=a.id, resource_id=resource.id, provider="jobber", external_ref="acct-1/user-1"
         )
         item = catalog.create_service_item(
-            session, tenant_id=a.id, name="Leak repair", duration_minutes=60, price_cents=12500
+            session,
+            tenant_id=a.id,
+            name="Leak repair",
+            duration_minutes=60,
+            price_cents=12500,
+            events=RootSink(session),
         )
         other, own, task = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
         for conversation, tenant in ((other, b.id), (own, a.id)):

@@ -13,12 +13,11 @@ from sqlalchemy.orm import Session
 from domain.catalog import service as catalog
 from domain.conversations import operator
 from domain.scheduling import queries
-from domain.scheduling.models import Resource as ResourceRow
 from ingress.api.scheduling.schemas import HORIZON, BookBody, HoldBody
 from ingress.errors import ApiError
 
 
-def own_resource(session: Session, tenant_id: uuid.UUID, resource_id: uuid.UUID) -> ResourceRow:
+def own_resource(session: Session, tenant_id: uuid.UUID, resource_id: uuid.UUID) -> queries.ResourceRecord:
     row = queries.find_resource(session, tenant_id=tenant_id, resource_id=resource_id)
     if row is None:
         raise ApiError(falcon.HTTP_404, "not_found", f"resource {resource_id} not found")

@@ -65,7 +65,7 @@ from ingress.api.scheduling.serializers import (
     appointment_json,
     hold_json,
     preference_json,
-    resources_json,
+    resource_json,
     slot_json,
     time_off_json,
 )
@@ -87,7 +87,7 @@ class ResourcesResource(SchedulingResource):
         who = caller(req)
         with tenant_transaction(self.sessions, who.tenant_id) as session:
             rows = scheduling.list_resources(session, tenant_id=who.tenant_id)
-            resp.media = {"items": resources_json(session, who.tenant_id, rows)}
+            resp.media = {"items": [resource_json(row) for row in rows]}
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         who = caller(req)
@@ -108,7 +108,7 @@ class ResourcesResource(SchedulingResource):
             scheduling.set_working_hours(
                 session, tenant_id=who.tenant_id, resource_id=row.id, shifts=_shifts(new.working_hours)
             )
-            return 201, resources_json(session, who.tenant_id, [row])[0]
+            return 201, resource_json(own_resource(session, who.tenant_id, row.id))
 
         run_post(req, resp, self.sessions, act)
 
@@ -122,8 +122,7 @@ class ResourceResource(SchedulingResource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, resource_id: uuid.UUID) -> None:
         who = caller(req)
         with tenant_transaction(self.sessions, who.tenant_id) as session:
-            row = own_resource(session, who.tenant_id, resource_id)
-            detail = resources_json(session, who.tenant_id, [row])[0]
+            detail = resource_json(own_resource(session, who.tenant_id, resource_id))
             detail["time_off"] = [
                 time_off_json(off)
                 for off in queries.list_time_off(
@@ -141,11 +140,11 @@ class WorkingHoursResource(SchedulingResource):
         who = caller(req)
         hours = parse_model(req.bounded_stream.read(), WorkingHoursBody)
         with tenant_transaction(self.sessions, who.tenant_id) as session:
-            row = own_resource(session, who.tenant_id, resource_id)
+            own_resource(session, who.tenant_id, resource_id)
             scheduling.set_working_hours(
                 session, tenant_id=who.tenant_id, resource_id=resource_id, shifts=_shifts(hours.shifts)
             )
-            resp.media = resources_json(session, who.tenant_id, [row])[0]
+            resp.media = resource_json(own_resource(session, who.tenant_id, resource_id))
 
 
 @falcon.before(authenticate)
@@ -156,12 +155,12 @@ class ResourceServicesResource(SchedulingResource):
         who = caller(req)
         change = parse_model(req.bounded_stream.read(), ResourceServicesBody)
         with tenant_transaction(self.sessions, who.tenant_id) as session:
-            row = own_resource(session, who.tenant_id, resource_id)
+            own_resource(session, who.tenant_id, resource_id)
             check_service_items(session, who.tenant_id, change.service_item_ids)
             scheduling.set_resource_services(
                 session, tenant_id=who.tenant_id, resource_id=resource_id, service_item_ids=change.service_item_ids
             )
-            resp.media = resources_json(session, who.tenant_id, [row])[0]
+            resp.media = resource_json(own_resource(session, who.tenant_id, resource_id))
 
 
 @falcon.before(authenticate)

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
 import falcon
-from sqlalchemy.orm import Session
 
-from domain.scheduling import queries
 from domain.scheduling import service as scheduling
 from domain.scheduling.availability import WEEKDAYS, Preference, Slot
 from domain.scheduling.errors import SlotUnavailable
-from domain.scheduling.models import Resource as ResourceRow
-from domain.scheduling.models import TimeOff
 from domain.scheduling.queries import AppointmentRecord, HoldRecord, ResourceRecord, TimeOffRecord
 from ingress.api.catalog import money_json
 from ingress.errors import error_body
@@ -82,7 +77,7 @@ def hold_json(row: HoldRecord) -> dict[str, Any]:
     }
 
 
-def time_off_json(row: TimeOffRecord | TimeOff) -> dict[str, Any]:
+def time_off_json(row: TimeOffRecord) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "resource_id": str(row.resource_id) if row.resource_id else None,
@@ -90,10 +85,6 @@ def time_off_json(row: TimeOffRecord | TimeOff) -> dict[str, Any]:
         "last_day": row.last_day.isoformat(),
         "reason": row.reason,
     }
-
-
-def resources_json(session: Session, tenant_id: uuid.UUID, rows: list[ResourceRow]) -> list[dict[str, Any]]:
-    return [resource_json(record) for record in queries.describe_resources(session, tenant_id=tenant_id, rows=rows)]
 
 
 def resource_json(row: ResourceRecord) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 import falcon
 from sqlalchemy.orm import Session
@@ -71,7 +70,7 @@ def _hours_text(shifts: list[Shift] | list[queries.DateHoursRecord]) -> str:
     return ", ".join(f"{shift.starts_local:%H:%M}-{shift.ends_local:%H:%M}" for shift in shifts)
 
 
-def _own_resource(session: Session, tenant_id: uuid.UUID, resource_id: uuid.UUID) -> Any:
+def _own_resource(session: Session, tenant_id: uuid.UUID, resource_id: uuid.UUID) -> queries.ResourceRecord:
     return own_resource(session, tenant_id, resource_id)  # another tenant's is not found: a 404
 
 
@@ -88,9 +87,7 @@ class TechniciansResource(SettingsScreen):
               notice: str | None = None) -> None:  # fmt: skip
         who = caller(req)
         with self.transaction(req) as session:
-            rows = queries.describe_resources(
-                session, tenant_id=who.tenant_id, rows=scheduling.list_resources(session, tenant_id=who.tenant_id)
-            )
+            rows = scheduling.list_resources(session, tenant_id=who.tenant_id)
             names = {item.id: item.name for item in catalog.list_service_items(session, tenant_id=who.tenant_id)}
         technicians = [
             {
@@ -137,8 +134,7 @@ class TechnicianResource(SettingsScreen):
         who = caller(req)
         today = datetime.now(UTC).date()
         with self.transaction(req) as session:
-            row = _own_resource(session, who.tenant_id, resource_id)
-            record = queries.describe_resources(session, tenant_id=who.tenant_id, rows=[row])[0]
+            record = _own_resource(session, who.tenant_id, resource_id)
             items = catalog.list_service_items(session, tenant_id=who.tenant_id)
             time_off = [
                 off
