@@ -42,6 +42,7 @@ def default_dependencies(
     """Everything a handler may ask for by keyword; each handler receives only what its signature names."""
     from domain.composition.booking_tools import BookingToolsFactory
     from domain.composition.conversation_ports import AppointmentsAdapter, InboundKeywordsAdapter, SendGateAdapter
+    from domain.composition.lifecycle import AppointmentTextsAdapter, SendWindowAdapter
     from domain.composition.tenant_profile import TenantDirectoryAdapter
     from domain.conversations.engine.factory import make_engine as make_conversation_engine
     from domain.conversations.store import PostgresConversationStore
@@ -55,6 +56,8 @@ def default_dependencies(
         "sessions": sessions,
         "directory": TenantDirectoryAdapter(),
         "gate": SendGateAdapter(),
+        "send_window": SendWindowAdapter(),
+        "appointment_texts": AppointmentTextsAdapter(),
         "sms": GatedSmsSender(TwilioGateway(settings), settings),
         "keywords": InboundKeywordsAdapter(),
         "appointments": AppointmentsAdapter(),

@@ -81,14 +81,6 @@ class Verdict:
     rule_version: int
     reason: str | None  # "quiet_hours" | "daily_cap" | None
 
-    def as_record(self) -> dict[str, object]:
-        return {
-            "quiet_hours_rule": self.rule_id,
-            "quiet_hours_version": self.rule_version,
-            "deferred": None if self.send_now else self.reason,
-            "not_before": None if self.send_now else self.not_before.isoformat(),
-        }
-
 
 @lru_cache(maxsize=8192)
 def whereabouts_of_number(number: str) -> Whereabouts:

@@ -443,6 +443,18 @@ class Gate:
         return self.decision
 
 
+class NoQuietHours:
+    """A send window that never applies (the flows' own tests; quiet hours are tested against Postgres)."""
+
+    counted_purposes = frozenset({"reminder"})
+
+    def applies(self, session: Session, *, tenant_id: uuid.UUID, purpose: str, replying: bool) -> bool:
+        return False
+
+    def assess(self, session: Session, **_: object) -> object:
+        raise AssertionError("never assessed when it does not apply")
+
+
 @dataclass
 class Sms:
     """Accepts every message unless ``failure`` is set; ``earlier`` is what ``find_sent`` finds."""
