@@ -63,30 +63,23 @@ def appointment_facts(
     return AppointmentFacts(tenant.name, tenant.phone_number, tenant.timezone, str(name))
 
 
-def when_text(starts_at: datetime, timezone: str, now: datetime) -> str:
+def when_text(starts_at: datetime, timezone: str) -> str:
+    """The start as the business's clock shows it, by date: a deferred text may arrive the next morning, when
+    "tomorrow" would be wrong."""
     local = starts_at.astimezone(ZoneInfo(timezone))
-    today = now.astimezone(ZoneInfo(timezone)).date()
-    clock = local.strftime("%I:%M %p").lstrip("0")
-    days = (local.date() - today).days
-    if days == 0:
-        return f"today at {clock}"
-    if days == 1:
-        return f"tomorrow at {clock}"
-    return f"{local.strftime('%A, %B')} {local.day} at {clock}"
+    return f"{local.strftime('%A, %B')} {local.day} at {local.strftime('%I:%M %p').lstrip('0')}"
 
 
 def reminder_text(facts: AppointmentFacts, starts_at: datetime, now: datetime) -> str:
     return (
-        f"Reminder from {facts.business}: your {facts.service} is {when_text(starts_at, facts.timezone, now)}. "
+        f"Reminder from {facts.business}: your {facts.service} is {when_text(starts_at, facts.timezone)}. "
         f"{REPLY_INVITATION}"
     )
 
 
 def confirmation_text(facts: AppointmentFacts, starts_at: datetime, now: datetime, *, moved: bool) -> str:
     what = "is moved to" if moved else "is booked for"
-    return (
-        f"{facts.business}: your {facts.service} {what} {when_text(starts_at, facts.timezone, now)}. {REPLY_INVITATION}"
-    )
+    return f"{facts.business}: your {facts.service} {what} {when_text(starts_at, facts.timezone)}. {REPLY_INVITATION}"
 
 
 def send_due_reminders(session: Session, *, now: datetime, limit: int = 500) -> int:
