@@ -55,12 +55,12 @@ def scheduled_jobs(settings: Settings, sessions: sessionmaker[Session]) -> list[
         # Reminders and follow-ups in short batches of their own (each claim commits with its messages).
         Job(
             "send_due_reminders",
-            15,
+            settings.reminder_poll_seconds,
             lambda _s, now: lifecycle.run_in_batches(sessions, lifecycle.send_due_reminders, now=now),
         ),
         Job(
             "release_deferred_messages",
-            30,
+            settings.reminder_poll_seconds,
             lambda _s, now: lifecycle.run_in_batches(sessions, lifecycle.release_deferred, now=now),
         ),
         Job("send_follow_ups", 60, lambda session, now: lifecycle.send_follow_ups(session, now=now)),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from domain.catalog import service as catalog
 from domain.compliance import quiet_hours
 from domain.conversations import lifecycle as conversations
-from domain.conversations.ports import AppointmentText, WindowVerdict
+from domain.conversations.ports import AppointmentBrief, AppointmentText, OfferedSlot, WindowVerdict
 from domain.events.catalog import AppointmentReminderDue
-from domain.events.sink import RootSink
+from domain.events.sink import EventSink, RootSink
 from domain.identity import lifecycle as settings
 from domain.identity import service as identity
 from domain.scheduling import reminders
@@ -223,4 +223,154 @@ class AppointmentTextsAdapter:
             from_number=facts.number,
             body=confirmation_text(facts, appointment.starts_at, now, moved=moved),
             starts_at=appointment.starts_at,
+        )
+
+
+class AppointmentRepliesAdapter:
+    """What a caller's reply to a confirmation or reminder may do, through scheduling's own writes (the exclusion
+    constraint still decides every slot) in the handler's transaction."""
+
+    def __init__(self, hold_ttl_minutes: int) -> None:
+        self._hold_ttl = hold_ttl_minutes
+
+    def brief(
+        self, session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID, now: datetime
+    ) -> AppointmentBrief | None:
+        from domain.scheduling import queries
+
+        appointment = queries.find_appointment(session, tenant_id=tenant_id, appointment_id=appointment_id)
+        if appointment is None:
+            return None
+        facts = appointment_facts(session, tenant_id=tenant_id, service_item_id=appointment.service_item_id)
+        if facts is None:
+            return None
+        return AppointmentBrief(
+            appointment_id,
+            appointment.status == "booked" and appointment.ends_at > now,
+            facts.service,
+            when_text(appointment.starts_at, facts.timezone),
+        )
+
+    def confirm(
+        self, session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID, now: datetime, events: EventSink
+    ) -> bool:
+        confirmed = reminders.confirm_by_caller(
+            session, tenant_id=tenant_id, appointment_id=appointment_id, now=now, events=events
+        )
+        return confirmed is not None
+
+    def cancel(
+        self, session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID, now: datetime, events: EventSink
+    ) -> bool:
+        from domain.scheduling import service as scheduling
+
+        record = scheduling.cancel_appointment(
+            session, tenant_id=tenant_id, appointment_id=appointment_id, reason="caller", now=now, events=events
+        )
+        return record.status == "cancelled"
+
+    def open_slots(
+        self, session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID, now: datetime
+    ) -> list[OfferedSlot]:
+        from domain.scheduling import queries
+        from domain.scheduling import service as scheduling
+
+        appointment = queries.find_appointment(session, tenant_id=tenant_id, appointment_id=appointment_id)
+        if appointment is None:
+            return []
+        facts = appointment_facts(session, tenant_id=tenant_id, service_item_id=appointment.service_item_id)
+        timezone = facts.timezone if facts is not None else "UTC"
+        minutes = int((appointment.ends_at - appointment.starts_at).total_seconds() // 60)
+        slots = scheduling.find_slots(
+            session,
+            tenant_id=tenant_id,
+            service_item_id=appointment.service_item_id,
+            duration_minutes=minutes,
+            window_start=now,
+            window_end=now + timedelta(days=14),
+            now=now,
+            limit=12,
+        )
+        others = [slot for slot in slots if slot.starts_at != appointment.starts_at][:3]
+        return [
+            OfferedSlot(slot.resource_id, slot.starts_at, slot.ends_at, when_text(slot.starts_at, timezone))
+            for slot in others
+        ]
+
+    def hold(
+        self,
+        session: Session,
+        *,
+        tenant_id: uuid.UUID,
+        appointment_id: uuid.UUID,
+        slot: OfferedSlot,
+        caller: str,
+        conversation_id: uuid.UUID,
+        now: datetime,
+        events: EventSink,
+    ) -> uuid.UUID | None:
+        from domain.scheduling import queries
+        from domain.scheduling import service as scheduling
+        from domain.scheduling.errors import SchedulingError
+
+        appointment = queries.find_appointment(session, tenant_id=tenant_id, appointment_id=appointment_id)
+        if appointment is None:
+            return None
+        try:
+            held = scheduling.place_hold(
+                session,
+                scheduling.SlotRequest(
+                    slot.resource_id, appointment.service_item_id, slot.starts_at, slot.ends_at, caller, conversation_id
+                ),
+                tenant_id=tenant_id,
+                now=now,
+                ttl_minutes=self._hold_ttl,
+                events=events,
+            )
+        except SchedulingError:
+            return None
+        return held.id
+
+    def move(
+        self,
+        session: Session,
+        *,
+        tenant_id: uuid.UUID,
+        appointment_id: uuid.UUID,
+        hold_id: uuid.UUID,
+        now: datetime,
+        events: EventSink,
+    ) -> bool:
+        from domain.scheduling import queries
+        from domain.scheduling import service as scheduling
+        from domain.scheduling.errors import SchedulingError
+
+        hold = queries.find_hold(session, tenant_id=tenant_id, hold_id=hold_id)
+        if hold is None or hold.status != "active" or hold.expires_at <= now:
+            return False
+        try:
+            # One transaction: the hold gives way to the appointment it was for, which moves into the slot (its old
+            # slot is free the moment the row moves); if the move is refused, the savepoint takes the release back.
+            with session.begin_nested():
+                scheduling.release_hold(
+                    session, tenant_id=tenant_id, hold_id=hold_id, reason="rescheduled", now=now, events=events
+                )
+                scheduling.reschedule_appointment(
+                    session,
+                    scheduling.Reschedule(appointment_id, hold.starts_at, hold.ends_at, hold.resource_id),
+                    tenant_id=tenant_id,
+                    now=now,
+                    events=events,
+                )
+        except SchedulingError:
+            return False
+        return True
+
+    def release(
+        self, session: Session, *, tenant_id: uuid.UUID, hold_id: uuid.UUID, now: datetime, events: EventSink
+    ) -> None:
+        from domain.scheduling import service as scheduling
+
+        scheduling.release_hold(
+            session, tenant_id=tenant_id, hold_id=hold_id, reason="caller kept", now=now, events=events
         )

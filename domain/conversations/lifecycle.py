@@ -5,49 +5,17 @@ for messages quiet hours deferred once their time has come, and find the callers
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from domain.conversations.messaging import count_segments
 from domain.conversations.store import PostgresConversationStore
 from domain.events.catalog import ConversationOpened, FollowUpRequested, MessageBlocked, OutboundMessageRequested
 from domain.events.sink import EventSink
-
-_FOLLOW_UP_CANDIDATES = text(
-    """
-    SELECT c.id AS conversation_id, c.tenant_id, c.caller, m.id AS first_message_id, m.from_number
-    FROM unnest(CAST(:tenants AS uuid[]), CAST(:delays AS int[])) AS t(tenant_id, delay)
-    JOIN conv_conversations c ON c.tenant_id = t.tenant_id AND c.state = 'open' AND c.human_user_id IS NULL
-         AND c.handoff_ack_message_id IS NULL
-    JOIN LATERAL (SELECT id, from_number, queued_at FROM conv_messages WHERE conversation_id = c.id
-                  AND purpose = 'first_response' AND status IN ('queued', 'sent', 'delivered')
-                  ORDER BY seq DESC LIMIT 1) m ON TRUE
-    WHERE m.queued_at <= :now - make_interval(mins => t.delay)
-      AND m.queued_at > :now - make_interval(mins => t.delay) - interval '1 day'
-      AND NOT EXISTS (SELECT 1 FROM conv_messages x WHERE x.conversation_id = c.id
-                      AND (x.direction = 'in' OR x.purpose IN ('follow_up', 'human_reply')))
-    ORDER BY m.queued_at
-    LIMIT :limit
-    """
-)
-# The partial unique index (one follow-up per conversation) decides between two jobs; the loser inserts nothing.
-_INSERT_FOLLOW_UP = text(
-    "INSERT INTO conv_messages (id, tenant_id, conversation_id, direction, purpose, from_number, to_number, body,"
-    " status, segments, encoding) VALUES (:id, :tenant, :conversation, 'out', 'follow_up', :from_number, :to_number,"
-    " :body, 'pending', :segments, :encoding) ON CONFLICT (conversation_id) WHERE purpose = 'follow_up' DO NOTHING"
-    " RETURNING id"
-)
-_SET_CONTEXT = text(
-    "UPDATE conv_conversations SET appointment_context = CAST(:context AS jsonb), updated_at = now() WHERE id = :id"
-)
-_GET_CONTEXT = text("SELECT appointment_context FROM conv_conversations WHERE id = :id")
 
 
 @dataclass(frozen=True)
@@ -100,14 +68,13 @@ def request_text(
 
 
 def set_appointment_context(session: Session, conversation_id: uuid.UUID, context: Mapping[str, Any] | None) -> None:
-    session.execute(
-        _SET_CONTEXT, {"id": conversation_id, "context": None if context is None else json.dumps(dict(context))}
+    PostgresConversationStore(session).set_appointment_context(
+        conversation_id, None if context is None else dict(context)
     )
 
 
 def appointment_context(session: Session, conversation_id: uuid.UUID) -> dict[str, Any] | None:
-    value: dict[str, Any] | None = session.execute(_GET_CONTEXT, {"id": conversation_id}).scalar()
-    return value
+    return PostgresConversationStore(session).appointment_context(conversation_id)
 
 
 def release_deferred(
@@ -161,9 +128,8 @@ def follow_up_candidates(
     heard nothing from the caller, nor sent a follow-up or a person's reply."""
     if not delays:
         return []
-    rows = session.execute(
-        _FOLLOW_UP_CANDIDATES,
-        {"tenants": list(delays), "delays": list(delays.values()), "now": now, "limit": limit},
+    rows = PostgresConversationStore(session).follow_up_candidates(
+        tenants=list(delays), delays=list(delays.values()), now=now, limit=limit
     )
     return [FollowUpCandidate(**row._mapping) for row in rows]
 
@@ -172,20 +138,13 @@ def request_follow_up(
     session: Session, candidate: FollowUpCandidate, *, body: str, events: EventSink
 ) -> uuid.UUID | None:
     """The one follow-up of the conversation, or None when it already has one."""
-    segments = count_segments(body)
-    message_id: uuid.UUID | None = session.execute(
-        _INSERT_FOLLOW_UP,
-        {
-            "id": uuid.uuid4(),
-            "tenant": candidate.tenant_id,
-            "conversation": candidate.conversation_id,
-            "from_number": candidate.from_number,
-            "to_number": candidate.caller,
-            "body": body,
-            "segments": segments.count,
-            "encoding": segments.encoding,
-        },
-    ).scalar()
+    message_id = PostgresConversationStore(session).insert_follow_up(
+        tenant_id=candidate.tenant_id,
+        conversation_id=candidate.conversation_id,
+        from_number=candidate.from_number,
+        to_number=candidate.caller,
+        body=body,
+    )
     if message_id is None:
         return None
     events.emit(

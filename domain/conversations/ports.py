@@ -193,6 +193,79 @@ class AppointmentTexts(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class AppointmentBrief:
+    """What a caller's reply about an appointment needs: whether it is still booked and ahead, and how to say it."""
+
+    appointment_id: uuid.UUID
+    booked: bool
+    service: str
+    when: str  # "Wednesday, March 3 at 9:00 AM", in the business's zone
+
+
+@dataclass(frozen=True)
+class OfferedSlot:
+    resource_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    when: str
+
+
+class AppointmentReplies(Protocol):
+    """What a reply to a confirmation or reminder may do to its appointment (scheduling, through the composition
+    layer, in the handler's transaction; what it changes is raised into ``events``)."""
+
+    def brief(
+        self, session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID, now: datetime
+    ) -> AppointmentBrief | None: ...
+
+    def confirm(
+        self, session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID, now: datetime, events: EventSink
+    ) -> bool: ...
+
+    def cancel(
+        self, session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID, now: datetime, events: EventSink
+    ) -> bool: ...
+
+    def open_slots(
+        self, session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID, now: datetime
+    ) -> list[OfferedSlot]:
+        """Real open slots for the same service (up to three), other than the appointment's own time."""
+        ...
+
+    def hold(
+        self,
+        session: Session,
+        *,
+        tenant_id: uuid.UUID,
+        appointment_id: uuid.UUID,
+        slot: OfferedSlot,
+        caller: str,
+        conversation_id: uuid.UUID,
+        now: datetime,
+        events: EventSink,
+    ) -> uuid.UUID | None:
+        """A hold on ``slot`` for the caller, or None when it was taken meanwhile."""
+        ...
+
+    def move(
+        self,
+        session: Session,
+        *,
+        tenant_id: uuid.UUID,
+        appointment_id: uuid.UUID,
+        hold_id: uuid.UUID,
+        now: datetime,
+        events: EventSink,
+    ) -> bool:
+        """Move the appointment into the held slot, freeing the old one, in this transaction; False if it cannot."""
+        ...
+
+    def release(
+        self, session: Session, *, tenant_id: uuid.UUID, hold_id: uuid.UUID, now: datetime, events: EventSink
+    ) -> None: ...
+
+
 class Appointments(Protocol):
     def has_upcoming(self, session: Session, *, tenant_id: uuid.UUID, phone: str, now: datetime) -> bool: ...
 

@@ -224,6 +224,12 @@ class ConversationStore(Protocol):
         """Keep the message ``pending`` until ``not_before``, with the decision that deferred it."""
         ...
 
+    def set_appointment_context(self, conversation_id: uuid.UUID, context: dict[str, Any] | None) -> None:
+        """The appointment the caller's next reply is about (None: none)."""
+        ...
+
+    def appointment_context(self, conversation_id: uuid.UUID) -> dict[str, Any] | None: ...
+
     # -- staff alerts --
     def open_alert(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, expires: datetime) -> str:
         """The code of the conversation's open staff alert, renewed until ``expires``, or of a new one."""
@@ -363,6 +369,33 @@ _STATEMENTS: dict[str, str] = {
         "UPDATE conv_messages SET not_before = :not_before, preflight = CAST(:record AS jsonb), updated_at = now()"
         " WHERE id = :id AND status = 'pending'"
     ),
+    # -- the appointment lifecycle --
+    "follow_up_candidates": """
+    SELECT c.id AS conversation_id, c.tenant_id, c.caller, m.id AS first_message_id, m.from_number
+    FROM unnest(CAST(:tenants AS uuid[]), CAST(:delays AS int[])) AS t(tenant_id, delay)
+    JOIN conv_conversations c ON c.tenant_id = t.tenant_id AND c.state = 'open' AND c.human_user_id IS NULL
+         AND c.handoff_ack_message_id IS NULL
+    JOIN LATERAL (SELECT id, from_number, queued_at FROM conv_messages WHERE conversation_id = c.id
+                  AND purpose = 'first_response' AND status IN ('queued', 'sent', 'delivered')
+                  ORDER BY seq DESC LIMIT 1) m ON TRUE
+    WHERE m.queued_at <= :now - make_interval(mins => t.delay)
+      AND m.queued_at > :now - make_interval(mins => t.delay) - interval '1 day'
+      AND NOT EXISTS (SELECT 1 FROM conv_messages x WHERE x.conversation_id = c.id
+                      AND (x.direction = 'in' OR x.purpose IN ('follow_up', 'human_reply')))
+    ORDER BY m.queued_at
+    LIMIT :limit
+    """,
+    # The partial unique index (one follow-up per conversation) decides between two jobs; the loser inserts nothing.
+    "insert_follow_up": (
+        "INSERT INTO conv_messages (id, tenant_id, conversation_id, direction, purpose, from_number, to_number, body,"
+        " status, segments, encoding) VALUES (:id, :tenant, :conversation, 'out', 'follow_up', :from_number,"
+        " :to_number, :body, 'pending', :segments, :encoding)"
+        " ON CONFLICT (conversation_id) WHERE purpose = 'follow_up' DO NOTHING RETURNING id"
+    ),
+    "set_appointment_context": (
+        "UPDATE conv_conversations SET appointment_context = CAST(:context AS jsonb), updated_at = now() WHERE id = :id"
+    ),
+    "appointment_context": "SELECT appointment_context FROM conv_conversations WHERE id = :id",
     # The scheduler asks again for deferred messages whose time has come; clearing not_before in the same statement
     # is what makes each one asked for once.
     "release_deferred": (
@@ -692,6 +725,36 @@ class PostgresConversationStore:
 
     def defer(self, message_id: uuid.UUID, not_before: datetime, record: dict[str, Any]) -> None:
         self._run("defer", not_before=not_before, record=_json(record), id=message_id)
+
+    def set_appointment_context(self, conversation_id: uuid.UUID, context: dict[str, Any] | None) -> None:
+        self._run("set_appointment_context", id=conversation_id, context=None if context is None else _json(context))
+
+    def appointment_context(self, conversation_id: uuid.UUID) -> dict[str, Any] | None:
+        value: dict[str, Any] | None = self._run("appointment_context", id=conversation_id).scalar()
+        return value
+
+    def follow_up_candidates(
+        self, *, tenants: list[uuid.UUID], delays: list[int], now: datetime, limit: int
+    ) -> Sequence[Row[Any]]:
+        return self._run("follow_up_candidates", tenants=tenants, delays=delays, now=now, limit=limit).all()
+
+    def insert_follow_up(
+        self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, from_number: str, to_number: str, body: str
+    ) -> uuid.UUID | None:
+        """The conversation's one follow-up (``pending``), or None when it already has one."""
+        segments = count_segments(body)
+        inserted: uuid.UUID | None = self._run(
+            "insert_follow_up",
+            id=uuid.uuid4(),
+            tenant=tenant_id,
+            conversation=conversation_id,
+            from_number=from_number,
+            to_number=to_number,
+            body=body,
+            segments=segments.count,
+            encoding=segments.encoding,
+        ).scalar()
+        return inserted
 
     def release_deferred(self, now: datetime, *, limit: int) -> Sequence[Row[Any]]:
         """Deferred messages whose time has come, each returned once (its ``not_before`` cleared)."""

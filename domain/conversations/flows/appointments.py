@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 from domain.conversations.flows.common import queue_outbound, subscriptions
-from domain.conversations.lifecycle import set_appointment_context
 from domain.conversations.ports import AppointmentTexts
 from domain.conversations.store import StoreFactory
 from domain.events.catalog import AppointmentBooked, AppointmentConfirmationRequested, AppointmentRescheduled
@@ -39,9 +38,12 @@ def confirm_appointment(
         return
     store = conversation_store(ctx.session)
     conversation = store.open_or_get(tenant_id=ctx.tenant_id, caller=text.to_number)
-    set_appointment_context(
-        ctx.session, conversation.id, {"appointment_id": str(event.appointment_id), "stage": "confirmation"}
-    )
+    context: dict[str, object] = {"appointment_id": str(event.appointment_id), "stage": "confirmation"}
+    earlier = store.appointment_context(conversation.id)
+    if earlier and earlier.get("appointment_id") == str(event.appointment_id) and earlier.get("outcome"):
+        # What the caller last did with this appointment (rescheduled it, say) stays for staff to see.
+        context |= {key: earlier[key] for key in ("outcome", "at", "moved_to") if key in earlier}
+    store.set_appointment_context(conversation.id, context)
     message_id = queue_outbound(
         ctx,
         store,
