@@ -488,7 +488,9 @@ _INBOX_PAGE = (
     " (SELECT array_agg(DISTINCT t.kind ORDER BY t.kind) FROM conv_operator_tasks t WHERE t.conversation_id = c.id"
     " AND t.status = 'open' AND t.tenant_id = c.tenant_id) AS open_tasks,"
     " (SELECT a.code FROM conv_staff_alerts a WHERE a.conversation_id = c.id AND a.tenant_id = c.tenant_id"
-    " AND a.closed_at IS NULL AND a.expires_at > now() LIMIT 1) AS alert_code"
+    " AND a.closed_at IS NULL AND a.expires_at > now() LIMIT 1) AS alert_code,"
+    # What the caller last did with the appointment a confirmation or reminder was about (confirmed, cancelled…).
+    " c.appointment_context ->> 'outcome' AS appointment_outcome"
     " FROM conv_conversations c"
     " LEFT JOIN LATERAL (SELECT body, direction, created_at FROM conv_messages WHERE conversation_id = c.id"
     " ORDER BY seq DESC LIMIT 1) m ON TRUE"

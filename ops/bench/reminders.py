@@ -58,7 +58,7 @@ _APPOINTMENTS = text(
     """
 )
 _RESULTS = text(
-    "SELECT r.appointment_id, r.due_at, m.id AS message_id, m.status, m.queued_at, m.to_number"
+    "SELECT r.appointment_id, r.due_at, r.claimed_at, m.id AS message_id, m.status, m.queued_at, m.to_number"
     " FROM sched_reminders r LEFT JOIN conv_messages m ON m.id = r.message_id"
 )
 _PROGRESS = text(
@@ -138,6 +138,7 @@ def run(
         with SandboxClient(system.stack.sandbox_url, timeout=60) as sandbox:
             carried = [m for m in sandbox.messages() if m["body"].startswith("Reminder")]
     latencies = [(row.queued_at - row.due_at).total_seconds() for row in rows if row.queued_at is not None]
+    claims = [(row.claimed_at - row.due_at).total_seconds() for row in rows]
     sent = [row for row in rows if row.queued_at is not None]
     texts_per_number = Counter(m["to"] for m in carried)
     reminders_per_appointment = Counter(row.appointment_id for row in rows)
@@ -153,6 +154,7 @@ def run(
         "texts_at_provider": len(carried),
         "numbers_texted_twice": sum(1 for n in texts_per_number.values() if n > 1),
         "due_to_accepted": summarize_ms(latencies),
+        "due_to_claimed": summarize_ms(claims),
         "drain_seconds": round(drain, 2),
         "cpu_seconds_total": round(cpu_used, 2),
         "cpu_ms_per_reminder": round(1000 * cpu_used / max(1, len(sent)), 2),
@@ -179,6 +181,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"| numbers texted twice | {result['numbers_texted_twice']} |",
             f"| due → accepted P50 / P95 / P99 | {latency['p50_ms']:.0f} / {latency['p95_ms']:.0f} / "
             f"{latency['p99_ms']:.0f} ms |",
+            f"| of which due → claimed by the scheduler P50 / P95 | {result['due_to_claimed']['p50_ms']:.0f} / "
+            f"{result['due_to_claimed']['p95_ms']:.0f} ms |",
             f"| drain (first due → last accepted) | {result['drain_seconds']} s |",
             f"| CPU per reminder (every process) | {result['cpu_ms_per_reminder']} ms |",
             "",

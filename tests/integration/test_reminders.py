@@ -14,7 +14,7 @@ from domain.composition import lifecycle
 from domain.events.sink import RootSink
 from domain.scheduling import service as scheduling
 from tests.support import lifecycle_system
-from tests.support.lifecycle_system import RETRY_NOW, T0, Lifecycle, caller, reminders_sent
+from tests.support.lifecycle_system import RETRY_NOW, T0, Lifecycle, caller, missed_call, reminders_sent
 from tests.support.sandbox_world import World, sandbox_key_path, world  # noqa: F401
 
 life = lifecycle_system.life  # the fixture, by name so pytest finds it here
@@ -178,3 +178,23 @@ def test_a_reminder_due_in_quiet_hours_waits_for_8_am_and_records_the_rule(life:
     assert "Wednesday, March 3 at 9:00 AM" in sent
     assert reminders_sent(life, cancelled_caller) == []
     assert kept is not None
+
+
+def test_the_first_sms_goes_at_once_at_night_unless_the_tenant_chose_to_defer_it(life: Lifecycle) -> None:
+    from domain.identity import lifecycle as tenant_lifecycle
+
+    life.clock.now = datetime(2027, 3, 2, 3, 0, tzinfo=UTC)  # 10 pm in Boston
+    at_once = caller()
+    missed_call(life, at_once)
+    assert len(life.sent_to(at_once)) == 1  # the caller just called: sent now
+    with transaction(life.sessions) as session:
+        tenant_lifecycle.update_lifecycle_settings(session, tenant_id=life.tenant_id, first_sms_quiet_hours="defer")
+    waits = caller()
+    missed_call(life, waits)
+    assert life.sent_to(waits) == []
+    (first,) = life.rows(
+        "SELECT status, not_before, preflight FROM conv_messages WHERE purpose = 'first_response' AND to_number = :n",
+        n=waits,
+    )
+    assert (first.status, first.preflight["quiet_hours_rule"]) == ("pending", "us-tcpa")
+    assert first.not_before == datetime(2027, 3, 2, 13, 0, tzinfo=UTC)  # 8 am EST

@@ -17,10 +17,12 @@ from db.engine import transaction
 from db.settings import Settings
 from domain.composition import lifecycle
 from domain.conversations.ports import SendFailed
+from domain.events import outbox
+from domain.events.catalog import CallMissed, MessageReceived
 from domain.events.sink import RootSink
 from domain.scheduling import service as scheduling
 from ops.sandbox.client import SandboxClient
-from ops.tenants import seed_demo
+from ops.tenants import DEMO_NUMBER, seed_demo
 from tests.support.draining import drain
 from tests.support.sandbox_world import World, sandbox_key_path, world  # noqa: F401
 from workers.adapters.gated_sms import GatedSmsSender
@@ -131,3 +133,25 @@ def caller() -> str:
 
 def reminders_sent(life: Lifecycle, number: str) -> list[str]:
     return [m["body"] for m in life.sent_to(number) if m["body"].startswith("Reminder")]
+
+
+def missed_call(life: Lifecycle, number: str) -> None:
+    with transaction(life.sessions) as session:
+        outbox.append(
+            session,
+            CallMissed(call_sid=f"CA{uuid.uuid4().hex}", caller=number, called=DEMO_NUMBER, dial_status="no-answer",
+                       missed_at=life.clock.now),
+            tenant_id=life.tenant_id,
+        )  # fmt: skip
+    life.drain()
+
+
+def text_in(life: Lifecycle, number: str, body: str) -> None:
+    with transaction(life.sessions) as session:
+        outbox.append(
+            session,
+            MessageReceived(message_sid=f"SM{uuid.uuid4().hex}", from_number=number, to_number=DEMO_NUMBER, body=body,
+                            num_media=0, media_urls=(), received_at=life.clock.now),
+            tenant_id=life.tenant_id,
+        )  # fmt: skip
+    life.drain()

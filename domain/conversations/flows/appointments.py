@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from domain.conversations.flows.common import queue_outbound, subscriptions
+from domain.conversations.flows.common import open_or_get_conversation, queue_outbound, subscriptions
 from domain.conversations.ports import AppointmentTexts
 from domain.conversations.store import StoreFactory
 from domain.events.catalog import AppointmentBooked, AppointmentConfirmationRequested, AppointmentRescheduled
@@ -37,17 +37,17 @@ def confirm_appointment(
     if text is None:
         return
     store = conversation_store(ctx.session)
-    conversation = store.open_or_get(tenant_id=ctx.tenant_id, caller=text.to_number)
+    conversation_id, _ = open_or_get_conversation(ctx, store, caller=text.to_number, trigger="operator")
     context: dict[str, object] = {"appointment_id": str(event.appointment_id), "stage": "confirmation"}
-    earlier = store.appointment_context(conversation.id)
+    earlier = store.appointment_context(conversation_id)
     if earlier and earlier.get("appointment_id") == str(event.appointment_id) and earlier.get("outcome"):
         # What the caller last did with this appointment (rescheduled it, say) stays for staff to see.
         context |= {key: earlier[key] for key in ("outcome", "at", "moved_to") if key in earlier}
-    store.set_appointment_context(conversation.id, context)
+    store.set_appointment_context(conversation_id, context)
     message_id = queue_outbound(
         ctx,
         store,
-        conversation_id=conversation.id,
+        conversation_id=conversation_id,
         to_number=text.to_number,
         from_number=text.from_number,
         body=text.body,
