@@ -198,3 +198,22 @@ def test_the_first_sms_goes_at_once_at_night_unless_the_tenant_chose_to_defer_it
     )
     assert (first.status, first.preflight["quiet_hours_rule"]) == ("pending", "us-tcpa")
     assert first.not_before == datetime(2027, 3, 2, 13, 0, tzinfo=UTC)  # 8 am EST
+
+
+def test_a_fourth_automated_text_in_24_hours_to_florida_waits_for_the_cap(life: Lifecycle) -> None:
+    miami = "+1305555" + f"{uuid.uuid4().int % 10_000:04d}"
+    starts = [T0 + timedelta(hours=30 + 3 * n) for n in range(3)]
+    for start in starts:
+        life.book(miami, start)
+    life.drain()  # three confirmations at 10 am: the FTSA's three per 24 hours
+    assert len(life.sent_to(miami)) == 3
+    assert life.reminders_job(starts[0] - timedelta(hours=24)) == 1  # 4 pm: inside the window, over the cap
+    life.drain()
+    assert reminders_sent(life, miami) == []
+    (capped,) = life.rows(
+        "SELECT status, not_before, preflight FROM conv_messages WHERE purpose = 'reminder' AND to_number = :n",
+        n=miami,
+    )
+    assert capped.status == "pending"
+    assert (capped.preflight["deferred"], capped.preflight["quiet_hours_rule"]) == ("daily_cap", "us-fl-ftsa")
+    assert capped.not_before == T0 + timedelta(hours=24)  # when the first confirmation is a day old
