@@ -217,6 +217,7 @@ EXEMPT: dict[str, str] = {
     "sched_working_hours": "weekly shifts: no personal data",
     "sched_time_off": "days off the tenant entered: business configuration",
     "sched_date_hours": "per-date working hours the tenant entered: business configuration",
+    "sched_reminders": "deleted with its appointment (ON DELETE CASCADE), so it follows the appointments rule",
     "sched_calendars": "which external calendar a resource mirrors: configuration",
     "sched_external_busy": "busy intervals and the provider's event id mirrored from a calendar: no caller data",
     "bill_customers": "the tenant's Stripe customer id: billing record",

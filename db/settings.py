@@ -102,6 +102,8 @@ class Settings(BaseModel):
     status_poll_after_seconds: int = Field(default=120, ge=10)
     # How often the scheduler asks Twilio about pending 10DLC campaigns (the only way one becomes approved).
     campaign_poll_interval_seconds: int = Field(default=300, ge=5, le=24 * 3600)
+    # How often the scheduler claims due reminders and asks again for messages quiet hours deferred.
+    reminder_poll_seconds: float = Field(default=15, ge=1, le=3600)
 
     # Calendar providers: the real APIs by default; tests and the sandbox point them at local stand-ins.
     google_calendar_api_base_url: str = "https://www.googleapis.com"

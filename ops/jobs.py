@@ -18,6 +18,7 @@ from workers.scheduler import Job, Scheduler
 def scheduled_jobs(settings: Settings, sessions: sessionmaker[Session]) -> list[Job]:
     from db.metrics import refresh_pipeline_gauges
     from db.retention import run_retention
+    from domain.composition import lifecycle
     from domain.scheduling.sync import resync_stale_calendars
     from workers.adapters.a2p_registry import TwilioCampaignRegistry
     from workers.adapters.calendars import build_calendar_clients
@@ -56,6 +57,18 @@ def scheduled_jobs(settings: Settings, sessions: sessionmaker[Session]) -> list[
         Job("reconcile_with_provider", 24 * 3600, reconcile),
         Job("poll_campaign_statuses", settings.campaign_poll_interval_seconds, poll_campaigns),
         Job("resync_stale_calendars", 60, resync_calendars),
+        # Reminders and follow-ups in short batches of their own (each claim commits with its messages).
+        Job(
+            "send_due_reminders",
+            settings.reminder_poll_seconds,
+            lambda _s, now: lifecycle.run_in_batches(sessions, lifecycle.send_due_reminders, now=now),
+        ),
+        Job(
+            "release_deferred_messages",
+            settings.reminder_poll_seconds,
+            lambda _s, now: lifecycle.run_in_batches(sessions, lifecycle.release_deferred, now=now),
+        ),
+        Job("send_follow_ups", 60, lambda session, now: lifecycle.send_follow_ups(session, now=now)),
         Job("refresh_pipeline_gauges", 5, lambda session, now: refresh_pipeline_gauges(session, now)),
         # Retention works in its own small batches (short transactions), so it takes the session factory.
         Job("retention", 24 * 3600, lambda session, now: run_retention(sessions, now=now)),

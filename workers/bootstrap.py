@@ -42,6 +42,7 @@ def default_dependencies(
     """Everything a handler may ask for by keyword; each handler receives only what its signature names."""
     from domain.composition.booking_tools import BookingToolsFactory
     from domain.composition.conversation_ports import AppointmentsAdapter, InboundKeywordsAdapter, SendGateAdapter
+    from domain.composition.lifecycle import AppointmentRepliesAdapter, AppointmentTextsAdapter, SendWindowAdapter
     from domain.composition.tenant_profile import TenantDirectoryAdapter
     from domain.conversations.engine.factory import make_engine as make_conversation_engine
     from domain.conversations.store import PostgresConversationStore
@@ -55,6 +56,9 @@ def default_dependencies(
         "sessions": sessions,
         "directory": TenantDirectoryAdapter(),
         "gate": SendGateAdapter(),
+        "send_window": SendWindowAdapter(),
+        "appointment_texts": AppointmentTextsAdapter(),
+        "appointment_replies": AppointmentRepliesAdapter(settings.hold_ttl_minutes),
         "sms": GatedSmsSender(TwilioGateway(settings), settings),
         "keywords": InboundKeywordsAdapter(),
         "appointments": AppointmentsAdapter(),

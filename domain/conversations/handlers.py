@@ -5,6 +5,7 @@ The flows live one per file in ``domain/conversations/flows/``; importing them h
 
 from __future__ import annotations
 
+from domain.conversations.flows.appointments import confirm_appointment
 from domain.conversations.flows.common import AUTOMATED_PURPOSES, subscriptions
 from domain.conversations.flows.delivery_status import MessageNotYetKnown, apply_delivery_status
 from domain.conversations.flows.first_response import greet_missed_caller
@@ -17,6 +18,7 @@ __all__ = [
     "MessageNotYetKnown",
     "apply_delivery_status",
     "block_opted_out_caller",
+    "confirm_appointment",
     "greet_missed_caller",
     "reply_to_caller",
     "send_message",

@@ -58,6 +58,9 @@ class Conversation(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The newest message's seq, kept by a trigger on conv_messages (migration 0010).
     last_message_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    # The appointment the caller's next reply is about (a confirmation or reminder, a cancel asked once, the slots
+    # offered for a reschedule): read before the engine, cleared when the exchange ends.
+    appointment_context: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class Message(Base):
@@ -75,6 +78,18 @@ class Message(Base):
             "status",
             "queued_at",
             postgresql_where=text("status = 'queued'"),
+        ),
+        Index(
+            "ix_conv_messages_deferred",
+            "not_before",
+            postgresql_where=text("status = 'pending' AND not_before IS NOT NULL"),
+        ),
+        # At most one follow-up per conversation: the index decides, not a check before the insert.
+        Index(
+            "ux_conv_messages_one_follow_up",
+            "conversation_id",
+            unique=True,
+            postgresql_where=text("purpose = 'follow_up'"),
         ),
     )
 
@@ -103,6 +118,8 @@ class Message(Base):
     created_at: Mapped[datetime] = now_column()
     updated_at: Mapped[datetime] = now_column()
     body_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A message deferred by quiet hours waits (still ``pending``) until then; the scheduler asks again for it.
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class FirstResponseClaim(Base):

@@ -370,6 +370,7 @@ def inbox(
             "needs_attention": bool(row.needs_attention),
             "open_tasks": list(row.open_tasks or ()),
             "alert_code": row.alert_code,
+            "appointment_outcome": row.appointment_outcome,
         }
         for row in rows
     ]

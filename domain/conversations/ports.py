@@ -8,6 +8,7 @@ handler's own transaction, and the worker bootstrap hands them to the handlers.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -149,6 +150,134 @@ class InboundKeywords(Protocol):
 
     def record_provider_opt_out(
         self, session: Session, *, tenant_id: uuid.UUID, phone: str, message_ref: str, events: EventSink
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class WindowVerdict:
+    """Quiet hours' answer for one automated message: now, or not before ``not_before``, under which rule."""
+
+    send_now: bool
+    not_before: datetime
+    reason: str | None  # quiet_hours | daily_cap
+    rule_id: str
+    rule_version: int
+
+    def as_record(self) -> dict[str, object]:
+        return {
+            "quiet_hours_rule": self.rule_id,
+            "quiet_hours_version": self.rule_version,
+            "deferred": self.reason,
+            "not_before": None if self.send_now else self.not_before.isoformat(),
+        }
+
+
+class SendWindow(Protocol):
+    """Quiet hours by the recipient's state, for the messages that are not an immediate reply to the caller."""
+
+    def applies(self, session: Session, *, tenant_id: uuid.UUID, purpose: str, replying: bool) -> bool:
+        """Whether this message waits for the recipient's allowed hours (a reminder does; a reply never does)."""
+        ...
+
+    def assess(
+        self, session: Session, *, tenant_id: uuid.UUID, to_number: str, now: datetime, recent: Sequence[datetime]
+    ) -> WindowVerdict: ...
+
+    @property
+    def counted_purposes(self) -> frozenset[str]:
+        """The purposes a state's daily cap counts."""
+        ...
+
+
+@dataclass(frozen=True)
+class AppointmentText:
+    """A text about one appointment, to its customer from the business's number."""
+
+    to_number: str
+    from_number: str
+    body: str
+    starts_at: datetime
+
+
+class AppointmentTexts(Protocol):
+    def confirmation(
+        self, session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID, now: datetime, moved: bool
+    ) -> AppointmentText | None:
+        """The booking (or its new time) as a text inviting confirm / reschedule / cancel; None when it is no longer
+        booked or the business has no number."""
+        ...
+
+
+@dataclass(frozen=True)
+class AppointmentBrief:
+    """What a caller's reply about an appointment needs: whether it is still booked and ahead, and how to say it."""
+
+    appointment_id: uuid.UUID
+    booked: bool
+    service: str
+    when: str  # "Wednesday, March 3 at 9:00 AM", in the business's zone
+
+
+@dataclass(frozen=True)
+class OfferedSlot:
+    resource_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    when: str
+
+
+class AppointmentReplies(Protocol):
+    """What a reply to a confirmation or reminder may do to its appointment (scheduling, through the composition
+    layer, in the handler's transaction; what it changes is raised into ``events``)."""
+
+    def brief(
+        self, session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID, now: datetime
+    ) -> AppointmentBrief | None: ...
+
+    def confirm(
+        self, session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID, now: datetime, events: EventSink
+    ) -> bool: ...
+
+    def cancel(
+        self, session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID, now: datetime, events: EventSink
+    ) -> bool: ...
+
+    def open_slots(
+        self, session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID, now: datetime
+    ) -> list[OfferedSlot]:
+        """Real open slots for the same service (up to three), other than the appointment's own time."""
+        ...
+
+    def hold(
+        self,
+        session: Session,
+        *,
+        tenant_id: uuid.UUID,
+        appointment_id: uuid.UUID,
+        slot: OfferedSlot,
+        caller: str,
+        conversation_id: uuid.UUID,
+        now: datetime,
+        events: EventSink,
+    ) -> uuid.UUID | None:
+        """A hold on ``slot`` for the caller, or None when it was taken meanwhile."""
+        ...
+
+    def move(
+        self,
+        session: Session,
+        *,
+        tenant_id: uuid.UUID,
+        appointment_id: uuid.UUID,
+        hold_id: uuid.UUID,
+        now: datetime,
+        events: EventSink,
+    ) -> bool:
+        """Move the appointment into the held slot, freeing the old one, in this transaction; False if it cannot."""
+        ...
+
+    def release(
+        self, session: Session, *, tenant_id: uuid.UUID, hold_id: uuid.UUID, now: datetime, events: EventSink
     ) -> None: ...
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -76,11 +76,13 @@ class OutboundMessage:
     from_number: str
     body: str
     reference_at: datetime | None
+    not_before: datetime | None = None
 
     @classmethod
     def of(cls, row: Any) -> OutboundMessage:
         """From anything with these attributes: a ``conv_messages`` row, or the in-memory store's message."""
-        return cls(**{field.name: getattr(row, field.name) for field in fields(cls)})
+        values: dict[str, Any] = {field.name: getattr(row, field.name, None) for field in fields(cls)}
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,29 @@ class ConversationStore(Protocol):
 
     def knows_message(self, *, tenant_id: uuid.UUID, sid: str) -> bool: ...
 
+    # -- quiet hours and the appointment lifecycle --
+    def lock_recipient(self, *, tenant_id: uuid.UUID, to_number: str) -> None:
+        """Hold the recipient's lane until the transaction ends: two sends to one number count each other."""
+        ...
+
+    def automated_sends_since(
+        self, *, tenant_id: uuid.UUID, to_number: str, since: datetime, purposes: Collection[str]
+    ) -> list[datetime]:
+        """When the messages of ``purposes`` to ``to_number`` went (queued) since ``since``."""
+        ...
+
+    def caller_wrote_since(self, conversation_id: uuid.UUID, since: datetime) -> bool: ...
+
+    def defer(self, message_id: uuid.UUID, not_before: datetime, record: dict[str, Any]) -> None:
+        """Keep the message ``pending`` until ``not_before``, with the decision that deferred it."""
+        ...
+
+    def set_appointment_context(self, conversation_id: uuid.UUID, context: dict[str, Any] | None) -> None:
+        """The appointment the caller's next reply is about (None: none)."""
+        ...
+
+    def appointment_context(self, conversation_id: uuid.UUID) -> dict[str, Any] | None: ...
+
     # -- staff alerts --
     def open_alert(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, expires: datetime) -> str:
         """The code of the conversation's open staff alert, renewed until ``expires``, or of a new one."""
@@ -302,7 +327,7 @@ _STATEMENTS: dict[str, str] = {
     ),
     "attach_message": "UPDATE conv_messages SET conversation_id = :conversation WHERE id = :id",
     "outbound_message": (
-        "SELECT id, conversation_id, status, purpose, to_number, from_number, body, reference_at"
+        "SELECT id, conversation_id, status, purpose, to_number, from_number, body, reference_at, not_before"
         " FROM conv_messages WHERE id = :id AND tenant_id = :tenant"
     ),
     "lock_send_intent": "SELECT send_attempted_at FROM conv_messages WHERE id = :id FOR UPDATE",
@@ -331,6 +356,54 @@ _STATEMENTS: dict[str, str] = {
         " RETURNING m.id, current.status AS previous, m.to_number"
     ),
     "knows_message": "SELECT 1 FROM conv_messages WHERE provider_ref = :sid AND tenant_id = :tenant",
+    # -- quiet hours --
+    "lock_recipient": "SELECT pg_advisory_xact_lock(hashtextextended(CAST(:tenant AS text) || :phone, 7018))",
+    "automated_sends_since": (
+        "SELECT queued_at FROM conv_messages WHERE tenant_id = :tenant AND to_number = :phone AND direction = 'out'"
+        " AND queued_at > :since AND purpose = ANY(:purposes) ORDER BY queued_at"
+    ),
+    "caller_wrote_since": (
+        "SELECT 1 FROM conv_messages WHERE conversation_id = :id AND direction = 'in' AND created_at > :since LIMIT 1"
+    ),
+    "defer": (
+        "UPDATE conv_messages SET not_before = :not_before, preflight = CAST(:record AS jsonb), updated_at = now()"
+        " WHERE id = :id AND status = 'pending'"
+    ),
+    # -- the appointment lifecycle --
+    "follow_up_candidates": """
+    SELECT c.id AS conversation_id, c.tenant_id, c.caller, m.id AS first_message_id, m.from_number
+    FROM unnest(CAST(:tenants AS uuid[]), CAST(:delays AS int[])) AS t(tenant_id, delay)
+    JOIN conv_conversations c ON c.tenant_id = t.tenant_id AND c.state = 'open' AND c.human_user_id IS NULL
+         AND c.handoff_ack_message_id IS NULL
+    JOIN LATERAL (SELECT id, from_number, queued_at FROM conv_messages WHERE conversation_id = c.id
+                  AND purpose = 'first_response' AND status IN ('queued', 'sent', 'delivered')
+                  ORDER BY seq DESC LIMIT 1) m ON TRUE
+    WHERE m.queued_at <= :now - make_interval(mins => t.delay)
+      AND m.queued_at > :now - make_interval(mins => t.delay) - interval '1 day'
+      AND NOT EXISTS (SELECT 1 FROM conv_messages x WHERE x.conversation_id = c.id
+                      AND (x.direction = 'in' OR x.purpose IN ('follow_up', 'human_reply')))
+    ORDER BY m.queued_at
+    LIMIT :limit
+    """,
+    # The partial unique index (one follow-up per conversation) decides between two jobs; the loser inserts nothing.
+    "insert_follow_up": (
+        "INSERT INTO conv_messages (id, tenant_id, conversation_id, direction, purpose, from_number, to_number, body,"
+        " status, segments, encoding) VALUES (:id, :tenant, :conversation, 'out', 'follow_up', :from_number,"
+        " :to_number, :body, 'pending', :segments, :encoding)"
+        " ON CONFLICT (conversation_id) WHERE purpose = 'follow_up' DO NOTHING RETURNING id"
+    ),
+    "set_appointment_context": (
+        "UPDATE conv_conversations SET appointment_context = CAST(:context AS jsonb), updated_at = now() WHERE id = :id"
+    ),
+    "appointment_context": "SELECT appointment_context FROM conv_conversations WHERE id = :id",
+    # The scheduler asks again for deferred messages whose time has come; clearing not_before in the same statement
+    # is what makes each one asked for once.
+    "release_deferred": (
+        "UPDATE conv_messages m SET not_before = NULL, updated_at = now() WHERE m.id IN (SELECT id FROM conv_messages"
+        " WHERE status = 'pending' AND not_before IS NOT NULL AND not_before <= :now ORDER BY not_before"
+        " LIMIT :limit FOR UPDATE SKIP LOCKED)"
+        " RETURNING m.id, m.tenant_id, m.conversation_id, m.to_number, m.from_number, m.body, m.purpose"
+    ),
     "silent_messages": (
         "SELECT id, tenant_id, provider_ref, status FROM conv_messages"
         " WHERE direction = 'out' AND status IN ('queued', 'sent') AND provider_ref IS NOT NULL"
@@ -415,7 +488,9 @@ _INBOX_PAGE = (
     " (SELECT array_agg(DISTINCT t.kind ORDER BY t.kind) FROM conv_operator_tasks t WHERE t.conversation_id = c.id"
     " AND t.status = 'open' AND t.tenant_id = c.tenant_id) AS open_tasks,"
     " (SELECT a.code FROM conv_staff_alerts a WHERE a.conversation_id = c.id AND a.tenant_id = c.tenant_id"
-    " AND a.closed_at IS NULL AND a.expires_at > now() LIMIT 1) AS alert_code"
+    " AND a.closed_at IS NULL AND a.expires_at > now() LIMIT 1) AS alert_code,"
+    # What the caller last did with the appointment a confirmation or reminder was about (confirmed, cancelled…).
+    " c.appointment_context ->> 'outcome' AS appointment_outcome"
     " FROM conv_conversations c"
     " LEFT JOIN LATERAL (SELECT body, direction, created_at FROM conv_messages WHERE conversation_id = c.id"
     " ORDER BY seq DESC LIMIT 1) m ON TRUE"
@@ -635,6 +710,57 @@ class PostgresConversationStore:
 
     def knows_message(self, *, tenant_id: uuid.UUID, sid: str) -> bool:
         return self._run("knows_message", sid=sid, tenant=tenant_id).first() is not None
+
+    def lock_recipient(self, *, tenant_id: uuid.UUID, to_number: str) -> None:
+        self._run("lock_recipient", tenant=tenant_id, phone=to_number)
+
+    def automated_sends_since(
+        self, *, tenant_id: uuid.UUID, to_number: str, since: datetime, purposes: Collection[str]
+    ) -> list[datetime]:
+        rows = self._run(
+            "automated_sends_since", tenant=tenant_id, phone=to_number, since=since, purposes=list(purposes)
+        )
+        return list(rows.scalars())
+
+    def caller_wrote_since(self, conversation_id: uuid.UUID, since: datetime) -> bool:
+        return self._run("caller_wrote_since", id=conversation_id, since=since).first() is not None
+
+    def defer(self, message_id: uuid.UUID, not_before: datetime, record: dict[str, Any]) -> None:
+        self._run("defer", not_before=not_before, record=_json(record), id=message_id)
+
+    def set_appointment_context(self, conversation_id: uuid.UUID, context: dict[str, Any] | None) -> None:
+        self._run("set_appointment_context", id=conversation_id, context=None if context is None else _json(context))
+
+    def appointment_context(self, conversation_id: uuid.UUID) -> dict[str, Any] | None:
+        value: dict[str, Any] | None = self._run("appointment_context", id=conversation_id).scalar()
+        return value
+
+    def follow_up_candidates(
+        self, *, tenants: list[uuid.UUID], delays: list[int], now: datetime, limit: int
+    ) -> Sequence[Row[Any]]:
+        return self._run("follow_up_candidates", tenants=tenants, delays=delays, now=now, limit=limit).all()
+
+    def insert_follow_up(
+        self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, from_number: str, to_number: str, body: str
+    ) -> uuid.UUID | None:
+        """The conversation's one follow-up (``pending``), or None when it already has one."""
+        segments = count_segments(body)
+        inserted: uuid.UUID | None = self._run(
+            "insert_follow_up",
+            id=uuid.uuid4(),
+            tenant=tenant_id,
+            conversation=conversation_id,
+            from_number=from_number,
+            to_number=to_number,
+            body=body,
+            segments=segments.count,
+            encoding=segments.encoding,
+        ).scalar()
+        return inserted
+
+    def release_deferred(self, now: datetime, *, limit: int) -> Sequence[Row[Any]]:
+        """Deferred messages whose time has come, each returned once (its ``not_before`` cleared)."""
+        return self._run("release_deferred", now=now, limit=limit).all()
 
     def silent_messages(self, now: datetime, *, silent_after: timedelta, limit: int) -> Sequence[Row[Any]]:
         """Queued or sent messages of the last two days whose status has not changed for ``silent_after``."""

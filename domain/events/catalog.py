@@ -206,7 +206,7 @@ class ConversationOpened:
 
 
 @event("nmc.conversations.OutboundMessageRequested")
-class OutboundMessageRequested:
+class OutboundMessageRequestedV1:
     """A message to a caller or tenant was written and awaits the send preflight and the provider."""
 
     message_id: uuid.UUID
@@ -215,6 +215,53 @@ class OutboundMessageRequested:
     from_number: E164
     body: Annotated[str, Field(min_length=1, max_length=1600)]
     purpose: Literal["first_response", "ai_reply", "human_reply", "notification", "compliance"]
+
+
+@event("nmc.conversations.OutboundMessageRequested", version=2)
+class OutboundMessageRequested:
+    """A message to a caller or tenant was written and awaits the send preflight and the provider. Version 2 adds
+    the appointment lifecycle's purposes: ``confirmation`` (of a booking or a reschedule), ``reminder`` and
+    ``follow_up``, which go only inside the recipient's quiet-hours window."""
+
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID | None
+    to_number: E164
+    from_number: E164
+    body: Annotated[str, Field(min_length=1, max_length=1600)]
+    purpose: Literal[
+        "first_response",
+        "ai_reply",
+        "human_reply",
+        "notification",
+        "compliance",
+        "confirmation",
+        "reminder",
+        "follow_up",
+    ]
+
+
+@event("nmc.conversations.MessageDeferred")
+class MessageDeferred:
+    """Quiet hours (or a state's daily cap) held an automated message back until ``not_before``; it is sent then,
+    never dropped. ``rule_id`` and ``rule_version`` name the row of the quiet-hours table that decided."""
+
+    message_id: uuid.UUID
+    conversation_id: uuid.UUID | None
+    purpose: str
+    not_before: datetime
+    reason: Literal["quiet_hours", "daily_cap"]
+    rule_id: str
+    rule_version: Annotated[int, Field(ge=1)]
+
+
+@event("nmc.conversations.FollowUpRequested")
+class FollowUpRequested:
+    """A caller who never answered the first SMS gets the one gentle follow-up (after the tenant's delay)."""
+
+    conversation_id: uuid.UUID
+    message_id: uuid.UUID
+    first_message_id: uuid.UUID
+    caller: E164
 
 
 @event("nmc.conversations.MessageQueued")
@@ -395,6 +442,39 @@ class AppointmentRescheduled:
     previous_starts_at: datetime
     starts_at: datetime
     ends_at: datetime
+
+
+@event("nmc.conversations.AppointmentConfirmationRequested")
+class AppointmentConfirmationRequested:
+    """A booking (or its new time, after a reschedule) was texted to the customer, inviting a reply to confirm,
+    reschedule or cancel."""
+
+    appointment_id: uuid.UUID
+    message_id: uuid.UUID
+    starts_at: datetime
+    kind: Literal["booked", "rescheduled"]
+
+
+@event("nmc.scheduling.AppointmentReminderDue")
+class AppointmentReminderDue:
+    """A reminder came due ``offset_minutes`` before the appointment's *current* start, which it carries; it was
+    claimed once (the reminder's unique key) and its message requested in the same transaction."""
+
+    appointment_id: uuid.UUID
+    reminder_id: uuid.UUID
+    offset_minutes: Annotated[int, Field(ge=5)]
+    starts_at: datetime
+    due_at: datetime
+    message_id: uuid.UUID
+
+
+@event("nmc.scheduling.AppointmentConfirmedByCaller")
+class AppointmentConfirmedByCaller:
+    """The customer replied to a confirmation or reminder to say they will be there."""
+
+    appointment_id: uuid.UUID
+    conversation_id: uuid.UUID | None
+    starts_at: datetime
 
 
 @event("nmc.scheduling.CalendarChangeNotified")

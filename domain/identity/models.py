@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, Text, text
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, e164_check, now_column, uuid_pk
@@ -27,6 +27,8 @@ class Tenant(Base):
         CheckConstraint(e164_check("forward_to"), name="forward_to_e164"),
         CheckConstraint(f"owner_mobile IS NULL OR {e164_check('owner_mobile')}", name="owner_mobile_e164"),
         CheckConstraint("ring_timeout_seconds BETWEEN 5 AND 60", name="ring_timeout"),
+        CheckConstraint("follow_up_delay_minutes BETWEEN 15 AND 10080", name="follow_up_delay"),
+        CheckConstraint("first_sms_quiet_hours IN ('send', 'defer')", name="first_sms_quiet_hours"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -45,6 +47,13 @@ class Tenant(Base):
     # The Clerk organization whose tokens (``org_id``) act for this tenant: how a member of several picks one.
     clerk_org_id: Mapped[str | None] = mapped_column(Text, unique=True)
     created_at: Mapped[datetime] = now_column()
+    # The appointment lifecycle: reminders this many minutes before a start, one follow-up this long after an
+    # unanswered first SMS (NULL: none), and whether a first SMS that falls in quiet hours waits for the morning.
+    reminder_offsets_minutes: Mapped[list[int]] = mapped_column(
+        ARRAY(Integer), nullable=False, server_default=text("'{1440,120}'")
+    )
+    follow_up_delay_minutes: Mapped[int | None] = mapped_column(Integer)
+    first_sms_quiet_hours: Mapped[str] = mapped_column(Text, nullable=False, server_default="send")
 
 
 class PhoneNumber(Base):

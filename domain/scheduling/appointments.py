@@ -52,6 +52,7 @@ def _insert_appointment(
         currency=currency,
         hold_id=hold_id,
         conversation_id=request.conversation_id,
+        timeslot_set_at=now,
     )
     session.add(appointment)
     session.flush()  # the exclusion constraint speaks here
@@ -280,6 +281,9 @@ def reschedule_appointment(
         )
         appointment.resource_id = target
         appointment.timeslot = Range(starts_at, new_end, bounds="[)")
+        # Reminders are due relative to the new start, and only those whose moment comes after the move.
+        appointment.timeslot_set_at = now
+        appointment.confirmed_at = None
         session.flush()
         sink.emit(
             AppointmentRescheduled(

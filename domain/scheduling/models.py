@@ -20,6 +20,7 @@ from sqlalchemy import (
     SmallInteger,
     Text,
     Time,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import TSTZRANGE, UUID, ExcludeConstraint, Range
@@ -182,6 +183,10 @@ class Appointment(Base):
             using="gist",
             where="status = 'booked'",
         ),
+        # The reminder job's range: booked appointments by start.
+        Index(
+            "ix_sched_appointments_booked_start", text("lower(timeslot)"), postgresql_where=text("status = 'booked'")
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -199,6 +204,38 @@ class Appointment(Base):
     conversation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     created_at: Mapped[datetime] = now_column()
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the current timeslot was set (booked or last moved): a reminder whose moment passed before it is not due.
+    timeslot_set_at: Mapped[datetime] = now_column()
+    # The caller confirmed by replying to a confirmation or reminder (shown to staff).
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Reminder(Base):
+    """One reminder of one appointment at one start time and offset: the unique key is what makes it once.
+
+    A reschedule gives the appointment a new start, so its reminders are new rows and the old ones never become due;
+    a cancelled appointment is never claimed. ``message_id`` is the conversations message that carries it.
+    """
+
+    __tablename__ = "sched_reminders"
+    __table_args__ = (
+        CheckConstraint("status IN ('due', 'void')", name="status"),
+        CheckConstraint("offset_minutes BETWEEN 5 AND 10080", name="offset"),
+        UniqueConstraint("appointment_id", "starts_at", "offset_minutes", name="uq_sched_reminders_once"),
+        Index("ix_sched_reminders_message", "message_id"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
+    appointment_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("sched_appointments.id", ondelete="CASCADE"), nullable=False
+    )
+    offset_minutes: Mapped[int] = mapped_column(Integer, nullable=False)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="due")
+    message_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 class ExternalBusy(Base):

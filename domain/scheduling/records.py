@@ -100,6 +100,7 @@ class AppointmentRecord:
     conversation_id: uuid.UUID | None
     created_at: datetime | None
     cancelled_at: datetime | None
+    confirmed_at: datetime | None = None  # the caller replied to confirm
 
 
 def _bounds(row: Hold | Appointment) -> tuple[datetime, datetime]:
@@ -155,4 +156,5 @@ def appointment_record(row: Appointment) -> AppointmentRecord:
         row.conversation_id,
         row.created_at,
         row.cancelled_at,
+        row.confirmed_at,
     )

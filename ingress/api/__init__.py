@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.settings import Settings
 from ingress.api import catalog, invitations, reports, scheduling
 from ingress.api import resources as r
+from ingress.api import settings as settings_api
 from ingress.api.base import Authenticate
 from ingress.api.cors import ApiCorsMiddleware
 from ingress.api.docs import add_docs_routes
@@ -57,6 +58,7 @@ def register_api(
     app.add_route("/v1/service-items/{service_item_id:uuid}", catalog.ServiceItemResource(auth, sessions))
     scheduling.register(app, auth, sessions, settings)
     app.add_route("/v1/reports", reports.ReportsResource(auth, sessions))
+    app.add_route("/v1/settings/lifecycle", settings_api.LifecycleSettingsResource(auth, sessions))
 
 
 __all__ = ["register_api"]

@@ -18,6 +18,7 @@ from ingress.api import invitations as i
 from ingress.api import resources as r
 from ingress.api import responses as out
 from ingress.api import scheduling as s
+from ingress.api import settings as lifecycle_settings
 from ingress.api.docs import ASSET_PATHS, DOCS_PATH
 from ingress.api.scheduling import responses as sout
 
@@ -56,6 +57,7 @@ TAGS: tuple[tuple[str, str], ...] = (
     ("Scheduling", "Resources, working hours, time off and open slots"),
     ("Bookings", "Holds and appointments, with a typed 409 and alternatives when a slot cannot be had"),
     ("Reports", "Per-day figures and totals"),
+    ("Settings", "The appointment lifecycle: reminder offsets, the one follow-up, quiet hours for the first SMS"),
 )
 TAG_OF_SEGMENT = {
     "me": "Identity",
@@ -73,6 +75,7 @@ TAG_OF_SEGMENT = {
     "holds": "Bookings",
     "appointments": "Bookings",
     "reports": "Reports",
+    "settings": "Settings",
 }
 
 
@@ -322,6 +325,25 @@ OPERATIONS: tuple[Operation, ...] = (
         "The tenant's feature gates and subscription state",
         out.FeatureGates,
         description="`past_due` keeps the plan's gates open until `grace_ends_at`.",
+    ),
+    Operation(
+        "get",
+        "/v1/settings/lifecycle",
+        "The tenant's reminder offsets, follow-up delay and first-SMS quiet-hours choice",
+        out.LifecycleSettings,
+        description="Reminders go at each offset before an appointment's current start; `follow_up_delay_minutes` "
+        "null means no follow-up; `first_sms_quiet_hours` `send` (default) sends the first SMS after a call at once.",
+    ),
+    Operation(
+        "patch",
+        "/v1/settings/lifecycle",
+        "Change the lifecycle settings",
+        out.LifecycleSettings,
+        body=lifecycle_settings.LifecycleSettingsPatch,
+        owner_only=True,
+        idempotent_post=False,
+        description="Only what is given changes. Offsets: 5-10080 minutes, at most 4, each once; follow-up: 15-10080 "
+        "minutes or null (off). A wrong value is a 422 naming the field.",
     ),
     Operation(
         "get",

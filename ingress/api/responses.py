@@ -186,6 +186,12 @@ class FeatureGates(Response):
     grace_ends_at: datetime | None
 
 
+class LifecycleSettings(Response):
+    reminder_offsets_minutes: list[int] = Field(description="minutes before the start, largest first")
+    follow_up_delay_minutes: int | None = Field(description="null: no follow-up")
+    first_sms_quiet_hours: Literal["send", "defer"]
+
+
 class Subscription(Response):
     stripe_subscription_id: str
     plan: str

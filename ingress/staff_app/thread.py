@@ -29,6 +29,7 @@ PREFLIGHT_REASONS = {
     "opted_out": "not sent: the caller opted out (STOP)",
     "feature_disabled": "not sent: texting is not included in the current plan",
     "conversation_blocked": "not sent: the conversation is blocked",
+    "appointment_changed": "not sent: the appointment was moved or cancelled while the reminder waited",
 }
 
 

@@ -14,7 +14,7 @@ def _register() -> None:
     # Each benchmark lives in ops/bench/<name>.py and exposes a click command named `command`.
     from importlib import import_module
 
-    for name in ("outbox", "ingress", "availability", "e2e", "api"):
+    for name in ("outbox", "ingress", "availability", "e2e", "api", "reminders"):
         bench.add_command(import_module(f"ops.bench.{name}").command, name)
 
 

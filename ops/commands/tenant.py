@@ -164,3 +164,47 @@ def update(
     except identity.IdentityError as error:
         raise click.ClickException(str(error)) from None
     echo_json({"id": str(found.id), **dataclasses.asdict(changed)})
+
+
+@tenant.command("lifecycle")
+@click.argument("tenant_ref", metavar="T")
+@click.option(
+    "--reminder-offsets", default=None, help="Minutes before an appointment, comma-separated (e.g. 1440,120)."
+)
+@click.option("--follow-up-delay", default=None, help="Minutes after an unanswered first SMS, or 'off'.")
+@click.option("--first-sms-quiet-hours", type=click.Choice(["send", "defer"]), default=None,
+              help="A first SMS in quiet hours: send at once (default) or defer to the allowed hours.")  # fmt: skip
+@click.pass_context
+def lifecycle_settings(
+    ctx: click.Context,
+    tenant_ref: str,
+    reminder_offsets: str | None,
+    follow_up_delay: str | None,
+    first_sms_quiet_hours: str | None,
+) -> None:
+    """Show or change tenant T's reminder offsets, follow-up delay and first-SMS quiet-hours choice, as JSON."""
+    from domain.identity import lifecycle
+
+    settings = get_settings(ctx)
+    try:
+        offsets = (
+            None if reminder_offsets is None else [int(part) for part in reminder_offsets.split(",") if part.strip()]
+        )
+        delay: object = ...
+        if follow_up_delay is not None:
+            delay = None if follow_up_delay.strip().lower() == "off" else int(follow_up_delay)
+    except ValueError:
+        raise click.ClickException("--reminder-offsets and --follow-up-delay take whole minutes") from None
+    try:
+        with cli_sessions(settings) as sessions, transaction(sessions) as session:
+            found = resolve_tenant(session, tenant_ref)
+            changed = lifecycle.update_lifecycle_settings(
+                session,
+                tenant_id=found.id,
+                reminder_offsets_minutes=offsets,
+                follow_up_delay_minutes=delay,
+                first_sms_quiet_hours=first_sms_quiet_hours,
+            )
+    except identity.IdentityError as error:
+        raise click.ClickException(str(error)) from None
+    echo_json({"id": str(found.id), **dataclasses.asdict(changed)})

@@ -177,6 +177,10 @@ def test_every_operation_answers_as_documented(world: World, sched: Sched, exerc
     call("delete", "/v1/invitations/{invitation_id}", ids={"invitation_id": other["id"]})
     # Billing: before Stripe said anything, then with a subscription.
     call("get", "/v1/feature-gates")
+    call("get", "/v1/settings/lifecycle")
+    call(
+        "patch", "/v1/settings/lifecycle", json={"reminder_offsets_minutes": [1440, 60], "follow_up_delay_minutes": 120}
+    )
     assert call("get", "/v1/billing/subscription") == {"subscription": None}
     with transaction(world.sessions) as session:
         session.execute(

@@ -46,3 +46,25 @@ def test_report_and_dlq_list_take_a_uuid_or_a_number_and_refuse_an_unknown_tenan
             code, out = _invoke(settings, *command)
             assert code != 0
             assert out == f"Error: no tenant {unknown}\n"
+
+
+def test_tenant_lifecycle_shows_and_changes_the_settings_and_refuses_bad_ones_in_one_line(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    with transaction(sessions) as session:
+        identity.create_tenant(
+            session, name="Ace", number="+13105557100", forward_to="+13105557101", timezone="UTC", plan="starter"
+        )
+    code, out = _invoke(settings, "tenant", "lifecycle", "+13105557100")
+    assert code == 0, out
+    assert json.loads(out)["reminder_offsets_minutes"] == [1440, 120]
+    code, out = _invoke(settings, "tenant", "lifecycle", "+13105557100", "--reminder-offsets", "60,2880",
+                        "--follow-up-delay", "90")  # fmt: skip
+    assert code == 0, out
+    assert json.loads(out)["reminder_offsets_minutes"] == [2880, 60]
+    assert json.loads(out)["follow_up_delay_minutes"] == 90
+    for bad in (["--follow-up-delay", "3"], ["--reminder-offsets", "2h"], ["--reminder-offsets", "0"]):
+        code, out = _invoke(settings, "tenant", "lifecycle", "+13105557100", *bad)
+        assert code != 0
+        assert out.startswith("Error: ")
+        assert out.count("\n") == 1

@@ -8,7 +8,7 @@ Postgres; ``tests/integration`` runs the same flows on the real store.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -68,6 +68,7 @@ class StoredMessage:
     send_attempted_at: datetime | None = None
     queued_at: datetime | None = None
     first_response_latency_ms: int | None = None
+    not_before: datetime | None = None
 
 
 @dataclass
@@ -90,6 +91,7 @@ class MemoryConversationStore:
         self.claims: dict[tuple[uuid.UUID, str], datetime] = {}
         self.tasks: list[StoredTask] = []
         self.alerts: dict[uuid.UUID, tuple[str, datetime]] = {}  # conversation id -> (code, expires)
+        self.contexts: dict[uuid.UUID, dict[str, Any] | None] = {}
 
     def factory(self) -> StoreFactory:
         """What the registry injects as ``conversation_store``: every session gets this one store."""
@@ -321,6 +323,37 @@ class MemoryConversationStore:
     def knows_message(self, *, tenant_id: uuid.UUID, sid: str) -> bool:
         return self._by_sid(tenant_id, sid) is not None
 
+    # -- quiet hours --
+    def lock_recipient(self, *, tenant_id: uuid.UUID, to_number: str) -> None:
+        return None  # one thread: nothing to serialise
+
+    def automated_sends_since(
+        self, *, tenant_id: uuid.UUID, to_number: str, since: datetime, purposes: Collection[str]
+    ) -> list[datetime]:
+        return sorted(
+            row.queued_at
+            for row in self.messages.values()
+            if row.tenant_id == tenant_id
+            and row.to_number == to_number
+            and row.purpose in purposes
+            and row.queued_at is not None
+            and row.queued_at > since
+        )
+
+    def caller_wrote_since(self, conversation_id: uuid.UUID, since: datetime) -> bool:
+        return any(row.conversation_id == conversation_id and row.direction == "in" for row in self.messages.values())
+
+    def defer(self, message_id: uuid.UUID, not_before: datetime, record: dict[str, Any]) -> None:
+        row = self.messages[message_id]
+        if row.status == "pending":
+            row.not_before, row.preflight = not_before, record
+
+    def set_appointment_context(self, conversation_id: uuid.UUID, context: dict[str, Any] | None) -> None:
+        self.contexts[conversation_id] = context
+
+    def appointment_context(self, conversation_id: uuid.UUID) -> dict[str, Any] | None:
+        return self.contexts.get(conversation_id)
+
     # -- operator tasks --
 
     def open_alert(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, expires: datetime) -> str:
@@ -441,6 +474,25 @@ class Gate:
     ) -> PreflightDecision:
         self.checked.append((to_number, conversation_state, purpose))
         return self.decision
+
+
+class NoAppointment:
+    """Appointment replies for flows whose conversations have no appointment in context: never asked."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"no appointment is in context, yet {name} was asked")
+
+
+class NoQuietHours:
+    """A send window that never applies (the flows' own tests; quiet hours are tested against Postgres)."""
+
+    counted_purposes = frozenset({"reminder"})
+
+    def applies(self, session: Session, *, tenant_id: uuid.UUID, purpose: str, replying: bool) -> bool:
+        return False
+
+    def assess(self, session: Session, **_: object) -> object:
+        raise AssertionError("never assessed when it does not apply")
 
 
 @dataclass

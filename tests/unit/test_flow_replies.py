@@ -18,6 +18,7 @@ from tests.support.conversation_store import (
     Engine,
     Keywords,
     MemoryConversationStore,
+    NoAppointment,
     RecordingContext,
     no_tools,
     profile,
@@ -59,6 +60,7 @@ def reply(
         engine=engine or Engine(TurnResult(reply="Happy to help: what do you need?", state={"stage": "ask"})),
         tools=no_tools,
         conversation_store=store.factory(),
+        appointment_replies=NoAppointment(),
         settings=settings or Settings(),
         clock=lambda: NOW,
     )

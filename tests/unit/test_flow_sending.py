@@ -10,7 +10,15 @@ import pytest
 from domain.conversations.flows.sending import send_message
 from domain.conversations.ports import SendFailed, SentEarlier
 from domain.events.catalog import MessageBlocked, MessageQueued, OutboundMessageRequested
-from tests.support.conversation_store import Decision, Gate, Keywords, MemoryConversationStore, RecordingContext, Sms
+from tests.support.conversation_store import (
+    Decision,
+    Gate,
+    Keywords,
+    MemoryConversationStore,
+    NoQuietHours,
+    RecordingContext,
+    Sms,
+)
 
 TENANT = uuid.uuid4()
 CALLER = "+16175550123"
@@ -59,6 +67,7 @@ def send(
         sms=sms or Sms(),
         keywords=keywords or Keywords(),
         conversation_store=store.factory(),
+        send_window=NoQuietHours(),
         clock=lambda: NOW,
     )
     return ctx

@@ -14,7 +14,7 @@ from domain.events.handling import HandlerContext, Subscriptions
 subscriptions = Subscriptions("conversations")
 
 # Automated senders go quiet while a human holds the conversation; a human's own reply does not.
-AUTOMATED_PURPOSES = frozenset({"first_response", "ai_reply"})
+AUTOMATED_PURPOSES = frozenset({"first_response", "ai_reply", "follow_up"})
 
 
 def open_or_get_conversation(

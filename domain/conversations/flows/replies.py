@@ -12,6 +12,7 @@ from db.metrics import AI_TURNS
 from db.settings import Settings
 from domain.conversations.engine.language import Language, conversation_language, remembered_language
 from domain.conversations.engine.ports import ConversationEngine, Turn
+from domain.conversations.flows.appointment_replies import answer_about_appointment
 from domain.conversations.flows.common import (
     alert_staff,
     open_or_get_conversation,
@@ -22,7 +23,7 @@ from domain.conversations.flows.common import (
 )
 from domain.conversations.flows.staff import answer_staff
 from domain.conversations.messaging import fit_to_segments
-from domain.conversations.ports import InboundKeywords, TenantDirectory, ToolsFactory
+from domain.conversations.ports import AppointmentReplies, InboundKeywords, TenantDirectory, ToolsFactory
 from domain.conversations.store import StoreFactory
 from domain.events.catalog import MessageReceived
 from domain.events.handling import HandlerContext
@@ -57,6 +58,7 @@ def reply_to_caller(
     engine: ConversationEngine,
     tools: ToolsFactory,
     conversation_store: StoreFactory,
+    appointment_replies: AppointmentReplies,
     settings: Settings,
     clock: Callable[[], datetime],
 ) -> None:
@@ -167,6 +169,17 @@ def reply_to_caller(
             open_for=alert_for,
         )
         return
+    if kind in ("none", "opt_in") and answer_about_appointment(
+        ctx,
+        store,
+        tenant=tenant,
+        conversation_id=conversation_id,
+        caller=event.from_number,
+        body=event.body,
+        replies=appointment_replies,
+        now=now,
+    ):
+        return  # a reply to a confirmation or reminder, answered (confirm, reschedule, cancel)
     result = engine.respond(
         Turn(
             text=event.body,

@@ -1,6 +1,6 @@
 """Settings at ``/app/settings`` (OWNER only): one adapter module per section, each calling the domain use cases the
-``/v1`` API and the CLI call (``catalog``, ``technicians``, ``messages``, ``team``, ``account``); ``forms`` and
-``screen`` are what they share."""
+``/v1`` API and the CLI call (``catalog``, ``technicians``, ``messages``, ``reminders``, ``team``, ``account``);
+``forms`` and ``screen`` are what they share."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ingress.staff_app.pages import Pages
 from ingress.staff_app.settings.account import BillingResource, OverviewResource
 from ingress.staff_app.settings.catalog import CatalogItemResource, CatalogResource
 from ingress.staff_app.settings.messages import MessagesResource
+from ingress.staff_app.settings.reminders import RemindersResource
 from ingress.staff_app.settings.team import TeamResource
 from ingress.staff_app.settings.technicians import TechnicianResource, TechniciansResource
 
@@ -44,6 +45,7 @@ def add_settings_routes(
         suffix="remove_time_off",
     )
     app.add_route(f"{base}/messages", MessagesResource(auth, sessions, pages))
+    app.add_route(f"{base}/reminders", RemindersResource(auth, sessions, pages))
     team = TeamResource(auth, sessions, pages, invitation_ttl)
     app.add_route(f"{base}/team", team)
     app.add_route(f"{base}/team/invite", team, suffix="invite")

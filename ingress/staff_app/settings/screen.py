@@ -27,6 +27,7 @@ SECTIONS = (
     Section("catalog", "Price list", "/app/settings/catalog"),
     Section("technicians", "Technicians", "/app/settings/technicians"),
     Section("messages", "Messages & numbers", "/app/settings/messages"),
+    Section("reminders", "Reminders", "/app/settings/reminders"),
     Section("team", "Team", "/app/settings/team"),
     Section("billing", "Billing & 10DLC", "/app/settings/billing"),
 )
