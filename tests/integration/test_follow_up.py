@@ -9,6 +9,7 @@ from datetime import timedelta
 from db.engine import transaction
 from domain.composition import lifecycle
 from domain.conversations import operator
+from domain.events.sink import RootSink
 from domain.identity import lifecycle as tenant_lifecycle
 from tests.support import lifecycle_system
 from tests.support.lifecycle_system import T0, Lifecycle, caller, missed_call, text_in
@@ -55,7 +56,7 @@ def test_one_follow_up_after_the_delay_and_never_after_a_reply_an_opt_out_a_take
             conversation_id=uuid.UUID(conversation["id"]),
             user_id=None,
             lease=timedelta(minutes=30),
-            events=None,
+            events=RootSink(session),
         )
     life.book(booked, T0 + timedelta(days=2))
     assert run_job(life, 59) == 0  # not yet
