@@ -134,6 +134,14 @@ RULES: tuple[Rule, ...] = (
         apply="DELETE FROM conv_first_response_claims c USING ({batch}) b WHERE c.id = b.id",
     ),
     Rule(
+        name="first_response_graces",
+        table="conv_first_response_graces",
+        description="first-SMS grace decisions older than 13 months deleted",
+        age="13 months",
+        candidates="SELECT id FROM conv_first_response_graces WHERE created_at < :cutoff",
+        apply="DELETE FROM conv_first_response_graces g USING ({batch}) b WHERE g.id = b.id",
+    ),
+    Rule(
         name="operator_tasks",
         table="conv_operator_tasks",
         description="operator tasks done over 13 months ago deleted (open ones are live work)",

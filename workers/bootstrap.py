@@ -46,16 +46,19 @@ def default_dependencies(
     from domain.conversations.engine.factory import make_engine as make_conversation_engine
     from domain.conversations.store import PostgresConversationStore
     from workers.adapters.calendars import build_calendar_clients
+    from workers.adapters.call_log import TwilioCallLog
     from workers.adapters.gated_sms import GatedSmsSender
     from workers.adapters.twilio_gateway import TwilioGateway
 
+    gateway = TwilioGateway(settings)
     return {
         "settings": settings,
         "clock": clock,
         "sessions": sessions,
         "directory": TenantDirectoryAdapter(),
         "gate": SendGateAdapter(),
-        "sms": GatedSmsSender(TwilioGateway(settings), settings),
+        "sms": GatedSmsSender(gateway, settings),
+        "call_log": TwilioCallLog(gateway),
         "keywords": InboundKeywordsAdapter(),
         "appointments": AppointmentsAdapter(),
         "tools": BookingToolsFactory(settings),

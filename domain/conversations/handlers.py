@@ -5,6 +5,7 @@ The flows live one per file in ``domain/conversations/flows/``; importing them h
 
 from __future__ import annotations
 
+from domain.conversations.flows.callback_grace import decide_first_response, withhold_after_answered_call
 from domain.conversations.flows.common import AUTOMATED_PURPOSES, subscriptions
 from domain.conversations.flows.delivery_status import MessageNotYetKnown, apply_delivery_status
 from domain.conversations.flows.first_response import greet_missed_caller
@@ -17,8 +18,10 @@ __all__ = [
     "MessageNotYetKnown",
     "apply_delivery_status",
     "block_opted_out_caller",
+    "decide_first_response",
     "greet_missed_caller",
     "reply_to_caller",
     "send_message",
     "subscriptions",
+    "withhold_after_answered_call",
 ]

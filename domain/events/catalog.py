@@ -159,6 +159,19 @@ class CallMissed:
     missed_at: datetime
 
 
+@event("nmc.telephony.CallAnswered")
+class CallAnswered:
+    """A call between a tenant's number and someone else was answered by a person: ``inbound`` a caller's call the
+    business picked up (the dial's verdict), ``outbound`` a call placed from the business's Twilio number (a staff
+    callback through Twilio). ``customer_phone`` is the other party, ``business_number`` the tenant's number."""
+
+    call_sid: str
+    direction: Literal["inbound", "outbound"]
+    customer_phone: E164
+    business_number: E164
+    answered_at: datetime
+
+
 @event("nmc.telephony.MessageStatusReported")
 class MessageStatusReported:
     """Twilio reported a status for an outbound message (a raw callback; may be late, duplicated, reordered)."""
@@ -284,6 +297,41 @@ class StaffCallRecognised:
     call_sid: str
     phone: E164
     call_occurred_at: datetime
+
+
+@event("nmc.conversations.FirstResponseDeferred")
+class FirstResponseDeferred:
+    """The first SMS after a missed call waits for the tenant's callback grace period, until ``send_after``: an
+    answered re-call or a staff call before then makes it unneeded."""
+
+    conversation_id: uuid.UUID
+    grace_id: uuid.UUID
+    call_sid: str
+    grace_seconds: Annotated[int, Field(ge=1, le=120)]
+    send_after: datetime
+
+
+@event("nmc.conversations.FirstResponseGraceEnded")
+class FirstResponseGraceEnded:
+    """A first SMS's grace period ran out undecided: it is now sent, unless the call list shows a callback."""
+
+    conversation_id: uuid.UUID
+    grace_id: uuid.UUID
+    call_sid: str
+
+
+@event("nmc.conversations.FirstResponseDecided")
+class FirstResponseDecided:
+    """A held first SMS was decided, once: ``sent`` (no callback seen) or ``withheld`` because the caller's re-call
+    was answered or staff called them back (``deciding_call_sid``; ``seen_by`` says through a webhook or Twilio's
+    call list)."""
+
+    conversation_id: uuid.UUID
+    grace_id: uuid.UUID
+    decision: Literal["sent", "withheld"]
+    reason: Literal["no_callback", "no_callback_call_list_unavailable", "caller_recall_answered", "staff_called_back"]
+    seen_by: Literal["webhook", "call_list"] | None
+    deciding_call_sid: str | None
 
 
 @event("nmc.conversations.StaffCommandReceived")

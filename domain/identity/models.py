@@ -27,6 +27,7 @@ class Tenant(Base):
         CheckConstraint(e164_check("forward_to"), name="forward_to_e164"),
         CheckConstraint(f"owner_mobile IS NULL OR {e164_check('owner_mobile')}", name="owner_mobile_e164"),
         CheckConstraint("ring_timeout_seconds BETWEEN 5 AND 60", name="ring_timeout"),
+        CheckConstraint("callback_grace_seconds BETWEEN 0 AND 120", name="callback_grace"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -35,6 +36,8 @@ class Tenant(Base):
     forward_to: Mapped[str] = mapped_column(Text, nullable=False)
     owner_mobile: Mapped[str | None] = mapped_column(Text)
     ring_timeout_seconds: Mapped[int] = mapped_column(Integer, nullable=False, server_default="20")
+    # How long the first SMS waits for a callback (an answered re-call, a staff call) that makes it unneeded; 0 = none.
+    callback_grace_seconds: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     first_message_template: Mapped[str] = mapped_column(Text, nullable=False, server_default=DEFAULT_FIRST_MESSAGE)
     after_hours_template: Mapped[str] = mapped_column(Text, nullable=False, server_default=DEFAULT_AFTER_HOURS_MESSAGE)
     help_text: Mapped[str] = mapped_column(

@@ -80,4 +80,6 @@ def test_the_registered_handler_names_are_the_ones_stored_with_deliveries() -> N
         ("conversations.apply_delivery_status", "nmc.telephony.MessageStatusReported"),
         ("conversations.reply_to_caller", "nmc.conversations.MessageReceived"),
         ("conversations.block_opted_out_caller", "nmc.compliance.OptOutRecorded"),
+        ("conversations.withhold_after_answered_call", "nmc.telephony.CallAnswered"),
+        ("conversations.decide_first_response", "nmc.conversations.FirstResponseGraceEnded"),
     }
