@@ -149,7 +149,8 @@ def test_a_recall_missed_again_is_one_episode_and_one_first_sms(graced: System, 
     graced.drain()
     assert end_grace(graced) == 1
     texts = first_texts(graced, phone)
-    assert len(texts) == 1 and "Ace Plumbing" in texts[0]
+    assert len(texts) == 1
+    assert "Ace Plumbing" in texts[0]
     assert graces(graced, phone) == [("sent", "no_callback")]
     message = graced.row(
         "SELECT purpose, status, reference_at FROM conv_messages WHERE to_number = :caller", caller=phone
@@ -157,46 +158,48 @@ def test_a_recall_missed_again_is_one_episode_and_one_first_sms(graced: System, 
     assert (message.purpose, message.status) == ("first_response", "queued")
 
 
+def race_once(system: System, phone: str) -> dict[str, bool]:
+    """The grace's decision against an answered call's, each in its own transaction, released together."""
+    system.missed_call(phone)
+    system.drain()
+    grace_id = system.row("SELECT id FROM conv_first_response_graces WHERE caller = :caller", caller=phone).id
+    barrier = threading.Barrier(2)
+    won: dict[str, bool] = {}
+
+    def send() -> None:
+        with transaction(system.sessions) as session:
+            barrier.wait()
+            won["send"] = PostgresConversationStore(session).decide_first_response(
+                tenant_id=system.tenant_id, grace_id=grace_id, decision="sent", reason="no_callback", call_sid=None
+            )
+
+    def withhold() -> None:
+        with transaction(system.sessions) as session:
+            barrier.wait()
+            decided = PostgresConversationStore(session).withhold_for_answered_call(
+                tenant_id=system.tenant_id,
+                caller=phone,
+                answered_at=datetime.now(UTC),
+                reason="staff_called_back",
+                call_sid="CA" + uuid.uuid4().hex,
+            )
+            won["withhold"] = decided is not None
+
+    threads = [threading.Thread(target=send), threading.Thread(target=withhold)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return won
+
+
 def test_the_grace_end_and_a_callback_at_the_same_instant_decide_once(graced: System) -> None:
-    """Twenty races of the grace's decision against an answered call's, each in its own transaction."""
-    outcomes = []
     for index in range(20):
         phone = f"+1617666{index:04d}"  # distinct: a number seen before would be inside its first-SMS window
-        graced.missed_call(phone)
-        graced.drain()
-        grace_id = graced.row("SELECT id FROM conv_first_response_graces WHERE caller = :caller", caller=phone).id
-        barrier = threading.Barrier(2)
-        won: dict[str, bool] = {}
-
-        def send() -> None:
-            with transaction(graced.sessions) as session:
-                barrier.wait()
-                won["send"] = PostgresConversationStore(session).decide_first_response(
-                    tenant_id=graced.tenant_id, grace_id=grace_id, decision="sent", reason="no_callback", call_sid=None
-                )
-
-        def withhold(phone: str = phone) -> None:
-            with transaction(graced.sessions) as session:
-                barrier.wait()
-                decided = PostgresConversationStore(session).withhold_for_answered_call(
-                    tenant_id=graced.tenant_id,
-                    caller=phone,
-                    answered_at=datetime.now(UTC),
-                    reason="staff_called_back",
-                    call_sid="CA" + uuid.uuid4().hex,
-                )
-                won["withhold"] = decided is not None
-
-        threads = [threading.Thread(target=send), threading.Thread(target=withhold)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        won = race_once(graced, phone)
         assert sorted(won.values()) == [False, True]
         (decision,) = graces(graced, phone)
         assert decision == (("sent", "no_callback") if won["send"] else ("withheld", "staff_called_back"))
-        outcomes.append(won["send"])
-    assert len(outcomes) == 20
 
 
 def test_the_grace_period_is_checked(system: System) -> None:
