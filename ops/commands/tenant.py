@@ -99,6 +99,12 @@ def seed_demo_command(ctx: click.Context) -> None:
 @click.option("--help-text", default=None, help="The answer to a caller's HELP.")
 @click.option("--forward-to", default=None, help="Where calls ring first (E.164).")
 @click.option("--owner-mobile", default=None, help="The owner's mobile for alerts (E.164); 'none' stops them.")
+@click.option(
+    "--callback-grace",
+    default=None,
+    metavar="SECONDS",
+    help="Seconds (0-120) the first SMS waits for a callback (an answered re-call, a staff call via Twilio); 0 = none.",
+)
 @click.pass_context
 def update(
     ctx: click.Context,
@@ -108,8 +114,9 @@ def update(
     help_text: str | None,
     forward_to: str | None,
     owner_mobile: str | None,
+    callback_grace: str | None,
 ) -> None:
-    """Change tenant T's texts and numbers (T = id or E.164 number); prints them as JSON."""
+    """Change tenant T's texts, numbers and callback grace period (T = id or E.164 number); prints them as JSON."""
     settings = get_settings(ctx)
     clear = owner_mobile is not None and owner_mobile.strip().lower() == "none"
     try:
@@ -125,6 +132,10 @@ def update(
                 owner_mobile=None if clear else owner_mobile,
                 clear_owner_mobile=clear,
             )
+            if callback_grace is not None:
+                grace = identity.update_callback_grace(session, tenant_id=found.id, seconds=callback_grace)
+            else:
+                grace = identity.callback_grace_seconds(session, found.id)
     except identity.IdentityError as error:
         raise click.ClickException(str(error)) from None
-    echo_json({"id": str(found.id), **dataclasses.asdict(changed)})
+    echo_json({"id": str(found.id), **dataclasses.asdict(changed), "callback_grace_seconds": grace})

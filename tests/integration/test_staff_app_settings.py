@@ -406,6 +406,21 @@ def test_a_bad_text_or_number_is_named_and_nothing_changes(world: World, field: 
         )
 
 
+def test_the_owner_sets_the_callback_grace_period_and_a_bad_one_is_named(world: World) -> None:
+    assert value_of(page(world, "/app/settings/messages").text, "callback_grace_seconds") == "0"
+    assert post(world, "/app/settings/messages", {**MESSAGES, "callback_grace_seconds": "45"}).status_code == 303
+    assert value_of(page(world, "/app/settings/messages").text, "callback_grace_seconds") == "45"
+    for bad, says in (("121", "at most 120 seconds"), ("-5", "from 0 to 120"), ("soon", "from 0 to 120")):
+        result = post(world, "/app/settings/messages", {**MESSAGES, "callback_grace_seconds": bad})
+        assert result.status_code == 422
+        assert "Wait for a callback: " in result.text
+        assert says in result.text
+    with transaction(world.sessions) as session:
+        grace = text("SELECT callback_grace_seconds FROM id_tenants WHERE id = :t")
+        assert session.execute(grace, {"t": world.a}).scalar() == 45
+        assert session.execute(grace, {"t": world.b}).scalar() == 0
+
+
 def test_a_messages_form_missing_a_field_is_a_400(world: World) -> None:
     assert post(world, "/app/settings/messages", {"first_message": "Hi"}).status_code == 400
 
