@@ -217,6 +217,10 @@ EXEMPT: dict[str, str] = {
     "sched_time_off": "days off the tenant entered: business configuration",
     "sched_date_hours": "per-date working hours the tenant entered: business configuration",
     "sched_calendars": "which external calendar a resource mirrors: configuration",
+    "sched_calendar_credentials": (
+        "a resource calendar's OAuth tokens (encrypted): the tenant's configuration, removed with the calendar"
+    ),
+    "sched_write_backs": "which external event is which appointment: deleted with the appointment (ON DELETE CASCADE)",
     "sched_external_busy": "busy intervals and the provider's event id mirrored from a calendar: no caller data",
     "bill_customers": "the tenant's Stripe customer id: billing record",
     "bill_subscriptions": "the tenant's Stripe subscription state: billing record",

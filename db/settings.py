@@ -6,16 +6,18 @@ environment at import time; ``Settings.from_env()`` is called by the CLI (and by
 
 from __future__ import annotations
 
+import binascii
 import ipaddress
 import os
 from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlsplit
 
+from cryptography.fernet import Fernet
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from db.published_secrets import PUBLISHED_SECRET_LITERALS
+from db.published_secrets import PUBLISHED_SECRET_LITERALS, SANDBOX_CREDENTIALS_KEY
 
 # Fields that hold a secret: SecretStr, so no repr, log line or error shows them; unwrapped only where used.
 SECRET_FIELDS = (
@@ -25,6 +27,7 @@ SECRET_FIELDS = (
     "ai_api_key",
     "google_calendar_access_token",
     "jobber_access_token",
+    "calendar_credentials_key",
 )
 # Live mode cannot verify a webhook without these, so an empty one is refused as firmly as a published one.
 LIVE_REQUIRED_SECRETS = ("twilio_auth_token", "stripe_webhook_secret", "jobber_webhook_secret")
@@ -112,6 +115,9 @@ class Settings(BaseModel):
     calendar_mirror_max_age_seconds: int = Field(default=900, ge=1)
     calendar_sync_window_days: int = Field(default=30, ge=1, le=366)
     calendar_http_timeout_seconds: float = Field(default=5.0, gt=0)
+    # The Fernet key (urlsafe base64 of 32 bytes) resource calendars' OAuth tokens are encrypted with at rest; empty
+    # outside live mode = the sandbox's published key. Live mode refuses the published one.
+    calendar_credentials_key: SecretStr = SecretStr("")
 
     ai_provider: Literal["builtin", "openai"] = "builtin"
     ai_base_url: str = "http://127.0.0.1:8020/v1"
@@ -161,6 +167,15 @@ class Settings(BaseModel):
             raise ValueError("must be a postgresql:// URL")
         return value
 
+    @property
+    def credentials_key(self) -> str:
+        """The key calendar credentials are encrypted with: the configured one, or outside live mode the sandbox's
+        published one; empty in live mode when none is configured (linking a calendar then says so)."""
+        configured = self.calendar_credentials_key.get_secret_value().strip()
+        if configured or self.live_mode:
+            return configured
+        return SANDBOX_CREDENTIALS_KEY
+
     @field_validator("redis_url")
     @classmethod
     def _redis_only(cls, value: str) -> str:
@@ -205,6 +220,24 @@ class Settings(BaseModel):
             raise _live_refusal("clerk_jwks_url", "needs an https:// URL")
         if _is_sandbox_host(jwks.hostname, port, self.sandbox_bind):
             raise _live_refusal("clerk_jwks_url", "refuses the sandbox's address")
+        return self
+
+    @model_validator(mode="after")
+    def _credentials_key_is_a_fernet_key(self) -> Settings:
+        # After the live-mode check, so a published value is refused as published, not as malformed.
+        raw = self.calendar_credentials_key.get_secret_value().strip()
+        if raw:
+            try:
+                Fernet(raw)
+            except (ValueError, binascii.Error):
+                raise PydanticCustomError(
+                    "fernet_key",
+                    "{message}",
+                    {
+                        "variable": "CALENDAR_CREDENTIALS_KEY",
+                        "message": "must be a Fernet key: the URL-safe base64 of 32 random bytes",
+                    },
+                ) from None
         return self
 
     @property

@@ -45,6 +45,8 @@ def default_dependencies(
     from domain.composition.tenant_profile import TenantDirectoryAdapter
     from domain.conversations.engine.factory import make_engine as make_conversation_engine
     from domain.conversations.store import PostgresConversationStore
+    from domain.scheduling.credentials import CredentialBox
+    from workers.adapters.calendar_writes import build_calendar_writers
     from workers.adapters.calendars import build_calendar_clients
     from workers.adapters.call_log import TwilioCallLog
     from workers.adapters.gated_sms import GatedSmsSender
@@ -66,6 +68,8 @@ def default_dependencies(
         # The send intent commits in its own transaction, before the provider is called.
         "conversation_store": functools.partial(PostgresConversationStore, intents=sessions),
         "calendars": build_calendar_clients(settings),
+        "calendar_writer": build_calendar_writers(settings),
+        "credential_box": CredentialBox(settings.credentials_key),
     }
 
 

@@ -12,6 +12,7 @@ from domain.conversations.flows.first_response import greet_missed_caller
 from domain.conversations.flows.opt_out import block_opted_out_caller
 from domain.conversations.flows.replies import reply_to_caller
 from domain.conversations.flows.sending import send_message
+from domain.conversations.flows.write_back_tasks import open_write_back_task
 
 __all__ = [
     "AUTOMATED_PURPOSES",
@@ -20,6 +21,7 @@ __all__ = [
     "block_opted_out_caller",
     "decide_first_response",
     "greet_missed_caller",
+    "open_write_back_task",
     "reply_to_caller",
     "send_message",
     "subscriptions",

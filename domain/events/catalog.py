@@ -445,6 +445,35 @@ class AppointmentRescheduled:
     ends_at: datetime
 
 
+@event("nmc.scheduling.AppointmentWrittenBack")
+class AppointmentWrittenBack:
+    """An appointment's current state was written to one of its resource's external calendars: the event was
+    ``inserted``, ``patched`` (moved) or ``deleted`` (cancelled, or the appointment moved to another resource)."""
+
+    appointment_id: uuid.UUID
+    resource_calendar_id: uuid.UUID
+    provider: Literal["google", "jobber"]
+    action: Literal["inserted", "patched", "deleted"]
+    external_ref: str
+
+
+@event("nmc.scheduling.AppointmentWriteBackFailed")
+class AppointmentWriteBackFailed:
+    """An appointment could not be written to an external calendar and a person must look: ``conflict`` (the slot
+    is taken there by something else; our booking stands and the caller is told nothing), or ``credentials_refused``
+    (the provider refused the linked tokens: relink them). Retryable failures are retried, not this."""
+
+    appointment_id: uuid.UUID
+    resource_calendar_id: uuid.UUID
+    provider: Literal["google", "jobber"]
+    reason: Literal["conflict", "credentials_refused"]
+    detail: Annotated[str, Field(max_length=500)]
+    starts_at: datetime
+    ends_at: datetime
+    customer_phone: E164
+    conversation_id: uuid.UUID | None
+
+
 @event("nmc.scheduling.CalendarChangeNotified")
 class CalendarChangeNotified:
     """A calendar provider said a mirrored calendar changed (webhook); the shadow needs a re-sync."""
