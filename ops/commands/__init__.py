@@ -2,6 +2,7 @@
 
 from ops.commands.backup import backup, dr
 from ops.commands.bench import bench
+from ops.commands.calendar import calendar
 from ops.commands.chaos import chaos
 from ops.commands.compliance import campaign
 from ops.commands.demo import demo
@@ -26,6 +27,7 @@ ALL = [
     tenant,
     member,
     bench,
+    calendar,
     chaos,
     demo,
     doctor,
