@@ -177,6 +177,9 @@ def test_every_operation_answers_as_documented(world: World, sched: Sched, exerc
     call("delete", "/v1/invitations/{invitation_id}", ids={"invitation_id": other["id"]})
     # Billing: before Stripe said anything, then with a subscription.
     call("get", "/v1/feature-gates")
+    # Settings: the callback grace period.
+    assert call("get", "/v1/settings/calls") == {"callback_grace_seconds": 0}
+    assert call("patch", "/v1/settings/calls", json={"callback_grace_seconds": 45}) == {"callback_grace_seconds": 45}
     assert call("get", "/v1/billing/subscription") == {"subscription": None}
     with transaction(world.sessions) as session:
         session.execute(
