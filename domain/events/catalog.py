@@ -324,12 +324,19 @@ class FirstResponseGraceEnded:
 class FirstResponseDecided:
     """A held first SMS was decided, once: ``sent`` (no callback seen) or ``withheld`` because the caller's re-call
     was answered or staff called them back (``deciding_call_sid``; ``seen_by`` says through a webhook or Twilio's
-    call list)."""
+    call list), or because by the grace's end a person had taken the conversation or it was closed or blocked."""
 
     conversation_id: uuid.UUID
     grace_id: uuid.UUID
     decision: Literal["sent", "withheld"]
-    reason: Literal["no_callback", "no_callback_call_list_unavailable", "caller_recall_answered", "staff_called_back"]
+    reason: Literal[
+        "no_callback",
+        "no_callback_call_list_unavailable",
+        "caller_recall_answered",
+        "staff_called_back",
+        "staff_took_over",
+        "conversation_ended",
+    ]
     seen_by: Literal["webhook", "call_list"] | None
     deciding_call_sid: str | None
 

@@ -85,6 +85,8 @@ FIRST_TEXT_REASONS = {
     "caller_recall_answered": "they called again and someone answered",
     "no_callback": "nobody called back in time",
     "no_callback_call_list_unavailable": "no callback was seen; Twilio's call list could not be read",
+    "staff_took_over": "someone on the team had taken the conversation",
+    "conversation_ended": "the conversation was closed or blocked",
 }
 
 

@@ -199,6 +199,49 @@ def test_a_reschedule_patches_and_a_cancel_deletes(env: Env) -> None:
     assert names == ["inserted", "patched", "deleted"]
 
 
+def test_moved_to_another_technician_the_event_leaves_one_calendar_for_the_other(env: Env) -> None:
+    env.link("google")
+    with transaction(env.sessions) as session:
+        other = scheduling.create_resource(session, tenant_id=env.tenant_id, name="Van 2", timezone="UTC").id
+        scheduling.set_resource_services(
+            session, tenant_id=env.tenant_id, resource_id=other, service_item_ids={env.service_item_id}
+        )
+        link_calendar(
+            session, tenant_id=env.tenant_id, resource_id=other, provider="google", external_ref="van2@acme.example",
+            access_token=GOOD_TOKEN, box=CredentialBox(env.settings.credentials_key),
+        )  # fmt: skip
+    appointment_id = env.book()
+    env.drain()
+    with transaction(env.sessions) as session:
+        scheduling.reschedule_appointment(
+            session, Reschedule(appointment_id, START, resource_id=other), tenant_id=env.tenant_id,
+            now=datetime.now(UTC), events=RootSink(session), enforce_hours=False,
+        )  # fmt: skip
+    env.drain()
+    assert env.google.live_events(CALENDAR) == []
+    (moved,) = env.google.live_events("van2@acme.example")
+    assert moved["id"] == google_event_id(appointment_id)
+
+
+def test_a_jobber_visit_created_before_a_lost_answer_is_found_not_made_again(env: Env) -> None:
+    calendar_id = env.link("jobber")
+    appointment_id = env.book()
+    # An earlier attempt: its "about to create" committed, the visit made, the answer lost with the transaction.
+    env.jobber.add_visit("Z2lkOi8vSm9iYmVyL1Zpc2l0/lost", START, START + timedelta(hours=1), user_id="user-7")
+    with transaction(env.sessions) as session:
+        session.execute(
+            text(
+                "INSERT INTO sched_write_backs (id, tenant_id, appointment_id, calendar_id, provider,"
+                " create_attempted_at) VALUES (gen_random_uuid(), :t, :a, :c, 'jobber', now())"
+            ),
+            {"t": env.tenant_id, "a": appointment_id, "c": calendar_id},
+        )
+    env.drain()
+    assert env.writes(env.jobber) == []
+    (row,) = env.rows("SELECT state, external_id FROM sched_write_backs WHERE calendar_id = :c", c=calendar_id)
+    assert tuple(row) == ("present", "Z2lkOi8vSm9iYmVyL1Zpc2l0/lost")
+
+
 def test_jobber_gets_a_visit_moved_and_deleted_with_its_mutations(env: Env) -> None:
     env.link("jobber")
     appointment_id = env.book()

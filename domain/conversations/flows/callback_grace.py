@@ -67,6 +67,24 @@ def decide_first_response(
     grace = store.first_response_grace(tenant_id=ctx.tenant_id, grace_id=event.grace_id)
     if grace is None or grace.decision is not None:
         return  # a webhook withheld it first
+    state = store.state_for_send(grace.conversation_id)
+    if state != "open":
+        # A person took it (or it ended) during the grace: the automated first text would be out of place.
+        reason = "staff_took_over" if state == "human" else "conversation_ended"
+        if store.decide_first_response(
+            tenant_id=ctx.tenant_id, grace_id=grace.id, decision="withheld", reason=reason, call_sid=None
+        ):
+            ctx.emit(
+                FirstResponseDecided(
+                    conversation_id=grace.conversation_id,
+                    grace_id=grace.id,
+                    decision="withheld",
+                    reason=reason,  # type: ignore[arg-type]
+                    seen_by=None,
+                    deciding_call_sid=None,
+                )
+            )
+        return
     seen_by: str | None = None
     try:
         callback = call_log.callback_since(

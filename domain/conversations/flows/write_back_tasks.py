@@ -4,13 +4,14 @@ taken there (a person decides: move it, or clear the other event), or the calend
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from domain.conversations.flows.common import profile, subscriptions
 from domain.conversations.ports import TenantDirectory
 from domain.conversations.store import StoreFactory
 from domain.events.catalog import AppointmentWriteBackFailed
-from domain.events.envelope import utcnow
 from domain.events.handling import HandlerContext
 
 TASK_KINDS = {"conflict": "calendar_conflict", "credentials_refused": "calendar_credentials"}
@@ -23,9 +24,10 @@ def open_write_back_task(
     *,
     directory: TenantDirectory,
     conversation_store: StoreFactory,
+    clock: Callable[[], datetime],
 ) -> None:
     assert ctx.tenant_id is not None
-    tenant = profile(ctx, directory, utcnow())
+    tenant = profile(ctx, directory, clock())
     when = event.starts_at.astimezone(ZoneInfo(tenant.timezone)).strftime("%a %b %-d %-I:%M %p")
     if event.reason == "conflict":
         note = (
