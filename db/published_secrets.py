@@ -8,7 +8,7 @@ repository for secret literals and fails when one is missing here, so a newly pu
 
 from __future__ import annotations
 
-# The key calendar credentials are encrypted with when CALENDAR_CREDENTIALS_KEY is empty outside live mode (the
+# The secret calendar credentials are encrypted under when CALENDAR_CREDENTIALS_KEY is empty outside live mode (the
 # sandbox and tests): published here, so live mode never uses it.
 SANDBOX_CREDENTIALS_KEY = "rN0808jey0eZjg5yhX5XToDFax_fZzzUHzWX14yUX7o="
 

@@ -6,14 +6,12 @@ environment at import time; ``Settings.from_env()`` is called by the CLI (and by
 
 from __future__ import annotations
 
-import binascii
 import ipaddress
 import os
 from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlsplit
 
-from cryptography.fernet import Fernet
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -29,6 +27,8 @@ SECRET_FIELDS = (
     "jobber_access_token",
     "calendar_credentials_key",
 )
+# The calendar credentials key is a secret the Fernet key is derived from (HKDF-SHA256): long and random.
+MIN_CREDENTIALS_KEY_CHARS = 32
 # Live mode cannot verify a webhook without these, so an empty one is refused as firmly as a published one.
 LIVE_REQUIRED_SECRETS = ("twilio_auth_token", "stripe_webhook_secret", "jobber_webhook_secret")
 
@@ -115,8 +115,8 @@ class Settings(BaseModel):
     calendar_mirror_max_age_seconds: int = Field(default=900, ge=1)
     calendar_sync_window_days: int = Field(default=30, ge=1, le=366)
     calendar_http_timeout_seconds: float = Field(default=5.0, gt=0)
-    # The Fernet key (urlsafe base64 of 32 bytes) resource calendars' OAuth tokens are encrypted with at rest; empty
-    # outside live mode = the sandbox's published key. Live mode refuses the published one.
+    # The secret resource calendars' OAuth tokens are encrypted under at rest (a Fernet key is derived from it);
+    # empty outside live mode = the sandbox's published one. Live mode refuses the published one.
     calendar_credentials_key: SecretStr = SecretStr("")
 
     ai_provider: Literal["builtin", "openai"] = "builtin"
@@ -223,21 +223,18 @@ class Settings(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _credentials_key_is_a_fernet_key(self) -> Settings:
-        # After the live-mode check, so a published value is refused as published, not as malformed.
+    def _credentials_key_is_long_enough(self) -> Settings:
+        # After the live-mode check, so a published value is refused as published, not as short.
         raw = self.calendar_credentials_key.get_secret_value().strip()
-        if raw:
-            try:
-                Fernet(raw)
-            except (ValueError, binascii.Error):
-                raise PydanticCustomError(
-                    "fernet_key",
-                    "{message}",
-                    {
-                        "variable": "CALENDAR_CREDENTIALS_KEY",
-                        "message": "must be a Fernet key: the URL-safe base64 of 32 random bytes",
-                    },
-                ) from None
+        if raw and len(raw) < MIN_CREDENTIALS_KEY_CHARS:
+            raise PydanticCustomError(
+                "credentials_key",
+                "{message}",
+                {
+                    "variable": "CALENDAR_CREDENTIALS_KEY",
+                    "message": f"needs at least {MIN_CREDENTIALS_KEY_CHARS} random characters (openssl rand -hex 32)",
+                },
+            )
         return self
 
     @property

@@ -1,18 +1,22 @@
 """A resource calendar's OAuth tokens: linked by the tenant (CLI or staff app), encrypted at rest, read only to write
 an appointment back, and marked invalid when the provider refuses them (until linked again).
 
-Tokens are encrypted with Fernet (AES-128-CBC and HMAC-SHA256, from ``cryptography``) under the deployment's
-``CALENDAR_CREDENTIALS_KEY``; the database never holds one in clear, and no record handed out carries one.
+Tokens are encrypted with Fernet (AES-128-CBC and HMAC-SHA256, from ``cryptography``) under a key derived (HKDF-
+SHA256) from the deployment's ``CALENDAR_CREDENTIALS_KEY``; the database never holds one in clear, and no record
+handed out carries one.
 """
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -38,8 +42,8 @@ class InvalidCalendarLink(SchedulingError):
 class CredentialBox:
     """Encrypts and decrypts tokens under one Fernet key (none configured: linking says so)."""
 
-    def __init__(self, key: str) -> None:
-        self._fernet = Fernet(key) if key else None
+    def __init__(self, secret: str) -> None:
+        self._fernet = Fernet(_derive(secret)) if secret else None
 
     def _key(self) -> Fernet:
         if self._fernet is None:
@@ -57,6 +61,13 @@ class CredentialBox:
             return self._key().decrypt(bytes(sealed)).decode()
         except InvalidToken:
             return None
+
+
+def _derive(secret: str) -> bytes:
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"nmc calendar credentials").derive(
+        secret.encode()
+    )
+    return base64.urlsafe_b64encode(key)
 
 
 @dataclass(frozen=True)
