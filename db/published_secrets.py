@@ -8,6 +8,10 @@ repository for secret literals and fails when one is missing here, so a newly pu
 
 from __future__ import annotations
 
+# The secret calendar credentials are encrypted under when CALENDAR_CREDENTIALS_KEY is empty outside live mode (the
+# sandbox and tests): published here, so live mode never uses it.
+SANDBOX_CREDENTIALS_KEY = "rN0808jey0eZjg5yhX5XToDFax_fZzzUHzWX14yUX7o="
+
 PUBLISHED_SECRET_LITERALS: frozenset[str] = frozenset(
     {
         # Test fixtures: published in tests/ as signing secrets, tokens and keys.
@@ -30,5 +34,6 @@ PUBLISHED_SECRET_LITERALS: frozenset[str] = frozenset(
         "change-me",
         "change_me",
         "secret",
+        SANDBOX_CREDENTIALS_KEY,
     }
 )

@@ -143,6 +143,14 @@ RULES: tuple[Rule, ...] = (
         apply="DELETE FROM conv_first_response_claims c USING ({batch}) b WHERE c.id = b.id",
     ),
     Rule(
+        name="first_response_graces",
+        table="conv_first_response_graces",
+        description="first-SMS grace decisions older than 13 months deleted",
+        age="13 months",
+        candidates="SELECT id FROM conv_first_response_graces WHERE created_at < :cutoff",
+        apply="DELETE FROM conv_first_response_graces g USING ({batch}) b WHERE g.id = b.id",
+    ),
+    Rule(
         name="operator_tasks",
         table="conv_operator_tasks",
         description="operator tasks done over 13 months ago deleted (open ones are live work)",
@@ -219,6 +227,10 @@ EXEMPT: dict[str, str] = {
     "sched_date_hours": "per-date working hours the tenant entered: business configuration",
     "sched_reminders": "deleted with its appointment (ON DELETE CASCADE), so it follows the appointments rule",
     "sched_calendars": "which external calendar a resource mirrors: configuration",
+    "sched_calendar_credentials": (
+        "a resource calendar's OAuth tokens (encrypted): the tenant's configuration, removed with the calendar"
+    ),
+    "sched_write_backs": "which external event is which appointment: deleted with the appointment (ON DELETE CASCADE)",
     "sched_external_busy": "busy intervals and the provider's event id mirrored from a calendar: no caller data",
     "bill_customers": "the tenant's Stripe customer id: billing record",
     "bill_subscriptions": "the tenant's Stripe subscription state: billing record",

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from db.published_secrets import PUBLISHED_SECRET_LITERALS
+from db.published_secrets import PUBLISHED_SECRET_LITERALS, SANDBOX_CREDENTIALS_KEY
 
 # Fields that hold a secret: SecretStr, so no repr, log line or error shows them; unwrapped only where used.
 SECRET_FIELDS = (
@@ -25,7 +25,10 @@ SECRET_FIELDS = (
     "ai_api_key",
     "google_calendar_access_token",
     "jobber_access_token",
+    "calendar_credentials_key",
 )
+# The calendar credentials key is a secret the Fernet key is derived from (HKDF-SHA256): long and random.
+MIN_CREDENTIALS_KEY_CHARS = 32
 # Live mode cannot verify a webhook without these, so an empty one is refused as firmly as a published one.
 LIVE_REQUIRED_SECRETS = ("twilio_auth_token", "stripe_webhook_secret", "jobber_webhook_secret")
 
@@ -116,6 +119,9 @@ class Settings(BaseModel):
     calendar_mirror_max_age_seconds: int = Field(default=900, ge=1)
     calendar_sync_window_days: int = Field(default=30, ge=1, le=366)
     calendar_http_timeout_seconds: float = Field(default=5.0, gt=0)
+    # The secret resource calendars' OAuth tokens are encrypted under at rest (a Fernet key is derived from it);
+    # empty outside live mode = the sandbox's published one. Live mode refuses the published one.
+    calendar_credentials_key: SecretStr = SecretStr("")
 
     ai_provider: Literal["builtin", "openai"] = "builtin"
     ai_base_url: str = "http://127.0.0.1:8020/v1"
@@ -165,6 +171,15 @@ class Settings(BaseModel):
             raise ValueError("must be a postgresql:// URL")
         return value
 
+    @property
+    def credentials_key(self) -> str:
+        """The key calendar credentials are encrypted with: the configured one, or outside live mode the sandbox's
+        published one; empty in live mode when none is configured (linking a calendar then says so)."""
+        configured = self.calendar_credentials_key.get_secret_value().strip()
+        if configured or self.live_mode:
+            return configured
+        return SANDBOX_CREDENTIALS_KEY
+
     @field_validator("redis_url")
     @classmethod
     def _redis_only(cls, value: str) -> str:
@@ -209,6 +224,21 @@ class Settings(BaseModel):
             raise _live_refusal("clerk_jwks_url", "needs an https:// URL")
         if _is_sandbox_host(jwks.hostname, port, self.sandbox_bind):
             raise _live_refusal("clerk_jwks_url", "refuses the sandbox's address")
+        return self
+
+    @model_validator(mode="after")
+    def _credentials_key_is_long_enough(self) -> Settings:
+        # After the live-mode check, so a published value is refused as published, not as short.
+        raw = self.calendar_credentials_key.get_secret_value().strip()
+        if raw and len(raw) < MIN_CREDENTIALS_KEY_CHARS:
+            raise PydanticCustomError(
+                "credentials_key",
+                "{message}",
+                {
+                    "variable": "CALENDAR_CREDENTIALS_KEY",
+                    "message": f"needs at least {MIN_CREDENTIALS_KEY_CHARS} random characters (openssl rand -hex 32)",
+                },
+            )
         return self
 
     @property

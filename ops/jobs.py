@@ -53,6 +53,8 @@ def scheduled_jobs(settings: Settings, sessions: sessionmaker[Session]) -> list[
     jobs = [
         Job("expire_holds", 15, lambda session, now: scheduling.expire_holds(session, now, events=RootSink(session))),
         Job("expire_human_leases", 15, maintenance.expire_human_leases),
+        # A held first SMS waits at most its grace plus this period (and the dispatch) before it is decided.
+        Job("end_first_response_graces", 1, maintenance.end_due_graces),
         Job("poll_message_statuses", 30, poll_statuses),
         Job("reconcile_with_provider", 24 * 3600, reconcile),
         Job("poll_campaign_statuses", settings.campaign_poll_interval_seconds, poll_campaigns),

@@ -46,10 +46,14 @@ def default_dependencies(
     from domain.composition.tenant_profile import TenantDirectoryAdapter
     from domain.conversations.engine.factory import make_engine as make_conversation_engine
     from domain.conversations.store import PostgresConversationStore
+    from domain.scheduling.credentials import CredentialBox
+    from workers.adapters.calendar_writes import build_calendar_writers
     from workers.adapters.calendars import build_calendar_clients
+    from workers.adapters.call_log import TwilioCallLog
     from workers.adapters.gated_sms import GatedSmsSender
     from workers.adapters.twilio_gateway import TwilioGateway
 
+    gateway = TwilioGateway(settings)
     return {
         "settings": settings,
         "clock": clock,
@@ -59,7 +63,8 @@ def default_dependencies(
         "send_window": SendWindowAdapter(),
         "appointment_texts": AppointmentTextsAdapter(),
         "appointment_replies": AppointmentRepliesAdapter(settings.hold_ttl_minutes),
-        "sms": GatedSmsSender(TwilioGateway(settings), settings),
+        "sms": GatedSmsSender(gateway, settings),
+        "call_log": TwilioCallLog(gateway),
         "keywords": InboundKeywordsAdapter(),
         "appointments": AppointmentsAdapter(),
         "tools": BookingToolsFactory(settings),
@@ -67,6 +72,8 @@ def default_dependencies(
         # The send intent commits in its own transaction, before the provider is called.
         "conversation_store": functools.partial(PostgresConversationStore, intents=sessions),
         "calendars": build_calendar_clients(settings),
+        "calendar_writer": build_calendar_writers(settings),
+        "credential_box": CredentialBox(settings.credentials_key),
     }
 
 

@@ -48,6 +48,7 @@ def tenant_profile(session: Session, tenant_id: uuid.UUID, now: datetime) -> Ten
         first_message_template=texts.first_message,
         after_hours_template=texts.after_hours,
         help_text=texts.help_text,
+        callback_grace_seconds=identity.callback_grace_seconds(session, tenant_id),
         open_now=is_open_at(session, tenant_id, now.astimezone(ZoneInfo(record.timezone))),
         staff=tuple(
             StaffMember(phone=staff.phone, role=staff.role, user_id=staff.user_id, name=staff.name)

@@ -6,12 +6,14 @@ The flows live one per file in ``domain/conversations/flows/``; importing them h
 from __future__ import annotations
 
 from domain.conversations.flows.appointments import confirm_appointment
+from domain.conversations.flows.callback_grace import decide_first_response, withhold_after_answered_call
 from domain.conversations.flows.common import AUTOMATED_PURPOSES, subscriptions
 from domain.conversations.flows.delivery_status import MessageNotYetKnown, apply_delivery_status
 from domain.conversations.flows.first_response import greet_missed_caller
 from domain.conversations.flows.opt_out import block_opted_out_caller
 from domain.conversations.flows.replies import reply_to_caller
 from domain.conversations.flows.sending import send_message
+from domain.conversations.flows.write_back_tasks import open_write_back_task
 
 __all__ = [
     "AUTOMATED_PURPOSES",
@@ -19,8 +21,11 @@ __all__ = [
     "apply_delivery_status",
     "block_opted_out_caller",
     "confirm_appointment",
+    "decide_first_response",
     "greet_missed_caller",
+    "open_write_back_task",
     "reply_to_caller",
     "send_message",
     "subscriptions",
+    "withhold_after_answered_call",
 ]

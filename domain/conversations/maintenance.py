@@ -1,4 +1,5 @@
-"""Periodic conversation work the scheduler runs: human leases that lapsed, and statuses that never called back."""
+"""Periodic conversation work the scheduler runs: human leases that lapsed, statuses that never called back, and
+first SMS whose callback grace period ran out."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from domain.conversations.ports import SendFailed, SmsSender
 from domain.conversations.store import PostgresConversationStore
-from domain.events.catalog import HumanTakeoverReleased, MessageStatusReported
-from domain.events.sink import RootSink
+from domain.events.catalog import FirstResponseGraceEnded, HumanTakeoverReleased, MessageStatusReported
+from domain.events.sink import ResumedSink, RootSink
 
 FINAL_STATUSES = ("delivered", "undelivered", "failed")
 
@@ -22,6 +23,18 @@ def expire_human_leases(session: Session, now: datetime, *, limit: int = 500) ->
         RootSink(session).emit(
             HumanTakeoverReleased(conversation_id=row.id, outcome="expired"), tenant_id=row.tenant_id
         )
+    return len(rows)
+
+
+def end_due_graces(session: Session, now: datetime, *, limit: int = 500) -> int:
+    """Every held first SMS whose grace period is over gets its ``FirstResponseGraceEnded``, once (the row is
+    marked released in the same transaction), in the chain of the missed call that held it; the conversations
+    handler then reads the call list and decides."""
+    rows = PostgresConversationStore(session).release_due_graces(now, limit=limit)
+    for row in rows:
+        ResumedSink(
+            session, correlation_id=row.correlation_id, causation_id=row.causation_id, tenant_id=row.tenant_id
+        ).emit(FirstResponseGraceEnded(conversation_id=row.conversation_id, grace_id=row.id, call_sid=row.call_sid))
     return len(rows)
 
 

@@ -138,6 +138,55 @@ class FirstResponseClaim(Base):
     call_sid: Mapped[str | None] = mapped_column(Text)
 
 
+class FirstResponseGrace(Base):
+    """A first SMS held for the tenant's callback grace period: sent when it ends, unless a callback came first.
+
+    Open while ``decided_at`` is NULL (at most one per caller, by the partial unique index); whoever decides it first
+    (the grace's end, or an answered call) wins one conditional UPDATE, so a callback arriving as the grace ends
+    yields exactly one outcome. ``released_at`` is when the scheduler announced the grace's end."""
+
+    __tablename__ = "conv_first_response_graces"
+    __table_args__ = (
+        CheckConstraint("decision IS NULL OR decision IN ('sent', 'withheld')", name="decision"),
+        CheckConstraint("(decided_at IS NULL) = (decision IS NULL)", name="decided"),
+        CheckConstraint("send_after >= missed_at", name="order"),
+        Index(
+            "uq_conv_first_response_graces_open_caller",
+            "tenant_id",
+            "caller",
+            unique=True,
+            postgresql_where=text("decided_at IS NULL"),
+        ),
+        Index(
+            "ix_conv_first_response_graces_due",
+            "send_after",
+            postgresql_where=text("decided_at IS NULL AND released_at IS NULL"),
+        ),
+        Index("ix_conv_first_response_graces_created_at", "created_at"),  # retention's cutoff
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("conv_conversations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    caller: Mapped[str] = mapped_column(Text, nullable=False)
+    business_number: Mapped[str] = mapped_column(Text, nullable=False)
+    call_sid: Mapped[str] = mapped_column(Text, nullable=False)
+    missed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    send_after: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    # The call that decided it (the answered re-call or the staff's call), when one did.
+    deciding_call_sid: Mapped[str | None] = mapped_column(Text)
+    # The chain of the missed call, which the deferred decision continues.
+    correlation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    causation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    created_at: Mapped[datetime] = now_column()
+
+
 class OperatorTask(Base):
     __tablename__ = "conv_operator_tasks"
     __table_args__ = (

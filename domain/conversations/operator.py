@@ -371,6 +371,8 @@ def inbox(
             "open_tasks": list(row.open_tasks or ()),
             "alert_code": row.alert_code,
             "appointment_outcome": row.appointment_outcome,
+            # Why the first text after the missed call was not sent (a callback came in its grace period), if so.
+            "first_text_withheld": row.first_text_withheld,
         }
         for row in rows
     ]
@@ -381,8 +383,9 @@ def inbox(
 def thread(
     session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, reader: uuid.UUID | None
 ) -> dict[str, Any]:
-    """The conversation with its messages in their true order (``seq``), who wrote each, and its open tasks; the
-    reader (a member) has then read it up to its newest message."""
+    """The conversation with its messages in their true order (``seq``), who wrote each, its open tasks and the
+    first texts held for a callback (``first_texts``: each decision and why); the reader (a member) has then read it
+    up to its newest message."""
     conversation = _get(session, tenant_id, conversation_id)
     store = PostgresConversationStore(session)
     messages = [
@@ -393,6 +396,18 @@ def thread(
         {"id": str(task.id), "kind": task.kind, "note": task.note, "created_at": task.created_at.isoformat()}
         for task in store.open_tasks_of(tenant_id=tenant_id, conversation_id=conversation_id)
     ]
+    first_texts = [
+        {
+            "call_sid": row.call_sid,
+            "missed_at": row.missed_at.isoformat(),
+            "send_after": row.send_after.isoformat(),
+            "decided_at": None if row.decided_at is None else row.decided_at.isoformat(),
+            "decision": row.decision,
+            "reason": row.reason,
+            "deciding_call_sid": row.deciding_call_sid,
+        }
+        for row in store.graces_of(tenant_id=tenant_id, conversation_id=conversation_id)
+    ]
     if reader is not None:
         store.mark_read(tenant_id=tenant_id, user_id=reader, conversation_id=conversation_id)
     return {
@@ -400,4 +415,5 @@ def thread(
         "last_message_seq": conversation.last_message_seq,
         "messages": messages,
         "open_tasks": tasks,
+        "first_texts": first_texts,
     }

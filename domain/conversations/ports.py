@@ -52,6 +52,8 @@ class TenantProfile:
     open_now: bool
     staff: tuple[StaffMember, ...] = ()
     spanish_replies: bool = True  # off: a caller writing in Spanish is handed to a person
+    # How long the first SMS waits for a callback that makes it unneeded (0: sent at once).
+    callback_grace_seconds: int = 0
 
     def staff_member(self, phone: str) -> StaffMember | None:
         """The staff member whose number this is; None for a caller."""
@@ -132,6 +134,28 @@ class SmsSender(Protocol):
 
     def list_sent(self, *, from_: str, since: datetime) -> list[tuple[str, str, int | None]]:
         """(sid, status, error code) of every message the provider holds from ``from_`` since ``since``."""
+        ...
+
+
+@dataclass(frozen=True)
+class CallbackSeen:
+    """A call that makes a held first SMS unneeded, as the provider's call list shows it."""
+
+    call_sid: str
+    reason: str  # caller_recall_answered | staff_called_back
+
+
+class CallLogUnavailable(Exception):
+    """The provider's call list could not be read (down, rate limited, refused)."""
+
+
+class CallLog(Protocol):
+    def callback_since(
+        self, *, business_number: str, customer: str, since: datetime, missed_call_sid: str
+    ) -> CallbackSeen | None:
+        """An answered call between the business number and ``customer`` since ``since`` (not the missed call
+        itself): the caller's re-call that a person picked up, or a call from the business's number that was
+        answered. Raises CallLogUnavailable."""
         ...
 
 

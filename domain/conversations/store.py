@@ -86,6 +86,26 @@ class OutboundMessage:
 
 
 @dataclass(frozen=True)
+class Grace:
+    """A first SMS held for the callback grace period (``conv_first_response_graces``)."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    conversation_id: uuid.UUID
+    caller: str
+    business_number: str
+    call_sid: str
+    missed_at: datetime
+    send_after: datetime
+    decision: str | None
+    reason: str | None
+
+    @classmethod
+    def of(cls, row: Any) -> Grace:
+        return cls(**{field.name: getattr(row, field.name) for field in fields(cls)})
+
+
+@dataclass(frozen=True)
 class StatusMove:
     """A message that moved forward: its previous status and where it went."""
 
@@ -153,6 +173,38 @@ class ConversationStore(Protocol):
         self, *, tenant_id: uuid.UUID, caller: str, call_sid: str, now: datetime, window: timedelta
     ) -> bool:
         """One first SMS per caller per tenant per ``window``: True if this call won it."""
+        ...
+
+    # -- the callback grace period (a first SMS held until it ends) --
+    def defer_first_response(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        caller: str,
+        business_number: str,
+        call_sid: str,
+        missed_at: datetime,
+        send_after: datetime,
+        correlation_id: uuid.UUID,
+        causation_id: uuid.UUID,
+    ) -> uuid.UUID | None:
+        """Hold the caller's first SMS until ``send_after``; None when one is already held (the same episode)."""
+        ...
+
+    def first_response_grace(self, *, tenant_id: uuid.UUID, grace_id: uuid.UUID) -> Grace | None: ...
+
+    def decide_first_response(
+        self, *, tenant_id: uuid.UUID, grace_id: uuid.UUID, decision: str, reason: str, call_sid: str | None
+    ) -> bool:
+        """Decide a held first SMS once: True only for the one decision that found it undecided."""
+        ...
+
+    def withhold_for_answered_call(
+        self, *, tenant_id: uuid.UUID, caller: str, answered_at: datetime, reason: str, call_sid: str
+    ) -> Grace | None:
+        """An answered call with ``caller`` withholds their undecided first SMS (missed before ``answered_at``);
+        the grace it decided, or None."""
         ...
 
     # -- messages --
@@ -312,6 +364,39 @@ _STATEMENTS: dict[str, str] = {
         " ON CONFLICT (tenant_id, caller) DO UPDATE SET claimed_at = EXCLUDED.claimed_at,"
         " call_sid = EXCLUDED.call_sid"
         " WHERE conv_first_response_claims.claimed_at <= :window_start RETURNING id"
+    ),
+    # -- the callback grace period --
+    "defer_first_response": (
+        "INSERT INTO conv_first_response_graces (id, tenant_id, conversation_id, caller, business_number, call_sid,"
+        " missed_at, send_after, correlation_id, causation_id) VALUES (:id, :tenant, :conversation, :caller,"
+        " :business_number, :call_sid, :missed_at, :send_after, :correlation, :causation)"
+        " ON CONFLICT (tenant_id, caller) WHERE decided_at IS NULL DO NOTHING RETURNING id"
+    ),
+    "first_response_grace": (
+        "SELECT id, tenant_id, conversation_id, caller, business_number, call_sid, missed_at, send_after, decision,"
+        " reason FROM conv_first_response_graces WHERE id = :id AND tenant_id = :tenant"
+    ),
+    # The one decision: whoever's UPDATE finds it undecided wins; a racing one waits on the row, then finds it decided.
+    "decide_first_response": (
+        "UPDATE conv_first_response_graces SET decided_at = now(), decision = :decision, reason = :reason,"
+        " deciding_call_sid = :call_sid WHERE id = :id AND tenant_id = :tenant AND decided_at IS NULL RETURNING id"
+    ),
+    "withhold_for_answered_call": (
+        "UPDATE conv_first_response_graces SET decided_at = now(), decision = 'withheld', reason = :reason,"
+        " deciding_call_sid = :call_sid WHERE tenant_id = :tenant AND caller = :caller AND decided_at IS NULL"
+        " AND missed_at <= :answered_at AND call_sid <> :call_sid"
+        " RETURNING id, tenant_id, conversation_id, caller, business_number, call_sid, missed_at, send_after,"
+        " decision, reason"
+    ),
+    "release_due_graces": (
+        "UPDATE conv_first_response_graces SET released_at = :now WHERE id IN (SELECT id FROM"
+        " conv_first_response_graces WHERE decided_at IS NULL AND released_at IS NULL AND send_after <= :now"
+        " ORDER BY send_after LIMIT :limit FOR UPDATE SKIP LOCKED)"
+        " RETURNING id, tenant_id, conversation_id, call_sid, correlation_id, causation_id"
+    ),
+    "graces_of": (
+        "SELECT id, call_sid, missed_at, send_after, decided_at, decision, reason, deciding_call_sid"
+        " FROM conv_first_response_graces WHERE tenant_id = :tenant AND conversation_id = :id ORDER BY created_at"
     ),
     # -- messages --
     "insert_outbound": (
@@ -490,7 +575,10 @@ _INBOX_PAGE = (
     " (SELECT a.code FROM conv_staff_alerts a WHERE a.conversation_id = c.id AND a.tenant_id = c.tenant_id"
     " AND a.closed_at IS NULL AND a.expires_at > now() LIMIT 1) AS alert_code,"
     # What the caller last did with the appointment a confirmation or reminder was about (confirmed, cancelled…).
-    " c.appointment_context ->> 'outcome' AS appointment_outcome"
+    " c.appointment_context ->> 'outcome' AS appointment_outcome,"
+    # Why the first text after the missed call was withheld (a callback came in its grace period), if it was.
+    " (SELECT g.reason FROM conv_first_response_graces g WHERE g.conversation_id = c.id AND g.tenant_id = c.tenant_id"
+    " AND g.decision = 'withheld' ORDER BY g.created_at DESC LIMIT 1) AS first_text_withheld"
     " FROM conv_conversations c"
     " LEFT JOIN LATERAL (SELECT body, direction, created_at FROM conv_messages WHERE conversation_id = c.id"
     " ORDER BY seq DESC LIMIT 1) m ON TRUE"
@@ -617,6 +705,67 @@ class PostgresConversationStore:
             window_start=now - window,
         ).first()
         return claimed is not None
+
+    # -- the callback grace period --
+
+    def defer_first_response(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        caller: str,
+        business_number: str,
+        call_sid: str,
+        missed_at: datetime,
+        send_after: datetime,
+        correlation_id: uuid.UUID,
+        causation_id: uuid.UUID,
+    ) -> uuid.UUID | None:
+        row = self._run(
+            "defer_first_response",
+            id=uuid.uuid4(),
+            tenant=tenant_id,
+            conversation=conversation_id,
+            caller=caller,
+            business_number=business_number,
+            call_sid=call_sid,
+            missed_at=missed_at,
+            send_after=send_after,
+            correlation=correlation_id,
+            causation=causation_id,
+        ).first()
+        return None if row is None else row.id
+
+    def first_response_grace(self, *, tenant_id: uuid.UUID, grace_id: uuid.UUID) -> Grace | None:
+        row = self._run("first_response_grace", id=grace_id, tenant=tenant_id).first()
+        return None if row is None else Grace.of(row)
+
+    def decide_first_response(
+        self, *, tenant_id: uuid.UUID, grace_id: uuid.UUID, decision: str, reason: str, call_sid: str | None
+    ) -> bool:
+        row = self._run(
+            "decide_first_response", id=grace_id, tenant=tenant_id, decision=decision, reason=reason, call_sid=call_sid
+        ).first()
+        return row is not None
+
+    def withhold_for_answered_call(
+        self, *, tenant_id: uuid.UUID, caller: str, answered_at: datetime, reason: str, call_sid: str
+    ) -> Grace | None:
+        row = self._run(
+            "withhold_for_answered_call",
+            tenant=tenant_id,
+            caller=caller,
+            answered_at=answered_at,
+            reason=reason,
+            call_sid=call_sid,
+        ).first()
+        return None if row is None else Grace.of(row)
+
+    def release_due_graces(self, now: datetime, *, limit: int) -> Sequence[Row[Any]]:
+        return self._run("release_due_graces", now=now, limit=limit).all()
+
+    def graces_of(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Sequence[Row[Any]]:
+        return self._run("graces_of", tenant=tenant_id, id=conversation_id).all()
 
     # -- messages --
 

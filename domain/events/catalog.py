@@ -159,6 +159,19 @@ class CallMissed:
     missed_at: datetime
 
 
+@event("nmc.telephony.CallAnswered")
+class CallAnswered:
+    """A call between a tenant's number and someone else was answered by a person: ``inbound`` a caller's call the
+    business picked up (the dial's verdict), ``outbound`` a call placed from the business's Twilio number (a staff
+    callback through Twilio). ``customer_phone`` is the other party, ``business_number`` the tenant's number."""
+
+    call_sid: str
+    direction: Literal["inbound", "outbound"]
+    customer_phone: E164
+    business_number: E164
+    answered_at: datetime
+
+
 @event("nmc.telephony.MessageStatusReported")
 class MessageStatusReported:
     """Twilio reported a status for an outbound message (a raw callback; may be late, duplicated, reordered)."""
@@ -333,6 +346,48 @@ class StaffCallRecognised:
     call_occurred_at: datetime
 
 
+@event("nmc.conversations.FirstResponseDeferred")
+class FirstResponseDeferred:
+    """The first SMS after a missed call waits for the tenant's callback grace period, until ``send_after``: an
+    answered re-call or a staff call before then makes it unneeded."""
+
+    conversation_id: uuid.UUID
+    grace_id: uuid.UUID
+    call_sid: str
+    grace_seconds: Annotated[int, Field(ge=1, le=120)]
+    send_after: datetime
+
+
+@event("nmc.conversations.FirstResponseGraceEnded")
+class FirstResponseGraceEnded:
+    """A first SMS's grace period ran out undecided: it is now sent, unless the call list shows a callback."""
+
+    conversation_id: uuid.UUID
+    grace_id: uuid.UUID
+    call_sid: str
+
+
+@event("nmc.conversations.FirstResponseDecided")
+class FirstResponseDecided:
+    """A held first SMS was decided, once: ``sent`` (no callback seen) or ``withheld`` because the caller's re-call
+    was answered or staff called them back (``deciding_call_sid``; ``seen_by`` says through a webhook or Twilio's
+    call list), or because by the grace's end a person had taken the conversation or it was closed or blocked."""
+
+    conversation_id: uuid.UUID
+    grace_id: uuid.UUID
+    decision: Literal["sent", "withheld"]
+    reason: Literal[
+        "no_callback",
+        "no_callback_call_list_unavailable",
+        "caller_recall_answered",
+        "staff_called_back",
+        "staff_took_over",
+        "conversation_ended",
+    ]
+    seen_by: Literal["webhook", "call_list"] | None
+    deciding_call_sid: str | None
+
+
 @event("nmc.conversations.StaffCommandReceived")
 class StaffCommandReceived:
     """A staff member texted the business number: the command read from it and what came of it."""
@@ -475,6 +530,35 @@ class AppointmentConfirmedByCaller:
     appointment_id: uuid.UUID
     conversation_id: uuid.UUID | None
     starts_at: datetime
+
+
+@event("nmc.scheduling.AppointmentWrittenBack")
+class AppointmentWrittenBack:
+    """An appointment's current state was written to one of its resource's external calendars: the event was
+    ``inserted``, ``patched`` (moved) or ``deleted`` (cancelled, or the appointment moved to another resource)."""
+
+    appointment_id: uuid.UUID
+    resource_calendar_id: uuid.UUID
+    provider: Literal["google", "jobber"]
+    action: Literal["inserted", "patched", "deleted"]
+    external_ref: str
+
+
+@event("nmc.scheduling.AppointmentWriteBackFailed")
+class AppointmentWriteBackFailed:
+    """An appointment could not be written to an external calendar and a person must look: ``conflict`` (the slot
+    is taken there by something else; our booking stands and the caller is told nothing), or ``credentials_refused``
+    (the provider refused the linked tokens: relink them). Retryable failures are retried, not this."""
+
+    appointment_id: uuid.UUID
+    resource_calendar_id: uuid.UUID
+    provider: Literal["google", "jobber"]
+    reason: Literal["conflict", "credentials_refused"]
+    detail: Annotated[str, Field(max_length=500)]
+    starts_at: datetime
+    ends_at: datetime
+    customer_phone: E164
+    conversation_id: uuid.UUID | None
 
 
 @event("nmc.scheduling.CalendarChangeNotified")

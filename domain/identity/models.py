@@ -29,6 +29,7 @@ class Tenant(Base):
         CheckConstraint("ring_timeout_seconds BETWEEN 5 AND 60", name="ring_timeout"),
         CheckConstraint("follow_up_delay_minutes BETWEEN 15 AND 10080", name="follow_up_delay"),
         CheckConstraint("first_sms_quiet_hours IN ('send', 'defer')", name="first_sms_quiet_hours"),
+        CheckConstraint("callback_grace_seconds BETWEEN 0 AND 120", name="callback_grace"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -37,6 +38,8 @@ class Tenant(Base):
     forward_to: Mapped[str] = mapped_column(Text, nullable=False)
     owner_mobile: Mapped[str | None] = mapped_column(Text)
     ring_timeout_seconds: Mapped[int] = mapped_column(Integer, nullable=False, server_default="20")
+    # How long the first SMS waits for a callback (an answered re-call, a staff call) that makes it unneeded; 0 = none.
+    callback_grace_seconds: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     first_message_template: Mapped[str] = mapped_column(Text, nullable=False, server_default=DEFAULT_FIRST_MESSAGE)
     after_hours_template: Mapped[str] = mapped_column(Text, nullable=False, server_default=DEFAULT_AFTER_HOURS_MESSAGE)
     help_text: Mapped[str] = mapped_column(

@@ -266,6 +266,38 @@ def update_tenant_messaging(
     return _messaging(tenant)
 
 
+# --- the callback grace period ----------------------------------------------------------------------------------
+
+MAX_CALLBACK_GRACE_SECONDS = 120
+
+
+def check_callback_grace(value: object) -> int:
+    """Seconds the first SMS waits for a callback: a whole number from 0 (send at once) to 120."""
+    text_value = str(value).strip()
+    if isinstance(value, bool) or not (text_value.isascii() and text_value.isdigit()):
+        raise InvalidField("callback_grace_seconds", "a whole number of seconds from 0 to 120")
+    seconds = int(text_value)
+    if seconds > MAX_CALLBACK_GRACE_SECONDS:
+        raise InvalidField("callback_grace_seconds", f"at most {MAX_CALLBACK_GRACE_SECONDS} seconds (0 = no wait)")
+    return seconds
+
+
+def callback_grace_seconds(session: Session, tenant_id: uuid.UUID) -> int:
+    value = session.execute(select(Tenant.callback_grace_seconds).where(Tenant.id == tenant_id)).scalar_one_or_none()
+    return int(value or 0)
+
+
+def update_callback_grace(session: Session, *, tenant_id: uuid.UUID, seconds: object) -> int:
+    """Set how long the tenant's first SMS waits for a callback (``check_callback_grace``); the next missed call
+    uses it."""
+    tenant = session.get(Tenant, tenant_id, with_for_update=True)
+    if tenant is None:
+        raise NotFound(f"tenant {tenant_id} not found")
+    tenant.callback_grace_seconds = check_callback_grace(seconds)
+    session.flush()
+    return tenant.callback_grace_seconds
+
+
 # --- feature gates ---------------------------------------------------------------------------------------------
 
 

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+import uuid
 
-from domain.events.catalog import CalendarChangeNotified
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.events.catalog import (
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentRescheduled,
+    CalendarChangeNotified,
+)
 from domain.events.envelope import utcnow
 from domain.events.handling import HandlerContext, Subscriptions
+from domain.scheduling.credentials import CredentialBox
 from domain.scheduling.models import ResourceCalendar
 from domain.scheduling.sync import BusySource, sync_calendar
+from domain.scheduling.write_back import CalendarWriter, write_back_appointment
 
 subscriptions = Subscriptions("scheduling")
 
@@ -38,3 +48,66 @@ def resync_calendar(event: CalendarChangeNotified, ctx: HandlerContext, *, calen
     now = utcnow()
     for calendar_id in ctx.session.scalars(query):
         sync_calendar(ctx.session, tenant_id=tenant_id, calendar_id=calendar_id, source=calendars, now=now, events=ctx)
+
+
+# --- bookings written back to the resource's Google / Jobber calendars ---------------------------------------------
+
+
+def _write_back(
+    ctx: HandlerContext,
+    appointment_id: object,
+    writer: CalendarWriter,
+    box: CredentialBox,
+    sessions: sessionmaker[Session],
+) -> None:
+    assert ctx.tenant_id is not None
+    assert isinstance(appointment_id, uuid.UUID)
+    write_back_appointment(
+        ctx.session,
+        tenant_id=ctx.tenant_id,
+        appointment_id=appointment_id,
+        writer=writer,
+        box=box,
+        events=ctx,
+        intents=sessions,
+        title="Booked by text (NeverMissCall)",
+    )
+
+
+@subscriptions.on(AppointmentBooked)
+def write_back_booking(
+    event: AppointmentBooked,
+    ctx: HandlerContext,
+    *,
+    calendar_writer: CalendarWriter,
+    credential_box: CredentialBox,
+    sessions: sessionmaker[Session],
+) -> None:
+    """A booking goes on the resource's linked calendars (the reconcile reads the appointment as it is now)."""
+    _write_back(ctx, event.appointment_id, calendar_writer, credential_box, sessions)
+
+
+@subscriptions.on(AppointmentRescheduled)
+def write_back_reschedule(
+    event: AppointmentRescheduled,
+    ctx: HandlerContext,
+    *,
+    calendar_writer: CalendarWriter,
+    credential_box: CredentialBox,
+    sessions: sessionmaker[Session],
+) -> None:
+    """A moved appointment's event is patched (or moved to the new technician's calendars)."""
+    _write_back(ctx, event.appointment_id, calendar_writer, credential_box, sessions)
+
+
+@subscriptions.on(AppointmentCancelled)
+def write_back_cancellation(
+    event: AppointmentCancelled,
+    ctx: HandlerContext,
+    *,
+    calendar_writer: CalendarWriter,
+    credential_box: CredentialBox,
+    sessions: sessionmaker[Session],
+) -> None:
+    """A cancelled appointment's events are deleted."""
+    _write_back(ctx, event.appointment_id, calendar_writer, credential_box, sessions)

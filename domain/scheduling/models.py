@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     Text,
     Time,
@@ -134,6 +135,60 @@ class ResourceCalendar(Base):
     last_sync_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_sync_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = now_column()
+
+
+class CalendarCredential(Base):
+    """The OAuth tokens that let us write to one resource calendar, encrypted at rest (Fernet, with
+    ``CALENDAR_CREDENTIALS_KEY``); ``status`` turns ``invalid`` when the provider refuses them, until relinked."""
+
+    __tablename__ = "sched_calendar_credentials"
+    __table_args__ = (CheckConstraint("status IN ('active', 'invalid')", name="status"),)
+
+    calendar_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("sched_calendars.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
+    access_token: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    refresh_token: Mapped[bytes | None] = mapped_column(LargeBinary)
+    token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Jobber: the job whose visits our appointments are (a visit belongs to a job).
+    jobber_job_id: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="active")
+    problem: Mapped[str | None] = mapped_column(Text)
+    linked_at: Mapped[datetime] = now_column()
+    updated_at: Mapped[datetime] = now_column()
+
+
+class WriteBack(Base):
+    """One appointment as written to one external calendar: the provider's event (Google: our stable id, Jobber:
+    the visit id it returned) and what was last written. ``state``: ``present`` (an event with ``starts_at`` /
+    ``ends_at``), ``deleted``, ``conflict`` (the slot was taken there: an operator task is open), ``refused``
+    (credentials refused: an operator task is open)."""
+
+    __tablename__ = "sched_write_backs"
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'present', 'deleted', 'conflict', 'refused')", name="state"),
+        UniqueConstraint("appointment_id", "calendar_id"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
+    appointment_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("sched_appointments.id", ondelete="CASCADE"), nullable=False
+    )
+    calendar_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("sched_calendars.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    provider: Mapped[str] = mapped_column(Text, nullable=False)
+    external_id: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(Text, nullable=False, server_default="pending")
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Committed before a create that returns an id we must keep (Jobber): a retry looks for the event first.
+    create_attempted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What the provider said when it was not written (a conflict, refused credentials): no caller data.
+    problem: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = now_column()
 
 
 class Hold(Base):

@@ -52,6 +52,7 @@ def register_api(
     app.add_route("/v1/invitations/accept", invitations.AcceptInvitationResource(auth, sessions))
     app.add_route("/v1/invitations/{invitation_id:uuid}", invitations.InvitationResource(auth, sessions))
     app.add_route("/v1/feature-gates", r.FeatureGatesResource(auth, sessions))
+    app.add_route("/v1/settings/calls", r.CallSettingsResource(auth, sessions))
     app.add_route("/v1/billing/subscription", r.SubscriptionResource(auth, sessions))
     app.add_route("/v1/service-items", catalog.ServiceItemsResource(auth, sessions))
     app.add_route("/v1/service-items/match", catalog.ServiceItemMatchResource(auth, sessions))

@@ -57,7 +57,11 @@ TAGS: tuple[tuple[str, str], ...] = (
     ("Scheduling", "Resources, working hours, time off and open slots"),
     ("Bookings", "Holds and appointments, with a typed 409 and alternatives when a slot cannot be had"),
     ("Reports", "Per-day figures and totals"),
-    ("Settings", "The appointment lifecycle: reminder offsets, the one follow-up, quiet hours for the first SMS"),
+    (
+        "Settings",
+        "Tenant settings: the appointment lifecycle (reminders, the one follow-up, quiet hours for the first SMS)"
+        " and how missed calls are answered (the callback grace period)",
+    ),
 )
 TAG_OF_SEGMENT = {
     "me": "Identity",
@@ -318,6 +322,25 @@ OPERATIONS: tuple[Operation, ...] = (
         forbidden="the token carries no verified email, or not the invited address",
         description="Any signed-in user, member of a tenant or not: the token's verified `email` must be the"
         " invited address. The new membership is the default one if the user had none.",
+    ),
+    Operation(
+        "get",
+        "/v1/settings/calls",
+        "The callback grace period of the first SMS",
+        out.CallSettings,
+        description="0 sends the first SMS at once; otherwise it waits that many seconds and is not sent if the"
+        " caller's re-call is answered or staff call back through the business's Twilio number first.",
+    ),
+    Operation(
+        "patch",
+        "/v1/settings/calls",
+        "Change the callback grace period",
+        out.CallSettings,
+        owner_only=True,
+        body=r.CallSettingsBody,
+        idempotent_post=False,
+        description="0 to 120 seconds; the next missed call uses it. Calls from a member's own cell phone never"
+        " reach Twilio, so they cannot withhold the SMS.",
     ),
     Operation(
         "get",

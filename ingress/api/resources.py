@@ -86,6 +86,10 @@ class Empty(Strict):
     pass
 
 
+class CallSettingsBody(Strict):
+    callback_grace_seconds: Annotated[int, Field(ge=0, le=120)]
+
+
 def _operator_error(error: operator.OperatorError) -> ApiError:
     if isinstance(error, operator.NotFound):
         return ApiError(falcon.HTTP_404, "not_found", str(error))
@@ -410,6 +414,27 @@ class UserResource(Resource):
                 session, events=request_events(req, session), tenant_id=who.tenant_id, user_id=user_id
             )
         resp.status = falcon.HTTP_204
+
+
+@falcon.before(authenticate)
+class CallSettingsResource(Resource):
+    """/v1/settings/calls: the callback grace period (what ``nmc tenant update --callback-grace`` and the staff
+    app's Settings → Messages & numbers set); any member reads it, an OWNER changes it."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        who = caller(req)
+        with tenant_transaction(self.sessions, who.tenant_id) as session:
+            resp.media = {"callback_grace_seconds": identity.callback_grace_seconds(session, who.tenant_id)}
+
+    @falcon.before(require_owner)
+    def on_patch(self, req: falcon.Request, resp: falcon.Response) -> None:
+        who = caller(req)
+        change = parse_model(req.bounded_stream.read(), CallSettingsBody)
+        with tenant_transaction(self.sessions, who.tenant_id) as session, identity_errors():
+            seconds = identity.update_callback_grace(
+                session, tenant_id=who.tenant_id, seconds=change.callback_grace_seconds
+            )
+        resp.media = {"callback_grace_seconds": seconds}
 
 
 @falcon.before(authenticate)

@@ -192,6 +192,15 @@ class LifecycleSettings(Response):
     first_sms_quiet_hours: Literal["send", "defer"]
 
 
+class CallSettings(Response):
+    callback_grace_seconds: int = Field(
+        ge=0,
+        le=120,
+        description="Seconds the first SMS waits for a callback (an answered re-call or a staff call"
+        " through the business's Twilio number); 0 sends it at once",
+    )
+
+
 class Subscription(Response):
     stripe_subscription_id: str
     plan: str

@@ -10,14 +10,14 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Literal, cast, get_args
+from typing import Any, Literal, cast, get_args
 
 import falcon
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from domain.conversations.messaging import MAX_BODY_CHARS
-from domain.events.catalog import CallMissed, MessageReceived, MessageStatusReported
+from domain.events.catalog import CallAnswered, CallMissed, MessageReceived, MessageStatusReported
 from domain.events.envelope import CORRELATION_PARAM
 from domain.phones import to_e164
 from ingress.errors import malformed
@@ -35,6 +35,8 @@ _STATUS = re.compile(r"^[a-z][a-z_-]{0,31}$")
 MissedStatus = Literal["no-answer", "busy", "failed", "canceled"]
 MISSED_STATUSES: frozenset[str] = frozenset(get_args(MissedStatus))
 ANSWERED_STATUSES = frozenset({"completed", "answered"})
+# A call placed from our number (a staff callback through Twilio) has a person on the line once in progress.
+OUTBOUND_ANSWERED_STATUSES = frozenset({"in-progress", "answered", "completed"})
 MessageStatus = Literal[
     "accepted", "scheduled", "queued", "sending", "sent", "delivered", "undelivered", "failed", "read", "canceled"
 ]
@@ -113,7 +115,12 @@ class VoiceResource(_TwilioWebhook):
 
 
 class VoiceStatusResource(_TwilioWebhook):
-    """The dial action (``DialCallStatus``) or a call status callback (``CallStatus``): decides "missed"."""
+    """The dial action (``DialCallStatus``) or a call status callback (``CallStatus``): decides "missed", and
+    "answered" (``CallAnswered``) for a caller's call a person picked up.
+
+    A call placed *from* one of our numbers (``Direction`` ``outbound-api``/``outbound-dial`` without a
+    ``ParentCallSid``: a staff callback through Twilio, with this route as its status callback) is routed by
+    ``From``; it is never "missed", and answered it is a ``CallAnswered`` outbound."""
 
     kind = "voice-status"
 
@@ -129,6 +136,10 @@ class VoiceStatusResource(_TwilioWebhook):
             raise malformed("DialCallStatus is not a call status")
         caller = to_e164(params.first("From") or params.first("Caller"))
         called = to_e164(params.first("To") or params.first("Called"))
+        direction = (params.first("Direction") or "inbound").strip().lower()
+        if direction.startswith("outbound") and not params.first("ParentCallSid"):
+            self._outbound(req, resp, call_sid, status, business=caller, customer=called)
+            return
         if status in MISSED_STATUSES:
             verdict = "missed"
         elif status in ANSWERED_STATUSES:
@@ -139,6 +150,19 @@ class VoiceStatusResource(_TwilioWebhook):
         events: list[object] | None = None  # ringing, in-progress, … or an anonymous caller we cannot text back
         if verdict == "answered":
             events = []
+            # Only the dial's verdict says a person picked up: a bare CallStatus "completed" ends every parent
+            # call, missed ones too (Twilio answered it to play our TwiML).
+            dial_answered = (params.first("DialCallStatus") or "").strip().lower() in ANSWERED_STATUSES
+            if dial_answered and caller is not None and called is not None:
+                events = [
+                    CallAnswered(
+                        call_sid=call_sid,
+                        direction="inbound",
+                        customer_phone=caller,
+                        business_number=called,
+                        answered_at=_now(),
+                    )
+                ]
         elif verdict == "missed" and caller is not None and called is not None:
             missed = CallMissed(
                 call_sid=call_sid,
@@ -162,6 +186,39 @@ class VoiceStatusResource(_TwilioWebhook):
         response.say(MISSED_LINE if verdict == "missed" else ANSWERED_LINE)
         response.hangup()
         self._answer(resp, outcome, str(response.to_xml()))
+
+    def _outbound(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        call_sid: str,
+        status: str,
+        *,
+        business: str | None,
+        customer: str | None,
+    ) -> None:
+        answered = status in OUTBOUND_ANSWERED_STATUSES
+        events: list[object] | None = None  # ringing, no-answer, …: recorded, nothing follows
+        if answered and business is not None and customer is not None:
+            events = [
+                CallAnswered(
+                    call_sid=call_sid,
+                    direction="outbound",
+                    customer_phone=customer,
+                    business_number=business,
+                    answered_at=_now(),
+                )
+            ]
+        # One "answered" per call, whichever of its status callbacks says it first.
+        outcome, _route = self.recorder.record(
+            Delivery(PROVIDER, f"{call_sid}:{'answered' if answered else status}", self.kind, params_json(req)),
+            number=business,
+            events=events,
+            correlation_id=req.context.correlation_id,
+            caller=customer,
+            keeps_chain=True,
+        )
+        self._answer(resp, outcome, EMPTY_TWIML)
 
 
 class SmsResource(_TwilioWebhook):
@@ -257,6 +314,11 @@ def _chain_of_sent(req: falcon.Request) -> uuid.UUID | None:
         return uuid.UUID(value)
     except ValueError:
         return None
+
+
+def params_json(req: falcon.Request) -> dict[str, Any]:
+    params: FormParams = req.context.params
+    return params.to_json()
 
 
 def _int(value: str, name: str) -> int:

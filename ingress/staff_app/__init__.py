@@ -75,7 +75,14 @@ def register_staff_app(
     appointment = AppointmentResource(auth, sessions, pages)
     for action in ("cancel", "reschedule"):
         app.add_route(f"/app/bookings/{{appointment_id:uuid}}/{action}", appointment, suffix=action)
-    add_settings_routes(app, auth, sessions, pages, invitation_ttl=timedelta(hours=settings.invitation_ttl_hours))
+    add_settings_routes(
+        app,
+        auth,
+        sessions,
+        pages,
+        invitation_ttl=timedelta(hours=settings.invitation_ttl_hours),
+        credentials_key=settings.credentials_key,
+    )
     app.add_route("/app/reports", ReportsResource(auth, sessions, pages))
     if not settings.live_mode:  # locally only: in live mode Clerk alone issues sessions
         app.add_route("/app/session", SessionResource(verifier, secure_cookies=secure))

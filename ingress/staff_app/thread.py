@@ -75,7 +75,19 @@ class ThreadResource(Screen):
             bookings=bookings,
             held_by_me=conversation["human_user_id"] is not None and conversation["human_user_id"] == str(who.user_id),
             reasons=PREFLIGHT_REASONS,
+            first_text_reasons=FIRST_TEXT_REASONS,
         )
+
+
+# Why a first text held for a callback went, or did not, as staff read it in the thread.
+FIRST_TEXT_REASONS = {
+    "staff_called_back": "someone called them back from the business number",
+    "caller_recall_answered": "they called again and someone answered",
+    "no_callback": "nobody called back in time",
+    "no_callback_call_list_unavailable": "no callback was seen; Twilio's call list could not be read",
+    "staff_took_over": "someone on the team had taken the conversation",
+    "conversation_ended": "the conversation was closed or blocked",
+}
 
 
 def _text(form: dict[str, str], name: str, *, default: str | None, limit: int) -> str:

@@ -12,6 +12,7 @@ import click
 COMMANDS: dict[str, str] = {
     "backup": "backup:backup",
     "bench": "bench:bench",
+    "calendar": "calendar:calendar",
     "campaign": "compliance:campaign",
     "chaos": "chaos:chaos",
     "demo": "demo:demo",

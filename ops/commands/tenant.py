@@ -130,6 +130,12 @@ def show(ctx: click.Context, tenant_ref: str) -> None:
 @click.option(
     "--spanish", default=None, help="on: the AI answers Spanish-speaking callers in Spanish; off: they go to a person."
 )
+@click.option(
+    "--callback-grace",
+    default=None,
+    metavar="SECONDS",
+    help="Seconds (0-120) the first SMS waits for a callback (an answered re-call, a staff call via Twilio); 0 = none.",
+)
 @click.pass_context
 def update(
     ctx: click.Context,
@@ -140,8 +146,10 @@ def update(
     forward_to: str | None,
     owner_mobile: str | None,
     spanish: str | None,
+    callback_grace: str | None,
 ) -> None:
-    """Change tenant T's texts, numbers and Spanish replies (T = id or E.164 number); prints them as JSON."""
+    """Change tenant T's texts, numbers, Spanish replies and callback grace period (T = id or E.164 number); prints
+    them as JSON."""
     settings = get_settings(ctx)
     clear = owner_mobile is not None and owner_mobile.strip().lower() == "none"
     spanish_value = None if spanish is None else spanish.strip().lower()
@@ -161,9 +169,13 @@ def update(
                 clear_owner_mobile=clear,
                 spanish_replies=None if spanish_value is None else spanish_value == "on",
             )
+            if callback_grace is not None:
+                grace = identity.update_callback_grace(session, tenant_id=found.id, seconds=callback_grace)
+            else:
+                grace = identity.callback_grace_seconds(session, found.id)
     except identity.IdentityError as error:
         raise click.ClickException(str(error)) from None
-    echo_json({"id": str(found.id), **dataclasses.asdict(changed)})
+    echo_json({"id": str(found.id), **dataclasses.asdict(changed), "callback_grace_seconds": grace})
 
 
 @tenant.command("lifecycle")

@@ -21,11 +21,20 @@ import falcon
 from db.settings import Settings, SettingsError
 from domain.identity.demo import DEMO_MEMBERS, demo_member
 from ops.sandbox.a2p import MESSAGING_BASE, A2pCampaigns, A2pError
+from ops.sandbox.calls import CallLog, parse_start_time
 from ops.sandbox.clerk import ClerkIssuer, load_or_create_key
 from ops.sandbox.delivery import Courier
 from ops.sandbox.messaging import Messaging, TwilioApiError, is_e164
 from ops.sandbox.state import API_VERSION, FaultError, SandboxState
-from ops.sandbox.world import DIAL_STATUSES, BadTwiml, IngressUnreachable, place_call, receive_sms, send_stripe_event
+from ops.sandbox.world import (
+    DIAL_STATUSES,
+    BadTwiml,
+    IngressUnreachable,
+    place_call,
+    place_outbound_call,
+    receive_sms,
+    send_stripe_event,
+)
 
 
 @dataclass
@@ -38,6 +47,7 @@ class Sandbox:
     messaging: Messaging
     clerk: ClerkIssuer
     a2p: A2pCampaigns
+    calls: CallLog
 
     def close(self) -> None:
         self.courier.close()
@@ -67,6 +77,7 @@ def build_sandbox(settings: Settings) -> Sandbox:
         messaging=messaging,
         clerk=clerk,
         a2p=A2pCampaigns(settings.twilio_account_sid),
+        calls=CallLog(),
     )
 
 
@@ -309,11 +320,90 @@ class CallsResource:
                 answered=answered,
                 dial_status=dial_status,
                 duration_seconds=duration,
+                calls=self._sandbox.calls,
             )
         except IngressUnreachable as error:
             raise _unreachable(error) from None
         except BadTwiml as error:
             raise falcon.HTTPBadGateway(title="bad_twiml", description=str(error)) from None
+
+
+class OutboundCallsResource:
+    """``POST /sandbox/calls/outbound`` ``{"from": tenant number, "to": customer, "answered": true,
+    "status_callback": true}``: staff call a customer through Twilio."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._sandbox = sandbox
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        document = _json(req)
+        duration = document.get("duration_seconds", 42)
+        if not isinstance(duration, int) or isinstance(duration, bool) or duration < 0:
+            raise falcon.HTTPBadRequest(title="bad_request", description="duration_seconds must be a whole number")
+        settings = self._sandbox.settings
+        try:
+            resp.media = place_outbound_call(
+                self._sandbox.courier,
+                self._sandbox.calls,
+                account_sid=settings.twilio_account_sid,
+                public_base_url=settings.public_base_url,
+                number=_required_number(document, "from"),
+                customer=_required_number(document, "to"),
+                answered=bool(document.get("answered", True)),
+                duration_seconds=duration,
+                status_callback=bool(document.get("status_callback", True)),
+            )
+        except IngressUnreachable as error:
+            raise _unreachable(error) from None
+
+
+@falcon.before(_twilio_auth)
+class CallListResource:
+    """Twilio's Calls list: ``GET /2010-04-01/Accounts/{sid}/Calls.json`` with To, From, ParentCallSid, Status and
+    StartTime> filters, paged like every Twilio list."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.settings = sandbox.settings
+        self._sandbox = sandbox
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, account_sid: str) -> None:
+        raw_start = req.get_param("StartTime>")
+        try:
+            started_after = parse_start_time(raw_start) if raw_start else None
+        except ValueError:
+            raise TwilioApiError(400, 20001, f"Invalid StartTime>: {raw_start}") from None
+        found = self._sandbox.calls.find(
+            to=req.get_param("To"),
+            from_=req.get_param("From"),
+            parent_call_sid=req.get_param("ParentCallSid"),
+            status=req.get_param("Status"),
+            started_after=started_after,
+        )
+        page_size = min(max(req.get_param_as_int("PageSize", default=50) or 50, 1), 1000)
+        page = max(req.get_param_as_int("Page", default=0) or 0, 0)
+        start = page * page_size
+        chunk = found[start : start + page_size]
+        path = f"/{API_VERSION}/Accounts/{account_sid}/Calls.json"
+        filters = {
+            key: value
+            for key in ("To", "From", "ParentCallSid", "Status", "StartTime>")
+            if (value := req.get_param(key))
+        }
+
+        def uri(number: int) -> str:
+            return f"{path}?{urlencode({**filters, 'PageSize': page_size, 'Page': number, 'PageToken': f'PA{number}'})}"
+
+        resp.media = {
+            "calls": [call.resource() for call in chunk],
+            "page": page,
+            "page_size": page_size,
+            "start": start,
+            "end": start + max(len(chunk) - 1, 0),
+            "uri": uri(page),
+            "first_page_uri": f"{path}?{urlencode({**filters, 'PageSize': page_size, 'Page': 0})}",
+            "next_page_uri": uri(page + 1) if start + page_size < len(found) else None,
+            "previous_page_uri": uri(page - 1) if page > 0 else None,
+        }
 
 
 class SmsResource:
@@ -546,7 +636,9 @@ def create_sandbox_app(settings: Settings, sandbox: Sandbox | None = None) -> fa
     app.add_route("/sandbox/a2p/campaigns", A2pCampaignsResource(sandbox))
     app.add_route("/sandbox/a2p/campaigns/{sid}", A2pReviewResource(sandbox))
     app.add_route("/sandbox/faults", FaultsResource(sandbox))
+    app.add_route(f"{accounts}/Calls.json", CallListResource(sandbox))
     app.add_route("/sandbox/calls", CallsResource(sandbox))
+    app.add_route("/sandbox/calls/outbound", OutboundCallsResource(sandbox))
     app.add_route("/sandbox/sms", SmsResource(sandbox))
     app.add_route("/sandbox/messages", SandboxMessagesResource(sandbox))
     app.add_route("/sandbox/clerk/token", ClerkTokenResource(sandbox))

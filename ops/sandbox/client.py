@@ -45,6 +45,14 @@ class SandboxClient:
         document = {"from": caller, "to": to, "answered": answered, "dial_status": dial_status}
         return self._request("POST", "/sandbox/calls", json=document)
 
+    def call_out(
+        self, number: str, customer: str, *, answered: bool = True, status_callback: bool = True
+    ) -> httpx.Response:
+        """Staff call ``customer`` from the tenant's ``number`` through Twilio (a callback); with ``status_callback``
+        Twilio reports it to the voice status route, else it shows only in Twilio's call list."""
+        document = {"from": number, "to": customer, "answered": answered, "status_callback": status_callback}
+        return self._request("POST", "/sandbox/calls/outbound", json=document)
+
     def sms(self, caller: str, to: str, body: str) -> httpx.Response:
         """``caller`` texts ``body`` to ``to``."""
         return self._request("POST", "/sandbox/sms", json={"from": caller, "to": to, "body": body})

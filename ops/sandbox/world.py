@@ -18,6 +18,7 @@ from urllib.parse import urljoin
 import httpx
 import stripe
 
+from ops.sandbox.calls import Call, CallLog
 from ops.sandbox.delivery import Courier
 from ops.sandbox.state import (
     API_VERSION,
@@ -102,9 +103,12 @@ def place_call(
     answered: bool,
     dial_status: str | None,
     duration_seconds: int,
+    calls: CallLog | None = None,
 ) -> dict[str, Any]:
-    """A caller rings a tenant number: the voice webhook, its <Dial>, then the dial action callback."""
+    """A caller rings a tenant number: the voice webhook, its <Dial>, then the dial action callback (and, in
+    ``calls``, the parent call and its dialled leg as Twilio's call list shows them)."""
     call_sid = new_sid("CA")
+    started = datetime.now(UTC)
     voice_url = f"{public_base_url}/webhooks/twilio/voice"
     base = {
         "AccountSid": account_sid,
@@ -132,6 +136,15 @@ def place_call(
     if dial is None:
         return result
     status = "completed" if answered else (dial_status or "no-answer")
+    if calls is not None:
+        leg_duration = duration_seconds if answered else 0
+        calls.add(Call(call_sid, account_sid, caller, called, "completed", "inbound", started, leg_duration + 1))
+        calls.add(
+            Call(
+                new_sid("CA"), account_sid, dial.caller_id or caller, dial.number or "", status, "outbound-dial",
+                started, leg_duration, parent_call_sid=call_sid,
+            )
+        )  # fmt: skip
     result["dial"] = dial.as_dict()
     result["dial_status"] = status
     if not dial.action:
@@ -148,6 +161,47 @@ def place_call(
     action = _post(courier, action_url, params)
     result["action_url"] = action_url
     result["webhook_status"].append(action.status_code)
+    return result
+
+
+def place_outbound_call(
+    courier: Courier,
+    calls: CallLog,
+    *,
+    account_sid: str,
+    public_base_url: str,
+    number: str,
+    customer: str,
+    answered: bool,
+    duration_seconds: int,
+    status_callback: bool,
+) -> dict[str, Any]:
+    """Staff call a customer from a tenant number through Twilio (``outbound-api``): the call goes in the call log
+    and, with ``status_callback``, Twilio posts its final status to the voice status route (as a call created with
+    ``StatusCallback`` pointing there would)."""
+    call_sid = new_sid("CA")
+    status = "completed" if answered else "no-answer"
+    calls.add(
+        Call(call_sid, account_sid, number, customer, status, "outbound-api", datetime.now(UTC),
+             duration_seconds if answered else 0)
+    )  # fmt: skip
+    result: dict[str, Any] = {"call_sid": call_sid, "status": status, "webhook_status": None}
+    if not status_callback:
+        return result
+    params = {
+        "AccountSid": account_sid,
+        "ApiVersion": API_VERSION,
+        "CallSid": call_sid,
+        "CallStatus": status,
+        "CallDuration": str(duration_seconds if answered else 0),
+        "Called": customer,
+        "Caller": number,
+        "Direction": "outbound-api",
+        "From": number,
+        "To": customer,
+    }
+    answer = _post(courier, f"{public_base_url}/webhooks/twilio/voice/status", params)
+    result["webhook_status"] = answer.status_code
     return result
 
 

@@ -638,3 +638,21 @@ def test_generated_requests_over_the_openapi_document_never_5xx(world: World) ->
     run()
     assert any(code < 300 for code in statuses)
     assert any(code >= 400 for code in statuses)
+
+
+# --- settings ---------------------------------------------------------------------------------------------------
+
+
+def test_the_callback_grace_period_is_set_by_an_owner_and_checked(world: World) -> None:
+    assert world.call("get", "/v1/settings/calls", who="tech_a").json == {"callback_grace_seconds": 0}
+    changed = world.call("patch", "/v1/settings/calls", json={"callback_grace_seconds": 30})
+    assert changed.status_code == 200
+    assert changed.json == {"callback_grace_seconds": 30}
+    for bad in (121, -1, "30", 30.0, True, None):
+        refused = world.call("patch", "/v1/settings/calls", json={"callback_grace_seconds": bad})
+        assert refused.status_code == 422, bad
+        assert "callback_grace_seconds" in refused.json["error"]["message"]
+    assert world.call("patch", "/v1/settings/calls", json={"other": 1}).status_code == 422
+    # Another tenant's setting is untouched, and each tenant reads its own.
+    assert world.call("get", "/v1/settings/calls", who="owner_b").json == {"callback_grace_seconds": 0}
+    assert world.call("get", "/v1/settings/calls").json == {"callback_grace_seconds": 30}

@@ -181,6 +181,9 @@ def test_every_operation_answers_as_documented(world: World, sched: Sched, exerc
     call(
         "patch", "/v1/settings/lifecycle", json={"reminder_offsets_minutes": [1440, 60], "follow_up_delay_minutes": 120}
     )
+    # Settings: the callback grace period.
+    assert call("get", "/v1/settings/calls") == {"callback_grace_seconds": 0}
+    assert call("patch", "/v1/settings/calls", json={"callback_grace_seconds": 45}) == {"callback_grace_seconds": 45}
     assert call("get", "/v1/billing/subscription") == {"subscription": None}
     with transaction(world.sessions) as session:
         session.execute(

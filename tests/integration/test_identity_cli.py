@@ -228,6 +228,9 @@ def test_tenant_update_changes_texts_and_numbers_and_refuses_bad_ones_in_one_lin
     assert changed["help_text"] == "Upd: reply STOP to opt out."
     assert changed["owner_mobile"] == "+13105552102"
     assert changed["first_message"] == "Hi from {business}!"
+    assert changed["callback_grace_seconds"] == 0  # the default: the first SMS goes at once
+    graced = json.loads(run(settings, "tenant", "update", "+13105552100", "--callback-grace", "45")[1])
+    assert graced["callback_grace_seconds"] == 45
     assert (
         json.loads(run(settings, "tenant", "update", "+13105552100", "--owner-mobile", "none")[1])["owner_mobile"]
         is None
@@ -248,6 +251,8 @@ def test_tenant_update_changes_texts_and_numbers_and_refuses_bad_ones_in_one_lin
         (("--forward-to", "310 555"), "E.164"),
         (("--first-message", "Hi {name}"), "{business}"),
         (("--help-text", "   "), "cannot be empty"),
+        (("--callback-grace", "121"), "at most 120 seconds"),
+        (("--callback-grace", "soon"), "from 0 to 120"),
     ):
         code, out = run(settings, "tenant", "update", "+13105552100", *bad)
         assert code != 0

@@ -159,6 +159,7 @@ def test_dry_run_counts_and_changes_nothing(sessions: sessionmaker[Session]) -> 
         "processed_events": 1,
         "idempotency_keys": 0,
         "first_response_claims": 0,
+        "first_response_graces": 0,
         "staff_alerts": 0,
         "operator_tasks": 0,
         "holds": 0,

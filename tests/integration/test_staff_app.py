@@ -134,6 +134,24 @@ def test_thread_lists_messages_in_their_true_order_with_authors(world: World) ->
     assert re.search(r'class="author">Caller<', thread.text)
 
 
+def test_a_first_text_withheld_for_a_callback_shows_why_in_the_thread_and_the_inbox(world: World) -> None:
+    with transaction(world.sessions) as session:
+        caller = session.execute(text("SELECT caller FROM conv_conversations WHERE id = :c"), {"c": world.conv_a})
+        session.execute(
+            text(
+                "INSERT INTO conv_first_response_graces (id, tenant_id, conversation_id, caller, business_number,"
+                " call_sid, missed_at, send_after, decided_at, decision, reason, correlation_id, causation_id)"
+                " VALUES (gen_random_uuid(), :t, :c, :caller, '+13105550001', 'CA1', now() - interval '1 minute',"
+                " now(), now(), 'withheld', 'staff_called_back', gen_random_uuid(), gen_random_uuid())"
+            ),
+            {"t": world.a, "c": world.conv_a, "caller": caller.scalar_one()},
+        )
+    add_message(world, world.a, world.conv_a, "in", "thanks for calling back")
+    thread = page(world, f"/app/conversations/{world.conv_a}")
+    assert "First text not sent: someone called them back from the business number." in thread.text
+    assert "Called back: no first text" in page(world, "/app").text
+
+
 def test_another_tenants_conversation_is_not_found(world: World) -> None:
     assert page(world, f"/app/conversations/{world.conv_b}").status_code == 404
     assert post(world, f"/app/conversations/{world.conv_b}/takeover", {}).status_code == 404

@@ -105,6 +105,7 @@ def routes(world: World) -> tuple[list[str], list[str]]:
         f"/app/settings/technicians/{res_a}/time-off",
         f"/app/settings/technicians/{res_a}/date-hours",
         f"/app/settings/technicians/{res_a}/time-off/{uuid.uuid4()}/remove",
+        f"/app/settings/technicians/{res_a}/calendar",
         "/app/settings/messages",
         "/app/settings/team/invite",
         f"/app/settings/team/{uuid.uuid4()}/role",
@@ -426,6 +427,46 @@ def test_the_owner_turns_spanish_replies_off_and_on(world: World) -> None:
     assert result.status_code == 422
     assert "Spanish: tick the box or leave it empty" in result.text
     assert spanish_replies(world)
+
+
+def test_the_owner_sets_the_callback_grace_period_and_a_bad_one_is_named(world: World) -> None:
+    assert value_of(page(world, "/app/settings/messages").text, "callback_grace_seconds") == "0"
+    assert post(world, "/app/settings/messages", {**MESSAGES, "callback_grace_seconds": "45"}).status_code == 303
+    assert value_of(page(world, "/app/settings/messages").text, "callback_grace_seconds") == "45"
+    for bad, says in (("121", "at most 120 seconds"), ("-5", "from 0 to 120"), ("soon", "from 0 to 120")):
+        result = post(world, "/app/settings/messages", {**MESSAGES, "callback_grace_seconds": bad})
+        assert result.status_code == 422
+        assert "Wait for a callback: " in result.text
+        assert says in result.text
+    with transaction(world.sessions) as session:
+        grace = text("SELECT callback_grace_seconds FROM id_tenants WHERE id = :t")
+        assert session.execute(grace, {"t": world.a}).scalar() == 45
+        assert session.execute(grace, {"t": world.b}).scalar() == 0
+
+
+def test_the_owner_links_a_technicians_calendar_and_the_token_is_never_shown(world: World) -> None:
+    resource_id = resource(world, world.a)
+    base = f"/app/settings/technicians/{resource_id}"
+    token = "s3cret-token"
+    form = {"provider": "google", "external_ref": "sam@acme.example", "access_token": token, "refresh_token": ""}
+    linked = post(world, f"{base}/calendar", {**form, "jobber_job_id": ""})
+    assert linked.status_code == 303, linked.text
+    shown = page(world, f"{base}?saved=calendar")
+    assert "Calendar linked" in shown.text
+    assert "Google · sam@acme.example · linked" in shown.text
+    assert token not in shown.text
+    for form, says in (
+        ({"provider": "outlook", "external_ref": "x", "access_token": token}, "Calendar: google or jobber"),
+        ({"provider": "jobber", "external_ref": "acct/user", "access_token": token}, "Jobber job: cannot be empty"),
+        ({"provider": "google", "external_ref": "x", "access_token": " "}, "Access token: cannot be empty"),
+    ):
+        result = post(world, f"{base}/calendar", form)
+        assert result.status_code == 422
+        assert says in result.text
+        assert token not in result.text
+    with transaction(world.sessions) as session:
+        stored = session.execute(text("SELECT access_token FROM sched_calendar_credentials")).scalar_one()
+    assert token.encode() not in bytes(stored)
 
 
 def test_a_messages_form_missing_a_field_is_a_400(world: World) -> None:

@@ -104,11 +104,52 @@ def test_dial_status_not_answered_is_a_missed_call(env: Env, status: str) -> Non
     assert env.counts() == (1, 1)
 
 
-def test_dial_completed_is_recorded_as_answered_with_no_event(env: Env) -> None:
+def test_dial_completed_is_recorded_as_answered_a_call_answered(env: Env) -> None:
     sid = call_sid()
     params = [("CallSid", sid), ("From", CALLER), ("To", TENANT_NUMBER), ("DialCallStatus", "completed")]
     assert env.twilio("/webhooks/twilio/voice/status", params).status_code == 200
     assert env.rows("SELECT provider_ref, outcome FROM webhook_events") == [(f"{sid}:answered", "accepted")]
+    (event,) = env.rows("SELECT event_name, tenant_id, payload FROM outbox_events")
+    assert event.event_name == "nmc.telephony.CallAnswered"
+    assert event.tenant_id == env.tenant_id
+    assert event.payload["direction"] == "inbound"
+    assert (event.payload["customer_phone"], event.payload["business_number"]) == (CALLER, TENANT_NUMBER)
+    # The parent call's own "completed" status callback is the same verdict, nothing new.
+    again = [("CallSid", sid), ("From", CALLER), ("To", TENANT_NUMBER), ("CallStatus", "completed")]
+    assert env.twilio("/webhooks/twilio/voice/status", again).status_code == 200
+    assert env.counts() == (1, 1)
+
+
+def test_a_bare_call_status_completed_is_no_person_answering(env: Env) -> None:
+    # Every parent call ends "completed" (Twilio answered it to play the TwiML), missed ones too.
+    params = [("CallSid", call_sid()), ("From", CALLER), ("To", TENANT_NUMBER), ("CallStatus", "completed")]
+    assert env.twilio("/webhooks/twilio/voice/status", params).status_code == 200
+    assert env.counts() == (1, 0)
+
+
+@pytest.mark.parametrize("status", ["in-progress", "completed"])
+def test_an_answered_call_from_the_business_number_is_an_outbound_call_answered(env: Env, status: str) -> None:
+    sid = call_sid()
+    params = [("CallSid", sid), ("From", TENANT_NUMBER), ("To", CALLER), ("Direction", "outbound-api")]
+    result = env.twilio("/webhooks/twilio/voice/status", [*params, ("CallStatus", status)])
+    assert result.status_code == 200
+    assert result.headers["X-Webhook-Outcome"] == "accepted"
+    (event,) = env.rows("SELECT event_name, tenant_id, payload FROM outbox_events")
+    assert event.event_name == "nmc.telephony.CallAnswered"
+    assert event.tenant_id == env.tenant_id  # routed by From: the call left from the tenant's number
+    assert event.payload["direction"] == "outbound"
+    assert (event.payload["customer_phone"], event.payload["business_number"]) == (CALLER, TENANT_NUMBER)
+    # Its later status callbacks are the same answer.
+    again = env.twilio("/webhooks/twilio/voice/status", [*params, ("CallStatus", "completed")])
+    assert again.headers["X-Webhook-Outcome"] == "duplicate"
+    assert env.counts() == (1, 1)
+
+
+@pytest.mark.parametrize("status", ["ringing", "no-answer", "busy"])
+def test_an_unanswered_call_from_the_business_number_is_never_a_missed_call(env: Env, status: str) -> None:
+    params = [("CallSid", call_sid()), ("From", TENANT_NUMBER), ("To", CALLER), ("Direction", "outbound-api")]
+    assert env.twilio("/webhooks/twilio/voice/status", [*params, ("CallStatus", status)]).status_code == 200
+    assert env.rows("SELECT outcome FROM webhook_events") == [("ignored",)]
     assert env.counts() == (1, 0)
 
 

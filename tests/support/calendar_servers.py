@@ -5,8 +5,14 @@
   ``errors: [{"domain": "global", "reason": "notFound"}]``) and ``POST /calendar/v3/calendars/{id}/events/watch``
   (answers an ``api#channel``). Errors use Google's envelope ``{"error": {"code", "message", "errors": [...]}}``:
   ``fail_next(429)``, ``fail_next(403, reason="rateLimitExceeded")``, ``fail_next(500)``; ``Retry-After`` optional.
-* ``JobberServer``: ``POST /api/graphql`` answering the visits query with cursor pagination; ``throttle_next()``
-  answers Jobber's ``THROTTLED`` GraphQL error with its cost extension, ``fail_next(429)`` an HTTP 429.
+  Writes, as Calendar API v3 has them: ``POST /calendar/v3/calendars/{id}/events`` (insert; a client-supplied ``id``
+  must be base32hex, 5-1024 characters, and a repeat is 409 ``duplicate``), ``GET|PATCH|DELETE …/events/{eventId}``
+  (a deleted event reads back as ``status: cancelled``, a second delete is 410 ``deleted``), and
+  ``GET …/events?timeMin&timeMax`` listing the events (and every ``busy`` block, as an event) overlapping the window.
+* ``JobberServer``: ``POST /api/graphql`` answering the visits query with cursor pagination, ``visit(id:)``, and the
+  ``visitCreate`` (on a job), ``visitEditSchedule`` and ``visitDelete`` mutations (``userErrors`` as Jobber returns
+  them; ``LocalDateTimeAttributes`` date/time/timezone in); ``throttle_next()`` answers Jobber's ``THROTTLED``
+  GraphQL error with its cost extension, ``fail_next(429)`` an HTTP 429.
 
 Both require ``Authorization: Bearer <token>`` and record every request for assertions.
 """
@@ -14,14 +20,19 @@ Both require ``Authorization: Bearer <token>`` and record every request for asse
 from __future__ import annotations
 
 import json
+import re
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+BASE32HEX_ID = re.compile(r"^[a-v0-9]{5,1024}$")
 
 
 def _iso(moment: datetime) -> str:
@@ -57,6 +68,11 @@ class GoogleCalendarServer(_Base):
     # calendar id -> busy (start, end) pairs
     busy: dict[str, list[tuple[datetime, datetime]]] = field(default_factory=dict)
     channels: list[dict[str, Any]] = field(default_factory=list)
+    # calendar id -> event id -> the Event resource as stored
+    events: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def live_events(self, calendar_id: str) -> list[dict[str, Any]]:
+        return [event for event in self.events.get(calendar_id, {}).values() if event["status"] != "cancelled"]
 
     def fail_next(self, status: int, *, reason: str | None = None, retry_after: str | None = None) -> None:
         reason = reason or {429: "rateLimitExceeded", 401: "authError", 500: "backendError"}.get(status, "unknown")
@@ -112,7 +128,61 @@ class GoogleCalendarServer(_Base):
             }
             self.channels.append({**channel, "address": body["address"]})
             return 200, channel, {}
-        return 404, {"error": {"code": 404, "message": "Not Found", "errors": [{"reason": "notFound"}]}}, {}
+        if path.startswith("/calendar/v3/calendars/") and "/events" in path:
+            return self._events(method, path, body)
+        return _google_error(404, "notFound", "Not Found")
+
+    def _events(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        url = urlsplit(path)
+        calendar_part, _, rest = url.path[len("/calendar/v3/calendars/") :].partition("/events")
+        calendar_id = unquote(calendar_part)
+        stored = self.events.setdefault(calendar_id, {})
+        event_id = unquote(rest.lstrip("/"))
+        if not event_id and method == "POST":
+            new_id = str(body.get("id") or uuid.uuid4().hex)
+            if not BASE32HEX_ID.match(new_id):
+                return _google_error(400, "invalid", "Invalid resource id value.")
+            if new_id in stored:
+                return _google_error(409, "duplicate", "The requested identifier already exists.")
+            event = {"kind": "calendar#event", "status": "confirmed", **body, "id": new_id}
+            stored[new_id] = event
+            return 200, event, {}
+        if not event_id and method == "GET":
+            query = parse_qs(url.query)
+            time_min, time_max = _parse(query["timeMin"][0]), _parse(query["timeMax"][0])
+            items = [
+                event
+                for event in stored.values()
+                if event["status"] != "cancelled"
+                and _parse(event["start"]["dateTime"]) < time_max
+                and _parse(event["end"]["dateTime"]) > time_min
+            ]
+            for index, (start, end) in enumerate(sorted(self.busy.get(calendar_id, []))):
+                if start < time_max and end > time_min:
+                    items.append(
+                        {"id": f"busy{index}", "status": "confirmed", "start": {"dateTime": _iso(start)},
+                         "end": {"dateTime": _iso(end)}}
+                    )  # fmt: skip
+            return 200, {"kind": "calendar#events", "items": items}, {}
+        event = stored.get(event_id)
+        if event is None:
+            return _google_error(404, "notFound", "Not Found")
+        if method == "GET":
+            return 200, event, {}
+        if method == "PATCH":
+            event.update({key: value for key, value in body.items() if key != "id"})
+            return 200, event, {}
+        if method == "DELETE":
+            if event["status"] == "cancelled":
+                return _google_error(410, "deleted", "Resource has been deleted")
+            event["status"] = "cancelled"
+            return 204, {}, {}
+        return _google_error(405, "methodNotAllowed", "Method Not Allowed")
+
+
+def _google_error(status: int, reason: str, message: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    body = {"error": {"code": status, "message": message, "errors": [{"domain": "global", "reason": reason}]}}
+    return status, body, {}
 
 
 @dataclass
@@ -133,6 +203,31 @@ class JobberServer(_Base):
                 "assignedUsers": {"nodes": [{"id": user_id}] if user_id else []},
             }
         )
+
+    def _visitCreate(self, variables: dict[str, Any]) -> dict[str, Any]:
+        data = variables["input"]
+        if not variables.get("jobId"):
+            return {"visit": None, "userErrors": [{"message": "Job not found", "path": ["jobId"]}]}
+        visit_id = f"Z2lkOi8vSm9iYmVyL1Zpc2l0/{uuid.uuid4().hex[:12]}"
+        users = data.get("assignedUserIds") or []
+        self.add_visit(visit_id, _local(data["startAt"]), _local(data["endAt"]), user_id=users[0] if users else None)
+        self.visits[-1].update({"title": data.get("title"), "jobId": variables["jobId"]})
+        return {"visit": {key: self.visits[-1][key] for key in ("id", "startAt", "endAt")}, "userErrors": []}
+
+    def _visitEditSchedule(self, variables: dict[str, Any]) -> dict[str, Any]:
+        visit = next((visit for visit in self.visits if visit["id"] == variables.get("id")), None)
+        if visit is None:
+            return {"visit": None, "userErrors": [{"message": "Visit not found", "path": ["id"]}]}
+        visit["startAt"] = _iso(_local(variables["input"]["startAt"]))
+        visit["endAt"] = _iso(_local(variables["input"]["endAt"]))
+        return {"visit": {key: visit[key] for key in ("id", "startAt", "endAt")}, "userErrors": []}
+
+    def _visitDelete(self, variables: dict[str, Any]) -> dict[str, Any]:
+        before = len(self.visits)
+        self.visits[:] = [visit for visit in self.visits if visit["id"] != variables.get("id")]
+        if len(self.visits) == before:
+            return {"deletedVisitId": None, "userErrors": [{"message": "Visit not found", "path": ["id"]}]}
+        return {"deletedVisitId": variables["id"], "userErrors": []}
 
     def throttle_next(self) -> None:
         self.failures.append(
@@ -163,7 +258,15 @@ class JobberServer(_Base):
     def answer(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         if path != "/api/graphql" or method != "POST":
             return 404, {"message": "Not Found"}, {}
-        if "visits" not in body.get("query", ""):
+        query, variables = body.get("query", ""), body.get("variables") or {}
+        for name in ("visitCreate", "visitEditSchedule", "visitDelete"):
+            if f"{name}(" in query:
+                return 200, {"data": {name: getattr(self, f"_{name}")(variables)}}, {}
+        if "visit(id:" in query:
+            found = next((visit for visit in self.visits if visit["id"] == variables.get("id")), None)
+            node = None if found is None else {key: found[key] for key in ("id", "startAt", "endAt")}
+            return 200, {"data": {"visit": node}}, {}
+        if "visits" not in query:
             return 200, {"errors": [{"message": "Field doesn't exist", "extensions": {"code": "undefinedField"}}]}, {}
         variables = body.get("variables") or {}
         flt = variables.get("filter") or {}
@@ -199,12 +302,30 @@ class JobberServer(_Base):
         )
 
 
+def _local(value: dict[str, str]) -> datetime:
+    """Jobber's ``LocalDateTimeAttributes`` (date, time, timezone) as an instant."""
+    local = datetime.fromisoformat(f"{value['date']}T{value.get('time') or '00:00:00'}")
+    return local.replace(tzinfo=ZoneInfo(value["timezone"])).astimezone(UTC)
+
+
 def _handler(state: GoogleCalendarServer | JobberServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:  # quiet test output
             return
 
         def do_POST(self) -> None:
+            self._serve("POST")
+
+        def do_GET(self) -> None:
+            self._serve("GET")
+
+        def do_PATCH(self) -> None:
+            self._serve("PATCH")
+
+        def do_DELETE(self) -> None:
+            self._serve("DELETE")
+
+        def _serve(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             try:
@@ -213,7 +334,9 @@ def _handler(state: GoogleCalendarServer | JobberServer) -> type[BaseHTTPRequest
                 self._send(400, {"error": {"code": 400, "message": "Parse Error"}}, {})
                 return
             with state.lock:
-                state.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                state.requests.append(
+                    {"method": method, "path": self.path, "headers": dict(self.headers), "body": body}
+                )
             if self.headers.get("Authorization") != f"Bearer {state.token}":
                 self._send(
                     401,
@@ -226,11 +349,12 @@ def _handler(state: GoogleCalendarServer | JobberServer) -> type[BaseHTTPRequest
                 headers = {"Retry-After": failure.retry_after} if failure.retry_after is not None else {}
                 self._send(failure.status, failure.body, headers)
                 return
-            status, payload, headers = state.answer("POST", self.path, body)
+            with state.lock:
+                status, payload, headers = state.answer(method, self.path, body)
             self._send(status, payload, headers)
 
         def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
-            data = json.dumps(payload).encode()
+            data = b"" if status == 204 else json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=UTF-8")
             self.send_header("Content-Length", str(len(data)))

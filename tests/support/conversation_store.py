@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -21,6 +21,7 @@ from domain.conversations.ports import Accepted, PreflightDecision, SendFailed, 
 from domain.conversations.states import LIVE_STATES
 from domain.conversations.store import (
     ConversationStore,
+    Grace,
     Opened,
     OutboundMessage,
     StatusMove,
@@ -89,6 +90,7 @@ class MemoryConversationStore:
         self.conversations: dict[uuid.UUID, StoredConversation] = {}
         self.messages: dict[uuid.UUID, StoredMessage] = {}
         self.claims: dict[tuple[uuid.UUID, str], datetime] = {}
+        self.graces: dict[uuid.UUID, Grace] = {}
         self.tasks: list[StoredTask] = []
         self.alerts: dict[uuid.UUID, tuple[str, datetime]] = {}  # conversation id -> (code, expires)
         self.contexts: dict[uuid.UUID, dict[str, Any] | None] = {}
@@ -208,6 +210,59 @@ class MemoryConversationStore:
             return False
         self.claims[(tenant_id, caller)] = now
         return True
+
+    # -- the callback grace period (one open per caller, decided once) --
+
+    def defer_first_response(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        conversation_id: uuid.UUID,
+        caller: str,
+        business_number: str,
+        call_sid: str,
+        missed_at: datetime,
+        send_after: datetime,
+        correlation_id: uuid.UUID,
+        causation_id: uuid.UUID,
+    ) -> uuid.UUID | None:
+        if any(g.tenant_id == tenant_id and g.caller == caller and g.decision is None for g in self.graces.values()):
+            return None
+        grace = Grace(
+            uuid.uuid4(), tenant_id, conversation_id, caller, business_number, call_sid, missed_at, send_after,
+            None, None,
+        )  # fmt: skip
+        self.graces[grace.id] = grace
+        return grace.id
+
+    def first_response_grace(self, *, tenant_id: uuid.UUID, grace_id: uuid.UUID) -> Grace | None:
+        grace = self.graces.get(grace_id)
+        return grace if grace is not None and grace.tenant_id == tenant_id else None
+
+    def decide_first_response(
+        self, *, tenant_id: uuid.UUID, grace_id: uuid.UUID, decision: str, reason: str, call_sid: str | None
+    ) -> bool:
+        grace = self.first_response_grace(tenant_id=tenant_id, grace_id=grace_id)
+        if grace is None or grace.decision is not None:
+            return False
+        self.graces[grace_id] = replace(grace, decision=decision, reason=reason)
+        return True
+
+    def withhold_for_answered_call(
+        self, *, tenant_id: uuid.UUID, caller: str, answered_at: datetime, reason: str, call_sid: str
+    ) -> Grace | None:
+        for grace in list(self.graces.values()):
+            if (
+                grace.tenant_id == tenant_id
+                and grace.caller == caller
+                and grace.decision is None
+                and grace.missed_at <= answered_at
+                and grace.call_sid != call_sid
+            ):
+                decided = replace(grace, decision="withheld", reason=reason)
+                self.graces[grace.id] = decided
+                return decided
+        return None
 
     # -- messages --
 

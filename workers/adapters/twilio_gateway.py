@@ -92,6 +92,20 @@ class ProviderMessage:
     date_updated: datetime | None
 
 
+@dataclass(frozen=True)
+class ProviderCall:
+    """One Call resource of Twilio's Calls list (``/2010-04-01/Accounts/{sid}/Calls.json``)."""
+
+    sid: str
+    parent_call_sid: str | None
+    from_: str | None
+    to: str | None
+    status: str
+    direction: str | None
+    start_time: datetime | None
+    duration: int | None
+
+
 def classify(code: int | None, http_status: int, message: str) -> ProviderError:
     if code == OPTED_OUT:
         return ProviderError(code=code, http_status=http_status, message=message, retryable=False, opted_out=True)
@@ -182,6 +196,28 @@ class TwilioGateway:
             filters["date_sent_after"] = date_sent_after
         return [_provider_message(item) for item in self._call(lambda: self._messages.list(**filters))]
 
+    def list_calls(
+        self,
+        *,
+        to: str | None = None,
+        from_: str | None = None,
+        parent_call_sid: str | None = None,
+        start_time_after: datetime | None = None,
+        limit: int = 50,
+    ) -> list[ProviderCall]:
+        """Calls matching the filters, newest first (``StartTime>`` is a date filter on Twilio's side)."""
+        filters: dict[str, Any] = {"limit": limit, "page_size": limit}
+        if to:
+            filters["to"] = to
+        if from_:
+            filters["from_"] = from_
+        if parent_call_sid:
+            filters["parent_call_sid"] = parent_call_sid
+        if start_time_after is not None:
+            filters["start_time_after"] = start_time_after
+        calls = self._client.api.v2010.accounts(self._account_sid).calls
+        return [_provider_call(item) for item in self._call(lambda: calls.list(**filters))]
+
     def fetch_a2p_campaign(self, *, messaging_service_sid: str, campaign_sid: str | None) -> A2pCampaign | None:
         """The service's US A2P campaign ``campaign_sid`` (or, without one, the service's first); None if none.
 
@@ -243,6 +279,19 @@ def _a2p_campaign(instance: Any) -> A2pCampaign:
         brand_registration_sid=instance.brand_registration_sid,
         errors=tuple(error for error in errors if isinstance(error, dict)),
         date_updated=instance.date_updated,
+    )
+
+
+def _provider_call(instance: Any) -> ProviderCall:
+    return ProviderCall(
+        sid=instance.sid,
+        parent_call_sid=instance.parent_call_sid,
+        from_=instance._from,  # the SDK's CallInstance keeps "from" as _from
+        to=instance.to,
+        status=str(instance.status or ""),
+        direction=instance.direction,
+        start_time=instance.start_time,
+        duration=_int(instance.duration),
     )
 
 

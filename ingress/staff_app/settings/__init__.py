@@ -9,6 +9,7 @@ from datetime import timedelta
 import falcon
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.scheduling.credentials import CredentialBox
 from ingress.staff_app.auth import StaffAuthenticate
 from ingress.staff_app.pages import Pages
 from ingress.staff_app.settings.account import BillingResource, OverviewResource
@@ -26,6 +27,7 @@ def add_settings_routes(
     pages: Pages,
     *,
     invitation_ttl: timedelta,
+    credentials_key: str = "",
 ) -> None:
     base = "/app/settings"
     app.add_route(base, OverviewResource(auth, sessions, pages))
@@ -36,8 +38,9 @@ def add_settings_routes(
         app.add_route(f"{base}/catalog/{{item_id:uuid}}/{action}", item, suffix=action)
     app.add_route(f"{base}/technicians", TechniciansResource(auth, sessions, pages))
     technician = TechnicianResource(auth, sessions, pages)
+    technician.credential_box = CredentialBox(credentials_key)
     app.add_route(f"{base}/technicians/{{resource_id:uuid}}", technician)
-    for action in ("services", "hours", "time-off", "date-hours"):
+    for action in ("services", "hours", "time-off", "date-hours", "calendar"):
         app.add_route(f"{base}/technicians/{{resource_id:uuid}}/{action}", technician, suffix=action.replace("-", "_"))
     app.add_route(
         f"{base}/technicians/{{resource_id:uuid}}/time-off/{{time_off_id:uuid}}/remove",

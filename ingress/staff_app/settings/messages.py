@@ -1,7 +1,8 @@
 """Settings → Messages & numbers: the tenant's first message, after-hours message and HELP answer, the number calls
 ring first, the owner's mobile for alerts and whether the AI answers Spanish-speaking callers in Spanish, through
-``identity.update_tenant_messaging`` (what ``nmc tenant update`` calls). Every field is checked by identity's own
-rules and a wrong one is named beside it."""
+``identity.update_tenant_messaging`` (what ``nmc tenant update`` calls), and the callback grace period
+(``identity.update_callback_grace``, ``--callback-grace``). Every field is checked by identity's own rules and a
+wrong one is named beside it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ingress.staff_app.settings.screen import SettingsScreen, owner_screen
 TEMPLATES = ("first_message", "after_hours", "help_text")
 NUMBERS = ("forward_to", "owner_mobile")
 SPANISH = "spanish_replies"  # a checkbox: sent ("on") when ticked, absent when not
+GRACE = "callback_grace_seconds"
 
 
 @owner_screen
@@ -31,6 +33,7 @@ class MessagesResource(SettingsScreen):
               notice: str | None = None) -> None:  # fmt: skip
         with self.transaction(req) as session:
             current = identity.tenant_messaging(session, caller(req).tenant_id)
+            grace = identity.callback_grace_seconds(session, caller(req).tenant_id)
         if current is None:
             raise ApiError(falcon.HTTP_404, "not_found", "this business is not found")
         values = {
@@ -40,6 +43,7 @@ class MessagesResource(SettingsScreen):
             "forward_to": current.forward_to,
             "owner_mobile": current.owner_mobile or "",
             SPANISH: form.values.get(SPANISH) == "on" if form.errors else current.spanish_replies,
+            GRACE: str(grace),
         }
         self.show(req, resp, "messages.html", status=status, form=form, current=values, notice=notice,
                   limit=identity.MAX_TEMPLATE_CHARS)  # fmt: skip
@@ -47,7 +51,7 @@ class MessagesResource(SettingsScreen):
     @falcon.before(parse_settings_form)
     @falcon.before(check_csrf)
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        form = Form.owning(req, (*TEMPLATES, *NUMBERS, SPANISH))
+        form = Form.owning(req, (*TEMPLATES, *NUMBERS, SPANISH, GRACE))
         missing = [name for name in (*TEMPLATES, "forward_to") if name not in form.values]
         if missing:
             raise ApiError(falcon.HTTP_400, "malformed", f"the form is missing {', '.join(missing)}")
@@ -60,6 +64,10 @@ class MessagesResource(SettingsScreen):
         mobile = form.get("owner_mobile").strip()
         if mobile:
             self._check(form, "owner_mobile", lambda value: identity.check_number("owner_mobile", value))
+        # The grace field is optional in a post (a form from before it existed leaves the setting as it is).
+        grace = form.values.get(GRACE)
+        if grace is not None:
+            self._check(form, GRACE, identity.check_callback_grace)
         if form.errors:
             self._page(req, resp, form, status=falcon.HTTP_422)
             return
@@ -75,6 +83,8 @@ class MessagesResource(SettingsScreen):
                 clear_owner_mobile=not mobile,
                 spanish_replies=form.get(SPANISH) == "on",
             )
+            if grace is not None:
+                identity.update_callback_grace(session, tenant_id=caller(req).tenant_id, seconds=grace)
         raise falcon.HTTPSeeOther("/app/settings/messages?saved=1")
 
     @staticmethod
@@ -92,4 +102,5 @@ LABELS = {
     "forward_to": "Forward calls to",
     "owner_mobile": "Owner's mobile",
     SPANISH: "Spanish",
+    GRACE: "Wait for a callback",
 }

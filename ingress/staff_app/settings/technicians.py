@@ -12,7 +12,7 @@ import falcon
 from sqlalchemy.orm import Session
 
 from domain.catalog import service as catalog
-from domain.scheduling import queries
+from domain.scheduling import credentials, queries
 from domain.scheduling import service as scheduling
 from domain.scheduling.availability import WEEKDAYS, Shift
 from ingress.api.base import as_uuid, caller
@@ -33,6 +33,15 @@ SAVED = {
     "time-off": "Time off added.",
     "time-off-removed": "Time off removed.",
     "date-hours": "Hours for that date saved.",
+    "calendar": "Calendar linked: bookings are written to it from now on.",
+}
+CALENDAR_FIELDS = ("provider", "external_ref", "access_token", "refresh_token", "jobber_job_id")
+CALENDAR_LABELS = {
+    "provider": "Calendar",
+    "external_ref": "Calendar id",
+    "access_token": "Access token",
+    "refresh_token": "Refresh token",
+    "jobber_job_id": "Jobber job",
 }
 
 
@@ -125,6 +134,8 @@ class TechnicianResource(SettingsScreen):
     (POST …/services, …/hours, …/time-off, …/time-off/{id}/remove, …/date-hours)."""
 
     section = "technicians"
+    # Set by the routes: the tokens a form links are sealed with the deployment's key.
+    credential_box = credentials.CredentialBox("")
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, resource_id: uuid.UUID) -> None:
         self._detail(req, resp, resource_id, notice=SAVED.get(req.get_param("saved") or ""))
@@ -144,10 +155,15 @@ class TechnicianResource(SettingsScreen):
                 if off.last_day >= today
             ]
             dated = queries.list_date_hours(session, tenant_id=who.tenant_id, resource_id=resource_id, from_day=today)
+            linked = [
+                item
+                for item in credentials.linked_calendars(session, tenant_id=who.tenant_id)
+                if item.resource_id == resource_id
+            ]
         by_day: dict[date, list[queries.DateHoursRecord]] = {}
         for entry in dated:
             by_day.setdefault(entry.day, []).append(entry)
-        forms = {"services": Form(), "hours": Form(), "time_off": Form(), "date_hours": Form()}
+        forms = {"services": Form(), "hours": Form(), "time_off": Form(), "date_hours": Form(), "calendar": Form()}
         if failed is not None:
             forms[failed[0]] = failed[1]
         self.show(
@@ -166,6 +182,7 @@ class TechnicianResource(SettingsScreen):
             date_hours=[(day, _hours_text(entries)) for day, entries in sorted(by_day.items())],
             forms=forms,
             hours_hint=HOURS_HINT,
+            calendars=linked,
             notice=notice,
         )
 
@@ -268,3 +285,34 @@ class TechnicianResource(SettingsScreen):
             _own_resource(session, who.tenant_id, resource_id)
             scheduling.set_date_hours(session, tenant_id=who.tenant_id, resource_id=resource_id, day=day, shifts=ranges)
         self._done(resource_id, "date-hours")
+
+    @falcon.before(parse_settings_form)
+    @falcon.before(check_csrf)
+    def on_post_calendar(self, req: falcon.Request, resp: falcon.Response, resource_id: uuid.UUID) -> None:
+        """Link the technician's Google Calendar or Jobber with OAuth tokens (stored encrypted, never shown again)."""
+        who = caller(req)
+        form = Form.owning(req, CALENDAR_FIELDS)
+        with self.transaction(req) as session:
+            _own_resource(session, who.tenant_id, resource_id)
+            try:
+                with session.begin_nested():
+                    credentials.link_calendar(
+                        session,
+                        tenant_id=who.tenant_id,
+                        resource_id=resource_id,
+                        provider=form.get("provider"),
+                        external_ref=form.get("external_ref"),
+                        access_token=form.get("access_token"),
+                        refresh_token=form.get("refresh_token") or None,
+                        jobber_job_id=form.get("jobber_job_id") or None,
+                        box=self.credential_box,
+                    )
+            except credentials.InvalidCalendarLink as error:
+                label = CALENDAR_LABELS.get(error.field, error.field.replace("_", " ").capitalize())
+                form.fail(error.field if error.field in CALENDAR_FIELDS else "provider", f"{label}: {error.message}")
+        if form.errors:
+            form.values.pop("access_token", None)  # a token is never sent back to the browser
+            form.values.pop("refresh_token", None)
+            self._detail(req, resp, resource_id, failed=("calendar", form))
+            return
+        self._done(resource_id, "calendar")
