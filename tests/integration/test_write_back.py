@@ -269,7 +269,9 @@ def test_a_slot_taken_on_the_calendar_opens_a_task_and_tells_the_caller_nothing(
     assert kind == "calendar_conflict"
     assert "+16175550123" in note
     assert "busy" in note
-    assert env.rows("SELECT 1 FROM conv_messages WHERE to_number = '+16175550123'") == []
+    # The booking stands, so its confirmation (the lifecycle's, true) is all the caller gets: nothing of the conflict.
+    sent = env.rows("SELECT purpose FROM conv_messages WHERE to_number = '+16175550123'")
+    assert [row.purpose for row in sent] == ["confirmation"]
     (row,) = env.rows("SELECT status FROM sched_appointments WHERE id = :a", a=appointment_id)
     assert row.status == "booked"  # what the caller was told stays true here
 
