@@ -124,7 +124,7 @@ def up(ctx: click.Context, no_demo: bool, migrate: bool) -> None:
     executable = [sys.executable, "-m", "ops"]
     # The commands registered beside this one (the root group's): a process is started only if its command exists.
     root = ctx.find_root().command
-    available = set(root.commands) if isinstance(root, click.Group) else set()
+    available = set(root.list_commands(ctx)) if isinstance(root, click.Group) else set()
     children = [Child(name, [*executable, name]) for name in processes_to_start(settings, available)]
     missing = [name for name in PROCESS_ORDER if name not in available]
     if missing:
