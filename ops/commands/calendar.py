@@ -5,6 +5,7 @@ tokens so bookings are written back to it (and its busy time mirrored). The toke
 from __future__ import annotations
 
 import dataclasses
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -48,7 +49,7 @@ def _resource_id(session: object, tenant_id: uuid.UUID, ref: str) -> uuid.UUID:
     help="Google: the calendar id (e.g. sarah@acme.com); Jobber: <accountId>/<userId> of the technician.",
 )
 @click.option(
-    "--access-token", prompt=True, hide_input=True, help="The OAuth access token (prompted, or read from stdin)."
+    "--access-token", default=None, help="The OAuth access token (else asked for on a terminal, or read from stdin)."
 )
 @click.option("--refresh-token", default=None, help="The OAuth refresh token, kept (encrypted) for relinking.")
 @click.option("--expires-in", type=click.IntRange(min=1), default=None, help="Seconds the access token lasts.")
@@ -60,13 +61,14 @@ def link(
     resource_ref: str,
     provider: str,
     external_ref: str,
-    access_token: str,
+    access_token: str | None,
     refresh_token: str | None,
     expires_in: int | None,
     jobber_job: str | None,
 ) -> None:
     """Link (or relink) a technician's calendar with OAuth tokens; prints the link as JSON (no token in it)."""
     settings = get_settings(ctx)
+    access_token = access_token if access_token is not None else _token_from_input()
     expires = None if expires_in is None else datetime.now(UTC) + timedelta(seconds=expires_in)
     try:
         with cli_sessions(settings) as sessions, transaction(sessions) as session:
@@ -86,6 +88,16 @@ def link(
     except SchedulingError as error:
         raise click.ClickException(str(error)) from None
     echo_json(dataclasses.asdict(linked))
+
+
+def _token_from_input() -> str:
+    # Off the command line, so the token stays out of the shell history and the process list.
+    if sys.stdin.isatty():
+        return str(click.prompt("Access token", hide_input=True))
+    token = sys.stdin.read().strip()
+    if not token:
+        raise click.ClickException("no access token: pass --access-token, or pipe the token on stdin")
+    return token
 
 
 @calendar.command("list")

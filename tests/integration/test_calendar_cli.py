@@ -59,6 +59,11 @@ def test_bad_links_are_one_line(settings: Settings, sessions: sessionmaker[Sessi
         assert code != 0
         assert says in out, out
         assert len(out.strip().splitlines()) == 1
+    # No token given and nothing piped in: one line saying how to give it, not an endless prompt.
+    code, out = run(settings, "calendar", "link", "--tenant", DEMO_NUMBER, "--resource", "Sarah", "--provider",
+                    "google", "--calendar", "x@y.z", stdin="")  # fmt: skip
+    assert code == 1
+    assert out.strip().splitlines() == ["Error: no access token: pass --access-token, or pipe the token on stdin"]
     code, out = run(settings, "calendar", "list", "--tenant", "+19995550000")
     assert code != 0
     assert "no tenant" in out

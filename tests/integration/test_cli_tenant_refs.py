@@ -53,7 +53,13 @@ def test_tenant_lifecycle_shows_and_changes_the_settings_and_refuses_bad_ones_in
 ) -> None:
     with transaction(sessions) as session:
         identity.create_tenant(
-            session, name="Ace", number="+13105557100", forward_to="+13105557101", timezone="UTC", plan="starter"
+            session,
+            name="Ace",
+            number="+13105557100",
+            forward_to="+13105557101",
+            timezone="UTC",
+            plan="starter",
+            events=RootSink(session),
         )
     code, out = _invoke(settings, "tenant", "lifecycle", "+13105557100")
     assert code == 0, out
