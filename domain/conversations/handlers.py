@@ -6,7 +6,11 @@ The flows live one per file in ``domain/conversations/flows/``; importing them h
 from __future__ import annotations
 
 from domain.conversations.flows.appointments import confirm_appointment
-from domain.conversations.flows.callback_grace import decide_first_response, withhold_after_answered_call
+from domain.conversations.flows.callback_grace import (
+    decide_first_response,
+    record_answered_call,
+    withhold_after_answered_call,
+)
 from domain.conversations.flows.common import AUTOMATED_PURPOSES, subscriptions
 from domain.conversations.flows.delivery_status import MessageNotYetKnown, apply_delivery_status
 from domain.conversations.flows.first_response import greet_missed_caller
@@ -24,6 +28,7 @@ __all__ = [
     "decide_first_response",
     "greet_missed_caller",
     "open_write_back_task",
+    "record_answered_call",
     "reply_to_caller",
     "send_message",
     "subscriptions",

@@ -61,6 +61,9 @@ class Conversation(Base):
     # The appointment the caller's next reply is about (a confirmation or reminder, a cancel asked once, the slots
     # offered for a reschedule): read before the engine, cleared when the exchange ends.
     appointment_context: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # When a person last spoke with the caller on the phone (a re-call the business answered, a staff call back
+    # through its Twilio number): after that, no automated follow-up nudges them.
+    call_answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Message(Base):

@@ -200,6 +200,10 @@ class ConversationStore(Protocol):
         """Decide a held first SMS once: True only for the one decision that found it undecided."""
         ...
 
+    def note_answered_call(self, *, tenant_id: uuid.UUID, caller: str, answered_at: datetime) -> None:
+        """A person spoke with ``caller`` on the phone at ``answered_at``: their live conversation remembers it."""
+        ...
+
     def withhold_for_answered_call(
         self, *, tenant_id: uuid.UUID, caller: str, answered_at: datetime, reason: str, call_sid: str
     ) -> Grace | None:
@@ -381,6 +385,10 @@ _STATEMENTS: dict[str, str] = {
         "UPDATE conv_first_response_graces SET decided_at = now(), decision = :decision, reason = :reason,"
         " deciding_call_sid = :call_sid WHERE id = :id AND tenant_id = :tenant AND decided_at IS NULL RETURNING id"
     ),
+    "note_answered_call": (
+        "UPDATE conv_conversations SET call_answered_at = greatest(call_answered_at, :answered_at), updated_at = now()"
+        f" WHERE tenant_id = :tenant AND caller = :caller AND {LIVE}"
+    ),
     "withhold_for_answered_call": (
         "UPDATE conv_first_response_graces SET decided_at = now(), decision = 'withheld', reason = :reason,"
         " deciding_call_sid = :call_sid WHERE tenant_id = :tenant AND caller = :caller AND decided_at IS NULL"
@@ -463,7 +471,8 @@ _STATEMENTS: dict[str, str] = {
     JOIN LATERAL (SELECT id, from_number, queued_at FROM conv_messages WHERE conversation_id = c.id
                   AND purpose = 'first_response' AND status IN ('queued', 'sent', 'delivered')
                   ORDER BY seq DESC LIMIT 1) m ON TRUE
-    WHERE m.queued_at <= :now - make_interval(mins => t.delay)
+    WHERE c.call_answered_at IS NULL
+      AND m.queued_at <= :now - make_interval(mins => t.delay)
       AND m.queued_at > :now - make_interval(mins => t.delay) - interval '1 day'
       AND NOT EXISTS (SELECT 1 FROM conv_messages x WHERE x.conversation_id = c.id
                       AND (x.direction = 'in' OR x.purpose IN ('follow_up', 'human_reply')))
@@ -747,6 +756,9 @@ class PostgresConversationStore:
             "decide_first_response", id=grace_id, tenant=tenant_id, decision=decision, reason=reason, call_sid=call_sid
         ).first()
         return row is not None
+
+    def note_answered_call(self, *, tenant_id: uuid.UUID, caller: str, answered_at: datetime) -> None:
+        self._run("note_answered_call", tenant=tenant_id, caller=caller, answered_at=answered_at)
 
     def withhold_for_answered_call(
         self, *, tenant_id: uuid.UUID, caller: str, answered_at: datetime, reason: str, call_sid: str

@@ -1,5 +1,5 @@
 """The one follow-up: after the tenant's delay to a caller who never answered the first SMS, at most once, and never
-after a reply, an opt-out, a takeover or a booking; off by default."""
+after a reply, an opt-out, a takeover, a booking or a phone call a person answered; off by default."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from domain.conversations import operator
 from domain.events.sink import RootSink
 from domain.identity import lifecycle as tenant_lifecycle
 from tests.support import lifecycle_system
-from tests.support.lifecycle_system import T0, Lifecycle, caller, missed_call, text_in
+from tests.support.lifecycle_system import T0, Lifecycle, call_answered, caller, missed_call, text_in
 from tests.support.sandbox_world import sandbox_key_path, world  # noqa: F401
 
 life = lifecycle_system.life  # the fixture, by name so pytest finds it here
@@ -65,3 +65,18 @@ def test_one_follow_up_after_the_delay_and_never_after_a_reply_an_opt_out_a_take
     assert len(follow_ups(life, silent)) == 1
     for number in (replied, stopped, taken, booked):
         assert follow_ups(life, number) == [], number
+
+
+def test_never_after_a_staff_call_back_or_an_answered_re_call(life: Lifecycle) -> None:
+    with transaction(life.sessions) as session:
+        tenant_lifecycle.update_lifecycle_settings(session, tenant_id=life.tenant_id, follow_up_delay_minutes=60)
+    silent, called_back, called_again = (caller() for _ in range(3))
+    for number in (silent, called_back, called_again):
+        missed_call(life, number)
+    life.clock.now = T0 + timedelta(minutes=20)
+    call_answered(life, called_back, "outbound")  # staff rang them back through the business's Twilio number
+    call_answered(life, called_again, "inbound")  # they rang again and someone picked up
+    assert run_job(life, 61) == 1
+    assert len(follow_ups(life, silent)) == 1
+    assert follow_ups(life, called_back) == []
+    assert follow_ups(life, called_again) == []

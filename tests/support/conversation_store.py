@@ -47,6 +47,7 @@ class StoredConversation:
     human_lease_expires_at: datetime | None = None
     handoff_ack_message_id: uuid.UUID | None = None
     engine_state: dict[str, Any] = field(default_factory=dict)
+    call_answered_at: datetime | None = None
 
 
 @dataclass
@@ -247,6 +248,12 @@ class MemoryConversationStore:
             return False
         self.graces[grace_id] = replace(grace, decision=decision, reason=reason)
         return True
+
+    def note_answered_call(self, *, tenant_id: uuid.UUID, caller: str, answered_at: datetime) -> None:
+        found = self.live(tenant_id, caller)
+        if found is not None:
+            earlier = found.call_answered_at
+            found.call_answered_at = answered_at if earlier is None else max(earlier, answered_at)
 
     def withhold_for_answered_call(
         self, *, tenant_id: uuid.UUID, caller: str, answered_at: datetime, reason: str, call_sid: str

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from sqlalchemy import text
@@ -18,7 +18,7 @@ from db.settings import Settings
 from domain.composition import lifecycle
 from domain.conversations.ports import SendFailed
 from domain.events import outbox
-from domain.events.catalog import CallMissed, MessageReceived
+from domain.events.catalog import CallAnswered, CallMissed, MessageReceived
 from domain.events.sink import RootSink
 from domain.scheduling import service as scheduling
 from ops.sandbox.client import SandboxClient
@@ -141,6 +141,18 @@ def missed_call(life: Lifecycle, number: str) -> None:
             session,
             CallMissed(call_sid=f"CA{uuid.uuid4().hex}", caller=number, called=DEMO_NUMBER, dial_status="no-answer",
                        missed_at=life.clock.now),
+            tenant_id=life.tenant_id,
+        )  # fmt: skip
+    life.drain()
+
+
+def call_answered(life: Lifecycle, number: str, direction: Literal["inbound", "outbound"]) -> None:
+    """As the ingress records a call a person answered: ``outbound`` a staff call back through the Twilio number."""
+    with transaction(life.sessions) as session:
+        outbox.append(
+            session,
+            CallAnswered(call_sid=f"CA{uuid.uuid4().hex}", direction=direction, customer_phone=number,
+                         business_number=DEMO_NUMBER, answered_at=life.clock.now),
             tenant_id=life.tenant_id,
         )  # fmt: skip
     life.drain()

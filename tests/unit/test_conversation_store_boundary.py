@@ -82,6 +82,7 @@ def test_the_registered_handler_names_are_the_ones_stored_with_deliveries() -> N
         ("conversations.block_opted_out_caller", "nmc.compliance.OptOutRecorded"),
         ("conversations.confirm_appointment", "nmc.scheduling.AppointmentBooked"),
         ("conversations.confirm_appointment", "nmc.scheduling.AppointmentRescheduled"),
+        ("conversations.record_answered_call", "nmc.telephony.CallAnswered"),
         ("conversations.withhold_after_answered_call", "nmc.telephony.CallAnswered"),
         ("conversations.decide_first_response", "nmc.conversations.FirstResponseGraceEnded"),
         ("conversations.open_write_back_task", "nmc.scheduling.AppointmentWriteBackFailed"),

@@ -27,6 +27,15 @@ REASON_BY_DIRECTION = {"inbound": "caller_recall_answered", "outbound": "staff_c
 
 
 @subscriptions.on(CallAnswered, db_only=True)
+def record_answered_call(event: CallAnswered, ctx: HandlerContext, *, conversation_store: StoreFactory) -> None:
+    """A person spoke with the caller: their conversation remembers when, so no automated follow-up nudges them."""
+    assert ctx.tenant_id is not None
+    conversation_store(ctx.session).note_answered_call(
+        tenant_id=ctx.tenant_id, caller=event.customer_phone, answered_at=event.answered_at
+    )
+
+
+@subscriptions.on(CallAnswered, db_only=True)
 def withhold_after_answered_call(event: CallAnswered, ctx: HandlerContext, *, conversation_store: StoreFactory) -> None:
     assert ctx.tenant_id is not None
     store = conversation_store(ctx.session)
