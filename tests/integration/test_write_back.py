@@ -522,3 +522,29 @@ def test_a_token_endpoint_that_is_down_is_retried(env: Env) -> None:
     env.drain()
     assert google_event_id(appointment_id) in env.google.events[CALENDAR]
     assert len(env.google.token_requests) == 2
+
+
+def test_without_the_oauth_client_an_expired_link_is_a_task_naming_the_variables(env: Env) -> None:
+    env.link(
+        "jobber", token=env.jobber.issue(lifetime_seconds=-60), refresh_token=TEST_REFRESH_TOKEN, expires_at=EXPIRED
+    )
+    unconfigured = env.settings.model_copy(
+        update={"jobber_oauth_client_id": "", "jobber_oauth_client_secret": SecretStr("")}
+    )
+    appointment_id = env.book()
+    with httpx.Client(timeout=5) as http, transaction(env.sessions) as session:
+        written = write_back_appointment(
+            session, tenant_id=env.tenant_id, appointment_id=appointment_id,
+            writer=build_calendar_writers(unconfigured, http=http), box=CredentialBox(env.settings.credentials_key),
+            refresher=build_token_refresher(unconfigured, http=http), events=RootSink(session), intents=env.sessions,
+            title="Booked by text", clock=lambda: datetime.now(UTC),
+        )  # fmt: skip
+    assert written == 0
+    assert env.jobber.token_requests == []
+    (row,) = env.rows("SELECT status, problem FROM sched_calendar_credentials")
+    assert row.status == "invalid"
+    assert "JOBBER_OAUTH_CLIENT_ID and JOBBER_OAUTH_CLIENT_SECRET are not set" in row.problem
+    failed = env.rows(
+        "SELECT payload FROM outbox_events WHERE event_name = 'nmc.scheduling.AppointmentWriteBackFailed'"
+    )
+    assert [event.payload["reason"] for event in failed] == ["credentials_refused"]
