@@ -22,6 +22,8 @@ PUBLISHED_SECRET_LITERALS: frozenset[str] = frozenset(
         "sk-test",
         "unit-test-auth-token-0000000000",
         "test-access-token",
+        "test-refresh-token",
+        "test-oauth-client-secret",
         "s3cret-token",
         "wrong",
         "short",

@@ -26,6 +26,8 @@ SECRET_FIELDS = (
     "google_calendar_access_token",
     "jobber_access_token",
     "calendar_credentials_key",
+    "google_oauth_client_secret",
+    "jobber_oauth_client_secret",
 )
 # The calendar credentials key is a secret the Fernet key is derived from (HKDF-SHA256): long and random.
 MIN_CREDENTIALS_KEY_CHARS = 32
@@ -122,6 +124,15 @@ class Settings(BaseModel):
     # The secret resource calendars' OAuth tokens are encrypted under at rest (a Fernet key is derived from it);
     # empty outside live mode = the sandbox's published one. Live mode refuses the published one.
     calendar_credentials_key: SecretStr = SecretStr("")
+    # The OAuth clients linked calendars' tokens were issued to: with them an expired access token is exchanged for
+    # a new one (the refresh token); without them a link works until its access token expires. Live mode refuses a
+    # published secret; empty is allowed (no tenant may use that provider).
+    google_oauth_client_id: str = ""
+    google_oauth_client_secret: SecretStr = SecretStr("")
+    google_oauth_token_url: str = "https://oauth2.googleapis.com/token"
+    jobber_oauth_client_id: str = ""
+    jobber_oauth_client_secret: SecretStr = SecretStr("")
+    jobber_oauth_token_url: str = "https://api.getjobber.com/api/oauth/token"
 
     ai_provider: Literal["builtin", "openai"] = "builtin"
     ai_base_url: str = "http://127.0.0.1:8020/v1"

@@ -51,6 +51,7 @@ def default_dependencies(
     from workers.adapters.calendars import build_calendar_clients
     from workers.adapters.call_log import TwilioCallLog
     from workers.adapters.gated_sms import GatedSmsSender
+    from workers.adapters.oauth_tokens import build_token_refresher
     from workers.adapters.twilio_gateway import TwilioGateway
 
     gateway = TwilioGateway(settings)
@@ -74,6 +75,7 @@ def default_dependencies(
         "calendars": build_calendar_clients(settings),
         "calendar_writer": build_calendar_writers(settings),
         "credential_box": CredentialBox(settings.credentials_key),
+        "token_refresher": build_token_refresher(settings),
     }
 
 

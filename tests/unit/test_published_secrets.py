@@ -53,8 +53,9 @@ def secret_literals(text: str, *, python: bool = False) -> set[str]:
     for pattern in [*(_PYTHON_PATTERNS if python else _TEXT_PATTERNS), _SHAPED]:
         for match in pattern.finditer(text):
             value = match.group(2).strip().strip("\"'`,")
-            # A *_file or *_path setting says where a secret is kept (auth_password_file), not what it is.
-            if match.group(1).lower().endswith(("_file", "_path")):
+            # A *_file, *_path or *_url setting says where a secret is kept or exchanged (auth_password_file,
+            # GOOGLE_OAUTH_TOKEN_URL), not what it is.
+            if match.group(1).lower().endswith(("_file", "_path", "_url")):
                 continue
             if value and not value.startswith(("$", "*(")):
                 found.add(value)
@@ -63,6 +64,7 @@ def secret_literals(text: str, *, python: bool = False) -> set[str]:
 
 def test_a_setting_that_names_a_secrets_file_is_not_a_secret() -> None:
     assert secret_literals("auth_password_file: /etc/alertmanager/smtp-password\nAPI_KEY_PATH=/run/key") == set()
+    assert secret_literals("| `JOBBER_OAUTH_TOKEN_URL` | `https://api.getjobber.com/api/oauth/token` |") == set()
     assert secret_literals("auth_password: hunter2") == {"hunter2"}
 
 

@@ -10,8 +10,9 @@
 
 Rate limits (429, Google's 403 ``rateLimitExceeded``, Jobber's ``THROTTLED``) are retried in process after the wait
 the provider asked for (``Retry-After``, Jobber's restore rate), as the busy-time adapters do; whatever still fails,
-and every 5xx, is ``CalendarUnavailable``, which the outbox delivery retries with backoff. A refused token (401, a
-403 that is not a rate limit) is ``WriteRefused``: never retried, it marks the link invalid and opens a task.
+and every 5xx, is ``CalendarUnavailable``, which the outbox delivery retries with backoff. A 401 is
+``AccessTokenRejected`` (the write-back renews the token once and tries again); a 403 that is not a rate limit is
+``WriteRefused``: never retried, it marks the link invalid and opens a task.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import httpx
 from db.settings import Settings
 from domain.scheduling.credentials import WriteTarget
 from domain.scheduling.errors import CalendarUnavailable
-from domain.scheduling.write_back import EventDraft, ExternalEvent, WriteRefused
+from domain.scheduling.write_back import AccessTokenRejected, EventDraft, ExternalEvent, WriteRefused
 from workers.adapters.calendars import (
     GOOGLE_RATE_LIMIT_REASONS,
     VISITS_QUERY,
@@ -67,8 +68,10 @@ class GoogleCalendarWriter:
                 raise CalendarRateLimited(
                     f"google rate limited: {message}", retry_after=_retry_after(response), status=response.status_code
                 )
-            if response.status_code in (401, 403):
-                raise WriteRefused(f"google {response.status_code}: {message}")
+            if response.status_code == 401:
+                raise AccessTokenRejected(f"google 401: {message}")
+            if response.status_code == 403:
+                raise WriteRefused(f"google 403: {message}")
             raise CalendarUnavailable(f"google {response.status_code}: {message}", status=response.status_code)
 
         result: httpx.Response = self._retry.run(call)
@@ -191,8 +194,10 @@ class JobberWriter:
                 raise CalendarUnavailable(f"jobber: {type(error).__name__}: {error}") from None
             if response.status_code == 429:
                 raise CalendarRateLimited("jobber rate limited", retry_after=_retry_after(response), status=429)
-            if response.status_code in (401, 403):
-                raise WriteRefused(f"jobber {response.status_code}: {response.text[:200]}")
+            if response.status_code == 401:
+                raise AccessTokenRejected(f"jobber 401: {response.text[:200]}")
+            if response.status_code == 403:
+                raise WriteRefused(f"jobber 403: {response.text[:200]}")
             if response.status_code != 200:
                 raise CalendarUnavailable(
                     f"jobber {response.status_code}: {response.text[:200]}", status=response.status_code
