@@ -14,6 +14,7 @@ import pytest
 from dramatiq.errors import ConnectionClosed
 
 from db.settings import Settings
+from ops.commands.status import rabbitmq_queue_depths
 from ops.stack import free_port
 from tests.support.services import RABBITMQ_URL
 from workers.broker import delivery_message, make_broker
@@ -146,3 +147,16 @@ def test_a_broker_that_cannot_be_reached_fails_the_publish_at_once(rabbit_settin
         broker.enqueue(stamped(datetime.now(UTC), "nowhere"))
     assert time.monotonic() - started < 5.0
     broker.close()
+
+
+def test_nmc_status_counts_the_handler_queues_on_rabbitmq(rabbit_settings: Settings) -> None:
+    broker = make_broker(rabbit_settings)
+    assert isinstance(broker, NamespacedRabbitmqBroker)
+    try:
+        broker.enqueue(delivery_message("conversations", "d1", enqueued_at=datetime.now(UTC)))
+        depths = rabbitmq_queue_depths(rabbit_settings)
+        # Only queues that exist are reported; the status command declares nothing.
+        assert depths == {"conversations": {"ready": 1, "unacked": None, "delayed": 0, "dead": 0, "consumers": 0}}
+    finally:
+        broker.delete_queues(["conversations"])
+        broker.close()
