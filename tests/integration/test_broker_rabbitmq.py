@@ -3,6 +3,9 @@ consumer at once, the queue head read for the redriver without taking it away, a
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +18,7 @@ from dramatiq.errors import ConnectionClosed
 
 from db.settings import Settings
 from ops.commands.status import rabbitmq_queue_depths
+from ops.doctor import examine
 from ops.stack import free_port
 from tests.support.services import RABBITMQ_URL
 from workers.broker import delivery_message, make_broker
@@ -160,3 +164,23 @@ def test_nmc_status_counts_the_handler_queues_on_rabbitmq(rabbit_settings: Setti
     finally:
         broker.delete_queues(["conversations"])
         broker.close()
+
+
+def test_a_worker_side_process_with_rabbitmq_down_stops_with_one_line(rabbit_settings: Settings) -> None:
+    down = f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F"
+    env = os.environ | {
+        "DATABASE_URL": rabbit_settings.database_url,
+        "REDIS_URL": rabbit_settings.redis_url,
+        "BROKER_URL": down,
+    }
+    for command in ("dispatcher", "worker"):
+        done = subprocess.run(
+            [sys.executable, "-m", "ops", command], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 1, done.stderr
+        port = down.rsplit(":", 1)[1].split("/")[0]
+        assert done.stderr == f"Error: cannot reach RabbitMQ at 127.0.0.1:{port} (connection refused)\n"
+    findings = {finding.check: finding for finding in examine(rabbit_settings.model_copy(update={"broker_url": down}))}
+    assert not findings["broker"].ok
+    assert findings["broker"].detail.startswith("cannot reach RabbitMQ at 127.0.0.1:")
+    assert "broker" not in {finding.check for finding in examine(rabbit_settings.model_copy(update={"broker_url": ""}))}
