@@ -17,6 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import click
 import pika
 import pika.exceptions
 
@@ -79,7 +80,10 @@ class PrivateRabbitmq:
         """Start the node without waiting for it (it takes 10-30 s to boot): other setup can go on meanwhile."""
         script = rabbitmq_server()
         if script is None:
-            raise RuntimeError("rabbitmq-server is not installed (Debian/Ubuntu: apt-get install rabbitmq-server)")
+            raise click.ClickException(
+                "rabbitmq-server is not installed, and the RabbitMQ chaos run needs a node of its own"
+                " (Debian/Ubuntu: apt-get install rabbitmq-server)"
+            )
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [script], env=self._env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
