@@ -62,6 +62,10 @@ class NamespacedRabbitmqBroker(RabbitmqBroker):
         channel.queue_declare(queue=xq_name(name), durable=True, arguments={"x-message-ttl": DEAD_MESSAGE_TTL})
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> dramatiq.Consumer:
+        # Dramatiq's consumer marks a queue that vanished under it (404) by the AMQP name it consumed.
+        if self.amqp_queue(queue_name) in self.queues_pending:
+            self.queues_pending.discard(self.amqp_queue(queue_name))
+            self.queues_pending.add(queue_name)
         self.declare_queue(queue_name, ensure=True)
         consumer: dramatiq.Consumer = self.consumer_class(self, self.amqp_queue(queue_name), prefetch, timeout)
         return consumer

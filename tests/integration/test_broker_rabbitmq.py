@@ -3,6 +3,7 @@ consumer at once, the queue head read for the redriver without taking it away, a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -53,6 +54,11 @@ def next_message(consumer: Any, within: float) -> Any:
         if proxy is not None:
             return proxy
     raise AssertionError(f"no message within {within} s")
+
+
+def turns(consumer: Any, count: int) -> None:
+    for _ in range(count):
+        next(consumer)
 
 
 def test_queues_are_durable_and_live_in_the_namespace(broker: NamespacedRabbitmqBroker, settings: Settings) -> None:
@@ -184,3 +190,28 @@ def test_a_worker_side_process_with_rabbitmq_down_stops_with_one_line(rabbit_set
     assert not findings["broker"].ok
     assert findings["broker"].detail.startswith("cannot reach RabbitMQ at 127.0.0.1:")
     assert "broker" not in {finding.check for finding in examine(rabbit_settings.model_copy(update={"broker_url": ""}))}
+
+
+def test_a_queue_deleted_under_its_consumer_is_declared_again_when_the_consumer_restarts(
+    broker: NamespacedRabbitmqBroker,
+) -> None:
+    consumer: Any = broker.consume(QUEUE, prefetch=1, timeout=500)
+    other = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    try:
+        other.channel().queue_delete(queue=broker.amqp_queue(QUEUE))
+    finally:
+        other.close()
+    with pytest.raises((ConnectionClosed, StopIteration)):
+        turns(consumer, 20)
+    with contextlib.suppress(ConnectionClosed):  # as Dramatiq's consumer thread closes one
+        consumer.close()
+    if consumer.connection.is_open:
+        consumer.connection.close()
+    # As Dramatiq's consumer thread does after a connection error: a new consumer, on a queue declared again.
+    again = broker.consume(QUEUE, prefetch=1, timeout=500)
+    assert next(again) is None  # consuming (an empty queue), before any publish could have declared it again
+    broker.enqueue(stamped(datetime.now(UTC), "back"))
+    proxy = next_message(again, within=3.0)
+    assert proxy.args == ("back",)
+    again.ack(proxy)
+    again.close()
