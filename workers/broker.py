@@ -2,7 +2,8 @@
 
 ``BROKER_URL`` chooses it: empty (or ``redis://``) is the Redis broker below, the local default; ``amqp://`` is
 Dramatiq's RabbitMQ broker (workers/rabbitmq.py). Both answer what the dispatcher asks of a broker besides
-enqueueing, ``oldest_waiting_at(queue)``, and what ``nmc status`` asks, ``queue_depths(queues)``.
+enqueueing, ``oldest_waiting_at(queue)``; ``nmc status`` asks RabbitMQ for ``queue_depths`` and reads Redis's keys
+itself.
 
 Dramatiq's own Retries middleware is left out on purpose: attempt counts and retry schedules live in Postgres
 (``outbox_deliveries``) so that a SIGKILLed worker or a Redis error while re-enqueuing cannot lose a retry.
