@@ -138,6 +138,13 @@ def status(ctx: click.Context, as_json: bool) -> None:
         if settings.broker_is_rabbitmq:
             report["queues"] = rabbitmq_queue_depths(settings)
             report["dramatiq_consumers"] = sum(int(depth["consumers"] or 0) for depth in report["queues"].values())
+        elif settings.broker_url:  # the queues on a Redis of their own
+            queues = redis.Redis.from_url(settings.broker_url, socket_timeout=3, socket_connect_timeout=3)
+            try:
+                report["queues"] = queue_depths(queues, settings.dramatiq_namespace)
+                report["dramatiq_consumers"] = dramatiq_consumers(queues, settings.dramatiq_namespace)
+            finally:
+                queues.close()
         else:
             report["queues"] = queue_depths(client, settings.dramatiq_namespace)
             report["dramatiq_consumers"] = dramatiq_consumers(client, settings.dramatiq_namespace)

@@ -49,13 +49,17 @@ def drop_namespace(settings: Settings, queues: Iterable[str] = ()) -> None:
                 broker.delete_queues(list(queues))
         finally:
             broker.close()
-    client = redis.Redis.from_url(settings.redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{settings.dramatiq_namespace}*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    urls = {settings.redis_url}
+    if settings.broker_url and not settings.broker_is_rabbitmq:
+        urls.add(settings.broker_url)  # the queues on a Redis of their own
+    for url in sorted(urls):
+        client = redis.Redis.from_url(url)
+        try:
+            keys = list(client.scan_iter(match=f"{settings.dramatiq_namespace}*", count=1000))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
 
 
 def _drop(settings: Settings, name: str) -> None:
