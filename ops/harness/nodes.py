@@ -3,7 +3,7 @@
 Each node is a ``LocalStack`` of its own: an ingress, a dispatcher and a worker pool, each in a process group of its
 own, with its own log and metrics directories. They share what machines would share: one Postgres database, one
 broker (and the Redis for heartbeats) under one namespace, one sandbox (the phone network, run by the first node),
-and one public address, a round-robin TCP balancer in front of the ingresses (per connection, as a layer-4 load
+and one public address, a round-robin TCP forwarder in front of the ingresses (per connection, as a layer-4 load
 balancer does), which every process is told is ``PUBLIC_BASE_URL`` so that Twilio signatures verify on any ingress.
 
 A node is killed as a machine dies: its dispatcher's and its worker pool's process groups are SIGKILLed at once.
@@ -11,103 +11,19 @@ A node is killed as a machine dies: its dispatcher's and its worker pool's proce
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import os
-import select
 import signal
-import socket
 import subprocess
-import threading
-from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, multiprocess
 
+from ops.harness.forwarder import TcpForwarder
 from ops.processes import stop_groups
 from ops.stack import LocalStack
 
 WORKER_NODE_PROCESSES = ("dispatcher", "worker")
-
-
-class RoundRobinBalancer:
-    """Hands each new TCP connection to the next target in turn and pumps bytes both ways."""
-
-    def __init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.1)
-        self.port: int = self._listener.getsockname()[1]
-        self.targets: list[int] = []
-        self.connections: Counter[int] = Counter()
-        self._turn = itertools.count()
-        self._stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._pumps: list[threading.Thread] = []
-        self._acceptor = threading.Thread(target=self._accept, name="balancer", daemon=True)
-        self._acceptor.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _accept(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if not self.targets:
-                client.close()
-                continue
-            # A target that refuses (its ingress is down) passes the connection on to the next one, as a health-
-            # checking balancer would.
-            upstream = None
-            for _ in range(len(self.targets)):
-                port = self.targets[next(self._turn) % len(self.targets)]
-                try:
-                    upstream = socket.create_connection(("127.0.0.1", port), timeout=5)
-                    break
-                except OSError:
-                    continue
-            if upstream is None:
-                client.close()
-                continue
-            self.connections[port] += 1
-            pump = threading.Thread(target=self._pump, args=(client, upstream), daemon=True)
-            with self._lock:
-                self._pumps = [thread for thread in self._pumps if thread.is_alive()]
-                self._pumps.append(pump)
-            pump.start()
-
-    def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
-        peers = {client: upstream, upstream: client}
-        try:
-            while not self._stopping.is_set():
-                ready, _, _ = select.select(list(peers), [], [], 0.1)
-                for source in ready:
-                    data = source.recv(65536)
-                    if not data:
-                        return
-                    peers[source].sendall(data)
-        except OSError:
-            return
-        finally:
-            for sock in (client, upstream):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-
-    def close(self) -> None:
-        self._stopping.set()
-        self._acceptor.join()
-        self._listener.close()
-        with self._lock:
-            pumps = list(self._pumps)
-        for pump in pumps:
-            pump.join()
 
 
 def counter_totals(metrics_dir: Path, name: str, label: str) -> dict[str, float]:
@@ -139,7 +55,7 @@ class NodeCluster:
         nodes: int = 2,
         extra_env: Mapping[str, str] | None = None,
     ) -> None:
-        self.balancer = RoundRobinBalancer()
+        self.balancer = TcpForwarder()
         self.log_dir = log_dir
         self.nodes: list[LocalStack] = []
         for index in range(nodes):
@@ -153,7 +69,7 @@ class NodeCluster:
             if self.nodes:
                 node.sandbox_port = self.nodes[0].sandbox_port  # one phone network for all: the first node's
             self.nodes.append(node)
-        self.balancer.targets = [node.ingress_port for node in self.nodes]
+        self.balancer.targets = [("127.0.0.1", node.ingress_port) for node in self.nodes]
 
     @property
     def sandbox_url(self) -> str:

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.settings import Settings
 from domain.events import outbox
 from domain.events.catalog import TenantCreated
+from ops.harness.forwarder import TcpForwarder
 from ops.processes import stop_groups
-from tests.support.cuttable_proxy import CuttableProxy
 from tests.support.grouped_handlers import CREATE_GROUP_EFFECTS_TABLE
 from tests.support.pipeline_handlers import CREATE_EFFECTS_TABLE
 from tests.support.services import RABBITMQ_URL
@@ -219,11 +219,11 @@ def test_dispatchers_sigkilled_at_random_lose_and_duplicate_nothing(
 
 
 @pytest.fixture
-def rabbitmq_proxy(settings: Settings) -> Iterator[CuttableProxy]:
+def rabbitmq_proxy(settings: Settings) -> Iterator[TcpForwarder]:
     """This machine's RabbitMQ behind a proxy whose connections the test can cut; the run's queues are deleted
     afterwards (the node is shared)."""
     target = urlsplit(RABBITMQ_URL)
-    proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 5672)
+    proxy = TcpForwarder([(target.hostname or "127.0.0.1", target.port or 5672)])
     yield proxy
     proxy.close()
     broker = make_broker(settings.model_copy(update={"broker_url": RABBITMQ_URL}))
@@ -233,7 +233,7 @@ def rabbitmq_proxy(settings: Settings) -> Iterator[CuttableProxy]:
 
 
 def test_on_rabbitmq_a_killed_worker_a_killed_dispatcher_and_dropped_broker_connections_lose_and_duplicate_nothing(
-    processes: Processes, sessions: sessionmaker[Session], rabbitmq_proxy: CuttableProxy
+    processes: Processes, sessions: sessionmaker[Session], rabbitmq_proxy: TcpForwarder
 ) -> None:
     target = urlsplit(RABBITMQ_URL)
     processes.env["BROKER_URL"] = target._replace(
@@ -247,7 +247,7 @@ def test_on_rabbitmq_a_killed_worker_a_killed_dispatcher_and_dropped_broker_conn
     wait_until(
         lambda: (
             scalar(sessions, "SELECT count(*) FROM outbox_deliveries WHERE status = 'done'") >= 1
-            and rabbitmq_proxy.connections >= 2
+            and rabbitmq_proxy.open_connections >= 2
         ),
         20,
         "the first delivery through RabbitMQ",
