@@ -45,6 +45,9 @@ class Settings(BaseModel):
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/nmc"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # The Dramatiq broker: empty means Redis at REDIS_URL (the local default); amqp:// selects RabbitMQ. Heartbeats,
+    # rate limits and the other Redis uses stay on REDIS_URL either way.
+    broker_url: str = ""
     public_base_url: str = "http://127.0.0.1:8000"
     ingress_bind: str = "127.0.0.1:8000"
     ingress_workers: int = Field(default=2, ge=1, le=64)
@@ -197,6 +200,17 @@ class Settings(BaseModel):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis:// URL")
         return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _known_broker(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://", "amqp://", "amqps://")):
+            raise ValueError("must be empty (Redis at REDIS_URL), a redis:// or an amqp:// URL")
+        return value
+
+    @property
+    def broker_is_rabbitmq(self) -> bool:
+        return self.broker_url.startswith(("amqp://", "amqps://"))
 
     @field_validator(
         "public_base_url", "twilio_api_base_url", "ai_base_url", "google_calendar_api_base_url", "jobber_api_base_url"

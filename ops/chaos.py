@@ -40,9 +40,17 @@ PERMANENT_SEND_CODE = 21211  # Twilio "invalid To number": never retried, the me
 FINAL_FAILURE_CODE = 30007  # "message filtered": accepted by the provider, then failed
 POSTGRES_OUTAGE_SECONDS = 3.0
 REDIS_DOWN_SECONDS = 1.0
+RABBITMQ_DOWN_SECONDS = 1.0
 CALLBACK_FAULT_SECONDS = 2.0
-# How long the injector is busy with a fault (the others take a few milliseconds).
-FAULT_SECONDS = {"postgres_outage": POSTGRES_OUTAGE_SECONDS + 0.3, "restart_redis": REDIS_DOWN_SECONDS + 0.3}
+# How long the injector is busy with a fault (the others take a few milliseconds). A RabbitMQ node takes 10-30 s to
+# boot on this 2-core machine; the injector waits for it before the next fault.
+FAULT_SECONDS = {
+    "postgres_outage": POSTGRES_OUTAGE_SECONDS + 0.3,
+    "restart_redis": REDIS_DOWN_SECONDS + 0.3,
+    "restart_rabbitmq": RABBITMQ_DOWN_SECONDS + 25.0,
+}
+BROKER_NOTES = {"redis": "Redis", "rabbitmq": "a private RabbitMQ node (killed and restarted on its data directory)"}
+BROKERS = tuple(BROKER_NOTES)
 
 
 # --- the plan -----------------------------------------------------------------------------------------------------
@@ -60,6 +68,7 @@ class ChaosPlan:
     kills_each: int = 0  # 0: one of each kill per 1,000 calls, at least one
     permanent_send_faults: int = 3
     final_status_faults: int = 3
+    broker: str = "redis"  # rabbitmq: the queues on a private RabbitMQ node, which is restarted too
 
     @property
     def kills(self) -> int:
@@ -114,6 +123,7 @@ def fault_schedule(plan: ChaosPlan) -> list[Fault]:
         *["kill_dispatcher"] * plan.kills,
         *["kill_gunicorn_worker"] * plan.kills,
         "restart_redis",
+        *(["restart_rabbitmq"] if plan.broker == "rabbitmq" else []),
         "postgres_outage",
         "send_transient_500",
         "send_slow",
@@ -228,6 +238,18 @@ class Injector:
             self._system.redis.start()
             return (
                 f"SIGKILL private redis-server :{self._system.redis.port}, down 1.0 s, restarted empty (no persistence)"
+            )
+        if kind == "restart_rabbitmq":
+            node = self._system.rabbitmq
+            if node is None:
+                raise RuntimeError("this run's broker is not a private RabbitMQ node")
+            node.kill()
+            time.sleep(RABBITMQ_DOWN_SECONDS)
+            began = time.monotonic()
+            node.start()
+            return (
+                f"SIGKILL private RabbitMQ node :{node.port}, down {RABBITMQ_DOWN_SECONDS} s, restarted on its data"
+                f" directory (up again {time.monotonic() - began:.1f} s later)"
             )
         if kind == "postgres_outage":
             seconds = POSTGRES_OUTAGE_SECONDS
@@ -494,9 +516,16 @@ def run_chaos(
 ) -> ChaosResult:
     began = time.monotonic()
     faults = fault_schedule(plan)
-    with scratch_system(settings, tenants=plan.tenants, log_dir=log_dir, template=template, keep=keep) as system:
+    if plan.broker not in BROKERS:
+        raise ValueError(f"unknown broker {plan.broker!r}: one of {', '.join(BROKERS)}")
+    with scratch_system(
+        settings, tenants=plan.tenants, log_dir=log_dir, template=template, keep=keep, broker=plan.broker
+    ) as system:
         ready = time.monotonic()
-        progress(f"system up in {ready - began:.1f} s (database {system.database}, private redis :{system.redis.port})")
+        node = f", private RabbitMQ :{system.rabbitmq.port}" if system.rabbitmq is not None else ""
+        progress(
+            f"system up in {ready - began:.1f} s (database {system.database}, private redis :{system.redis.port}{node})"
+        )
         world = World(system.stack.sandbox_url)
         plans = caller_plans(plan, system.numbers)
         injector = Injector(system, world, plan, faults)
@@ -542,7 +571,8 @@ def markdown(result: ChaosResult) -> str:
         f" start-up {result.seconds['start_up']} s, load {result.seconds['load']} s,"
         f" settle {result.seconds['settle']} s.",
         "",
-        "Redis is a private `redis-server` started for the run (killed and restarted empty). Postgres is the shared"
+        f"The Dramatiq broker is {BROKER_NOTES[plan.broker]}."
+        " Redis is a private `redis-server` started for the run (killed and restarted empty). Postgres is the shared"
         " server, so its restart is simulated on the run's own database: `ALLOW_CONNECTIONS false` and every backend"
         " terminated every 0.2 s for 3 s, then connections allowed again.",
         "",

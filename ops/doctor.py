@@ -12,13 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import click
 import httpx
 from alembic.script import ScriptDirectory
 
 from db.migrate import alembic_config, current_revision
 from db.settings import Settings
 from ops.failures import describe
-from ops.preflight import require_postgres, require_redis
+from ops.preflight import require_broker, require_postgres, require_redis
 
 TIMEOUT_SECONDS = 5.0
 REAL_TWILIO = "https://api.twilio.com"
@@ -66,6 +67,16 @@ def check_redis(settings: Settings) -> Finding:
     except Exception as error:
         return Finding("redis", False, _failure(error, settings))
     return Finding("redis", True, "answers PING")
+
+
+def check_broker(settings: Settings) -> Finding:
+    """Only where BROKER_URL names a broker of its own (else the queues are on REDIS_URL, checked above)."""
+    try:
+        require_broker(settings, timeout=TIMEOUT_SECONDS)
+    except Exception as error:
+        message = error.message if isinstance(error, click.ClickException) else _failure(error, settings)
+        return Finding("broker", False, message)
+    return Finding("broker", True, "RabbitMQ accepts the connection" if settings.broker_is_rabbitmq else "answers PING")
 
 
 def check_twilio(settings: Settings, http: httpx.Client) -> Finding:
@@ -134,6 +145,7 @@ def examine(settings: Settings, http: httpx.Client | None = None) -> list[Findin
         lambda: check_mode(settings),
         lambda: check_database(settings),
         lambda: check_redis(settings),
+        *([lambda: check_broker(settings)] if settings.broker_url else []),
         lambda: check_twilio(settings, client),
         lambda: check_clerk(settings, client),
         lambda: check_public_url(settings, client),

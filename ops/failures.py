@@ -110,10 +110,10 @@ def _other(error: BaseException) -> str | None:
 
 
 def _scrub(message: str, settings: Settings | None) -> str:
-    """One line, and never a password from DATABASE_URL or REDIS_URL (a driver may quote the URL back)."""
+    """One line, and never a password from DATABASE_URL, REDIS_URL or BROKER_URL (a driver may quote the URL back)."""
     line = " ".join(message.split())
     if settings is not None:
-        for url in (settings.database_url, settings.redis_url):
+        for url in (settings.database_url, settings.redis_url, settings.broker_url):
             password = urlsplit(url).password
             if password:
                 line = line.replace(password, "***")

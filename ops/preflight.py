@@ -35,6 +35,47 @@ def require_redis(settings: Settings, *, timeout: float = CONNECT_TIMEOUT_SECOND
         client.close()
 
 
+def require_broker(settings: Settings, *, timeout: float = CONNECT_TIMEOUT_SECONDS) -> None:
+    """The Dramatiq broker, where ``BROKER_URL`` names one of its own: an AMQP connection opened (RabbitMQ) or a PING
+    answered (a Redis other than REDIS_URL) within ``timeout`` seconds. Empty: REDIS_URL, which require_redis checks."""
+    if not settings.broker_url:
+        return
+    if not settings.broker_is_rabbitmq:
+        require_redis(settings.model_copy(update={"redis_url": settings.broker_url}), timeout=timeout)
+        return
+    import pika
+    import pika.exceptions
+
+    parameters = pika.URLParameters(settings.broker_url)
+    parameters.socket_timeout = timeout
+    parameters.blocked_connection_timeout = timeout
+    parameters.connection_attempts = 1
+    try:
+        pika.BlockingConnection(parameters).close()
+    except pika.exceptions.ProbableAuthenticationError:
+        raise click.ClickException(
+            f"RabbitMQ at {parameters.host}:{parameters.port} refused the login in BROKER_URL"
+        ) from None
+    except pika.exceptions.AMQPError as error:
+        raise click.ClickException(
+            f"cannot reach RabbitMQ at {parameters.host}:{parameters.port} ({_amqp_reason(error)})"
+        ) from None
+
+
+def _amqp_reason(error: BaseException) -> str:
+    """pika wraps the socket's error in one or two of its own (in ``args``, or as ``exception``): the innermost OS
+    error is the reason."""
+    pending: list[object] = [error]
+    while pending:
+        found = pending.pop()
+        if isinstance(found, OSError):
+            return (found.strerror or type(found).__name__).lower()
+        if isinstance(found, BaseException):
+            pending.extend(found.args)
+            pending.append(getattr(found, "exception", None))
+    return type(error).__name__
+
+
 def require_free_address(bind: str) -> None:
     """``HOST:PORT`` can be listened on (gunicorn would otherwise retry, log and exit with its own lines)."""
     host, _, port = bind.rpartition(":")

@@ -16,7 +16,7 @@ from db.engine import make_engine, make_session_factory
 from db.settings import Settings
 from domain.events.envelope import utcnow
 from workers.actors import declare_actors
-from workers.broker import WakingRedisBroker, make_broker
+from workers.broker import QueueBroker, make_broker
 from workers.delivery import DeliveryRunner
 from workers.dispatcher import Dispatcher
 from workers.middleware import DeliveryMiddleware
@@ -29,7 +29,7 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     registry: Registry
-    broker: WakingRedisBroker
+    broker: QueueBroker
 
 
 def handler_modules(settings: Settings) -> tuple[str, ...]:

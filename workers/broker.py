@@ -1,5 +1,10 @@
 """The one broker module: every Dramatiq actor is declared on the broker built here, and nothing else builds one.
 
+``BROKER_URL`` chooses it: empty (or ``redis://``) is the Redis broker below, the local default; ``amqp://`` is
+Dramatiq's RabbitMQ broker (workers/rabbitmq.py). Both answer what the dispatcher asks of a broker besides
+enqueueing, ``oldest_waiting_at(queue)``; ``nmc status`` asks RabbitMQ for ``queue_depths`` and reads Redis's keys
+itself.
+
 Dramatiq's own Retries middleware is left out on purpose: attempt counts and retry schedules live in Postgres
 (``outbox_deliveries``) so that a SIGKILLed worker or a Redis error while re-enqueuing cannot lose a retry.
 
@@ -24,6 +29,7 @@ from dramatiq.message import Message
 from dramatiq.middleware import CurrentMessage, ShutdownNotifications, TimeLimit
 
 from db.settings import Settings
+from workers.rabbitmq import NamespacedRabbitmqBroker
 
 ACTOR_PREFIX = "deliver_"
 # Enough tokens to wake every consumer thread that could take the work; more would only cause idle wake-ups.
@@ -110,7 +116,10 @@ class _WakingConsumer(_RedisConsumer):
             raise ConnectionClosed(error) from None
 
 
-def make_broker(settings: Settings, extra_middleware: Iterable[dramatiq.Middleware] = ()) -> WakingRedisBroker:
+QueueBroker = WakingRedisBroker | NamespacedRabbitmqBroker
+
+
+def make_broker(settings: Settings, extra_middleware: Iterable[dramatiq.Middleware] = ()) -> QueueBroker:
     # The time limit stays inside the delivery lease, so a handler is stopped before the redriver would consider
     # its worker lost.
     time_limit_ms = max(1000, (settings.delivery_lease_seconds - 5) * 1000)
@@ -120,7 +129,13 @@ def make_broker(settings: Settings, extra_middleware: Iterable[dramatiq.Middlewa
         CurrentMessage(),
         *extra_middleware,
     ]
-    return WakingRedisBroker(url=settings.redis_url, namespace=settings.dramatiq_namespace, middleware=middleware)
+    if settings.broker_is_rabbitmq:
+        return NamespacedRabbitmqBroker(
+            url=settings.broker_url, namespace=settings.dramatiq_namespace, middleware=middleware
+        )
+    return WakingRedisBroker(
+        url=settings.broker_url or settings.redis_url, namespace=settings.dramatiq_namespace, middleware=middleware
+    )
 
 
 def actor_name(queue: str) -> str:

@@ -8,6 +8,10 @@ and the AI's reply; with ``--rate`` the calls start at a fixed rate instead (ope
 a given load rather than the backlog of a saturated system. Latencies come from the sandbox's own timestamps (what a
 caller's phone would see) and from the database (``first_response_latency_ms``, and the outbox/delivery timestamps
 for where the time goes).
+
+``--nodes 2`` runs two complete nodes instead (``ops.harness.nodes.NodeCluster``: ingress, dispatcher and worker
+pool each, as on two machines, behind a round-robin balancer) on the same database and broker; the report then says
+how the deliveries and webhooks were shared between them. The broker is the one ``BROKER_URL`` names.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import random
 import resource
 import shlex
 import shutil
+import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -47,6 +52,7 @@ from ops.bench.e2e_support import (
 )
 from ops.context import get_settings
 from ops.harness.database import checkpoint, drop_database, drop_namespace, scratch_database
+from ops.harness.nodes import NodeCluster
 from ops.harness.report import RESULTS_DIR, write_report
 from ops.processes import descendants
 from ops.sandbox.client import SandboxClient
@@ -270,6 +276,7 @@ class Options:
     results_dir: Path
     keep_database: bool
     seed: int
+    nodes: int = 1
     command_line: str = field(default="")
 
 
@@ -299,7 +306,7 @@ def _settle(engine: Engine, timeout: float = 20.0) -> bool:
     return False
 
 
-def _cpu_groups(stack: LocalStack, engine: Engine, database: str) -> dict[str, list[int]]:
+def _cpu_groups(stack: LocalStack | NodeCluster, engine: Engine, database: str) -> dict[str, list[int]]:
     groups = {name: descendants(process.pid) for name, process in stack.processes.items()}
     with engine.connect() as conn:
         groups.update(postgres_backends(conn, database))
@@ -377,29 +384,41 @@ def run(settings: Settings, options: Options) -> dict[str, Any]:
     rng = random.Random(options.seed)
     scratch = scratch_database(settings, "bench_e2e")
     engine = make_engine(scratch, pool_size=2, max_overflow=2, application_name="nmc-bench")
-    stack: LocalStack | None = None
+    stack: LocalStack | NodeCluster | None = None
     succeeded = False
     try:
         click.echo(f"seeding {options.tenants} tenants into {scratch.database_name}…", err=True)
         numbers, seed_seconds = _seed(engine, options.tenants)
         click.echo(f"  seeded in {seed_seconds:.2f} s", err=True)
-        stack = LocalStack(
-            database_url=scratch.database_url,
-            redis_url=scratch.redis_url,
-            namespace=scratch.dramatiq_namespace,
-            extra_env={
-                "INGRESS_WORKERS": str(options.ingress_workers),
-                "INGRESS_THREADS": str(options.ingress_threads),
-                "WORKER_PROCESSES": str(options.worker_processes),
-                "WORKER_THREADS": str(options.worker_threads),
-                # Every in-flight call holds a sandbox thread while it plays the webhooks against the ingress.
-                "SANDBOX_THREADS": str(min(256, options.concurrency + 32)),
-                "LOG_LEVEL": "WARNING",
-            },
-        )
+        stack_env = {
+            "INGRESS_WORKERS": str(options.ingress_workers),
+            "INGRESS_THREADS": str(options.ingress_threads),
+            "WORKER_PROCESSES": str(options.worker_processes),
+            "WORKER_THREADS": str(options.worker_threads),
+            # Every in-flight call holds a sandbox thread while it plays the webhooks against the ingress.
+            "SANDBOX_THREADS": str(min(256, options.concurrency + 32)),
+            "LOG_LEVEL": "WARNING",
+            "BROKER_URL": scratch.broker_url,
+        }
+        if options.nodes == 1:
+            stack = LocalStack(
+                database_url=scratch.database_url,
+                redis_url=scratch.redis_url,
+                namespace=scratch.dramatiq_namespace,
+                extra_env=stack_env,
+            )
+        else:
+            stack = NodeCluster(
+                database_url=scratch.database_url,
+                redis_url=scratch.redis_url,
+                namespace=scratch.dramatiq_namespace,
+                log_dir=Path(tempfile.mkdtemp(prefix="nmc-nodes-")),
+                nodes=options.nodes,
+                extra_env=stack_env,
+            )
         click.echo(
-            f"starting the stack: ingress {options.ingress_workers}×{options.ingress_threads}, 1 dispatcher, "
-            f"workers {options.worker_processes}×{options.worker_threads}…",
+            f"starting {options.nodes} node(s), each: ingress {options.ingress_workers}×{options.ingress_threads},"
+            f" 1 dispatcher, workers {options.worker_processes}×{options.worker_threads}…",
             err=True,
         )
         stack.start(timeout=120)  # a loaded 2-core machine can take a while to import and fork everything
@@ -468,18 +487,32 @@ def run(settings: Settings, options: Options) -> dict[str, Any]:
         }
         cpu["bench driver (this process)"] = {"cpu_seconds": round(self_after - self_before, 2), "processes": 1}
         result = _figures(options, measured, wall, database, cpu, settled, poll_errors, seed_seconds)
+        result["broker"] = "rabbitmq" if scratch.broker_is_rabbitmq else "redis"
+        if isinstance(stack, NodeCluster):
+            result["nodes"] = [
+                {"node": index + 1, "deliveries": deliveries, "webhooks": webhooks}
+                for index, (deliveries, webhooks) in enumerate(
+                    zip(stack.deliveries_by_node(), stack.webhooks_by_node(), strict=True)
+                )
+            ]
         result["stack_logs"] = str(stack.log_dir)
         succeeded = not result["failures"]
         return result
     finally:
         if stack is not None:
             stack.stop()
-            drop_namespace(scratch)
+            drop_namespace(scratch, queues=_handler_queues())
             if succeeded:
                 shutil.rmtree(stack.log_dir, ignore_errors=True)
         engine.dispose()
         if not options.keep_database:
             drop_database(scratch)
+
+
+def _handler_queues() -> list[str]:
+    from workers.registry import DOMAIN_HANDLER_MODULES, load_subscriptions
+
+    return sorted({source.module for source in load_subscriptions(DOMAIN_HANDLER_MODULES)})
 
 
 def _figures(
@@ -558,6 +591,18 @@ def _load_text(result: dict[str, Any]) -> str:
     return f"open loop, {offered['rate_per_s']} missed calls/s offered (call start lag P99 {lag.get('p99_ms')} ms)"
 
 
+def _nodes_text(result: dict[str, Any]) -> str:
+    """ ", on each of 2 nodes (node 1: 812 deliveries done, 950 webhooks; node 2: …)" for a multi-node run."""
+    nodes = result.get("nodes")
+    if not nodes:
+        return ""
+    shares = "; ".join(
+        f"node {node['node']}: {node['deliveries'].get('done', 0):.0f} deliveries done, {node['webhooks']:.0f} webhooks"
+        for node in nodes
+    )
+    return f", on each of {len(nodes)} nodes behind a round-robin balancer ({shares})"
+
+
 def render_markdown(result: dict[str, Any], image_name: str) -> str:
     options = result["options"]
     db_first, sandbox_first, reply = result["first_sms_db"], result["first_sms_sandbox"], result["ai_reply_sandbox"]
@@ -573,7 +618,8 @@ def render_markdown(result: dict[str, Any], image_name: str) -> str:
         f"{result['in_flight']['mean']} on average, peak {result['in_flight']['peak']}), caller think time "
         f"{options['think_seconds']} s ±50 %. Ingress {options['ingress_workers']} workers × "
         f"{options['ingress_threads']} threads, 1 dispatcher, workers {options['worker_processes']} processes × "
-        f"{options['worker_threads']} threads. Load: {_load_text(result)}.",
+        f"{options['worker_threads']} threads{_nodes_text(result)}. Broker: {result.get('broker', 'redis')}."
+        f" Load: {_load_text(result)}.",
         "",
         f"Completed {result['completed']}/{result['conversations']} in {result['wall_seconds']} s; failures: "
         f"{result['failures'] or 'none'}; dead letters: {result['dead_letters']}; deliveries retried: "
@@ -716,6 +762,8 @@ def _echo_summary(result: dict[str, Any]) -> None:
         for name, value in sorted(result["cpu"].items(), key=lambda item: -item[1]["cpu_seconds"])
     )
     click.echo(f"CPU: {cpu}")
+    if result.get("nodes"):
+        click.echo(f"nodes{_nodes_text(result)}")
 
 
 @click.command()
@@ -770,6 +818,13 @@ def _echo_summary(result: dict[str, Any]) -> None:
 @click.option("--results-dir", default=str(RESULTS_DIR), show_default=True, type=click.Path(file_okay=False))
 @click.option("--keep-database", is_flag=True, help="Keep the scratch database for inspection.")
 @click.option("--seed", default=1, show_default=True, help="Random seed for tenants and questions.")
+@click.option(
+    "--nodes",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 4),
+    help="Complete nodes (ingress, dispatcher, workers each, as on separate machines) behind a round-robin balancer.",
+)
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -787,6 +842,7 @@ def command(
     results_dir: str,
     keep_database: bool,
     seed: int,
+    nodes: int,
 ) -> None:
     """Missed call → first SMS and caller text → AI reply through the real stack: P50/P95/P99, throughput, CPU per
     process and where the time goes; a Markdown + JSON report and a histogram under bench/results/."""
@@ -807,6 +863,7 @@ def command(
         results_dir=Path(results_dir),
         keep_database=keep_database,
         seed=seed,
+        nodes=nodes,
     )
     options.command_line = "nmc bench e2e " + " ".join(shlex.quote(part) for part in _given_options(ctx))
     result = run(settings, options)

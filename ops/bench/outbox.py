@@ -54,6 +54,7 @@ class Pipeline:
         env = os.environ | {
             "DATABASE_URL": settings.database_url,
             "REDIS_URL": settings.redis_url,
+            "BROKER_URL": settings.broker_url,
             "DRAMATIQ_NAMESPACE": settings.dramatiq_namespace,
             "HANDLER_MODULES": handler_module,
             "LOG_LEVEL": "WARNING",
@@ -225,12 +226,14 @@ def command(
                 f"P99 {latency['p99_ms']} ms"
             )
     finally:
-        drop_namespace(settings)
+        drop_namespace(settings, queues=["bench"])
         drop_database(settings)
+    broker = "RabbitMQ (BROKER_URL)" if settings.broker_is_rabbitmq else "Redis"
     lines = [
         "# Outbox benchmark",
         "",
-        f"Machine: {os.cpu_count()} cores. Workers: {worker_processes} processes × {worker_threads} threads.",
+        f"Machine: {os.cpu_count()} cores. Workers: {worker_processes} processes × {worker_threads} threads."
+        f" Broker: {broker}.",
         "Latency is commit → handler start. Targets: ≥ 2,000 events/s flat out; P95 ≤ 25 ms at 200 events/s offered.",
         "Handler db-only: declared `db_only`, so a message's deliveries (up to DELIVERY_BATCH_SIZE) share one",
         "transaction. Isolated: one transaction per delivery, as for handlers that call out.",
@@ -245,5 +248,5 @@ def command(
             f"| {r['handled']}/{r['events']} "
             f"| {r['throughput_eps']} | {lat['p50_ms']} | {lat['p95_ms']} | {lat['p99_ms']} |"
         )
-    path = write_report("outbox", {"results": results}, "\n".join(lines) + "\n")
+    path = write_report("outbox", {"broker": broker, "results": results}, "\n".join(lines) + "\n")
     click.echo(f"report: {path}")

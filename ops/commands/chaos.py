@@ -17,6 +17,12 @@ from ops.context import echo_json, get_settings
 @click.option("--tenants", default=5, show_default=True, type=click.IntRange(1, 500))
 @click.option("--settle", default=180.0, show_default=True, help="Seconds allowed to drain after the load.")
 @click.option("--kills", default=0, type=click.IntRange(0, 50), help="Kills of each kind (default: 1 per 1,000 calls).")
+@click.option(
+    "--broker",
+    type=click.Choice(["redis", "rabbitmq"]),
+    default=None,
+    help="The Dramatiq broker [default: rabbitmq if BROKER_URL is amqp://, else redis]. Either way a private server.",
+)
 @click.option("--results", type=click.Path(file_okay=False, path_type=Path), default=Path("bench/results"))
 @click.option("--keep", is_flag=True, help="Keep the scratch database afterwards (for post-mortems).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
@@ -29,6 +35,7 @@ def chaos(
     tenants: int,
     settle: float,
     kills: int,
+    broker: str | None,
     results: Path,
     keep: bool,
     as_json: bool,
@@ -36,13 +43,20 @@ def chaos(
     """Drive missed calls and replies through a scratch system while killing its parts; exit 1 if an invariant fails.
 
     Uses the configured Postgres server for a scratch database (dropped afterwards) and a private redis-server on a
-    free port (never the shared one). Writes a JSON + Markdown report under --results.
+    free port (never the shared one); with the RabbitMQ broker, also a private RabbitMQ node, which is SIGKILLed and
+    restarted mid-run. Writes a JSON + Markdown report under --results.
     """
     from ops.chaos import ChaosPlan, run_chaos
 
     settings = get_settings(ctx)
     plan = ChaosPlan(
-        calls=calls, duration_seconds=duration, seed=seed, tenants=tenants, settle_seconds=settle, kills_each=kills
+        calls=calls,
+        duration_seconds=duration,
+        seed=seed,
+        tenants=tenants,
+        settle_seconds=settle,
+        kills_each=kills,
+        broker=broker or ("rabbitmq" if settings.broker_is_rabbitmq else "redis"),
     )
     log_dir = Path(tempfile.mkdtemp(prefix="nmc-chaos-"))
     result = run_chaos(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ops.context import get_settings
-from ops.preflight import require_postgres, require_services
+from ops.preflight import require_broker, require_postgres, require_services
 from ops.runtime import configure_process
 
 
@@ -17,6 +17,7 @@ def dispatcher(ctx: click.Context) -> None:
 
     settings = get_settings(ctx)
     require_services(settings)
+    require_broker(settings)
     hooks = configure_process(settings, "dispatcher")
     hooks.serve_metrics(settings.dispatcher_metrics_bind)
     run_dispatcher(settings, on_tick=hooks.on_tick)
@@ -34,6 +35,7 @@ def worker(ctx: click.Context, processes: int | None, threads: int | None, queue
 
     settings = get_settings(ctx)
     require_services(settings)
+    require_broker(settings)
     hooks = configure_process(settings, "worker")
     hooks.serve_metrics(settings.worker_metrics_bind)
     run_worker(

@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 
 from db import heartbeats
 from db.engine import make_engine, make_session_factory
+from db.settings import Settings
 from ops.context import echo_json, get_settings
+from workers.rabbitmq import NamespacedRabbitmqBroker
 
 # Dramatiq's Redis broker keeps, per queue: ``<ns>:<q>`` (list of ready message ids), ``<ns>:<q>.msgs`` (hash of
 # every message not yet acked, ready or in flight), the same two for the delay queue ``<q>.DQ``, and ``<ns>:<q>.XQ``
@@ -86,6 +88,20 @@ def queue_depths(client: redis.Redis, namespace: str) -> dict[str, dict[str, int
     return depths
 
 
+def rabbitmq_queue_depths(settings: Settings) -> dict[str, dict[str, int | None]]:
+    """The handler modules' queues as RabbitMQ counts them (AMQP does not say how many are in flight: None)."""
+    from workers.bootstrap import handler_modules
+    from workers.broker import make_broker
+    from workers.registry import load_subscriptions
+
+    queues = sorted({source.module for source in load_subscriptions(handler_modules(settings))})
+    broker = make_broker(settings)
+    try:
+        return broker.queue_depths(queues) if isinstance(broker, NamespacedRabbitmqBroker) else {}
+    finally:
+        broker.close()
+
+
 def dramatiq_consumers(client: redis.Redis, namespace: str, now_ms: int | None = None) -> int:
     """Dramatiq consumers that heartbeated within its own timeout (workers alive from the broker's view)."""
     now_ms = now_ms if now_ms is not None else int(datetime.now(UTC).timestamp() * 1000)
@@ -119,8 +135,19 @@ def status(ctx: click.Context, as_json: bool) -> None:
     finally:
         engine.dispose()
     try:
-        report["queues"] = queue_depths(client, settings.dramatiq_namespace)
-        report["dramatiq_consumers"] = dramatiq_consumers(client, settings.dramatiq_namespace)
+        if settings.broker_is_rabbitmq:
+            report["queues"] = rabbitmq_queue_depths(settings)
+            report["dramatiq_consumers"] = sum(int(depth["consumers"] or 0) for depth in report["queues"].values())
+        elif settings.broker_url:  # the queues on a Redis of their own
+            queues = redis.Redis.from_url(settings.broker_url, socket_timeout=3, socket_connect_timeout=3)
+            try:
+                report["queues"] = queue_depths(queues, settings.dramatiq_namespace)
+                report["dramatiq_consumers"] = dramatiq_consumers(queues, settings.dramatiq_namespace)
+            finally:
+                queues.close()
+        else:
+            report["queues"] = queue_depths(client, settings.dramatiq_namespace)
+            report["dramatiq_consumers"] = dramatiq_consumers(client, settings.dramatiq_namespace)
         report["processes"] = process_status(client, settings.dramatiq_namespace)
     finally:
         client.close()
@@ -147,16 +174,21 @@ def status(ctx: click.Context, as_json: bool) -> None:
     if report["queues"]:
         for name, depth in report["queues"].items():
             click.echo(
-                f"queue       {name:<14} ready {depth['ready']}, unacked {depth['unacked']}, "
+                f"queue       {name:<14} ready {depth['ready']}, unacked {_count(depth['unacked'])}, "
                 f"delayed {depth['delayed']}, dead {depth['dead']}"
             )
     else:
-        click.echo("queue       (none in Redis)")
-    click.echo(f"consumers   {report['dramatiq_consumers']} Dramatiq consumer(s) heartbeating")
+        click.echo(f"queue       (none in {'RabbitMQ' if settings.broker_is_rabbitmq else 'Redis'})")
+    seen = "on their queues" if settings.broker_is_rabbitmq else "heartbeating"
+    click.echo(f"consumers   {report['dramatiq_consumers']} Dramatiq consumer(s) {seen}")
     for name in sorted(set(EXPECTED_PROCESSES) | set(report["processes"])):
         beats = report["processes"].get(name, [])
         state = f"up ({len(beats)}: pids {', '.join(str(b['pid']) for b in beats)})" if beats else "DOWN"
         click.echo(f"process     {name:<14} {state}")
+
+
+def _count(value: int | None) -> str:
+    return "unknown" if value is None else str(value)
 
 
 def _age(seconds: float | None) -> str:

@@ -7,6 +7,7 @@ run, which matters where autovacuum is off) and the user's data is never touched
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 import psycopg
 import redis
@@ -35,15 +36,30 @@ def drop_database(settings: Settings) -> None:
     _drop(settings, settings.database_name)
 
 
-def drop_namespace(settings: Settings) -> None:
-    """Delete every Redis key of the run's Dramatiq namespace (queues, wake-up lists, heartbeats of its broker)."""
-    client = redis.Redis.from_url(settings.redis_url)
-    try:
-        keys = list(client.scan_iter(match=f"{settings.dramatiq_namespace}*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+def drop_namespace(settings: Settings, queues: Iterable[str] = ()) -> None:
+    """Delete every Redis key of the run's Dramatiq namespace (queues, wake-up lists, heartbeats of its broker) and,
+    when the broker is RabbitMQ, the namespace's AMQP queues for ``queues`` (AMQP cannot list them)."""
+    if settings.broker_is_rabbitmq and queues:
+        from workers.broker import make_broker
+        from workers.rabbitmq import NamespacedRabbitmqBroker
+
+        broker = make_broker(settings)
+        try:
+            if isinstance(broker, NamespacedRabbitmqBroker):
+                broker.delete_queues(list(queues))
+        finally:
+            broker.close()
+    urls = {settings.redis_url}
+    if settings.broker_url and not settings.broker_is_rabbitmq:
+        urls.add(settings.broker_url)  # the queues on a Redis of their own
+    for url in sorted(urls):
+        client = redis.Redis.from_url(url)
+        try:
+            keys = list(client.scan_iter(match=f"{settings.dramatiq_namespace}*", count=1000))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
 
 
 def _drop(settings: Settings, name: str) -> None:

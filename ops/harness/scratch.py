@@ -20,6 +20,7 @@ from db.settings import Settings
 from domain.catalog.demo import seed_demo_catalog
 from domain.events.sink import RootSink
 from domain.scheduling.demo import seed_demo_schedule
+from ops.harness.private_rabbitmq import PrivateRabbitmq
 from ops.harness.private_redis import PrivateRedis
 from ops.stack import LocalStack
 from ops.tenants import DEMO_TIMEZONE, create_tenant_with_campaign
@@ -73,13 +74,15 @@ def seed_tenants(settings: Settings, count: int) -> list[str]:
 
 @dataclass
 class ScratchSystem:
-    """A database, a private Redis and the four processes, all created for one run and removed after it."""
+    """A database, a private Redis (and RabbitMQ node, when that is the broker) and the four processes, all created
+    for one run and removed after it."""
 
     database_url: str
     redis: PrivateRedis
     stack: LocalStack
     numbers: list[str]
     database: str
+    rabbitmq: PrivateRabbitmq | None = None
 
     @property
     def admin_url(self) -> str:
@@ -96,7 +99,9 @@ def scratch_system(
     extra_env: dict[str, str] | None = None,
     keep: bool = False,
     prefix: str = "nmc_chaos",
+    broker: str = "redis",
 ) -> Iterator[ScratchSystem]:
+    """``broker`` "rabbitmq" runs the Dramatiq queues on a private RabbitMQ node (Redis keeps the heartbeats)."""
     server = server_of(settings.database_url)
     database = f"{prefix}_{uuid.uuid4().hex[:10]}"
     database_url = f"{server}/{database}"
@@ -110,23 +115,32 @@ def scratch_system(
     else:
         upgrade(scratch)
     private = PrivateRedis(log_dir)
+    rabbitmq = PrivateRabbitmq(log_dir) if broker == "rabbitmq" else None
     stack: LocalStack | None = None
     try:
+        if rabbitmq is not None:
+            rabbitmq.launch()  # it boots while the tenants are seeded
         numbers = seed_tenants(scratch, tenants)
         private.start()
+        broker_env = {}
+        if rabbitmq is not None:
+            rabbitmq.wait_ready()
+            broker_env["BROKER_URL"] = rabbitmq.url
         stack = LocalStack(
             database_url=database_url,
             redis_url=private.url,
             namespace=f"nmc-chaos-{uuid.uuid4().hex[:8]}",
             log_dir=log_dir,
-            extra_env={**CHAOS_ENV, **(extra_env or {})},
+            extra_env={**CHAOS_ENV, **broker_env, **(extra_env or {})},
         )
         stack.start(timeout=60)
-        yield ScratchSystem(database_url, private, stack, numbers, database)
+        yield ScratchSystem(database_url, private, stack, numbers, database, rabbitmq)
     finally:
         if stack is not None:
             stack.stop()
         private.stop()
+        if rabbitmq is not None:
+            rabbitmq.stop()
         if not keep:
             with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
                 conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(database)))

@@ -44,6 +44,9 @@ def test_every_fault_strikes_during_the_load_one_at_a_time() -> None:
         assert times[-1] < 0.85 * plan.duration_seconds
     long_form = fault_schedule(ChaosPlan(calls=2000))
     assert sum(fault.kind == "kill_dispatcher" for fault in long_form) == 2
+    # On RabbitMQ the node is restarted too (Redis still is: it keeps the heartbeats), and nothing else changes.
+    rabbit = [fault.kind for fault in fault_schedule(ChaosPlan(calls=2000, broker="rabbitmq"))]
+    assert sorted(rabbit) == sorted([fault.kind for fault in long_form] + ["restart_rabbitmq"])
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""Whole processes (`nmc dispatcher`, `nmc worker`) on the real Postgres and Redis, killed with SIGKILL."""
+"""Whole processes (`nmc dispatcher`, `nmc worker`) on the real Postgres and Redis (and RabbitMQ), killed with
+SIGKILL."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import Engine, text
@@ -20,10 +22,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.settings import Settings
 from domain.events import outbox
 from domain.events.catalog import TenantCreated
+from ops.harness.forwarder import TcpForwarder
 from ops.processes import stop_groups
 from tests.support.grouped_handlers import CREATE_GROUP_EFFECTS_TABLE
 from tests.support.pipeline_handlers import CREATE_EFFECTS_TABLE
+from tests.support.services import RABBITMQ_URL
 from tests.support.waiting import wait_until
+from workers.broker import make_broker
+from workers.rabbitmq import NamespacedRabbitmqBroker
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -210,3 +216,66 @@ def test_dispatchers_sigkilled_at_random_lose_and_duplicate_nothing(
     assert scalar(sessions, "SELECT count(*) FROM outbox_deliveries") == 2 * len(published)
     assert scalar(sessions, "SELECT count(*) FROM test_effects") == 2 * len(published)
     assert scalar(sessions, "SELECT count(DISTINCT (event_id, handler)) FROM test_effects") == 2 * len(published)
+
+
+@pytest.fixture
+def rabbitmq_proxy(settings: Settings) -> Iterator[TcpForwarder]:
+    """This machine's RabbitMQ behind a proxy whose connections the test can cut; the run's queues are deleted
+    afterwards (the node is shared)."""
+    target = urlsplit(RABBITMQ_URL)
+    proxy = TcpForwarder([(target.hostname or "127.0.0.1", target.port or 5672)])
+    yield proxy
+    proxy.close()
+    broker = make_broker(settings.model_copy(update={"broker_url": RABBITMQ_URL}))
+    assert isinstance(broker, NamespacedRabbitmqBroker)
+    broker.delete_queues(["testing"])
+    broker.close()
+
+
+def test_on_rabbitmq_a_killed_worker_a_killed_dispatcher_and_dropped_broker_connections_lose_and_duplicate_nothing(
+    processes: Processes, sessions: sessionmaker[Session], rabbitmq_proxy: TcpForwarder
+) -> None:
+    target = urlsplit(RABBITMQ_URL)
+    processes.env["BROKER_URL"] = target._replace(
+        netloc=f"{target.netloc.rsplit(':', 1)[0]}:{rabbitmq_proxy.port}"
+    ).geturl()
+    dispatcher = processes.start("dispatcher")
+    processes.start("worker")
+    (killed,) = publish(sessions, "kill:1")
+    published = [killed]
+    # Both processes hold their AMQP connections (the worker's consumer, the dispatcher's publisher) before the cut.
+    wait_until(
+        lambda: (
+            scalar(sessions, "SELECT count(*) FROM outbox_deliveries WHERE status = 'done'") >= 1
+            and rabbitmq_proxy.open_connections >= 2
+        ),
+        20,
+        "the first delivery through RabbitMQ",
+    )
+    for batch in range(10):
+        published += publish(sessions, "ok", count=10)
+        if batch == 3:
+            # Every AMQP connection of both processes dropped, new ones refused for a second: a broker restart, as
+            # the processes see it. Unacknowledged messages go back to their queue; failed publishes are re-driven.
+            assert rabbitmq_proxy.cut(refuse_seconds=1.0) >= 2
+        if batch == 6:
+            processes.kill(dispatcher)
+            dispatcher = processes.start("dispatcher")
+        time.sleep(0.1)
+    total = 2 * len(published)
+    wait_until(
+        lambda: scalar(sessions, "SELECT count(*) FROM outbox_deliveries WHERE status = 'done'") == total,
+        45,
+        "every delivery to finish after the kills and the cut",
+    )
+    assert scalar(sessions, "SELECT count(*) FROM outbox_deliveries") == total
+    assert scalar(sessions, "SELECT count(*) FROM test_effects") == total
+    assert scalar(sessions, "SELECT count(DISTINCT (event_id, handler)) FROM test_effects") == total
+    assert (
+        scalar(
+            sessions,
+            "SELECT attempts FROM outbox_deliveries WHERE event_id = :e AND handler = 'testing.follow_script'",
+            e=killed,
+        )
+        == 2
+    )

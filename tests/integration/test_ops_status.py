@@ -230,3 +230,29 @@ def test_nmc_up_is_ready_only_on_its_own_processes(settings: Settings, redis_nam
     assert run_is_consuming(heartbeats.alive(client, redis_namespace), here, dispatcher, pool)
     assert not run_is_consuming(heartbeats.alive(client, redis_namespace), "another-host", dispatcher, pool)
     client.close()
+
+
+def test_nmc_status_reads_the_queues_where_broker_url_puts_them(settings: Settings, redis_namespace: str) -> None:
+    queues_url = settings.redis_url.rsplit("/", 1)[0] + "/1"  # another database of the same server: the queues only
+    broker = RedisBroker(url=queues_url, namespace=redis_namespace)
+    queues = redis.Redis.from_url(queues_url)
+    try:
+        broker.enqueue(dramatiq.Message(queue_name="reporting", actor_name="x", args=(), kwargs={}, options={}))
+        env = {
+            "DATABASE_URL": settings.database_url,
+            "REDIS_URL": settings.redis_url,
+            "BROKER_URL": queues_url,
+            "DRAMATIQ_NAMESPACE": redis_namespace,
+        }
+        from ops.cli import _register
+
+        _register()
+        result = CliRunner().invoke(cli, ["status", "--json"], env=env)
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["queues"]["reporting"]["ready"] == 1
+    finally:
+        broker.close()
+        keys = list(queues.scan_iter(match=f"{redis_namespace}*"))
+        if keys:
+            queues.delete(*keys)
+        queues.close()

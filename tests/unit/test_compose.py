@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILES = ("docker-compose.yml",)
 APP_IMAGE = "nevermisscall:local"
 # Read by docker compose itself or by the images, not by Settings.
-COMPOSE_ONLY = {"COMPOSE_PROFILES", "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
+COMPOSE_ONLY = {"COMPOSE_PROFILES", "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "RABBITMQ_PASSWORD"}
 _REFERENCE = re.compile(r"\$\{([A-Za-z_]\w*)([^}]*)\}")
 
 
@@ -61,9 +61,20 @@ def test_the_sandbox_runs_only_under_its_profile_and_on_loopback() -> None:
     assert sandboxes == {"sandbox"}
     assert services["sandbox"]["profiles"] == ["sandbox"]
     assert all(port.startswith("127.0.0.1:") for port in services["sandbox"]["ports"])
-    # Nothing else is hidden behind a profile, and nothing depends on the sandbox (it may not be running).
-    assert [name for name, service in _services().items() if "profiles" in service] == ["sandbox"]
-    assert not [name for name, service in _services().items() if "sandbox" in service.get("depends_on", {})]
+    # Nothing else is hidden behind a profile but RabbitMQ, and nothing depends on either (it may not be running).
+    assert sorted(name for name, service in _services().items() if "profiles" in service) == ["rabbitmq", "sandbox"]
+    for optional in ("sandbox", "rabbitmq"):
+        assert not [name for name, service in _services().items() if optional in service.get("depends_on", {})]
+
+
+def test_rabbitmq_is_a_profile_without_a_published_port_and_the_queues_stay_on_redis_by_default() -> None:
+    rabbitmq = _services()["rabbitmq"]
+    assert rabbitmq["profiles"] == ["rabbitmq"]
+    assert "ports" not in rabbitmq
+    assert rabbitmq["environment"]["RABBITMQ_DEFAULT_PASS"] == "${RABBITMQ_PASSWORD:-}"
+    assert Settings.from_env(_app_environment(_filled_env_example())).broker_url == ""
+    url = "amqp://nmc:pw@rabbitmq:5672/%2F"
+    assert Settings.from_env(_app_environment(_filled_env_example(BROKER_URL=url))).broker_is_rabbitmq
 
 
 def test_the_default_is_live_mode_with_every_secret_from_the_environment() -> None:
@@ -104,6 +115,7 @@ def test_every_variable_compose_reads_is_in_env_example(name: str) -> None:
 def test_env_example_lists_every_secret_and_publishes_none() -> None:
     example = _env_example()
     secrets = {field.upper() for field in SECRET_FIELDS} | {"POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
+    secrets |= {"RABBITMQ_PASSWORD"}
     assert secrets <= set(example)
     assert {name: example[name] for name in secrets if example[name]} == {}
     # Every other name is a real setting: a typo here would silently configure nothing.
@@ -156,6 +168,7 @@ def _app_environment(dotenv: dict[str, str], service: str = "ingress") -> dict[s
 def _filled_env_example(**values: str) -> dict[str, str]:
     own = {field.upper(): secrets.token_hex(16) for field in SECRET_FIELDS}
     own |= {"POSTGRES_PASSWORD": secrets.token_hex(16), "GRAFANA_ADMIN_PASSWORD": secrets.token_hex(16)}
+    own |= {"RABBITMQ_PASSWORD": secrets.token_hex(16)}
     live = {
         "PUBLIC_BASE_URL": "https://nmc.example.com",
         "TWILIO_ACCOUNT_SID": "AC" + secrets.token_hex(16),

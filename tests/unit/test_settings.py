@@ -20,7 +20,13 @@ def test_values_are_parsed_and_typed() -> None:
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("OUTBOX_BATCH_SIZE", "many"), ("HOLD_TTL_MINUTES", "0"), ("DATABASE_URL", "mysql://x/y"), ("AI_PROVIDER", "x")],
+    [
+        ("OUTBOX_BATCH_SIZE", "many"),
+        ("HOLD_TTL_MINUTES", "0"),
+        ("DATABASE_URL", "mysql://x/y"),
+        ("AI_PROVIDER", "x"),
+        ("BROKER_URL", "kafka://127.0.0.1:9092"),
+    ],
 )
 def test_a_bad_value_names_the_variable(variable: str, value: str) -> None:
     with pytest.raises(SettingsError, match=f"^invalid {variable}: "):
