@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -67,19 +68,21 @@ _PROGRESS = text(
 )
 
 
-def daytime_prefix(now: datetime, until: datetime) -> str:
-    for prefix in PREFIXES:
+def daytime_prefix(now: datetime, until: datetime, prefixes: Sequence[str] = PREFIXES) -> str:
+    for prefix in prefixes:
         place = quiet_hours.whereabouts(prefix + "5550100")
         if all(quiet_hours.assess(place, now=moment).send_now for moment in (now, until)):
             return prefix
     raise click.ClickException("no US zone is in daytime for the whole run; try again in an hour")
 
 
-def seed_appointments(settings: Settings, *, tenants: int, count: int, spread: float, lead: float) -> datetime:
+def seed_appointments(
+    settings: Settings, *, tenants: int, count: int, spread: float, lead: float, prefixes: Sequence[str] = PREFIXES
+) -> datetime:
     per_tenant = -(-count // tenants)
     now = datetime.now(UTC)
     first_due = now + timedelta(seconds=lead)
-    prefix = daytime_prefix(now, first_due + timedelta(seconds=spread + 600))
+    prefix = daytime_prefix(now, first_due + timedelta(seconds=spread + 600), prefixes)
     engine = make_engine(settings, pool_size=1, max_overflow=0, application_name="nmc-bench-reminders")
     try:
         with transaction(make_session_factory(engine)) as session:
