@@ -1,15 +1,14 @@
 """Test infrastructure on the real Postgres and Redis of this machine.
 
 The schema is migrated once into a template database whose name carries a hash of the migrations and models, so
-every test gets its own database cloned from it in a few tens of milliseconds (``CREATE DATABASE … TEMPLATE``).
+every test gets its own database cloned from it (``CREATE DATABASE … TEMPLATE``), made one test ahead by
+``tests/support/databases.py`` so that the clone's time overlaps the test before it.
 Each test also gets its own Redis namespace for Dramatiq, deleted afterwards.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,10 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.engine import make_engine, make_session_factory
 from db.migrate import upgrade
 from db.settings import Settings
+from tests.support.databases import DatabaseSupply
 from tests.support.services import REDIS_URL, SERVER, base_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-_counter = itertools.count()
 
 
 def _schema_fingerprint() -> str:
@@ -59,17 +58,18 @@ def template_database() -> str:
     return name
 
 
+@pytest.fixture(scope="session")
+def database_supply(template_database: str) -> Iterator[DatabaseSupply]:
+    supply = DatabaseSupply(SERVER, template_database)
+    yield supply
+    supply.close()
+
+
 @pytest.fixture
-def database_url(template_database: str) -> Iterator[str]:
-    name = f"nmc_t_{os.getpid()}_{next(_counter)}"
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template_database))
-        )
+def database_url(database_supply: DatabaseSupply) -> Iterator[str]:
+    name = database_supply.take()
     yield f"{SERVER}/{name}"
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    database_supply.give_back(name)
 
 
 @pytest.fixture

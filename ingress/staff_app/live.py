@@ -28,7 +28,9 @@ from ingress.api.base import caller
 from ingress.staff_app.auth import StaffAuthenticate, authenticate_staff
 
 CHANNEL = "nmc_staff_inbox"
-HEARTBEAT_SECONDS = 15.0
+# A browser that navigated away is only noticed when the next write to it fails: the heartbeat bounds how long its
+# stream keeps one of the worker's few stream slots (clicking through the app opens a stream per page).
+HEARTBEAT_SECONDS = 5.0
 RECONNECT_SECONDS = 1.0
 
 log = structlog.get_logger(__name__)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from ops.stack import ROOT, LocalStack
 from tests.support.demo_stack import demo_stack
@@ -49,11 +49,24 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+# Contexts opened by the running test: closed after it even when it fails, so its pages' live streams do not hold
+# the shared stack's stream slots while the next test signs in.
+_OPEN_CONTEXTS: list[BrowserContext] = []
+
+
 def phone_page(browser: Browser) -> Page:
     """A fresh browser context (no cookies) the size of a small phone: the app must be usable at 375 px."""
     context = browser.new_context(viewport={"width": 375, "height": 740})
     context.set_default_timeout(15_000)
+    _OPEN_CONTEXTS.append(context)
     return context.new_page()
+
+
+@pytest.fixture(autouse=True)
+def _close_test_pages() -> Iterator[None]:
+    yield
+    while _OPEN_CONTEXTS:
+        _OPEN_CONTEXTS.pop().close()
 
 
 def sign_in(page: Page, stack: LocalStack, who: str) -> None:
