@@ -22,8 +22,9 @@ world = api_world.world
 
 # The membership lookup (autocommit), the RLS settings, the tenant, the page, the capped view counts.
 INBOX_STATEMENTS = 5
-# The same first three, then the conversation, its messages, its open tasks, the read marker, holds, appointments.
-THREAD_STATEMENTS = 9
+# The same first three, then the conversation, its messages, its open tasks, its first SMS's callback grace (what
+# was decided and why), the read marker, holds, appointments.
+THREAD_STATEMENTS = 10
 
 
 @contextmanager
