@@ -38,7 +38,7 @@ from workers.adapters.calendars import (
     _parse_time,
     _retry_after,
     _Retrying,
-    _throttle_wait,
+    jobber_data,
 )
 
 
@@ -192,24 +192,11 @@ class JobberWriter:
                 )
             except httpx.HTTPError as error:
                 raise CalendarUnavailable(f"jobber: {type(error).__name__}: {error}") from None
-            if response.status_code == 429:
-                raise CalendarRateLimited("jobber rate limited", retry_after=_retry_after(response), status=429)
             if response.status_code == 401:
                 raise AccessTokenRejected(f"jobber 401: {response.text[:200]}")
             if response.status_code == 403:
                 raise WriteRefused(f"jobber 403: {response.text[:200]}")
-            if response.status_code != 200:
-                raise CalendarUnavailable(
-                    f"jobber {response.status_code}: {response.text[:200]}", status=response.status_code
-                )
-            body: dict[str, Any] = response.json()
-            errors = body.get("errors") or []
-            if any((error.get("extensions") or {}).get("code") == "THROTTLED" for error in errors):
-                raise CalendarRateLimited("jobber throttled", retry_after=_throttle_wait(body), status=200)
-            if errors:
-                raise CalendarUnavailable(f"jobber: {errors[0].get('message', 'GraphQL error')}", status=200)
-            data: dict[str, Any] = body.get("data") or {}
-            return data
+            return jobber_data(response)
 
         result: dict[str, Any] = self._retry.run(call)
         return result

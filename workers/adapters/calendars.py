@@ -196,20 +196,7 @@ class JobberClient:
                 )
             except httpx.HTTPError as error:
                 raise CalendarUnavailable(f"jobber: {type(error).__name__}: {error}") from None
-            if response.status_code == 429:
-                raise CalendarRateLimited("jobber rate limited", retry_after=_retry_after(response), status=429)
-            if response.status_code != 200:
-                raise CalendarUnavailable(
-                    f"jobber {response.status_code}: {response.text[:200]}", status=response.status_code
-                )
-            body: dict[str, Any] = response.json()
-            errors = body.get("errors") or []
-            if any((error.get("extensions") or {}).get("code") == "THROTTLED" for error in errors):
-                raise CalendarRateLimited("jobber throttled", retry_after=_throttle_wait(body), status=200)
-            if errors:
-                raise CalendarUnavailable(f"jobber: {errors[0].get('message', 'GraphQL error')}", status=200)
-            data: dict[str, Any] = body.get("data") or {}
-            return data
+            return jobber_data(response)
 
         result: dict[str, Any] = self._retry.run(call)
         return result
@@ -239,6 +226,23 @@ class JobberClient:
                 return blocks
             cursor = page.get("endCursor")
         raise CalendarUnavailable("jobber: too many pages of visits")
+
+
+def jobber_data(response: httpx.Response) -> dict[str, Any]:
+    """The ``data`` of a Jobber GraphQL answer, or why there is none: rate limits (HTTP 429, or GraphQL's THROTTLED
+    with the wait its cost says) are ``CalendarRateLimited``, anything else unusable is ``CalendarUnavailable``."""
+    if response.status_code == 429:
+        raise CalendarRateLimited("jobber rate limited", retry_after=_retry_after(response), status=429)
+    if response.status_code != 200:
+        raise CalendarUnavailable(f"jobber {response.status_code}: {response.text[:200]}", status=response.status_code)
+    body: dict[str, Any] = response.json()
+    errors = body.get("errors") or []
+    if any((error.get("extensions") or {}).get("code") == "THROTTLED" for error in errors):
+        raise CalendarRateLimited("jobber throttled", retry_after=_throttle_wait(body), status=200)
+    if errors:
+        raise CalendarUnavailable(f"jobber: {errors[0].get('message', 'GraphQL error')}", status=200)
+    data: dict[str, Any] = body.get("data") or {}
+    return data
 
 
 def _throttle_wait(body: dict[str, Any]) -> float | None:
