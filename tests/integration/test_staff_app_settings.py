@@ -453,6 +453,9 @@ def test_the_owner_links_a_technicians_calendar_and_the_token_is_never_shown(wor
     assert linked.status_code == 303, linked.text
     shown = page(world, f"{base}?saved=calendar")
     assert "Calendar linked" in shown.text
+    # The page's title is text, and the calendar section is on the page once (a template once put it in the title).
+    assert re.search(r"<title>[^<]*Technicians[^<]*</title>", shown.text), shown.text[:400]
+    assert shown.text.count('id="calendar-title"') == 1
     assert "Google · sam@acme.example · linked" in shown.text
     assert token not in shown.text
     for form, says in (
