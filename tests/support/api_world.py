@@ -68,28 +68,24 @@ def _conversation(session: Session, tenant_id: uuid.UUID, caller: str) -> uuid.U
     return conversation_id
 
 
+def two_tenants(session: Session) -> tuple[identity.TenantRecord, identity.TenantRecord]:
+    """Tenants A (+13105550001) and B (+13105550003), each with a pending campaign and its OWNER (owner_a, owner_b)."""
+    a = identity.create_tenant(
+        session, name="A", number="+13105550001", forward_to="+13105550002", timezone="UTC", events=RootSink(session)
+    )
+    b = identity.create_tenant(
+        session, name="B", number="+13105550003", forward_to="+13105550004", timezone="UTC", events=RootSink(session)
+    )
+    for tenant, prefix in ((a.id, "a"), (b.id, "b")):
+        compliance.ensure_campaign(session, tenant_id=tenant)
+        join(session, tenant_id=tenant, clerk_user_id=f"owner_{prefix}", role="OWNER")
+    return a, b
+
+
 @pytest.fixture
 def world(settings: Settings, engine: Engine, sessions: sessionmaker[Session], jwks: Keys) -> Iterator[World]:
     with transaction(sessions) as session:
-        a = identity.create_tenant(
-            session,
-            name="A",
-            number="+13105550001",
-            forward_to="+13105550002",
-            timezone="UTC",
-            events=RootSink(session),
-        )
-        b = identity.create_tenant(
-            session,
-            name="B",
-            number="+13105550003",
-            forward_to="+13105550004",
-            timezone="UTC",
-            events=RootSink(session),
-        )
-        for tenant, prefix in ((a.id, "a"), (b.id, "b")):
-            compliance.ensure_campaign(session, tenant_id=tenant)
-            join(session, tenant_id=tenant, clerk_user_id=f"owner_{prefix}", role="OWNER")
+        a, b = two_tenants(session)
         join(session, tenant_id=a.id, clerk_user_id="tech_a", role="TECH")
         user_b = join(session, tenant_id=b.id, clerk_user_id="tech_b", role="TECH")
         compliance.set_campaign_status(

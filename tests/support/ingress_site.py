@@ -22,9 +22,7 @@ from twilio.request_validator import RequestValidator
 from db.engine import transaction
 from db.settings import Settings
 from domain.catalog import service as catalog
-from domain.compliance import service as compliance
 from domain.events.sink import RootSink
-from domain.identity import service as identity
 from domain.scheduling import service as scheduling
 from domain.scheduling.availability import Shift
 from domain.scheduling.records import SlotRequest
@@ -108,25 +106,7 @@ def make_site(settings: Settings, engine: Engine, sessions: sessionmaker[Session
     service item, a resource working every day with a hold and an appointment tomorrow, a Google channel and a
     Jobber account; and a conversation of tenant b."""
     with transaction(sessions) as session:
-        a = identity.create_tenant(
-            session,
-            name="A",
-            number="+13105550001",
-            forward_to="+13105550002",
-            timezone="UTC",
-            events=RootSink(session),
-        )
-        b = identity.create_tenant(
-            session,
-            name="B",
-            number="+13105550003",
-            forward_to="+13105550004",
-            timezone="UTC",
-            events=RootSink(session),
-        )
-        for tenant, prefix in ((a.id, "a"), (b.id, "b")):
-            compliance.ensure_campaign(session, tenant_id=tenant)
-            join(session, tenant_id=tenant, clerk_user_id=f"owner_{prefix}", role="OWNER")
+        a, b = api.two_tenants(session)
         resource = scheduling.create_resource(session, tenant_id=a.id, name="Sam", timezone="UTC")
         scheduling.set_working_hours(
             session,
