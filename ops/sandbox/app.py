@@ -10,10 +10,11 @@ import base64
 import binascii
 import hmac
 import html
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 import falcon
@@ -154,8 +155,6 @@ class MessagesResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, account_sid: str) -> None:
         to, from_ = req.get_param("To"), req.get_param("From")
-        page_size = min(max(req.get_param_as_int("PageSize", default=50) or 50, 1), 1000)
-        page = max(req.get_param_as_int("Page", default=0) or 0, 0)
         found = self._sandbox.state.provider_list(
             to=to,
             from_=from_,
@@ -163,27 +162,50 @@ class MessagesResource:
             before=_date_filter(req, "DateSent<"),
             after=_date_filter(req, "DateSent>"),
         )
-        start = page * page_size
-        chunk = found[start : start + page_size]
-        path = f"/{API_VERSION}/Accounts/{account_sid}/Messages.json"
-        filters = {
-            key: value for key in ("To", "From", "DateSent", "DateSent<", "DateSent>") if (value := req.get_param(key))
-        }
+        resp.media = _list_page(
+            req,
+            f"/{API_VERSION}/Accounts/{account_sid}/Messages.json",
+            "messages",
+            found,
+            lambda message: message.resource(),
+            filter_names=("To", "From", "DateSent", "DateSent<", "DateSent>"),
+        )
 
-        def uri(number: int) -> str:
-            return f"{path}?{urlencode({**filters, 'PageSize': page_size, 'Page': number, 'PageToken': f'PA{number}'})}"
 
-        resp.media = {
-            "messages": [message.resource() for message in chunk],
-            "page": page,
-            "page_size": page_size,
-            "start": start,
-            "end": start + max(len(chunk) - 1, 0),
-            "uri": uri(page),
-            "first_page_uri": f"{path}?{urlencode({**filters, 'PageSize': page_size, 'Page': 0})}",
-            "next_page_uri": uri(page + 1) if start + page_size < len(found) else None,
-            "previous_page_uri": uri(page - 1) if page > 0 else None,
-        }
+_Listed = TypeVar("_Listed")
+
+
+def _list_page(
+    req: falcon.Request,
+    path: str,
+    key: str,
+    found: Sequence[_Listed],
+    render: Callable[[_Listed], dict[str, Any]],
+    *,
+    filter_names: tuple[str, ...],
+) -> dict[str, Any]:
+    """One page of a Twilio list resource (``PageSize``, ``Page``) in Twilio's envelope, whose page URIs keep the
+    request's filters: the SDK follows ``next_page_uri`` to read the rest."""
+    page_size = min(max(req.get_param_as_int("PageSize", default=50) or 50, 1), 1000)
+    page = max(req.get_param_as_int("Page", default=0) or 0, 0)
+    start = page * page_size
+    chunk = [render(item) for item in found[start : start + page_size]]
+    filters = {name: value for name in filter_names if (value := req.get_param(name))}
+
+    def uri(number: int) -> str:
+        return f"{path}?{urlencode({**filters, 'PageSize': page_size, 'Page': number, 'PageToken': f'PA{number}'})}"
+
+    return {
+        key: chunk,
+        "page": page,
+        "page_size": page_size,
+        "start": start,
+        "end": start + max(len(chunk) - 1, 0),
+        "uri": uri(page),
+        "first_page_uri": f"{path}?{urlencode({**filters, 'PageSize': page_size, 'Page': 0})}",
+        "next_page_uri": uri(page + 1) if start + page_size < len(found) else None,
+        "previous_page_uri": uri(page - 1) if page > 0 else None,
+    }
 
 
 @falcon.before(_twilio_auth)
@@ -379,31 +401,14 @@ class CallListResource:
             status=req.get_param("Status"),
             started_after=started_after,
         )
-        page_size = min(max(req.get_param_as_int("PageSize", default=50) or 50, 1), 1000)
-        page = max(req.get_param_as_int("Page", default=0) or 0, 0)
-        start = page * page_size
-        chunk = found[start : start + page_size]
-        path = f"/{API_VERSION}/Accounts/{account_sid}/Calls.json"
-        filters = {
-            key: value
-            for key in ("To", "From", "ParentCallSid", "Status", "StartTime>")
-            if (value := req.get_param(key))
-        }
-
-        def uri(number: int) -> str:
-            return f"{path}?{urlencode({**filters, 'PageSize': page_size, 'Page': number, 'PageToken': f'PA{number}'})}"
-
-        resp.media = {
-            "calls": [call.resource() for call in chunk],
-            "page": page,
-            "page_size": page_size,
-            "start": start,
-            "end": start + max(len(chunk) - 1, 0),
-            "uri": uri(page),
-            "first_page_uri": f"{path}?{urlencode({**filters, 'PageSize': page_size, 'Page': 0})}",
-            "next_page_uri": uri(page + 1) if start + page_size < len(found) else None,
-            "previous_page_uri": uri(page - 1) if page > 0 else None,
-        }
+        resp.media = _list_page(
+            req,
+            f"/{API_VERSION}/Accounts/{account_sid}/Calls.json",
+            "calls",
+            found,
+            lambda call: call.resource(),
+            filter_names=("To", "From", "ParentCallSid", "Status", "StartTime>"),
+        )
 
 
 class SmsResource:
