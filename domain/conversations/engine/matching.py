@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from rapidfuzz.distance import DamerauLevenshtein
 
@@ -122,6 +124,9 @@ def fold(text: str) -> str:
     return text.replace("'", "").replace("\u2019", "")
 
 
+# Caller words repeat across texts and tenants, and the vocabulary never changes while a process runs: each word is
+# stemmed and typo-corrected once per process rather than once per phrase it is compared with.
+@lru_cache(maxsize=16_384)
 def _stem(word: str) -> str:
     """ "leakin" → "leaking" → "leak", "clogged" → "clog": enough stemming to compare a caller's word to ours."""
     if word.endswith("in") and len(word) > 4 and not word.endswith(("ain", "oin")):
@@ -165,36 +170,53 @@ def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
-def _has(text_words: list[str], phrase: str) -> bool:
-    """Whether ``phrase`` occurs in words already folded to the vocabulary (:func:`_fixed`); inflections allowed."""
-    target = words(phrase)
-    if not target:
-        return False
-    width = len(target)
-    for start in range(len(text_words) - width + 1):
-        if all(_stem(text_words[start + i]) == _stem(target[i]) for i in range(width)):
-            return True
-    return False
+def _phrase_words(phrase: str) -> tuple[str, ...]:
+    return tuple(words(phrase))
 
 
-def _subjects(text_words: list[str], has: object) -> set[str]:
+class _PhraseIndex:
+    """Labelled phrases, found in a text in one pass over its words: each phrase is filed under its first word's stem,
+    so a text is compared only with the phrases that start with one of its words (not with every phrase)."""
+
+    def __init__(self, groups: Mapping[str, Iterable[str]]) -> None:
+        self._by_first: dict[str, list[tuple[str, tuple[str, ...], tuple[str, ...]]]] = {}
+        for label, phrases in groups.items():
+            for phrase in phrases:
+                phrase_words = _phrase_words(phrase)
+                if phrase_words:
+                    target = tuple(_stem(word) for word in phrase_words)
+                    self._by_first.setdefault(target[0], []).append((label, target, phrase_words))
+
+    def found(self, text_words: list[str]) -> dict[str, set[tuple[str, ...]]]:
+        """Label → the phrases of it that occur in ``text_words`` (inflections allowed), as their words."""
+        stems = [_stem(word) for word in text_words]
+        found: dict[str, set[tuple[str, ...]]] = {}
+        for start, stem in enumerate(stems):
+            for label, target, phrase_words in self._by_first.get(stem, ()):
+                if tuple(stems[start : start + len(target)]) == target:
+                    found.setdefault(label, set()).add(phrase_words)
+        return found
+
+
+def _narrowest(matched: Mapping[str, Iterable[tuple[str, ...]]]) -> set[str]:
     """Subjects whose phrases occur; a one-word phrase inside a longer phrase that matched ("heater" in "water
     heater") does not count on its own."""
-    matched: dict[str, list[list[str]]] = {}
-    for subject, phrases in SUBJECTS.items():
-        for phrase in phrases:
-            if has(text_words, phrase):  # type: ignore[operator]
-                matched.setdefault(subject, []).append(words(phrase))
-    long_words = {w for found in matched.values() for phrase in found if len(phrase) > 1 for w in phrase}
+    found = {subject: list(phrases) for subject, phrases in matched.items()}
+    long_words = {w for phrases in found.values() for phrase in phrases if len(phrase) > 1 for w in phrase}
     return {
         subject
-        for subject, found in matched.items()
-        if any(len(phrase) > 1 or phrase[0] not in long_words for phrase in found)
+        for subject, phrases in found.items()
+        if any(len(phrase) > 1 or phrase[0] not in long_words for phrase in phrases)
     }
 
 
+_SUBJECT_INDEX = _PhraseIndex(SUBJECTS)
+_KIND_INDEX = _PhraseIndex(KINDS)
+_TRADE_INDEX = _PhraseIndex({"other trade": OTHER_TRADES})
+
+
 def subjects_in(text_words: list[str]) -> set[str]:
-    return _subjects(_fixed(text_words), _has)
+    return _narrowest(_SUBJECT_INDEX.found(_fixed(text_words)))
 
 
 def _vocabulary() -> frozenset[str]:
@@ -207,40 +229,43 @@ _STEMS = frozenset(_stem(w) for w in _VOCABULARY)
 
 
 def _fixed(text_words: list[str]) -> list[str]:
-    """Caller words folded to the vocabulary's spelling where they are a typo of it ("heatr" → "heater"): the
-    closest vocabulary word, the longer on a tie; a word we know (or an inflection of one) stays as it is."""
-    fixed = []
-    for word in text_words:
-        if word in _VOCABULARY or _stem(word) in _STEMS or len(word) < 4:
-            fixed.append(word)
-            continue
-        close = [ours for ours in _VOCABULARY if _same(word, ours)]
-        if close:
-            fixed.append(min(close, key=lambda ours: (DamerauLevenshtein.distance(word, ours), -len(ours), ours)))
-        else:
-            fixed.append(word)
-    return fixed
+    """Caller words folded to the vocabulary's spelling where they are a typo of it ("heatr" → "heater")."""
+    return [_fix(word) for word in text_words]
+
+
+@lru_cache(maxsize=16_384)
+def _fix(word: str) -> str:
+    """The closest vocabulary word, the longer on a tie; a word we know (or an inflection of one) stays as it is."""
+    if word in _VOCABULARY or _stem(word) in _STEMS or len(word) < 4:
+        return word
+    close = [ours for ours in _VOCABULARY if _same(word, ours)]
+    if not close:
+        return word
+    return min(close, key=lambda ours: (DamerauLevenshtein.distance(word, ours), -len(ours), ours))
 
 
 def kinds_in(text_words: list[str]) -> set[str]:
-    found = {kind for kind, phrases in KINDS.items() if any(_has(text_words, p) for p in phrases)}
+    found = set(_KIND_INDEX.found(text_words))
     if {"install", "maintenance"} & found:
         found.discard("repair")  # "no ac, want it serviced": the caller already said what they want
     return found
 
 
-def service_subjects(name: str) -> set[str]:
+@lru_cache(maxsize=4_096)
+def service_subjects(name: str) -> frozenset[str]:
     """What an item's name is about; the name must say it outright (no typo tolerance, "cut" is not "car")."""
-    name_words = words(name)
+    name_words = tuple(words(name))
+    matched: dict[str, list[tuple[str, ...]]] = {}
+    for subject, phrases in SUBJECTS.items():
+        for phrase in phrases:
+            target = _phrase_words(phrase)
+            width = len(target)
+            if target and any(name_words[i : i + width] == target for i in range(len(name_words) - width + 1)):
+                matched.setdefault(subject, []).append(target)
+    return frozenset(_narrowest(matched))
 
-    def exact(text_words: list[str], phrase: str) -> bool:
-        target = words(phrase)
-        width = len(target)
-        return bool(target) and any(text_words[i : i + width] == target for i in range(len(text_words) - width + 1))
 
-    return _subjects(name_words, exact)
-
-
+@lru_cache(maxsize=4_096)
 def service_kind(name: str) -> str | None:
     for word in reversed(words(name.replace("-", " ")) + words(name)):
         if word in _NAME_KINDS:
@@ -303,8 +328,7 @@ def rank(text: str, catalog: list[ServiceOption], tool_matches: list[ServiceOpti
         if score >= 0.3:
             scored.append(replace(option, confidence=round(min(score, 1.0), 3)))
     scored.sort(key=lambda option: -option.confidence)
-    fixed = _fixed(text_words)
-    unknown_trade = any(_has(fixed, word) for word in OTHER_TRADES)
+    unknown_trade = bool(_TRADE_INDEX.found(_fixed(text_words)))
     named = any(set(words(o.name)) <= set(text_words) for o in catalog)
     not_offered = (unknown_trade and not named) or (
         bool(said - {"car", "mens"}) and not (said & carried) and not scored
