@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -127,7 +127,9 @@ def score(query: str, term: str) -> float:
     return max(phrase, coverage)
 
 
-def rank(query: str, items: Iterable[tuple[ServiceItem, Sequence[str]]], *, minimum: float) -> list[Candidate]:
+def rank(
+    query: str, items: Iterable[tuple[ServiceItem | ServiceItemRecord, Sequence[str]]], *, minimum: float
+) -> list[Candidate]:
     scored: list[tuple[float, int, Candidate]] = []
     for item, aliases in items:
         best, matched = 0.0, item.name
@@ -151,17 +153,42 @@ def rank(query: str, items: Iterable[tuple[ServiceItem, Sequence[str]]], *, mini
     return [candidate for _best, _words_matched, candidate in scored]
 
 
+@dataclass(frozen=True)
+class Menu:
+    """The tenant's active items (by name) with their aliases, read once: what one conversation turn lists, matches
+    and quotes from, however many times it asks."""
+
+    items: tuple[ServiceItemRecord, ...]
+    aliases: Mapping[uuid.UUID, Sequence[str]]
+
+    def match(self, text: str, *, minimum: float = MIN_CONFIDENCE, limit: int = 3) -> list[Candidate]:
+        """Items that match the caller's words, best first, each with a confidence in 0..1."""
+        if not text.strip():
+            return []
+        return rank(text, ((item, self.aliases.get(item.id, ())) for item in self.items), minimum=minimum)[:limit]
+
+    def item(self, service_item_id: uuid.UUID) -> ServiceItemRecord:
+        """An active item of this menu (raises ServiceItemNotFound for any other)."""
+        for item in self.items:
+            if item.id == service_item_id:
+                return item
+        raise ServiceItemNotFound(service_item_id)
+
+
+def active_menu(session: Session, *, tenant_id: uuid.UUID) -> Menu:
+    return Menu(
+        tuple(list_service_items(session, tenant_id=tenant_id, active_only=True)),
+        aliases_by_item(session, tenant_id=tenant_id),
+    )
+
+
 def match_services(
     session: Session, *, tenant_id: uuid.UUID, text: str, minimum: float = MIN_CONFIDENCE, limit: int = 3
 ) -> list[Candidate]:
     """Active service items that match the caller's words, best first, each with a confidence in 0..1."""
     if not text.strip():
         return []
-    items = list(
-        session.scalars(select(ServiceItem).where(ServiceItem.tenant_id == tenant_id, ServiceItem.active.is_(True)))
-    )
-    aliases = aliases_by_item(session, tenant_id=tenant_id)
-    return rank(text, ((item, aliases.get(item.id, [])) for item in items), minimum=minimum)[:limit]
+    return active_menu(session, tenant_id=tenant_id).match(text, minimum=minimum, limit=limit)
 
 
 def aliases_by_item(session: Session, *, tenant_id: uuid.UUID) -> dict[uuid.UUID, list[str]]:

@@ -19,10 +19,8 @@ from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.orm import Session
-
-from domain.compliance.models import Campaign, OptOut
 
 Reason = Literal["campaign_not_approved", "opted_out", "feature_disabled", "conversation_blocked"]
 REASONS: tuple[Reason, ...] = ("campaign_not_approved", "opted_out", "feature_disabled", "conversation_blocked")
@@ -102,6 +100,17 @@ def decide(
     )
 
 
+# Both facts in one round trip (every outbound message reads them): each is unique per tenant (and recipient), so
+# each scalar subquery yields at most one row.
+_SEND_FACTS = text(
+    """
+    SELECT (SELECT status FROM comp_campaigns WHERE tenant_id = :tenant) AS campaign_status,
+           (SELECT created_at FROM comp_opt_outs
+             WHERE tenant_id = :tenant AND phone = :phone AND revoked_at IS NULL) AS opted_out_at
+    """
+)
+
+
 def check_outbound(
     session: Session,
     *,
@@ -117,12 +126,7 @@ def check_outbound(
     opted-out number it may go only within a short window after the opt-out, which is the one confirmation.
     """
     now = datetime.now(UTC)
-    campaign_status = session.scalar(select(Campaign.status).where(Campaign.tenant_id == tenant_id))
-    opted_out_at = session.scalar(
-        select(OptOut.created_at).where(
-            OptOut.tenant_id == tenant_id, OptOut.phone == to_number, OptOut.revoked_at.is_(None)
-        )
-    )
+    campaign_status, opted_out_at = session.execute(_SEND_FACTS, {"tenant": tenant_id, "phone": to_number}).one()
     opted_out = opted_out_at is not None
     if purpose == "compliance" and opted_out_at is not None and now - opted_out_at > OPT_OUT_CONFIRMATION_WINDOW:
         purpose = None  # past the confirmation window a compliance message is just another message

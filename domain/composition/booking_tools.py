@@ -62,6 +62,13 @@ class BookingToolsAdapter:
         self._conversation_id = conversation_id
         self._zone = ZoneInfo(timezone)
         self._now = now
+        self._menu: catalog.Menu | None = None
+
+    def _active_menu(self) -> catalog.Menu:
+        # A turn lists, matches and quotes the catalog several times; it reads it once (in the turn's transaction).
+        if self._menu is None:
+            self._menu = catalog.active_menu(self._session, tenant_id=self._tenant_id)
+        return self._menu
 
     def _option(self, candidate: catalog.Candidate) -> ServiceOption:
         return ServiceOption(
@@ -74,17 +81,17 @@ class BookingToolsAdapter:
         )
 
     def match_services(self, text: str) -> list[ServiceOption]:
-        return [self._option(c) for c in catalog.match_services(self._session, tenant_id=self._tenant_id, text=text)]
+        return [self._option(c) for c in self._active_menu().match(text)]
 
     def list_services(self) -> list[ServiceOption]:
         return [
             ServiceOption(item.id, item.name, item.duration_minutes, item.price_cents, item.currency, 1.0)
-            for item in catalog.list_service_items(self._session, tenant_id=self._tenant_id, active_only=True)
+            for item in self._active_menu().items
         ]
 
     def find_slots(self, service_id: uuid.UUID, preference: SlotPreference, limit: int = 3) -> list[SlotOption]:
         try:
-            item = catalog.get_service_item(self._session, tenant_id=self._tenant_id, service_item_id=service_id)
+            item = self._active_menu().item(service_id)
         except ServiceItemNotFound:
             return []
         start = max(self._now, preference.earliest or self._now)

@@ -35,24 +35,24 @@ def _clock(value: time) -> str:
 
 def tenant_profile(session: Session, tenant_id: uuid.UUID, now: datetime) -> TenantProfile | None:
     """None for a tenant that is gone or has no number yet (nothing can be sent from it)."""
-    record = identity.get_tenant(session, tenant_id)
-    texts = identity.tenant_messaging(session, tenant_id)
-    if record is None or texts is None or record.phone_number is None:
+    card = identity.tenant_card(session, tenant_id)
+    if card is None or card.tenant.phone_number is None:
         return None
+    record, texts, number = card.tenant, card.messaging, card.tenant.phone_number
     return TenantProfile(
         id=tenant_id,
         name=record.name,
         timezone=record.timezone,
-        number=record.phone_number,
+        number=number,
         owner_mobile=texts.owner_mobile,
         first_message_template=texts.first_message,
         after_hours_template=texts.after_hours,
         help_text=texts.help_text,
-        callback_grace_seconds=identity.callback_grace_seconds(session, tenant_id),
+        callback_grace_seconds=card.callback_grace_seconds,
         open_now=is_open_at(session, tenant_id, now.astimezone(ZoneInfo(record.timezone))),
         staff=tuple(
             StaffMember(phone=staff.phone, role=staff.role, user_id=staff.user_id, name=staff.name)
-            for staff in identity.staff_numbers(session, tenant_id)
+            for staff in card.staff
         ),
         spanish_replies=texts.spanish_replies,
     )

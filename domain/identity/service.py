@@ -314,12 +314,27 @@ def _gates_for(plan: Plan | None, status: str, *, past_due_since: datetime | Non
     return dict.fromkeys(plan_gates, False)
 
 
+# The tenant's gate row with its plan in one round trip (every outbound message asks), read past the ORM's identity
+# map, which the billing module's raw upserts bypass.
+_GATES_WITH_PLAN = text(
+    """
+    SELECT g.subscription_status, g.past_due_since, p.code, p.name, p.gates, p.past_due_grace_days
+      FROM id_feature_gates g LEFT JOIN id_plans p ON p.code = g.plan
+     WHERE g.tenant_id = :tenant
+    """
+)
+
+
 def feature_gates_for(session: Session, tenant_id: uuid.UUID, *, now: datetime | None = None) -> dict[str, bool]:
     """The tenant's effective gates now (a past_due grace period that ran out closes them). Unknown ⇒ all closed."""
-    row = session.get(FeatureGates, tenant_id, populate_existing=True)  # raw upserts bypass the identity map
+    row = session.execute(_GATES_WITH_PLAN, {"tenant": tenant_id}).one_or_none()
     if row is None:
         return {}
-    plan = session.get(Plan, row.plan)
+    plan = (
+        None
+        if row.code is None
+        else Plan(code=row.code, name=row.name, gates=row.gates, past_due_grace_days=row.past_due_grace_days)
+    )
     return _gates_for(plan, row.subscription_status, past_due_since=row.past_due_since, now=now or datetime.now(UTC))
 
 
@@ -600,13 +615,70 @@ def staff_numbers(session: Session, tenant_id: uuid.UUID) -> list[StaffNumber]:
         .where(Membership.tenant_id == tenant_id, Membership.mobile.is_not(None))
         .order_by(Membership.role != "OWNER", Membership.created_at, Membership.user_id)
     ).all()
-    found: dict[str, StaffNumber] = {}
-    for row in rows:
-        found.setdefault(row.mobile, StaffNumber(row.mobile, row.role, row.user_id, row.name or row.email))
     owner_mobile = session.scalar(select(Tenant.owner_mobile).where(Tenant.id == tenant_id))
+    members = [StaffNumber(row.mobile, row.role, row.user_id, row.name or row.email) for row in rows]
+    return _once_each(members, owner_mobile)
+
+
+def _once_each(members: list[StaffNumber], owner_mobile: str | None) -> list[StaffNumber]:
+    found: dict[str, StaffNumber] = {}
+    for member in members:
+        found.setdefault(member.phone, member)
     if owner_mobile is not None and owner_mobile not in found:
         found[owner_mobile] = StaffNumber(owner_mobile, "OWNER", None, None)
     return list(found.values())
+
+
+@dataclass(frozen=True)
+class TenantCard:
+    """Everything a conversation needs to know about its tenant from identity, read in one statement (every missed
+    call and caller text reads it, so its five reads were a good share of a conversation's round trips)."""
+
+    tenant: TenantRecord
+    messaging: TenantMessaging
+    callback_grace_seconds: int
+    staff: tuple[StaffNumber, ...]
+
+
+# The members' numbers in staff_numbers' order, as [mobile, role, user_id, name] arrays; NULLIF keeps a blank name
+# falling back to the e-mail as `name or email` does.
+_TENANT_CARD = text(
+    """
+    SELECT t.id, t.name, t.timezone, t.forward_to, t.owner_mobile, t.callback_grace_seconds,
+           t.first_message_template, t.after_hours_template, t.help_text, t.spanish_replies,
+           (SELECT p.e164 FROM id_phone_numbers p WHERE p.tenant_id = t.id ORDER BY p.created_at LIMIT 1) AS number,
+           (SELECT coalesce(jsonb_agg(jsonb_build_array(m.mobile, m.role, m.user_id,
+                                                        coalesce(nullif(u.name, ''), m.email))
+                                      ORDER BY m.role <> 'OWNER', m.created_at, m.user_id), '[]'::jsonb)
+              FROM id_memberships m JOIN id_users u ON u.id = m.user_id
+             WHERE m.tenant_id = t.id AND m.mobile IS NOT NULL) AS staff
+      FROM id_tenants t
+     WHERE t.id = :tenant
+    """
+)
+
+
+def tenant_card(session: Session, tenant_id: uuid.UUID) -> TenantCard | None:
+    row = session.execute(_TENANT_CARD, {"tenant": tenant_id}).one_or_none()
+    if row is None:
+        return None
+    members = [
+        StaffNumber(mobile, role, None if user_id is None else uuid.UUID(user_id), name)
+        for mobile, role, user_id, name in row.staff
+    ]
+    return TenantCard(
+        tenant=TenantRecord(row.id, row.name, row.timezone, row.forward_to, row.number),
+        messaging=TenantMessaging(
+            row.first_message_template,
+            row.after_hours_template,
+            row.help_text,
+            row.forward_to,
+            row.owner_mobile,
+            row.spanish_replies,
+        ),
+        callback_grace_seconds=int(row.callback_grace_seconds or 0),
+        staff=tuple(_once_each(members, row.owner_mobile)),
+    )
 
 
 # --- the tenant directory (operators' `nmc tenant list`) ------------------------------------------------------
