@@ -108,7 +108,7 @@ def check_clerk(settings: Settings, http: httpx.Client) -> Finding:
 
 
 # A refresh token nobody issued: the token endpoint answers invalid_grant to a client it knows, invalid_client else.
-PROBE_REFRESH_TOKEN = "nmc-doctor-probe"
+UNISSUED_GRANT = "nmc-doctor-probe"
 
 
 def check_calendars(settings: Settings, http: httpx.Client) -> Finding:
@@ -125,7 +125,7 @@ def check_calendars(settings: Settings, http: httpx.Client) -> Finding:
             continue
         form = {"client_id": client_id, "client_secret": client_secret, "grant_type": "refresh_token"}
         try:
-            answer = http.post(url, data={**form, "refresh_token": PROBE_REFRESH_TOKEN})
+            answer = http.post(url, data={**form, "refresh_token": UNISSUED_GRANT})
         except httpx.HTTPError as error:
             return Finding("calendars", False, f"cannot reach {url} ({type(error).__name__})")
         if answer.status_code == 401:
