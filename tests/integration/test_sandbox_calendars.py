@@ -1,6 +1,7 @@
 """The sandbox's Google Calendar and Jobber stand-ins over real HTTP, driven by the real adapters with the default
 (non-live) settings: busy time read, a booking inserted, moved and deleted, tokens renewed with the published
-sandbox OAuth clients, and all of it visible at GET /sandbox/calendars."""
+sandbox OAuth clients, and all of it visible at GET /sandbox/calendars; a calendar linked with `nmc calendar link`
+and the sandbox token gets a booking written back by the real worker."""
 
 from __future__ import annotations
 
@@ -9,21 +10,33 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
 
+from db.engine import transaction
 from db.published_secrets import (
     SANDBOX_GOOGLE_ACCESS_TOKEN,
     SANDBOX_GOOGLE_REFRESH_TOKEN,
     SANDBOX_JOBBER_ACCESS_TOKEN,
     SANDBOX_JOBBER_REFRESH_TOKEN,
 )
+from db.settings import Settings
+from domain.events.sink import RootSink
+from domain.scheduling import service as scheduling
 from domain.scheduling.credentials import WriteTarget
+from domain.scheduling.records import SlotRequest
 from domain.scheduling.token_refresh import RefreshRefused
 from domain.scheduling.write_back import AccessTokenRejected, EventDraft, google_event_id
+from ops.cli import cli
+from ops.commands.calendar import calendar
 from ops.sandbox.client import SandboxClient
+from ops.tenants import DEMO_NUMBER, seed_demo
+from tests.support.draining import drain
 from tests.support.sandbox_world import World, sandbox_key_path, world  # noqa: F401
 from workers.adapters.calendar_writes import build_calendar_writers
 from workers.adapters.calendars import build_calendar_clients
 from workers.adapters.oauth_tokens import build_token_refresher
+from workers.bootstrap import build_dispatcher, build_worker_runtime
 
 TZ = "America/New_York"
 CALENDAR = "tech@example.com"
@@ -160,3 +173,46 @@ def test_bad_requests_are_answered_in_the_providers_envelopes(world: World) -> N
         assert unauthorized.status_code == 401
         grant = http.post(f"{world.url}/google/token", data={"grant_type": "password"})
         assert (grant.status_code, grant.json()["error"]) == (401, "invalid_client")
+
+
+def test_a_calendar_linked_with_nmc_calendar_link_gets_the_booking_written_back(
+    settings: Settings,
+    world: World,  # noqa: F811
+) -> None:
+    # The CLI reads the environment: the defaults but for where the sandbox and this test's database are.
+    env = {"DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url, "TWILIO_API_BASE_URL": world.url}
+    wired = settings.model_copy(update={"twilio_api_base_url": world.url})
+    runtime, runner = build_worker_runtime(wired)
+    try:
+        with transaction(runtime.sessions) as session:
+            tenant = seed_demo(session, wired)
+        if calendar.name not in cli.commands:
+            cli.add_command(calendar)
+        args = ["calendar", "link", "--tenant", DEMO_NUMBER, "--resource", "Sarah", "--provider", "google"]
+        result = CliRunner().invoke(
+            cli, [*args, "--calendar", "sarah@ace-plumbing.example"], env=env, input=f"{SANDBOX_GOOGLE_ACCESS_TOKEN}\n"
+        )
+        assert result.exit_code == 0, result.output
+        resource_id = next(uuid.UUID(r["id"]) for r in tenant["resources"] if r["name"].startswith("Sarah"))
+        with transaction(runtime.sessions) as session:
+            service_item_id = session.execute(
+                text("SELECT service_item_id FROM sched_resource_services WHERE resource_id = :r LIMIT 1"),
+                {"r": resource_id},
+            ).scalar_one()
+            appointment = scheduling.book_slot(
+                session,
+                SlotRequest(resource_id, service_item_id, START, START + timedelta(hours=1), "+16175550123"),
+                tenant_id=uuid.UUID(tenant["id"]),
+                price_cents=14900,
+                currency="USD",
+                now=datetime.now(UTC),
+                events=RootSink(session),
+                enforce_hours=False,
+            )
+        drain(build_dispatcher(runtime), runner, runtime.sessions)
+        (event,) = SandboxClient(world.url).calendars()["google"]["sarah@ace-plumbing.example"]
+        assert event["id"] == google_event_id(appointment.id)
+        assert event["start"]["dateTime"] == START.strftime("%Y-%m-%dT%H:%M:%SZ")
+    finally:
+        runtime.broker.close()
+        runtime.engine.dispose()
