@@ -12,6 +12,18 @@ from __future__ import annotations
 # sandbox and tests): published here, so live mode never uses it.
 SANDBOX_CREDENTIALS_KEY = "rN0808jey0eZjg5yhX5XToDFax_fZzzUHzWX14yUX7o="
 
+# The sandbox's calendar stand-ins (ops/sandbox/google_calendar.py, jobber.py): the access token each accepts (what
+# `nmc calendar link` takes locally), the refresh token its token endpoint honours, and the OAuth client it knows,
+# which outside live mode is the default GOOGLE_/JOBBER_OAUTH_CLIENT_ID and _SECRET.
+SANDBOX_GOOGLE_ACCESS_TOKEN = "ya29.sandbox-google-access-token"
+SANDBOX_GOOGLE_REFRESH_TOKEN = "1//sandbox-google-refresh-token"
+SANDBOX_GOOGLE_CLIENT_ID = "nmc-sandbox.apps.googleusercontent.com"
+SANDBOX_GOOGLE_CLIENT_SECRET = "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cret"
+SANDBOX_JOBBER_ACCESS_TOKEN = "sandbox-jobber-access-token"
+SANDBOX_JOBBER_REFRESH_TOKEN = "sandbox-jobber-refresh-token"
+SANDBOX_JOBBER_CLIENT_ID = "nmc-sandbox-jobber-app"
+SANDBOX_JOBBER_CLIENT_SECRET = "nmc-sandbox-jobber-app-secret"
+
 PUBLISHED_SECRET_LITERALS: frozenset[str] = frozenset(
     {
         # Test fixtures: published in tests/ as signing secrets, tokens and keys.
@@ -37,5 +49,11 @@ PUBLISHED_SECRET_LITERALS: frozenset[str] = frozenset(
         "change_me",
         "secret",
         SANDBOX_CREDENTIALS_KEY,
+        SANDBOX_GOOGLE_ACCESS_TOKEN,
+        SANDBOX_GOOGLE_REFRESH_TOKEN,
+        SANDBOX_GOOGLE_CLIENT_SECRET,
+        SANDBOX_JOBBER_ACCESS_TOKEN,
+        SANDBOX_JOBBER_REFRESH_TOKEN,
+        SANDBOX_JOBBER_CLIENT_SECRET,
     }
 )

@@ -15,7 +15,16 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from db.published_secrets import PUBLISHED_SECRET_LITERALS, SANDBOX_CREDENTIALS_KEY
+from db.published_secrets import (
+    PUBLISHED_SECRET_LITERALS,
+    SANDBOX_CREDENTIALS_KEY,
+    SANDBOX_GOOGLE_ACCESS_TOKEN,
+    SANDBOX_GOOGLE_CLIENT_ID,
+    SANDBOX_GOOGLE_CLIENT_SECRET,
+    SANDBOX_JOBBER_ACCESS_TOKEN,
+    SANDBOX_JOBBER_CLIENT_ID,
+    SANDBOX_JOBBER_CLIENT_SECRET,
+)
 
 # Fields that hold a secret: SecretStr, so no repr, log line or error shows them; unwrapped only where used.
 SECRET_FIELDS = (
@@ -31,6 +40,17 @@ SECRET_FIELDS = (
 )
 # The calendar credentials key is a secret the Fernet key is derived from (HKDF-SHA256): long and random.
 MIN_CREDENTIALS_KEY_CHARS = 32
+# The calendar providers' addresses, when given: live mode refuses the sandbox's.
+CALENDAR_URL_FIELDS = (
+    "google_calendar_api_base_url",
+    "jobber_api_base_url",
+    "google_oauth_token_url",
+    "jobber_oauth_token_url",
+)
+REAL_GOOGLE_CALENDAR_API = "https://www.googleapis.com"
+REAL_JOBBER_API = "https://api.getjobber.com"
+REAL_GOOGLE_OAUTH_TOKEN_URL = "https://oauth2.googleapis.com/token"
+REAL_JOBBER_OAUTH_TOKEN_URL = "https://api.getjobber.com/api/oauth/token"
 # Live mode cannot verify a webhook without these, so an empty one is refused as firmly as a published one.
 LIVE_REQUIRED_SECRETS = ("twilio_auth_token", "stripe_webhook_secret", "jobber_webhook_secret")
 
@@ -113,10 +133,11 @@ class Settings(BaseModel):
     # How often the scheduler claims due reminders and asks again for messages quiet hours deferred.
     reminder_poll_seconds: float = Field(default=15, ge=1, le=3600)
 
-    # Calendar providers: the real APIs by default; tests and the sandbox point them at local stand-ins.
-    google_calendar_api_base_url: str = "https://www.googleapis.com"
+    # Calendar providers. Empty: in live mode the real APIs, else the sandbox's stand-ins at TWILIO_API_BASE_URL
+    # (/google, /jobber); read them through the resolved properties below, never the fields.
+    google_calendar_api_base_url: str = ""
     google_calendar_access_token: SecretStr = SecretStr("")
-    jobber_api_base_url: str = "https://api.getjobber.com"
+    jobber_api_base_url: str = ""
     jobber_access_token: SecretStr = SecretStr("")
     jobber_api_version: str = "2025-04-16"
     jobber_webhook_secret: SecretStr = SecretStr("jobber_sandbox_secret_change_me")
@@ -128,14 +149,15 @@ class Settings(BaseModel):
     # empty outside live mode = the sandbox's published one. Live mode refuses the published one.
     calendar_credentials_key: SecretStr = SecretStr("")
     # The OAuth clients linked calendars' tokens were issued to: with them an expired access token is exchanged for
-    # a new one (the refresh token); without them a link works until its access token expires. Live mode refuses a
-    # published secret; empty is allowed (no tenant may use that provider).
+    # a new one (the refresh token); without them a link works until its access token expires. Unset: in live mode
+    # none (no tenant may use that provider), else the sandbox's published client. Live mode refuses a published
+    # secret. The token URLs resolve as the API URLs do.
     google_oauth_client_id: str = ""
     google_oauth_client_secret: SecretStr = SecretStr("")
-    google_oauth_token_url: str = "https://oauth2.googleapis.com/token"
+    google_oauth_token_url: str = ""
     jobber_oauth_client_id: str = ""
     jobber_oauth_client_secret: SecretStr = SecretStr("")
-    jobber_oauth_token_url: str = "https://api.getjobber.com/api/oauth/token"
+    jobber_oauth_token_url: str = ""
 
     ai_provider: Literal["builtin", "openai"] = "builtin"
     ai_base_url: str = "http://127.0.0.1:8020/v1"
@@ -240,15 +262,12 @@ class Settings(BaseModel):
             required = name in LIVE_REQUIRED_SECRETS or (name == "ai_api_key" and self.ai_provider == "openai")
             if (required and not value) or value.casefold() in published:
                 raise _live_refusal(name, "needs your own secret, not empty nor a value published in this repository")
-        jwks = urlsplit(self.clerk_jwks_url)
-        try:
-            port = jwks.port or 443
-        except ValueError:  # a port that is not a number
-            port = 0
-        if jwks.scheme != "https" or not jwks.hostname or not port:
-            raise _live_refusal("clerk_jwks_url", "needs an https:// URL")
-        if _is_sandbox_host(jwks.hostname, port, self.sandbox_bind):
-            raise _live_refusal("clerk_jwks_url", "refuses the sandbox's address")
+        # Live traffic must never reach the sandbox: a URL given for a provider is https and not the sandbox's.
+        given_calendar_urls = [name for name in CALENDAR_URL_FIELDS if getattr(self, name)]
+        for name in ("clerk_jwks_url", *given_calendar_urls):
+            refusal = _live_url_refusal(getattr(self, name), self.sandbox_bind)
+            if refusal:
+                raise _live_refusal(name, refusal)
         return self
 
     @model_validator(mode="after")
@@ -265,6 +284,62 @@ class Settings(BaseModel):
                 },
             )
         return self
+
+    # --- the calendar providers, resolved: a value given wins, else the real provider in live mode, else the sandbox
+
+    @property
+    def google_calendar_api_url(self) -> str:
+        return self._provider_url("google_calendar_api_base_url", REAL_GOOGLE_CALENDAR_API, "/google")
+
+    @property
+    def jobber_api_url(self) -> str:
+        return self._provider_url("jobber_api_base_url", REAL_JOBBER_API, "/jobber")
+
+    @property
+    def google_oauth_token_endpoint(self) -> str:
+        return self._provider_url("google_oauth_token_url", REAL_GOOGLE_OAUTH_TOKEN_URL, "/google/token")
+
+    @property
+    def jobber_oauth_token_endpoint(self) -> str:
+        return self._provider_url("jobber_oauth_token_url", REAL_JOBBER_OAUTH_TOKEN_URL, "/jobber/api/oauth/token")
+
+    @property
+    def google_calendar_token(self) -> str:
+        """The access token the busy-time reader uses for Google (linked calendars carry their own)."""
+        return self._credential("google_calendar_access_token", SANDBOX_GOOGLE_ACCESS_TOKEN)
+
+    @property
+    def jobber_token(self) -> str:
+        return self._credential("jobber_access_token", SANDBOX_JOBBER_ACCESS_TOKEN)
+
+    @property
+    def google_oauth_client(self) -> tuple[str, str]:
+        """(client id, client secret); empty when none is configured in live mode."""
+        return (
+            self._credential("google_oauth_client_id", SANDBOX_GOOGLE_CLIENT_ID),
+            self._credential("google_oauth_client_secret", SANDBOX_GOOGLE_CLIENT_SECRET),
+        )
+
+    @property
+    def jobber_oauth_client(self) -> tuple[str, str]:
+        return (
+            self._credential("jobber_oauth_client_id", SANDBOX_JOBBER_CLIENT_ID),
+            self._credential("jobber_oauth_client_secret", SANDBOX_JOBBER_CLIENT_SECRET),
+        )
+
+    def _provider_url(self, name: str, live: str, sandbox_path: str) -> str:
+        given = str(getattr(self, name))
+        if given:
+            return given
+        return live if self.live_mode else f"{self.twilio_api_base_url}{sandbox_path}"
+
+    def _credential(self, name: str, sandbox: str) -> str:
+        # Given, even empty (a test's "no client"), it wins; from the environment an empty value counts as not given.
+        value = getattr(self, name)
+        given = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if name in self.model_fields_set or self.live_mode:
+            return given
+        return sandbox
 
     @property
     def live_mode(self) -> bool:
@@ -311,6 +386,20 @@ def _live_refusal(field: str, reason: str) -> PydanticCustomError:
     # The message names the variable and never the value.
     message = f"live mode (TWILIO_API_BASE_URL empty) {reason}"
     return PydanticCustomError("live_mode", "{message}", {"variable": field.upper(), "message": message})
+
+
+def _live_url_refusal(url: str, sandbox_bind: str) -> str | None:
+    """Why live mode cannot use ``url`` for a provider, or None."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or 443
+    except ValueError:  # a port that is not a number
+        port = 0
+    if parts.scheme != "https" or not parts.hostname or not port:
+        return "needs an https:// URL"
+    if _is_sandbox_host(parts.hostname, port, sandbox_bind):
+        return "refuses the sandbox's address"
+    return None
 
 
 def _is_sandbox_host(host: str, port: int, sandbox_bind: str) -> bool:

@@ -107,6 +107,35 @@ def check_clerk(settings: Settings, http: httpx.Client) -> Finding:
     return Finding("clerk", True, f"{len(keys)} signing key(s) at {url}")
 
 
+# A refresh token nobody issued: the token endpoint answers invalid_grant to a client it knows, invalid_client else.
+UNISSUED_GRANT = "nmc-doctor-probe"
+
+
+def check_calendars(settings: Settings, http: httpx.Client) -> Finding:
+    """Each provider's OAuth token endpoint (the sandbox's locally) asked to renew a token nobody issued: proves the
+    address answers and the configured client is known there, without renewing anything."""
+    providers = (
+        ("google", "GOOGLE_OAUTH", settings.google_oauth_client, settings.google_oauth_token_endpoint),
+        ("jobber", "JOBBER_OAUTH", settings.jobber_oauth_client, settings.jobber_oauth_token_endpoint),
+    )
+    notes = []
+    for name, prefix, (client_id, client_secret), url in providers:
+        if not client_id or not client_secret:
+            notes.append(f"{name}: no OAuth client (a link works until its access token expires)")
+            continue
+        form = {"client_id": client_id, "client_secret": client_secret, "grant_type": "refresh_token"}
+        try:
+            answer = http.post(url, data={**form, "refresh_token": UNISSUED_GRANT})
+        except httpx.HTTPError as error:
+            return Finding("calendars", False, f"cannot reach {url} ({type(error).__name__})")
+        if answer.status_code == 401:
+            return Finding("calendars", False, f"{url} refused {prefix}_CLIENT_ID/{prefix}_CLIENT_SECRET (401)")
+        if answer.status_code != 400:
+            return Finding("calendars", False, f"{url} answered {answer.status_code} to a token renewal")
+        notes.append(f"{name}: {url} knows the OAuth client")
+    return Finding("calendars", True, "; ".join(notes))
+
+
 def check_public_url(settings: Settings, http: httpx.Client) -> Finding:
     """Where Twilio, Stripe and Clerk's browsers must reach the ingress: public and https in live mode."""
     url = settings.public_base_url.rstrip("/")
@@ -148,6 +177,7 @@ def examine(settings: Settings, http: httpx.Client | None = None) -> list[Findin
         *([lambda: check_broker(settings)] if settings.broker_url else []),
         lambda: check_twilio(settings, client),
         lambda: check_clerk(settings, client),
+        lambda: check_calendars(settings, client),
         lambda: check_public_url(settings, client),
     ]
     try:

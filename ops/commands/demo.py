@@ -1,14 +1,16 @@
 """`nmc demo`: a whole missed-call-to-booking conversation played through the running system.
 
 Everything goes through the real ingress: the sandbox rings the demo tenant's number (nobody answers), the caller
-texts back, and the thread is printed live as the sandbox sees it, followed by the first-SMS latency and the
-booked appointment.
+texts back, and the thread is printed live as the sandbox sees it, followed by the first-SMS latency, the
+booked appointment and the event written back to the technician's Google Calendar (the sandbox's stand-in: each demo
+technician's calendar is linked with the sandbox's published token first).
 """
 
 from __future__ import annotations
 
 import random
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +20,8 @@ from sqlalchemy import text
 
 from db.engine import make_engine, make_session_factory, transaction
 from db.settings import Settings
+from domain.identity.demo import demo_member
+from domain.scheduling import credentials
 from ops.context import echo_json, get_settings
 from ops.sandbox.client import SandboxClient
 from ops.tenants import DEMO_NUMBER, seed_demo
@@ -66,12 +70,45 @@ class Thread:
 
 
 def _seed(settings: Settings) -> dict[str, Any]:
+    """The demo tenant, each technician's Google Calendar linked to the sandbox's (relinked each run: idempotent)."""
     engine = make_engine(settings, pool_size=1, max_overflow=0, application_name="nmc-demo")
     try:
         with transaction(make_session_factory(engine)) as session:
-            return seed_demo(session, settings)
+            tenant = seed_demo(session, settings)
+            for resource in tenant["resources"]:
+                credentials.link_calendar(
+                    session,
+                    tenant_id=uuid.UUID(tenant["id"]),
+                    resource_id=uuid.UUID(resource["id"]),
+                    provider="google",
+                    external_ref=demo_calendar(resource["name"]),
+                    access_token=settings.google_calendar_token,
+                    box=credentials.CredentialBox(settings.credentials_key),
+                )
+            return tenant
     finally:
         engine.dispose()
+
+
+def demo_calendar(resource_name: str) -> str:
+    """A demo technician's Google calendar id: "Sarah (HVAC & plumbing)" has sarah@<the demo tenant's domain>."""
+    tech = demo_member("tech")
+    domain = tech.email.partition("@")[2] if tech else "example.com"
+    return f"{resource_name.split(' ')[0].casefold()}@{domain}"
+
+
+def _written_back(sandbox: SandboxClient, appointment: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """The appointment's event on its technician's calendar in the sandbox, once the write-back has made it."""
+    calendar = demo_calendar(appointment["resource"])
+    deadline = time.monotonic() + timeout
+    while True:
+        for event in sandbox.calendars()["google"].get(calendar, []):
+            private = (event.get("extendedProperties") or {}).get("private") or {}
+            if private.get("nmcAppointmentId") == appointment["id"] and event.get("status") != "cancelled":
+                return {"calendar": calendar, "summary": event.get("summary"), "start": event["start"]["dateTime"]}
+        if time.monotonic() > deadline:
+            raise DemoFailed(f"the booking was not written back to {calendar} within {timeout:.0f} s")
+        time.sleep(0.1)
 
 
 def _outcome(settings: Settings, tenant_id: str, caller: str) -> dict[str, Any]:
@@ -124,6 +161,10 @@ def _outcome(settings: Settings, tenant_id: str, caller: str) -> dict[str, Any]:
 def demo(ctx: click.Context, caller: str | None, timeout: float, as_json: bool) -> None:
     """Play a whole missed-call-to-booking conversation through the running system."""
     settings = get_settings(ctx)
+    if settings.live_mode:
+        raise DemoFailed(
+            "the demo plays through the sandbox, which does not run in live mode (TWILIO_API_BASE_URL empty)"
+        )
     tenant = _seed(settings)
     caller = caller or f"+1310555{random.randint(2000, 9999)}"
     sandbox = SandboxClient(f"http://{settings.sandbox_bind}", http=httpx.Client(timeout=10))
@@ -144,16 +185,18 @@ def demo(ctx: click.Context, caller: str | None, timeout: float, as_json: bool) 
     outcome = _outcome(settings, tenant["id"], caller)
     click.echo("")
     click.echo(f"first SMS latency (missed call → Twilio queued): {outcome['first_sms_latency_ms']} ms")
-    if outcome["appointment"]:
-        appointment = outcome["appointment"]
-        click.echo(
-            f"booked: {appointment['starts_at']} with {appointment['resource']}, "
-            f"${appointment['price_cents'] / 100:.2f}"
-        )
+    if outcome["appointment"] is None:
+        click.echo(f"conversation after STOP: {outcome['conversation_state']}")
+        raise DemoFailed("the conversation ended without a booked appointment")
+    appointment = outcome["appointment"]
+    click.echo(
+        f"booked: {appointment['starts_at']} with {appointment['resource']}, ${appointment['price_cents'] / 100:.2f}"
+    )
+    outcome["written_back"] = _written_back(sandbox, appointment, timeout)
+    event = outcome["written_back"]
+    click.echo(f"written back to {event['calendar']}'s Google Calendar: {event['summary']!r} at {event['start']}")
     click.echo(f"conversation after STOP: {outcome['conversation_state']}")
     if as_json:
         echo_json(outcome)
-    if outcome["appointment"] is None:
-        raise DemoFailed("the conversation ended without a booked appointment")
     if outcome["conversation_state"] != "blocked":
         raise DemoFailed("STOP did not block the conversation")

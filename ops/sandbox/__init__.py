@@ -1,4 +1,5 @@
-"""The local phone network: a Twilio wire-format stand-in plus Clerk and Stripe stand-ins (``nmc sandbox``)."""
+"""The local world (``nmc sandbox``): a Twilio wire-format stand-in plus Clerk, Stripe, Google Calendar and Jobber
+stand-ins."""
 
 from ops.sandbox.app import Sandbox, build_sandbox, create_sandbox_app, refuse_live_mode
 

@@ -1,7 +1,9 @@
-"""`nmc sandbox`: a local stand-in for Twilio (and Clerk's JWKS, and Stripe's webhooks) over real HTTP.
+"""`nmc sandbox`: a local stand-in for Twilio (and Clerk's JWKS, Stripe's webhooks, Google Calendar and Jobber)
+over real HTTP.
 
-The `twilio` SDK talks to it in Twilio's wire format; tests, the demo and benchmarks drive the world through the
-``/sandbox/*`` JSON routes. State lives in memory, so it must be served by ONE process (many threads).
+The `twilio` SDK talks to it in Twilio's wire format, the calendar adapters to ``/google/...`` and ``/jobber/...`` in
+Google's and Jobber's; tests, the demo and benchmarks drive the world through the ``/sandbox/*`` JSON routes. State
+lives in memory, so it must be served by ONE process (many threads).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from ops.sandbox.a2p import MESSAGING_BASE, A2pCampaigns, A2pError
 from ops.sandbox.calls import CallLog, parse_start_time
 from ops.sandbox.clerk import ClerkIssuer, load_or_create_key
 from ops.sandbox.delivery import Courier
+from ops.sandbox.google_calendar import GoogleCalendar, mount_google_calendar
+from ops.sandbox.jobber import Jobber, mount_jobber
 from ops.sandbox.messaging import Messaging, TwilioApiError, is_e164
 from ops.sandbox.state import API_VERSION, FaultError, SandboxState
 from ops.sandbox.world import (
@@ -49,6 +53,8 @@ class Sandbox:
     clerk: ClerkIssuer
     a2p: A2pCampaigns
     calls: CallLog
+    google: GoogleCalendar
+    jobber: Jobber
 
     def close(self) -> None:
         self.courier.close()
@@ -79,6 +85,18 @@ def build_sandbox(settings: Settings) -> Sandbox:
         clerk=clerk,
         a2p=A2pCampaigns(settings.twilio_account_sid),
         calls=CallLog(),
+        # They accept what the settings resolve to (by default the published sandbox tokens and OAuth clients), as
+        # the Twilio stand-in accepts the configured account.
+        google=GoogleCalendar(
+            token=settings.google_calendar_token,
+            client_id=settings.google_oauth_client[0],
+            client_secret=settings.google_oauth_client[1],
+        ),
+        jobber=Jobber(
+            token=settings.jobber_token,
+            client_id=settings.jobber_oauth_client[0],
+            client_secret=settings.jobber_oauth_client[1],
+        ),
     )
 
 
@@ -467,6 +485,21 @@ class SandboxMessagesResource:
         resp.media = {"deleted": self._state.clear_messages()}
 
 
+class SandboxCalendarsResource:
+    """What the calendar stand-ins hold: every Google calendar's events (a deleted one as ``status: cancelled``) and
+    every Jobber visit, so a booking written back can be seen; DELETE forgets them (and Google's busy time)."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._google = sandbox.google
+        self._jobber = sandbox.jobber
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"google": self._google.snapshot(), "jobber": self._jobber.snapshot()}
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"deleted": {"google": self._google.clear(), "jobber": self._jobber.clear()}}
+
+
 class JwksResource:
     def __init__(self, sandbox: Sandbox) -> None:
         self._clerk = sandbox.clerk
@@ -650,5 +683,8 @@ def create_sandbox_app(settings: Settings, sandbox: Sandbox | None = None) -> fa
     app.add_route("/sandbox/sign-in", SignInResource(sandbox))
     app.add_route("/sandbox/stripe/events", StripeEventsResource(sandbox))
     app.add_route("/.well-known/jwks.json", JwksResource(sandbox))
+    app.add_route("/sandbox/calendars", SandboxCalendarsResource(sandbox))
+    mount_google_calendar(app, sandbox.google, "/google")
+    mount_jobber(app, sandbox.jobber, "/jobber")
     app.add_route("/healthz", HealthResource())
     return app

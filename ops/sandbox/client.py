@@ -1,10 +1,11 @@
 """The one client of the sandbox's own HTTP API (``/sandbox/...``): what the simulated world does and saw.
 
-A caller rings a number (a missed call), texts it, and reads what the business sent back; a test or a chaos run arms
-provider faults. `nmc demo`, chaos, soak, the end-to-end benchmark and the tests all go through this class, so the
-paths and documents of that API are written down once. Requests return the provider's answer as it came (status
-and body are the caller's to judge: a chaos caller retries, the demo stops), except the reads, which raise on an
-error status since a failed read has no meaningful body.
+A caller rings a number (a missed call), texts it, and reads what the business sent back (and wrote back to the
+technician's calendar); a test or a chaos run arms provider faults. `nmc demo`, chaos, soak, the end-to-end
+benchmark and the tests all go through this class, so the paths and documents of that API are written down once.
+Requests return the provider's answer as it came (status and body are the caller's to judge: a chaos caller
+retries, the demo stops), except the reads, which raise on an error status since a failed read has no meaningful
+body.
 """
 
 from __future__ import annotations
@@ -65,6 +66,19 @@ class SandboxClient:
         response = self._request("GET", "/sandbox/messages", params={k: v for k, v in wanted.items() if v is not None})
         response.raise_for_status()
         return list(response.json()["messages"])
+
+    # --- the calendar stand-ins ---------------------------------------------------------------------------------
+
+    def calendars(self) -> dict[str, Any]:
+        """What was written back: ``{"google": {calendar id: [events]}, "jobber": [visits]}``."""
+        response = self._request("GET", "/sandbox/calendars")
+        response.raise_for_status()
+        return dict(response.json())
+
+    def clear_calendars(self) -> dict[str, Any]:
+        response = self._request("DELETE", "/sandbox/calendars")
+        response.raise_for_status()
+        return dict(response.json())
 
     # --- provider faults ----------------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -46,6 +47,10 @@ def test_up_then_demo_then_ctrl_c(settings: Settings, tmp_path: Path) -> None:
         assert demo.returncode == 0, demo.stdout.decode()[-2000:] + demo.stderr.decode()[-2000:]
         output = demo.stdout.decode()
         assert "booked:" in output
+        # Written back to the booked technician's Google Calendar: the sandbox's stand-in holds the event.
+        written = json.loads(output[output.rindex("\n{\n") :])["written_back"]
+        assert written["calendar"].endswith("@ace-plumbing.example")
+        assert f"written back to {written['calendar']}'s Google Calendar: {written['summary']!r} at " in output
         assert "conversation after STOP: blocked" in output
         up.send_signal(signal.SIGINT)
         assert up.wait(60) == 0

@@ -10,6 +10,7 @@ import httpx
 import psycopg
 import pytest
 from psycopg import sql
+from pydantic import SecretStr
 
 from db.settings import Settings
 from ingress.app import create_app
@@ -42,8 +43,14 @@ def by_check(findings: list[Finding]) -> dict[str, Finding]:
 def test_a_healthy_local_deployment_passes_every_check(deployment: Settings) -> None:
     findings = by_check(examine(deployment))
     assert [name for name, finding in findings.items() if not finding.ok] == []
-    assert set(findings) == {"mode", "database", "redis", "twilio", "clerk", "public url"}
+    assert set(findings) == {"mode", "database", "redis", "twilio", "clerk", "calendars", "public url"}
     assert findings["database"].detail.startswith("reachable, schema at ")
+    # Locally the calendar providers are the sandbox's stand-ins, and they know the sandbox's OAuth clients.
+    sandbox = deployment.twilio_api_base_url
+    assert findings["calendars"].detail == (
+        f"google: {sandbox}/google/token knows the OAuth client; "
+        f"jobber: {sandbox}/jobber/api/oauth/token knows the OAuth client"
+    )
 
 
 def test_each_problem_is_one_line_naming_it(deployment: Settings) -> None:
@@ -53,6 +60,7 @@ def test_each_problem_is_one_line_naming_it(deployment: Settings) -> None:
             "twilio_account_sid": "AC" + "1" * 32,  # not the sandbox's account: its credentials are refused
             "clerk_jwks_url": f"{deployment.twilio_api_base_url}/no-such-jwks",
             "public_base_url": f"http://127.0.0.1:{free_port()}",
+            "google_oauth_client_id": "someone-elses-client",
         }
     )
     findings = by_check(examine(broken))
@@ -62,6 +70,9 @@ def test_each_problem_is_one_line_naming_it(deployment: Settings) -> None:
     assert "refused TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN" in findings["twilio"].detail
     assert findings["clerk"].detail.endswith("without signing keys")
     assert findings["public url"].detail.endswith("is the ingress up?")
+    assert findings["calendars"].detail.endswith(
+        "/google/token refused GOOGLE_OAUTH_CLIENT_ID/GOOGLE_OAUTH_CLIENT_SECRET (401)"
+    )
     for finding in findings.values():
         assert "\n" not in finding.line()
 
@@ -79,6 +90,26 @@ def test_a_database_behind_the_code_is_told_to_migrate(deployment: Settings) -> 
     finally:
         with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_calendars_without_an_oauth_client_or_unreachable_are_told(deployment: Settings) -> None:
+    none = deployment.model_copy(
+        update={
+            "google_oauth_client_id": "",
+            "jobber_oauth_client_secret": SecretStr(""),
+            "jobber_oauth_client_id": "",
+        }
+    )
+    finding = by_check(examine(none))["calendars"]
+    assert finding.ok
+    assert finding.detail == (
+        "google: no OAuth client (a link works until its access token expires); "
+        "jobber: no OAuth client (a link works until its access token expires)"
+    )
+    gone = f"http://127.0.0.1:{free_port()}/token"
+    finding = by_check(examine(deployment.model_copy(update={"google_oauth_token_url": gone})))["calendars"]
+    assert not finding.ok
+    assert finding.detail == f"cannot reach {gone} (ConnectError)"
 
 
 @pytest.mark.parametrize(

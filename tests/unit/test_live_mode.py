@@ -88,7 +88,8 @@ def test_optional_calendar_tokens_and_oauth_clients_may_stay_empty_in_live_mode(
     settings = Settings.from_env({k: v for k, v in LIVE.items() if k not in optional})
     assert settings.jobber_access_token.get_secret_value() == ""
     assert settings.google_oauth_client_secret.get_secret_value() == ""
-    assert settings.google_oauth_token_url == "https://oauth2.googleapis.com/token"
+    assert settings.google_oauth_client == ("", "")
+    assert settings.google_oauth_token_endpoint == "https://oauth2.googleapis.com/token"
 
 
 @pytest.mark.parametrize(
@@ -112,6 +113,26 @@ def test_live_mode_refuses_a_jwks_url_that_is_not_https_or_is_the_sandbox(url: s
     environ = LIVE | {"CLERK_JWKS_URL": url, "SANDBOX_BIND": "10.0.0.5:8010"}
     with pytest.raises(SettingsError, match=refusal("CLERK_JWKS_URL", reason)):
         Settings.from_env(environ)
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["GOOGLE_CALENDAR_API_BASE_URL", "JOBBER_API_BASE_URL", "GOOGLE_OAUTH_TOKEN_URL", "JOBBER_OAUTH_TOKEN_URL"],
+)
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://127.0.0.1:8010/google", "refuses the sandbox's address"),
+        ("https://sandbox:8010/jobber", "refuses the sandbox's address"),
+        ("https://10.0.0.5:8010/google/token", "refuses the sandbox's address"),  # SANDBOX_BIND below
+        ("http://www.googleapis.com", "needs an https:// URL"),
+    ],
+)
+def test_live_mode_refuses_a_calendar_url_that_is_the_sandbox(variable: str, url: str, reason: str) -> None:
+    # Live bookings must never be written to, nor tokens renewed at, the stand-ins.
+    with pytest.raises(SettingsError, match=refusal(variable, reason)):
+        Settings.from_env(LIVE | {variable: url, "SANDBOX_BIND": "10.0.0.5:8010"})
+    assert Settings.from_env(LIVE | {variable: "https://calendar-proxy.example.com"}).live_mode
 
 
 def _logged(settings: Settings) -> str:

@@ -334,8 +334,8 @@ def build_calendar_writers(
     client = http or httpx.Client(timeout=settings.calendar_http_timeout_seconds)
     retry = _Retrying(max_retries, max_wait_seconds, sleep)
     return CalendarWriters(
-        GoogleCalendarWriter(base_url=settings.google_calendar_api_base_url, http=client, retry=retry),
+        GoogleCalendarWriter(base_url=settings.google_calendar_api_url, http=client, retry=retry),
         JobberWriter(
-            base_url=settings.jobber_api_base_url, api_version=settings.jobber_api_version, http=client, retry=retry
+            base_url=settings.jobber_api_url, api_version=settings.jobber_api_version, http=client, retry=retry
         ),
     )

@@ -1,4 +1,4 @@
-"""Real HTTP clients for the calendar providers, with configurable base URLs (tests point them at local servers).
+"""Real HTTP clients for the calendar providers, at the URLs the settings resolve (the sandbox's stand-ins locally).
 
 * Google Calendar API v3: ``POST /calendar/v3/freeBusy`` for busy time, ``POST /calendar/v3/calendars/{id}/events/
   watch`` to open a push-notification channel (its token comes back on every notification).
@@ -299,14 +299,14 @@ def build_calendar_clients(
     retry = _Retrying(max_retries, max_wait_seconds, sleep)
     return CalendarClients(
         GoogleCalendarClient(
-            base_url=settings.google_calendar_api_base_url,
-            access_token=settings.google_calendar_access_token.get_secret_value(),
+            base_url=settings.google_calendar_api_url,
+            access_token=settings.google_calendar_token,
             http=client,
             retry=retry,
         ),
         JobberClient(
-            base_url=settings.jobber_api_base_url,
-            access_token=settings.jobber_access_token.get_secret_value(),
+            base_url=settings.jobber_api_url,
+            access_token=settings.jobber_token,
             api_version=settings.jobber_api_version,
             http=client,
             retry=retry,

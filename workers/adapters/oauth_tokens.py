@@ -126,18 +126,8 @@ def _jwt_expiry(token: str) -> datetime | None:
 def build_token_refresher(settings: Settings, *, http: httpx.Client | None = None) -> OAuthTokenClient:
     return OAuthTokenClient(
         {
-            "google": OAuthClient(
-                "GOOGLE_OAUTH",
-                settings.google_oauth_client_id,
-                settings.google_oauth_client_secret.get_secret_value(),
-                settings.google_oauth_token_url,
-            ),
-            "jobber": OAuthClient(
-                "JOBBER_OAUTH",
-                settings.jobber_oauth_client_id,
-                settings.jobber_oauth_client_secret.get_secret_value(),
-                settings.jobber_oauth_token_url,
-            ),
+            "google": OAuthClient("GOOGLE_OAUTH", *settings.google_oauth_client, settings.google_oauth_token_endpoint),
+            "jobber": OAuthClient("JOBBER_OAUTH", *settings.jobber_oauth_client, settings.jobber_oauth_token_endpoint),
         },
         http=http or httpx.Client(timeout=settings.calendar_http_timeout_seconds),
     )
