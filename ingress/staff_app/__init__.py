@@ -82,6 +82,10 @@ def register_staff_app(
         pages,
         invitation_ttl=timedelta(hours=settings.invitation_ttl_hours),
         credentials_key=settings.credentials_key,
+        # Locally the sandbox stands in for Google Calendar and Jobber: the form says which tokens it accepts.
+        sandbox_calendar_tokens=None
+        if settings.live_mode
+        else {"google": settings.google_calendar_token, "jobber": settings.jobber_token},
     )
     app.add_route("/app/reports", ReportsResource(auth, sessions, pages))
     if not settings.live_mode:  # locally only: in live mode Clerk alone issues sessions

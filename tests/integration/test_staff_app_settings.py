@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from db.engine import transaction
+from db.published_secrets import SANDBOX_GOOGLE_ACCESS_TOKEN
 from domain.catalog import service as catalog
 from domain.events.sink import RootSink
 from domain.identity import invitations
@@ -458,6 +459,9 @@ def test_the_owner_links_a_technicians_calendar_and_the_token_is_never_shown(wor
     assert shown.text.count('id="calendar-title"') == 1
     assert "Google · sam@acme.example · linked" in shown.text
     assert token not in shown.text
+    # Locally the form names the tokens the sandbox's calendar stand-ins accept (published, like the sandbox's own).
+    assert "Running locally" in shown.text
+    assert SANDBOX_GOOGLE_ACCESS_TOKEN in shown.text
     for form, says in (
         ({"provider": "outlook", "external_ref": "x", "access_token": token}, "Calendar: google or jobber"),
         ({"provider": "jobber", "external_ref": "acct/user", "access_token": token}, "Jobber job: cannot be empty"),

@@ -28,6 +28,7 @@ def add_settings_routes(
     *,
     invitation_ttl: timedelta,
     credentials_key: str = "",
+    sandbox_calendar_tokens: dict[str, str] | None = None,
 ) -> None:
     base = "/app/settings"
     app.add_route(base, OverviewResource(auth, sessions, pages))
@@ -39,6 +40,7 @@ def add_settings_routes(
     app.add_route(f"{base}/technicians", TechniciansResource(auth, sessions, pages))
     technician = TechnicianResource(auth, sessions, pages)
     technician.credential_box = CredentialBox(credentials_key)
+    technician.sandbox_calendar_tokens = sandbox_calendar_tokens
     app.add_route(f"{base}/technicians/{{resource_id:uuid}}", technician)
     for action in ("services", "hours", "time-off", "date-hours", "calendar"):
         app.add_route(f"{base}/technicians/{{resource_id:uuid}}/{action}", technician, suffix=action.replace("-", "_"))

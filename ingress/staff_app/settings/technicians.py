@@ -136,6 +136,8 @@ class TechnicianResource(SettingsScreen):
     section = "technicians"
     # Set by the routes: the tokens a form links are sealed with the deployment's key.
     credential_box = credentials.CredentialBox("")
+    # Outside live mode, the access tokens the sandbox's calendar stand-ins accept (shown beside the form).
+    sandbox_calendar_tokens: dict[str, str] | None = None
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, resource_id: uuid.UUID) -> None:
         self._detail(req, resp, resource_id, notice=SAVED.get(req.get_param("saved") or ""))
@@ -183,6 +185,7 @@ class TechnicianResource(SettingsScreen):
             forms=forms,
             hours_hint=HOURS_HINT,
             calendars=linked,
+            sandbox_calendar_tokens=self.sandbox_calendar_tokens,
             notice=notice,
         )
 
