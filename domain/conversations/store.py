@@ -423,8 +423,13 @@ _STATEMENTS: dict[str, str] = {
         "SELECT id, conversation_id, status, purpose, to_number, from_number, body, reference_at, not_before"
         " FROM conv_messages WHERE id = :id AND tenant_id = :tenant"
     ),
-    "lock_send_intent": "SELECT send_attempted_at FROM conv_messages WHERE id = :id FOR UPDATE",
-    "record_send_intent": "UPDATE conv_messages SET send_attempted_at = :now WHERE id = :id",
+    # One statement: the row locked, the earlier intent (if any) kept and returned as it was before this one; a
+    # concurrent attempt waits on the lock and then reads the intent this one committed.
+    "record_send_intent": (
+        "UPDATE conv_messages m SET send_attempted_at = coalesce(m.send_attempted_at, :now)"
+        " FROM (SELECT id, send_attempted_at FROM conv_messages WHERE id = :id FOR UPDATE) AS earlier"
+        " WHERE m.id = earlier.id RETURNING earlier.send_attempted_at"
+    ),
     "mark_blocked": (
         "UPDATE conv_messages SET status = 'blocked', preflight = CAST(:record AS jsonb), updated_at = now()"
         " WHERE id = :id"
@@ -836,9 +841,9 @@ class PostgresConversationStore:
         if self._intents is None:
             raise RuntimeError("this store was built without a sessionmaker for send intents")
         with self._intents() as intent, intent.begin():
-            previous: datetime | None = intent.execute(STATEMENTS["lock_send_intent"], {"id": message_id}).scalar_one()
-            if previous is None:
-                intent.execute(STATEMENTS["record_send_intent"], {"now": now, "id": message_id})
+            previous: datetime | None = intent.execute(
+                STATEMENTS["record_send_intent"], {"now": now, "id": message_id}
+            ).scalar_one()
             return previous
 
     def mark_blocked(self, message_id: uuid.UUID, record: dict[str, Any]) -> None:

@@ -67,16 +67,23 @@ def check_first_sms(value: object) -> FirstSmsChoice:
 
 
 def lifecycle_settings(session: Session, tenant_id: uuid.UUID) -> LifecycleSettings | None:
-    tenant = session.get(Tenant, tenant_id)
-    return None if tenant is None else _record(tenant)
+    # Three columns, not the whole tenant row through the ORM: every automated send reads them.
+    row = session.execute(
+        select(Tenant.reminder_offsets_minutes, Tenant.follow_up_delay_minutes, Tenant.first_sms_quiet_hours).where(
+            Tenant.id == tenant_id
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return _settings(*row)
 
 
 def _record(tenant: Tenant) -> LifecycleSettings:
-    return LifecycleSettings(
-        tuple(tenant.reminder_offsets_minutes),
-        tenant.follow_up_delay_minutes,
-        check_first_sms(tenant.first_sms_quiet_hours),
-    )
+    return _settings(tenant.reminder_offsets_minutes, tenant.follow_up_delay_minutes, tenant.first_sms_quiet_hours)
+
+
+def _settings(offsets: list[int], follow_up_delay: int | None, first_sms_quiet_hours: str) -> LifecycleSettings:
+    return LifecycleSettings(tuple(offsets), follow_up_delay, check_first_sms(first_sms_quiet_hours))
 
 
 def update_lifecycle_settings(
