@@ -268,6 +268,11 @@ def _cutoff(session: Session, now: datetime, age: str) -> datetime:
     return cast(datetime, value)
 
 
+def batch_statement(rule: Rule) -> str:
+    """One batch of ``rule``: ``:cutoff``, ``:limit`` and ``:now`` are bound."""
+    return rule.apply.format(batch=f"{rule.candidates} LIMIT :limit FOR UPDATE SKIP LOCKED")
+
+
 def run_retention(
     sessions: sessionmaker[Session],
     *,
@@ -296,9 +301,7 @@ def run_retention(
                 )
                 continue
         total = batches = 0
-        batch_sql = text(
-            rule.apply.format(batch=f"{rule.candidates} LIMIT :limit FOR UPDATE SKIP LOCKED"),
-        )
+        batch_sql = text(batch_statement(rule))
         while max_batches is None or batches < max_batches:
             with sessions() as session, session.begin():
                 session.execute(text(f"SET LOCAL lock_timeout = '{int(lock_timeout_ms)}ms'"))
