@@ -42,7 +42,9 @@ class Rule:
     name: str
     table: str
     description: str
-    # A SELECT of the key column(s) of every row the rule applies to; ``:cutoff`` is bound.
+    # A SELECT of the key column(s) of every row the rule applies to; ``:cutoff`` is bound. On the tables that hold
+    # millions of rows it is ordered by its indexed cutoff column: the planner then walks that index from the oldest
+    # row, where a LIMIT alone let it pick a sequential scan that reads past every younger (or deleted) row first.
     candidates: str
     # The change applied to one batch: ``{batch}`` is replaced by the locked batch subquery.
     apply: str
@@ -110,7 +112,7 @@ RULES: tuple[Rule, ...] = (
             "SELECT event_id AS id FROM outbox_events o WHERE o.dispatched_at < :cutoff "
             "AND NOT EXISTS (SELECT 1 FROM dead_letters d WHERE d.event_id = o.event_id AND d.replayed_at IS NULL) "
             "AND NOT EXISTS (SELECT 1 FROM outbox_deliveries od WHERE od.event_id = o.event_id "
-            "AND od.status NOT IN ('done', 'dead'))"
+            "AND od.status NOT IN ('done', 'dead')) ORDER BY o.dispatched_at"
         ),
         apply="DELETE FROM outbox_events o USING ({batch}) b WHERE o.event_id = b.id",
     ),
@@ -119,7 +121,7 @@ RULES: tuple[Rule, ...] = (
         table="processed_events",
         description="processed (event, handler) markers older than 30 days deleted",
         age="30 days",
-        candidates="SELECT event_id, handler FROM processed_events WHERE processed_at < :cutoff",
+        candidates="SELECT event_id, handler FROM processed_events WHERE processed_at < :cutoff ORDER BY processed_at",
         apply=(
             "DELETE FROM processed_events p USING ({batch}) b WHERE p.event_id = b.event_id AND p.handler = b.handler"
         ),
