@@ -125,6 +125,8 @@ class ProcessedEvent(Base):
     """The "processed (event_id, handler)" marker, committed with the handler's own writes."""
 
     __tablename__ = "processed_events"
+    # The retention rule's cutoff: without it every batch scans all the markers (migration 0022).
+    __table_args__ = (Index("ix_processed_events_processed_at", "processed_at"),)
 
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     handler: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -138,6 +140,8 @@ class DeadLetter(Base):
     __table_args__ = (
         Index("ix_dead_letters_unreplayed", "dead_at", postgresql_where=text("replayed_at IS NULL")),
         Index("ix_dead_letters_tenant_id", "tenant_id"),
+        # Deleting a delivery (the outbox retention's cascade) finds its dead letters by it.
+        Index("ix_dead_letters_delivery_id", "delivery_id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

@@ -14,8 +14,8 @@ def _register() -> None:
     # Each benchmark lives in ops/bench/<name>.py and exposes a click command named `command`.
     from importlib import import_module
 
-    for name in ("outbox", "ingress", "availability", "e2e", "api", "reminders"):
-        bench.add_command(import_module(f"ops.bench.{name}").command, name)
+    for name in ("outbox", "outbox-history", "ingress", "availability", "e2e", "api", "reminders"):
+        bench.add_command(import_module(f"ops.bench.{name.replace('-', '_')}").command, name)
 
 
 _register()
