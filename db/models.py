@@ -125,7 +125,7 @@ class ProcessedEvent(Base):
     """The "processed (event_id, handler)" marker, committed with the handler's own writes."""
 
     __tablename__ = "processed_events"
-    # The retention rule's cutoff: without it every batch scans all the markers (migration 0022).
+    # The retention rule's cutoff: without it every batch scans all the markers (migration 0021).
     __table_args__ = (Index("ix_processed_events_processed_at", "processed_at"),)
 
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

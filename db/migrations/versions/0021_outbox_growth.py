@@ -1,6 +1,6 @@
 """outbox growth: retention and its cascades on indexes, and vacuum bounded by the live set, not the history.
 
-Measured by ``nmc bench outbox-history`` (10 M events of history, docs/scaling.md "Outbox growth"):
+Found with ``nmc bench outbox-history`` (docs/scaling.md, "Outbox growth"):
 
 * ``processed_events`` had no index on ``processed_at``: every retention batch of its rule scanned the table (20 M
   markers at 10 M events) for 500 rows;
@@ -15,7 +15,7 @@ Measured by ``nmc bench outbox-history`` (10 M events of history, docs/scaling.m
 
 The indexes are built CONCURRENTLY: on a live 10 M-row outbox a plain build would block its writers for minutes.
 
-Revision ID: 0022
+Revision ID: 0021
 Revises: 0020
 """
 
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0022'
+revision: str = '0021'
 down_revision: str | None = '0020'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
