@@ -648,7 +648,11 @@ class PostgresConversationStore:
     # -- conversations --
 
     def open_or_get(self, *, tenant_id: uuid.UUID, caller: str) -> Opened:
-        # The partial unique index on the live states decides a race between two openers.
+        # Most texts come from a caller whose conversation is live: look for it first (one statement). The partial
+        # unique index on the live states decides a race between two openers; the loser locks the winner's row.
+        row = self._run("lock_live_conversation", tenant=tenant_id, caller=caller).first()
+        if row is not None:
+            return Opened(row.id, row.state, opened=False)
         new_id = uuid.uuid4()
         if self._run("open_conversation", id=new_id, tenant=tenant_id, caller=caller).first() is not None:
             return Opened(new_id, "open", opened=True)

@@ -3,8 +3,11 @@ and the store's contract, which the in-memory store the flows' unit tests use mu
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -212,3 +215,25 @@ def test_the_engine_state_starts_empty_and_keeps_what_was_saved(subject: Subject
     assert store.engine_state(conversation) == {}
     store.save_engine_state(conversation, {"stage": "held", "hold_id": "abc"})
     assert store.engine_state(conversation) == {"stage": "held", "hold_id": "abc"}
+
+
+def test_eight_concurrent_openers_of_one_callers_conversation_open_exactly_one(sessions: sessionmaker[Session]) -> None:
+    # Each opener looks first, finds nothing, and inserts: the partial unique index lets one win, and every loser
+    # waits for the winner's commit and then locks the winner's row.
+    start = threading.Barrier(8)
+
+    def open_one() -> tuple[uuid.UUID, bool]:
+        with transaction(sessions) as session:
+            store = PostgresConversationStore(session)
+            start.wait()
+            opened = store.open_or_get(tenant_id=TENANT, caller="+14155550188")
+            time.sleep(0.05)  # hold the row, so the others really wait on it
+            return opened.id, opened.opened
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: open_one(), range(8)))
+    assert len({conversation_id for conversation_id, _ in results}) == 1
+    assert sorted(opened for _, opened in results) == [False] * 7 + [True]
+    with transaction(sessions) as session:
+        count = text("SELECT count(*) FROM conv_conversations WHERE caller = '+14155550188'")
+        assert session.execute(count).scalar_one() == 1
