@@ -26,9 +26,7 @@ def _bump(
     if ctx.tenant_id is None:
         return  # a fact about no tenant has no row to count in
     moment = at or ctx.envelope.occurred_at
-    day = projections.day_of(moment)
-    projections.add_to_day(ctx.session, ctx.tenant_id, day, counter=counter, amount=amount, revenue_cents=revenue_cents)
-    projections.add_to_quarter_hour(
+    projections.add_to_day_and_quarter_hour(
         ctx.session, ctx.tenant_id, moment, counter=counter, amount=amount, revenue_cents=revenue_cents
     )
 

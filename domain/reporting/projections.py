@@ -16,11 +16,11 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, text
+from sqlalchemy import CursorResult, TextClause, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from domain.reporting.models import DailyTenantStats, FirstResponseSample, QuarterHourTenantStats
+from domain.reporting.models import FirstResponseSample
 
 COUNTERS = ("missed_calls", "conversations", "bookings", "opt_outs", "takeovers")
 
@@ -47,30 +47,53 @@ def add_to_day(
     session: Session, tenant_id: uuid.UUID, day: date, *, counter: str, amount: int = 1, revenue_cents: int = 0
 ) -> None:
     """Add to one day's counters with an atomic upsert (concurrent handlers for one tenant-day never lose counts)."""
-    _upsert(cast(Table, DailyTenantStats.__table__), {"tenant_id": tenant_id, "day": day}, session, counter, amount,
-            revenue_cents)  # fmt: skip
+    values = _values(tenant_id, counter, amount, revenue_cents, day=day)
+    session.execute(_ADD[counter, "day"], values)
 
 
 def add_to_quarter_hour(
     session: Session, tenant_id: uuid.UUID, moment: datetime, *, counter: str, amount: int = 1, revenue_cents: int = 0
 ) -> None:
     """The same atomic upsert into the quarter hour ``moment`` falls in."""
-    key = {"tenant_id": tenant_id, "starts_at": quarter_hour_of(moment)}
-    _upsert(cast(Table, QuarterHourTenantStats.__table__), key, session, counter, amount, revenue_cents)
+    values = _values(tenant_id, counter, amount, revenue_cents, quarter=quarter_hour_of(moment))
+    session.execute(_ADD[counter, "quarter"], values)
 
 
-def _upsert(table: Table, key: dict[str, Any], session: Session, counter: str, amount: int, revenue_cents: int) -> None:
+def add_to_day_and_quarter_hour(
+    session: Session, tenant_id: uuid.UUID, moment: datetime, *, counter: str, amount: int = 1, revenue_cents: int = 0
+) -> None:
+    """Both upserts in one statement (every counted event makes both): the UTC day and the quarter hour of ``moment``,
+    in that order, as the two calls above would take their row locks."""
+    values = _values(tenant_id, counter, amount, revenue_cents, day=day_of(moment), quarter=quarter_hour_of(moment))
+    session.execute(_ADD[counter, "both"], values)
+
+
+def _values(
+    tenant_id: uuid.UUID, counter: str, amount: int, revenue_cents: int, **buckets: object
+) -> dict[str, object]:
     if counter not in COUNTERS:
         raise ValueError(f"unknown reporting counter {counter!r}")
-    statement = insert(table).values(**key, **{counter: amount}, recovered_revenue_cents=revenue_cents)
-    statement = statement.on_conflict_do_update(
-        index_elements=[table.c[name] for name in key],
-        set_={
-            counter: table.c[counter] + statement.excluded[counter],
-            "recovered_revenue_cents": table.c.recovered_revenue_cents + statement.excluded.recovered_revenue_cents,
-        },
+    return {"tenant": tenant_id, "amount": amount, "revenue": revenue_cents, **buckets}
+
+
+def _upsert(table: str, bucket: str, value: str, counter: str) -> str:
+    return (
+        f"INSERT INTO {table} (tenant_id, {bucket}, {counter}, recovered_revenue_cents)"
+        f" VALUES (:tenant, {value}, :amount, :revenue)"
+        f" ON CONFLICT (tenant_id, {bucket}) DO UPDATE SET {counter} = {table}.{counter} + excluded.{counter},"
+        f" recovered_revenue_cents = {table}.recovered_revenue_cents + excluded.recovered_revenue_cents"
     )
-    session.execute(statement)
+
+
+# Named statements per counter (the counter is a column name, so it cannot be a parameter; it comes from COUNTERS
+# only): built once, where a Core insert built per call cost a cache-key computation every time.
+_ADD: dict[tuple[str, str], TextClause] = {}
+for _counter in COUNTERS:
+    _day = _upsert("rep_daily_tenant_stats", "day", "CAST(:day AS date)", _counter)
+    _quarter = _upsert("rep_quarter_hour_tenant_stats", "starts_at", "CAST(:quarter AS timestamptz)", _counter)
+    _ADD[_counter, "day"] = text(_day)
+    _ADD[_counter, "quarter"] = text(_quarter)
+    _ADD[_counter, "both"] = text(f"WITH day AS ({_day}) {_quarter}")
 
 
 def record_first_response(
