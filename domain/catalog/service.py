@@ -323,11 +323,19 @@ def _item_row(session: Session, *, tenant_id: uuid.UUID, service_item_id: uuid.U
     return item
 
 
+# The record's fields as columns: every conversation turn lists the catalog, and columns skip the ORM's identity map
+# and object construction (the rows are copied into frozen records anyway).
+_RECORD_COLUMNS = (
+    ServiceItem.id, ServiceItem.tenant_id, ServiceItem.name, ServiceItem.description, ServiceItem.duration_minutes,
+    ServiceItem.price_cents, ServiceItem.currency, ServiceItem.active, ServiceItem.created_at, ServiceItem.updated_at,
+)  # fmt: skip
+
+
 def list_service_items(session: Session, *, tenant_id: uuid.UUID, active_only: bool = False) -> list[ServiceItemRecord]:
-    query = select(ServiceItem).where(ServiceItem.tenant_id == tenant_id)
+    query = select(*_RECORD_COLUMNS).where(ServiceItem.tenant_id == tenant_id)
     if active_only:
         query = query.where(ServiceItem.active.is_(True))
-    return [_record(item) for item in session.scalars(query.order_by(ServiceItem.name))]
+    return [ServiceItemRecord(**row._mapping) for row in session.execute(query.order_by(ServiceItem.name))]
 
 
 def quote(session: Session, *, tenant_id: uuid.UUID, service_item_id: uuid.UUID) -> Candidate:
