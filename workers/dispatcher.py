@@ -288,6 +288,7 @@ class DispatcherLoop:
         last_redrive = 0.0
         notified_seq: int | None = None
         lost_races = 0
+        failing: type[Exception] | None = None
         while not self.stopping.is_set():
             try:
                 if listener is None:
@@ -318,9 +319,19 @@ class DispatcherLoop:
                 self.listening = False
                 self.stopping.wait(1.0)
             except Exception as error:
-                # Anything else is transient too (e.g. Redis restarting); the loop must outlive it.
-                logger.exception("dispatch cycle failed: %s", error)
+                # Anything else is transient too (e.g. Redis restarting); the loop must outlive it. The traceback is
+                # logged when a failure starts; while the same failure repeats (once a second through an outage),
+                # one line each time says it still does.
+                if type(error) is not failing:
+                    logger.exception("dispatch cycle failed: %s", error)
+                else:
+                    logger.warning("dispatch cycle still failing: %s", error)
+                failing = type(error)
                 self.stopping.wait(1.0)
+            else:
+                if failing is not None:
+                    logger.info("dispatch cycle recovered")
+                failing = None
         if listener is not None:
             listener.close()  # and with it the listener lock, for a standby to take
         self.listening = False

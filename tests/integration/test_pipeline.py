@@ -6,6 +6,7 @@ Process-killing tests live in tests/acceptance/test_pipeline_faults.py.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import dramatiq
 import pytest
+import redis
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -477,3 +479,46 @@ def _tenant_created() -> TenantCreated:
 def _rows(sessions: sessionmaker[Session], sql: str, envelopes: list[outbox.Envelope]) -> list[tuple[int]]:
     with sessions() as session:
         return [tuple(row) for row in session.execute(text(sql), {"ids": [e.event_id for e in envelopes]})]
+
+
+class _FlakyDispatcher:
+    """A dispatcher whose broker is down for its first ``failures`` cycles (what the loop sees when Redis restarts)."""
+
+    batch_size = 500
+    newest_claimed_seq = 0
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    def dispatch_batch(self) -> int:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6399. Connection refused.")
+        return 0
+
+    def redrive(self) -> int:
+        return 0
+
+
+def test_a_dispatcher_logs_an_outage_s_traceback_once_then_one_line_a_second_then_its_recovery(
+    pipeline: Pipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    flaky = _FlakyDispatcher(failures=3)
+    loop = DispatcherLoop(flaky, pipeline.runtime.settings.database_url, poll_interval_ms=50)  # type: ignore[arg-type]
+    thread = threading.Thread(target=loop.run)
+    with caplog.at_level(logging.INFO, logger="nmc.dispatcher"):
+        thread.start()
+        try:
+            wait_until(lambda: flaky.calls > 4, 10, "the broker to come back")
+        finally:
+            loop.stopping.set()
+            thread.join()
+    records = [r for r in caplog.records if r.name == "nmc.dispatcher" and "dispatch cycle" in r.getMessage()]
+    assert [(r.levelno, r.exc_info is not None) for r in records] == [
+        (logging.ERROR, True),
+        (logging.WARNING, False),
+        (logging.WARNING, False),
+        (logging.INFO, False),
+    ]
+    assert "still failing: Error 111" in records[1].getMessage()
