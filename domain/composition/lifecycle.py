@@ -26,7 +26,9 @@ from domain.events.catalog import AppointmentReminderDue
 from domain.events.sink import EventSink, RootSink
 from domain.identity import lifecycle as settings
 from domain.identity import service as identity
-from domain.scheduling import reminders
+from domain.scheduling import queries, reminders
+from domain.scheduling import service as scheduling
+from domain.scheduling.errors import SchedulingError
 
 # What is not an immediate reply to the caller waits for their allowed hours.
 QUIET_PURPOSES = frozenset({"confirmation", "reminder", "follow_up"})
@@ -153,7 +155,6 @@ def release_deferred(session: Session, *, now: datetime, limit: int = 500) -> in
 def send_follow_ups(session: Session, *, now: datetime, limit: int = 200) -> int:
     """The one gentle follow-up for callers who never answered the first SMS, where the tenant turned it on; never
     to a caller who has booked since (an upcoming appointment)."""
-    from domain.scheduling import service as scheduling
 
     sent = 0
     cache: dict[object, object] = {}
@@ -210,7 +211,6 @@ class AppointmentTextsAdapter:
     def confirmation(
         self, session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID, now: datetime, moved: bool
     ) -> AppointmentText | None:
-        from domain.scheduling import queries
 
         appointment = queries.find_appointment(session, tenant_id=tenant_id, appointment_id=appointment_id)
         if appointment is None or appointment.status != "booked":
@@ -236,7 +236,6 @@ class AppointmentRepliesAdapter:
     def brief(
         self, session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID, now: datetime
     ) -> AppointmentBrief | None:
-        from domain.scheduling import queries
 
         appointment = queries.find_appointment(session, tenant_id=tenant_id, appointment_id=appointment_id)
         if appointment is None:
@@ -262,7 +261,6 @@ class AppointmentRepliesAdapter:
     def cancel(
         self, session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID, now: datetime, events: EventSink
     ) -> bool:
-        from domain.scheduling import service as scheduling
 
         record = scheduling.cancel_appointment(
             session, tenant_id=tenant_id, appointment_id=appointment_id, reason="caller", now=now, events=events
@@ -272,8 +270,6 @@ class AppointmentRepliesAdapter:
     def open_slots(
         self, session: Session, *, tenant_id: uuid.UUID, appointment_id: uuid.UUID, now: datetime
     ) -> list[OfferedSlot]:
-        from domain.scheduling import queries
-        from domain.scheduling import service as scheduling
 
         appointment = queries.find_appointment(session, tenant_id=tenant_id, appointment_id=appointment_id)
         if appointment is None:
@@ -309,9 +305,6 @@ class AppointmentRepliesAdapter:
         now: datetime,
         events: EventSink,
     ) -> uuid.UUID | None:
-        from domain.scheduling import queries
-        from domain.scheduling import service as scheduling
-        from domain.scheduling.errors import SchedulingError
 
         appointment = queries.find_appointment(session, tenant_id=tenant_id, appointment_id=appointment_id)
         if appointment is None:
@@ -341,9 +334,6 @@ class AppointmentRepliesAdapter:
         now: datetime,
         events: EventSink,
     ) -> bool:
-        from domain.scheduling import queries
-        from domain.scheduling import service as scheduling
-        from domain.scheduling.errors import SchedulingError
 
         hold = queries.find_hold(session, tenant_id=tenant_id, hold_id=hold_id)
         if hold is None or hold.status != "active" or hold.expires_at <= now:
@@ -369,7 +359,6 @@ class AppointmentRepliesAdapter:
     def release(
         self, session: Session, *, tenant_id: uuid.UUID, hold_id: uuid.UUID, now: datetime, events: EventSink
     ) -> None:
-        from domain.scheduling import service as scheduling
 
         scheduling.release_hold(
             session, tenant_id=tenant_id, hold_id=hold_id, reason="caller kept", now=now, events=events
