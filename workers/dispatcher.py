@@ -59,7 +59,7 @@ _DISPATCH = """
         RETURNING e.event_id, e.event_name, e.seq
     ), fanned_out AS (
         INSERT INTO outbox_deliveries (id, event_id, handler, queue, status, enqueued_at, next_attempt_at)
-        SELECT gen_random_uuid(), m.event_id, s.handler, s.queue, 'enqueued', %(now)s, %(now)s
+        SELECT nmc_uuid_v7(), m.event_id, s.handler, s.queue, 'enqueued', %(now)s, %(now)s
           FROM marked m JOIN jsonb_to_recordset(%(subscriptions)s)
                              AS s(event_name text, handler text, queue text, position int)
             ON s.event_name = m.event_name

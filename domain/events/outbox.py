@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from db.models import OutboxEvent
 from domain.events.catalog import CATALOG
-from domain.events.envelope import Envelope, utcnow
+from domain.events.envelope import Envelope, new_event_id, utcnow
 
 OUTBOX_TABLE: Table = OutboxEvent.__table__  # type: ignore[assignment]
 
@@ -26,7 +26,7 @@ def build_envelope(
 ) -> Envelope:
     """Validate ``event`` against the catalog and wrap it; raises EventValidationError when it does not fit."""
     spec, payload = CATALOG.payload_json(event)
-    new_id = event_id or uuid.uuid4()
+    new_id = event_id or new_event_id()
     return Envelope(
         event_id=new_id,
         event_name=spec.name,

@@ -53,7 +53,7 @@ _FILL_CHUNK = """
     WITH e AS (
         INSERT INTO outbox_events (event_id, event_name, schema_version, tenant_id, occurred_at, correlation_id,
                                    payload, created_at, dispatched_at)
-        SELECT gen_random_uuid(), %(event_name)s, 1, (%(tenants)s::uuid[])[1 + mod(g, 20)], t, gen_random_uuid(),
+        SELECT nmc_uuid_v7(t), %(event_name)s, 1, (%(tenants)s::uuid[])[1 + mod(g, 20)], t, gen_random_uuid(),
                jsonb_build_object('call_sid', 'CA' || md5(g::text), 'from', '+1310555' || lpad(mod(g, 10000)::text, 4,
                                   '0'), 'body', repeat('x', 120)),
                t, t + interval '20 milliseconds'
@@ -63,8 +63,8 @@ _FILL_CHUNK = """
     ), d AS (
         INSERT INTO outbox_deliveries (id, event_id, handler, queue, status, attempts, next_attempt_at, enqueued_at,
                                        created_at, started_at, completed_at)
-        SELECT gen_random_uuid(), e.event_id, h.handler, %(queue)s, 'done', 1, e.dispatched_at, e.dispatched_at,
-               e.dispatched_at, e.dispatched_at + interval '5 milliseconds',
+        SELECT nmc_uuid_v7(e.dispatched_at), e.event_id, h.handler, %(queue)s, 'done', 1, e.dispatched_at,
+               e.dispatched_at, e.dispatched_at, e.dispatched_at + interval '5 milliseconds',
                e.dispatched_at + interval '30 milliseconds'
           FROM e CROSS JOIN unnest(%(handlers)s::text[]) AS h(handler)
         RETURNING id, event_id, handler, completed_at
@@ -126,7 +126,7 @@ def _replica_role(conn: Connection) -> None:
 _LIVE_EVENTS = """
     INSERT INTO outbox_events (event_id, event_name, schema_version, tenant_id, occurred_at, correlation_id, payload,
                                created_at, dispatched_at)
-    SELECT gen_random_uuid(), %(event_name)s, 1, (%(tenants)s::uuid[])[1 + mod(g, 20)], %(at)s, gen_random_uuid(),
+    SELECT nmc_uuid_v7(%(at)s), %(event_name)s, 1, (%(tenants)s::uuid[])[1 + mod(g, 20)], %(at)s, gen_random_uuid(),
            jsonb_build_object('n', g), %(at)s, %(dispatched_at)s
       FROM generate_series(1, %(count)s::int) AS g
     RETURNING event_id
@@ -139,7 +139,7 @@ _LIVE_DELIVERIES = (
     + """)
     INSERT INTO outbox_deliveries (id, event_id, handler, queue, status, attempts, next_attempt_at, enqueued_at,
                                    lease_until, created_at, started_at)
-    SELECT gen_random_uuid(), e.event_id, %(handler)s, %(queue)s, %(status)s, %(attempts)s, %(next_attempt_at)s,
+    SELECT nmc_uuid_v7(%(at)s), e.event_id, %(handler)s, %(queue)s, %(status)s, %(attempts)s, %(next_attempt_at)s,
            %(enqueued_at)s, %(lease_until)s, %(at)s, %(started_at)s
       FROM e
 """
@@ -195,13 +195,13 @@ def seed_live_set(conn: Connection, now: datetime, scale: int = 1) -> None:
 _CHURN_STEPS = (
     """
     INSERT INTO outbox_events (event_id, event_name, schema_version, tenant_id, occurred_at, correlation_id, payload)
-    SELECT gen_random_uuid(), %(churn_name)s, 1, NULL, %(now)s, gen_random_uuid(), jsonb_build_object('n', g)
+    SELECT nmc_uuid_v7(%(now)s), %(churn_name)s, 1, NULL, %(now)s, gen_random_uuid(), jsonb_build_object('n', g)
       FROM generate_series(1, %(count)s::int) AS g
     """,
     "UPDATE outbox_events SET dispatched_at = %(now)s WHERE dispatched_at IS NULL AND event_name = %(churn_name)s",
     """
     INSERT INTO outbox_deliveries (id, event_id, handler, queue, status, enqueued_at, next_attempt_at)
-    SELECT gen_random_uuid(), e.event_id, h.handler, %(queue)s, 'enqueued', %(now)s, %(now)s
+    SELECT nmc_uuid_v7(%(now)s), e.event_id, h.handler, %(queue)s, 'enqueued', %(now)s, %(now)s
       FROM outbox_events e CROSS JOIN unnest(%(handlers)s::text[]) AS h(handler)
      WHERE e.event_name = %(churn_name)s AND e.dispatched_at = %(now)s
     """,
