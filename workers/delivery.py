@@ -239,7 +239,10 @@ class DeliveryRunner:
         committed: list[Callable[[], None]] = []
         with self._sessions() as session, session.begin():
             cursor = _cursor(session)
-            rows = cursor.execute(_LOAD_AND_MARK, {"ids": delivery_ids}).fetchall()
+            # BEGIN and the load-and-mark in one round trip (psycopg sends BEGIN on its own otherwise): two
+            # wake-ups fewer before the first handler runs, which on a loaded box is what a steady-load tail is.
+            with cursor.connection.pipeline():
+                rows = cursor.execute(_LOAD_AND_MARK, {"ids": delivery_ids}).fetchall()
             if len(rows) != len(delivery_ids):
                 missing = sorted(set(position) - {row.id for row in rows}, key=position.__getitem__)
                 raise LookupError(f"deliveries {', '.join(map(str, missing))} do not exist")
