@@ -13,6 +13,7 @@ procrastinate is the bench-only ``bench-compare`` extra: this module imports it 
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import time
@@ -51,9 +52,11 @@ class ProcrastinateWorkers:
 
     def __init__(self, settings: Settings, processes: int, concurrency: int) -> None:
         self.count = processes
+        env = os.environ | {"DATABASE_URL": settings.database_url}
         self.processes = [
             subprocess.Popen(
-                [sys.executable, "-m", "ops.bench.procrastinate_worker", settings.database_url, str(concurrency)],
+                [sys.executable, "-m", "ops.bench.procrastinate_worker", str(concurrency)],
+                env=env,
                 start_new_session=True,
             )
             for _ in range(processes)
