@@ -33,6 +33,7 @@ import psycopg
 import structlog
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.engine import execute_autocommitted
@@ -139,6 +140,28 @@ class DeliveryRunner:
         self._clock = clock
         self._rng = rng
 
+    def warm_up(self, connections: int) -> None:
+        """Open ``connections`` pooled connections and run the claim and the load-and-mark on each, for no delivery,
+        before the worker takes its first message. A new connection costs its setup (TCP, authentication, a forked
+        backend) and its backend's first look at the delivery tables and indexes (catalog caches): on a loaded
+        2-core box that put the first deliveries after every start at 30-60 ms, 5 % of a 10 s run at 200 events/s.
+        Best effort: a database that is not up yet is met, and reported, by the first delivery as before."""
+        opened = []
+        try:
+            for _ in range(connections):
+                pooled = self._engine.raw_connection()
+                opened.append(pooled)
+                driver = pooled.driver_connection
+                assert isinstance(driver, psycopg.Connection)
+                with driver.transaction(force_rollback=True):
+                    driver.execute(_CLAIM, {"ids": [], "now": self._clock(), "lease_until": self._clock()})
+                    driver.execute(_LOAD_AND_MARK, {"ids": []})
+        except (psycopg.Error, DBAPIError, OSError) as error:
+            logger.warning("could not open the worker's connections ahead of its first delivery: %s", error)
+        finally:
+            for pooled in opened:
+                pooled.close()  # back to the pool, still open
+
     def claim(self, delivery_id: uuid.UUID) -> Claim | None:
         """Count the attempt and take the lease; None when the delivery is not ours to run (done, dead, taken)."""
         claims = self.claim_many([delivery_id])
@@ -216,7 +239,10 @@ class DeliveryRunner:
         committed: list[Callable[[], None]] = []
         with self._sessions() as session, session.begin():
             cursor = _cursor(session)
-            rows = cursor.execute(_LOAD_AND_MARK, {"ids": delivery_ids}).fetchall()
+            # BEGIN and the load-and-mark in one round trip (psycopg sends BEGIN on its own otherwise): two
+            # wake-ups fewer before the first handler runs, which on a loaded box is what a steady-load tail is.
+            with cursor.connection.pipeline():
+                rows = cursor.execute(_LOAD_AND_MARK, {"ids": delivery_ids}).fetchall()
             if len(rows) != len(delivery_ids):
                 missing = sorted(set(position) - {row.id for row in rows}, key=position.__getitem__)
                 raise LookupError(f"deliveries {', '.join(map(str, missing))} do not exist")

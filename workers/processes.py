@@ -56,7 +56,8 @@ def _worker_child(settings: Settings, threads: int, queues: tuple[str, ...], par
     _stop_on_signals(stop)
     # A SIGKILLed pool parent cannot stop its children: the kernel's SIGTERM does, and they stop as on any SIGTERM.
     lifetime.die_with_parent(parent)
-    runtime, _ = build_worker_runtime(settings, queues=queues or None)
+    runtime, runner = build_worker_runtime(settings, queues=queues or None)
+    runner.warm_up(threads)
     worker = dramatiq.Worker(
         runtime.broker,
         queues=set(queues) if queues else None,

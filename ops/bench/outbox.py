@@ -14,12 +14,13 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import click
 import redis
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from db import heartbeats
 from db.engine import make_engine, make_session_factory
@@ -32,6 +33,7 @@ from ops.harness.database import checkpoint, drop_database, drop_namespace, scra
 from ops.harness.report import summarize_ms, write_report
 from ops.processes import stop_groups
 
+FLAT_BATCH = 1000
 HANDLER_MODULES = {"db-only": "ops.bench.outbox_handlers", "isolated": "ops.bench.outbox_handlers_isolated"}
 
 
@@ -42,7 +44,9 @@ class Scenario:
     mode: str  # steady | flat
     events: int
     rate: float | None
-    handler_kind: str  # db-only | isolated
+    handler_kind: str  # db-only | isolated | one-transaction-per-job (procrastinate's)
+    system: str = "nmc"  # nmc | procrastinate
+    round: int = 1
 
 
 class Pipeline:
@@ -113,52 +117,69 @@ def _run(settings: Settings, scenario: Scenario, worker_processes: int, worker_t
     pipeline = Pipeline(
         settings, scenario.dispatchers, worker_processes, worker_threads, HANDLER_MODULES[scenario.handler_kind]
     )
-    committed: dict[uuid.UUID, float] = {}
+
+    def commit(count: int) -> list[uuid.UUID]:
+        envelopes = [build_envelope(_event(), tenant_id=None) for _ in range(count)]
+        with sessions() as session, session.begin():
+            append_envelopes(session, envelopes)
+        return [envelope.event_id for envelope in envelopes]
+
     try:
         pipeline.wait_ready(settings)
-        started = time.time()
-        if scenario.mode == "steady":
-            assert scenario.rate
-            interval = 1.0 / scenario.rate
-            for index in range(scenario.events):
-                target = started + index * interval
-                delay = target - time.time()
-                if delay > 0:
-                    time.sleep(delay)
-                envelope = build_envelope(_event(), tenant_id=None)
-                with sessions() as session, session.begin():
-                    append_envelopes(session, [envelope])
-                committed[envelope.event_id] = time.time()
-        else:
-            batch = 1000
-            for offset in range(0, scenario.events, batch):
-                envelopes = [
-                    build_envelope(_event(), tenant_id=None) for _ in range(min(batch, scenario.events - offset))
-                ]
-                with sessions() as session, session.begin():
-                    append_envelopes(session, envelopes)
-                now = time.time()
-                committed.update((envelope.event_id, now) for envelope in envelopes)
-        producer_seconds = time.time() - started
-        deadline = time.time() + 300
-        while time.time() < deadline:
-            with engine.connect() as conn:
-                done = conn.execute(text("SELECT count(*) FROM bench_handler_starts")).scalar_one()
-            if done >= scenario.events:
-                break
-            time.sleep(0.2)
-        with engine.connect() as conn:
-            starts: dict[uuid.UUID, float] = dict(
-                conn.execute(text("SELECT event_id, started_at FROM bench_handler_starts")).all()
-            )
+        committed, producer_seconds = offer(scenario, commit)
+        starts = await_starts(engine, scenario.events)
     finally:
         pipeline.stop()
         engine.dispose()
+    return summarize(scenario, committed, starts, producer_seconds)
+
+
+def offer(scenario: Scenario, commit: Callable[[int], list[uuid.UUID]]) -> tuple[dict[uuid.UUID, float], float]:
+    """Commit the scenario's events through ``commit(n)`` (n events in one transaction, their ids back): one per
+    transaction at the offered rate, or a backlog in transactions of 1,000. Each event's commit time, and how long
+    the producer took."""
+    committed: dict[uuid.UUID, float] = {}
+    started = time.time()
+    if scenario.mode == "steady":
+        assert scenario.rate
+        interval = 1.0 / scenario.rate
+        for index in range(scenario.events):
+            delay = started + index * interval - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            (event_id,) = commit(1)
+            committed[event_id] = time.time()
+    else:
+        for offset in range(0, scenario.events, FLAT_BATCH):
+            ids = commit(min(FLAT_BATCH, scenario.events - offset))
+            now = time.time()
+            committed.update((event_id, now) for event_id in ids)
+    return committed, time.time() - started
+
+
+def await_starts(engine: Engine, events: int, timeout: float = 300.0) -> dict[uuid.UUID, float]:
+    """Each handled event's start (``bench_handler_starts``), once all ``events`` have started or after ``timeout``."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with engine.connect() as conn:
+            done = conn.execute(text("SELECT count(*) FROM bench_handler_starts")).scalar_one()
+        if done >= events:
+            break
+        time.sleep(0.2)
+    with engine.connect() as conn:
+        return dict(conn.execute(text("SELECT event_id, started_at FROM bench_handler_starts")).all())
+
+
+def summarize(
+    scenario: Scenario, committed: dict[uuid.UUID, float], starts: dict[uuid.UUID, float], producer_seconds: float
+) -> dict[str, Any]:
     latencies = [starts[event_id] - at for event_id, at in committed.items() if event_id in starts]
     first_commit = min(committed.values())
     last_start = max(starts.values()) if starts else first_commit
     return {
         "scenario": scenario.name,
+        "system": scenario.system,
+        "round": scenario.round,
         "dispatchers": scenario.dispatchers,
         "handler_kind": scenario.handler_kind,
         "mode": scenario.mode,
@@ -168,6 +189,8 @@ def _run(settings: Settings, scenario: Scenario, worker_processes: int, worker_t
         "producer_seconds": round(producer_seconds, 2),
         "throughput_eps": round(len(latencies) / max(1e-6, last_start - first_commit), 1),
         "latency": summarize_ms(latencies),
+        # The raw samples, for percentiles pooled over rounds; not written to the report.
+        "samples": latencies,
     }
 
 
@@ -188,6 +211,20 @@ def _event() -> TenantCreated:
 )
 @click.option("--worker-processes", default=2, show_default=True)
 @click.option("--worker-threads", default=8, show_default=True)
+@click.option(
+    "--compare",
+    type=click.Choice(["procrastinate"]),
+    default=None,
+    help="Run procrastinate (the bench-compare extra) beside the outbox, interleaved, on the same scratch database, "
+    "and print the ratios nmc/procrastinate.",
+)
+@click.option(
+    "--rounds",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Rounds of every scenario, interleaved: steady (each system), then flat out (each system). [default: 1, "
+    "3 with --compare]",
+)
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -198,30 +235,37 @@ def command(
     handlers: str,
     worker_processes: int,
     worker_threads: int,
+    compare: str | None,
+    rounds: int | None,
 ) -> None:
-    """Outbox → handler: events/s and P50/P95/P99 commit→handler-start latency, 1 and 4 dispatchers."""
+    """Outbox → handler: events/s and P50/P95/P99 commit→handler-start latency, 1 and 4 dispatchers; with
+    --compare procrastinate, the same against procrastinate in the same run."""
     counts = [int(part) for part in dispatchers.split(",") if part.strip()]
     kinds = [part.strip() for part in handlers.split(",") if part.strip()]
     unknown = [kind for kind in kinds if kind not in HANDLER_MODULES]
     if unknown or not kinds:
         raise click.BadParameter(f"expected db-only and/or isolated, got {handlers!r}", param_hint="--handlers")
+    if compare:
+        from ops.bench.outbox_compare import require_procrastinate
+
+        require_procrastinate()
+    rounds = rounds or (3 if compare else 1)
     settings = scratch_database(get_settings(ctx), "bench")
-    scenarios = []
-    for kind in kinds:
-        suffix = "" if kind == "db-only" else f"-{kind}"
-        for count in counts:
-            steady_events = int(steady_rate * steady_seconds)
-            scenarios.append(Scenario(f"steady-{count}d{suffix}", count, "steady", steady_events, steady_rate, kind))
-            scenarios.append(Scenario(f"flat-{count}d{suffix}", count, "flat", flat_events, None, kind))
+    scenarios = _scenarios(kinds, counts, steady_rate, int(steady_rate * steady_seconds), flat_events, rounds, compare)
     results = []
     try:
         for scenario in scenarios:
-            click.echo(f"running {scenario.name} ({scenario.events} events)…", err=True)
-            result = _run(settings, scenario, worker_processes, worker_threads)
+            click.echo(f"running {scenario.name} ({scenario.events} events, round {scenario.round})…", err=True)
+            if scenario.system == "procrastinate":
+                from ops.bench.outbox_compare import run_procrastinate
+
+                result = run_procrastinate(settings, scenario, worker_processes, worker_threads)
+            else:
+                result = _run(settings, scenario, worker_processes, worker_threads)
             results.append(result)
             latency = result["latency"]
             click.echo(
-                f"{result['scenario']:>19}: {result['throughput_eps']:>8.1f} events/s  handled {result['handled']}/"
+                f"{result['scenario']:>24}: {result['throughput_eps']:>8.1f} events/s  handled {result['handled']}/"
                 f"{result['events']}  P50 {latency['p50_ms']} ms  P95 {latency['p95_ms']} ms  "
                 f"P99 {latency['p99_ms']} ms"
             )
@@ -232,21 +276,73 @@ def command(
     lines = [
         "# Outbox benchmark",
         "",
-        f"Machine: {os.cpu_count()} cores. Workers: {worker_processes} processes × {worker_threads} threads."
-        f" Broker: {broker}.",
+        f"Machine: {os.cpu_count()} cores, load average {_load_average()} at the end."
+        f" Workers: {worker_processes} processes × {worker_threads} threads. Broker: {broker}.",
         "Latency is commit → handler start. Targets: ≥ 2,000 events/s flat out; P95 ≤ 25 ms at 200 events/s offered.",
         "Handler db-only: declared `db_only`, so a message's deliveries (up to DELIVERY_BATCH_SIZE) share one",
         "transaction. Isolated: one transaction per delivery, as for handlers that call out.",
         "",
-        "| scenario | handler | dispatchers | offered/s | handled | events/s | P50 ms | P95 ms | P99 ms |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| round | scenario | handler | dispatchers | offered/s | handled | events/s | P50 ms | P95 ms | P99 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lat = r["latency"]
         lines.append(
-            f"| {r['scenario']} | {r['handler_kind']} | {r['dispatchers']} | {r['offered_rate'] or 'flat out'} "
-            f"| {r['handled']}/{r['events']} "
+            f"| {r['round']} | {r['scenario']} | {r['handler_kind']} | {r['dispatchers'] or '—'} "
+            f"| {r['offered_rate'] or 'flat out'} | {r['handled']}/{r['events']} "
             f"| {r['throughput_eps']} | {lat['p50_ms']} | {lat['p95_ms']} | {lat['p99_ms']} |"
         )
-    path = write_report("outbox", {"broker": broker, "results": results}, "\n".join(lines) + "\n")
+    data: dict[str, Any] = {
+        "broker": broker,
+        "rounds": rounds,
+        "results": [{k: v for k, v in r.items() if k != "samples"} for r in results],
+    }
+    if compare:
+        from ops.bench.outbox_compare import comparison, comparison_lines
+
+        compared = comparison(results)
+        data["comparison"] = {"against": compare, **compared}
+        side_by_side = comparison_lines(compared)
+        click.echo("\n".join(["", *side_by_side]))
+        lines += [
+            "",
+            "## Side by side with procrastinate",
+            "",
+            "Same run, same scratch database, interleaved rounds. Ratios are nmc / procrastinate: below 1 the",
+            "outbox's latency is the lower; flat out, above 1 its throughput is the higher. Round `all` pools the",
+            "rounds' samples.",
+            "",
+            *side_by_side,
+        ]
+    path = write_report("outbox", data, "\n".join(lines) + "\n")
     click.echo(f"report: {path}")
+
+
+def _scenarios(
+    kinds: list[str],
+    counts: list[int],
+    steady_rate: float,
+    steady_events: int,
+    flat_events: int,
+    rounds: int,
+    compare: str | None,
+) -> list[Scenario]:
+    """Round by round: every steady scenario of the outbox, then procrastinate's, then the same flat out."""
+    scenarios = []
+    for number in range(1, rounds + 1):
+        for mode, events, rate in (("steady", steady_events, steady_rate), ("flat", flat_events, None)):
+            for kind in kinds:
+                suffix = "" if kind == "db-only" else f"-{kind}"
+                for count in counts:
+                    scenarios.append(
+                        Scenario(f"{mode}-{count}d{suffix}", count, mode, events, rate, kind, "nmc", number)
+                    )
+            if compare:
+                scenarios.append(
+                    Scenario(f"{mode}-{compare}", 0, mode, events, rate, "one-transaction-per-job", compare, number)
+                )
+    return scenarios
+
+
+def _load_average() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())

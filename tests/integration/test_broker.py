@@ -97,3 +97,32 @@ def test_a_backlog_is_fetched_batch_after_batch_without_waiting_for_tokens(broke
     assert taken == [str(index) for index in range(10)]
     assert time.monotonic() - started < 2.0  # full fetches fetch again at once; only a short one waits
     consumer.close()
+
+
+def test_a_message_and_its_wake_up_token_are_written_in_one_round_trip(broker: WakingRedisBroker) -> None:
+    sent: list[int] = []
+    execute = type(broker.client.pipeline()).execute
+
+    def counting_execute(pipe: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(len(pipe.command_stack))
+        return execute(pipe, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(type(broker.client.pipeline()), "execute", counting_execute)
+        enqueued = broker.enqueue(message("one"))
+    assert sent == [3]  # the dispatch script, the token and its trim, in one pipeline
+    assert broker.client.llen(broker.wake_key(QUEUE)) == 1
+    consumer = broker.consume(QUEUE, prefetch=1, timeout=1_000)
+    proxy = next_message(consumer, within=2)
+    assert proxy.message_id == enqueued.message_id
+    assert proxy.args == ("one",)
+
+
+def test_a_redis_that_has_not_seen_the_enqueue_script_still_gets_the_message(broker: WakingRedisBroker) -> None:
+    # As after a Redis restart: the digest the broker sends is unknown to the server.
+    broker.scripts["dispatch"].sha = "0" * 40
+    enqueued = broker.enqueue(message("after a restart"))
+    consumer = broker.consume(QUEUE, prefetch=1, timeout=1_000)
+    proxy = next_message(consumer, within=2)
+    assert proxy.message_id == enqueued.message_id
+    assert broker.scripts["dispatch"].sha != "0" * 40  # loaded again: the next enqueue is one round trip
