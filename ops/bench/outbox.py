@@ -105,15 +105,22 @@ class Pipeline:
         stop_groups(self.processes)
 
 
-def _run(settings: Settings, scenario: Scenario, worker_processes: int, worker_threads: int) -> dict[str, Any]:
+def fresh_scenario(settings: Settings, tables: str) -> Engine:
+    """An engine on the scratch database, with the start-time table created, ``tables`` emptied and a CHECKPOINT
+    taken, so one scenario's leftovers and dirty pages do not weigh on the next (of either system)."""
     engine = make_engine(settings, pool_size=2, max_overflow=2, application_name="nmc-bench")
-    sessions = make_session_factory(engine)
     with engine.begin() as conn:
         conn.execute(text(CREATE_TABLE))
-        conn.execute(text("TRUNCATE bench_handler_starts, outbox_events, processed_events CASCADE"))
+        conn.execute(text(f"TRUNCATE bench_handler_starts, {tables} CASCADE"))
     refused = checkpoint(settings)
     if refused:
         click.echo(f"warning: no CHECKPOINT before the scenario ({refused})", err=True)
+    return engine
+
+
+def _run(settings: Settings, scenario: Scenario, worker_processes: int, worker_threads: int) -> dict[str, Any]:
+    engine = fresh_scenario(settings, "outbox_events, processed_events")
+    sessions = make_session_factory(engine)
     pipeline = Pipeline(
         settings, scenario.dispatchers, worker_processes, worker_threads, HANDLER_MODULES[scenario.handler_kind]
     )

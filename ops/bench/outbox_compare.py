@@ -23,12 +23,8 @@ from typing import Any
 
 import click
 import psycopg
-from sqlalchemy import text
 
-from db.engine import make_engine
 from db.settings import Settings
-from ops.bench.outbox_handlers import CREATE_TABLE
-from ops.harness.database import checkpoint
 from ops.harness.report import percentile
 from ops.processes import stop_groups
 
@@ -105,17 +101,11 @@ def run_procrastinate(settings: Settings, scenario: Any, worker_processes: int, 
     batches of 1,000 (flat out), measured exactly as the outbox's events are."""
     from procrastinate import SyncPsycopgConnector
 
-    from ops.bench.outbox import await_starts, offer, summarize
+    from ops.bench.outbox import await_starts, fresh_scenario, offer, summarize
     from ops.bench.procrastinate_app import make_app, record_start_task
 
     apply_schema(settings)
-    engine = make_engine(settings, pool_size=2, max_overflow=2, application_name="nmc-bench")
-    with engine.begin() as conn:
-        conn.execute(text(CREATE_TABLE))
-        conn.execute(text("TRUNCATE bench_handler_starts, procrastinate_jobs, procrastinate_workers CASCADE"))
-    refused = checkpoint(settings)
-    if refused:
-        click.echo(f"warning: no CHECKPOINT before the scenario ({refused})", err=True)
+    engine = fresh_scenario(settings, "procrastinate_jobs, procrastinate_workers")
     workers = ProcrastinateWorkers(settings, worker_processes, worker_threads)
     producer = make_app(SyncPsycopgConnector(conninfo=settings.database_url, min_size=1, max_size=1))
     task = record_start_task(producer)

@@ -3,7 +3,6 @@ says so in one line; the side-by-side tables pair each outbox scenario with proc
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tomllib
 import uuid
@@ -15,6 +14,7 @@ from click.testing import CliRunner
 
 from ops.bench.outbox import command
 from ops.bench.outbox_compare import COMPARE_HINT, comparison, comparison_lines
+from tests.support.extras import assert_loads_without
 from tests.support.services import base_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,17 +30,7 @@ def test_procrastinate_is_only_in_the_bench_compare_and_dev_extras() -> None:
 
 
 def test_the_cli_and_every_process_entry_point_load_without_procrastinate() -> None:
-    script = (
-        "import sys\n"
-        "sys.modules['procrastinate'] = None\n"  # an import of it now fails
-        "from ops.cli import _register, cli\n"
-        "_register()\n"
-        "import ops.bench.outbox, ops.bench.outbox_compare, ingress.app, workers.processes, ops.jobs\n"
-        "print('loaded')\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "loaded"
+    assert_loads_without("procrastinate", "ops.bench.outbox", "ops.bench.outbox_compare")
 
 
 def test_compare_without_the_extra_stops_at_once_with_a_one_line_hint(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -12,6 +11,7 @@ from click.testing import CliRunner
 
 from ops.bench.e2e import command
 from ops.bench.e2e_support import PLOTS_HINT
+from tests.support.extras import assert_loads_without
 from tests.support.services import base_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,17 +24,7 @@ def test_matplotlib_is_only_in_the_plots_and_dev_extras() -> None:
 
 
 def test_the_cli_and_every_process_entry_point_load_without_matplotlib() -> None:
-    script = (
-        "import sys\n"
-        "sys.modules['matplotlib'] = None\n"  # an import of it now fails
-        "from ops.cli import _register, cli\n"
-        "_register()\n"
-        "import ops.bench.e2e, ingress.app, workers.processes, ops.jobs\n"
-        "print('loaded')\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "loaded"
+    assert_loads_without("matplotlib", "ops.bench.e2e")
 
 
 def test_bench_e2e_without_the_extra_stops_at_once_with_a_one_line_hint(monkeypatch: pytest.MonkeyPatch) -> None:
