@@ -25,6 +25,7 @@ import click
 import psycopg
 
 from db.settings import Settings
+from ops.bench.outbox_scenarios import await_starts, fresh_scenario, offer, summarize
 from ops.harness.report import percentile
 from ops.processes import stop_groups
 
@@ -101,7 +102,6 @@ def run_procrastinate(settings: Settings, scenario: Any, worker_processes: int, 
     batches of 1,000 (flat out), measured exactly as the outbox's events are."""
     from procrastinate import SyncPsycopgConnector
 
-    from ops.bench.outbox import await_starts, fresh_scenario, offer, summarize
     from ops.bench.procrastinate_app import make_app, record_start_task
 
     apply_schema(settings)
