@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ops.sandbox.timestamps import iso8601
+
 MESSAGING_BASE = "https://messaging.twilio.com/v1"
 CAMPAIGN_STATUSES = ("PENDING", "IN_PROGRESS", "VERIFIED", "FAILED", "SUSPENDED", "EXPIRED")
 USE_CASES = frozenset({"CUSTOMER_CARE", "MIXED", "LOW_VOLUME", "ACCOUNT_NOTIFICATION", "DELIVERY_NOTIFICATION"})
@@ -23,11 +25,6 @@ _MG = re.compile(r"^MG[0-9a-fA-F]{32}$")
 
 class A2pError(ValueError):
     """A reviewer document the sandbox does not understand (answered with 400)."""
-
-
-def iso8601(moment: datetime) -> str:
-    """Twilio's Messaging v1 timestamps: UTC, whole seconds, a trailing Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _tcr_campaign_id() -> str:

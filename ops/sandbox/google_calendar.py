@@ -43,10 +43,9 @@ from ops.sandbox.oauth import (
     OAuthProvider,
     ProviderAnswer,
     TokenResource,
-    iso,
-    parse_time,
     render_answer,
 )
+from ops.sandbox.timestamps import iso8601, parse_iso8601
 
 BASE32HEX_ID = re.compile(r"^[a-v0-9]{5,1024}$")
 
@@ -119,7 +118,7 @@ class GoogleCalendar(OAuthProvider):
 
     def free_busy(self, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            time_min, time_max = parse_time(body["timeMin"]), parse_time(body["timeMax"])
+            time_min, time_max = parse_iso8601(body["timeMin"]), parse_iso8601(body["timeMax"])
         except (KeyError, TypeError, ValueError):
             raise google_error(400, "badRequest", "Bad Request") from None
         calendars: dict[str, Any] = {}
@@ -133,7 +132,7 @@ class GoogleCalendar(OAuthProvider):
                     continue
                 calendars[calendar_id] = {
                     "busy": [
-                        {"start": iso(max(start, time_min)), "end": iso(min(end, time_max))}
+                        {"start": iso8601(max(start, time_min)), "end": iso8601(min(end, time_max))}
                         for start, end in sorted(self.busy.get(calendar_id, []))
                         if start < time_max and end > time_min
                     ]
@@ -181,8 +180,8 @@ class GoogleCalendar(OAuthProvider):
             for index, (start, end) in enumerate(sorted(self.busy.get(calendar_id, []))):
                 if start < time_max and end > time_min:
                     items.append(
-                        {"id": f"busy{index}", "status": "confirmed", "start": {"dateTime": iso(start)},
-                         "end": {"dateTime": iso(end)}}
+                        {"id": f"busy{index}", "status": "confirmed", "start": {"dateTime": iso8601(start)},
+                         "end": {"dateTime": iso8601(end)}}
                     )  # fmt: skip
         return {"kind": "calendar#events", "items": items}
 
@@ -213,7 +212,7 @@ class GoogleCalendar(OAuthProvider):
 def _bounds(event: dict[str, Any]) -> tuple[datetime, datetime] | None:
     """An event's start and end instants (``dateTime``: the writers never make all-day events), or None."""
     try:
-        return parse_time(event["start"]["dateTime"]), parse_time(event["end"]["dateTime"])
+        return parse_iso8601(event["start"]["dateTime"]), parse_iso8601(event["end"]["dateTime"])
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -245,8 +244,8 @@ class EventsResource(_Resource):
         self._google.admit(req, self._prefix)
         try:
             time_min, time_max = (
-                parse_time(req.get_param("timeMin", required=True)),
-                parse_time(req.get_param("timeMax", required=True)),
+                parse_iso8601(req.get_param("timeMin", required=True)),
+                parse_iso8601(req.get_param("timeMax", required=True)),
             )
         except (falcon.HTTPBadRequest, ValueError):
             raise google_error(400, "badRequest", "timeMin and timeMax are required RFC 3339 times") from None

@@ -31,7 +31,8 @@ from db.published_secrets import (
     SANDBOX_JOBBER_CLIENT_SECRET,
     SANDBOX_JOBBER_REFRESH_TOKEN,
 )
-from ops.sandbox.oauth import Failure, OAuthProvider, ProviderAnswer, TokenResource, iso, parse_time, render_answer
+from ops.sandbox.oauth import Failure, OAuthProvider, ProviderAnswer, TokenResource, render_answer
+from ops.sandbox.timestamps import iso8601, parse_iso8601
 
 _COST = {
     "requestedQueryCost": 12,
@@ -77,8 +78,8 @@ class Jobber(OAuthProvider):
     ) -> dict[str, Any]:
         visit = {
             "id": visit_id,
-            "startAt": iso(start),
-            "endAt": iso(end),
+            "startAt": iso8601(start),
+            "endAt": iso8601(end),
             "allDay": all_day,
             "assignedUsers": {"nodes": [{"id": user_id}] if user_id else []},
         }
@@ -138,13 +139,13 @@ class Jobber(OAuthProvider):
 
     def _visits(self, variables: dict[str, Any]) -> dict[str, Any]:
         flt = variables.get("filter") or {}
-        before = parse_time(flt["startAt"]["before"]) if flt.get("startAt") else None
-        after = parse_time(flt["endAt"]["after"]) if flt.get("endAt") else None
+        before = parse_iso8601(flt["startAt"]["before"]) if flt.get("startAt") else None
+        after = parse_iso8601(flt["endAt"]["after"]) if flt.get("endAt") else None
         matching = [
             visit
             for visit in sorted(self.visits, key=lambda v: v["startAt"])
-            if (before is None or parse_time(visit["startAt"]) < before)
-            and (after is None or parse_time(visit["endAt"]) > after)
+            if (before is None or parse_iso8601(visit["startAt"]) < before)
+            and (after is None or parse_iso8601(visit["endAt"]) > after)
         ]
         offset = int(variables.get("after") or 0)
         page = matching[offset : offset + self.page_size]
@@ -177,8 +178,8 @@ class Jobber(OAuthProvider):
         visit = self._visit(variables.get("id"))
         if visit is None:
             return {"visit": None, "userErrors": [{"message": "Visit not found", "path": ["id"]}]}
-        visit["startAt"] = iso(_local(variables["input"]["startAt"]))
-        visit["endAt"] = iso(_local(variables["input"]["endAt"]))
+        visit["startAt"] = iso8601(_local(variables["input"]["startAt"]))
+        visit["endAt"] = iso8601(_local(variables["input"]["endAt"]))
         return {"visit": _schedule(visit), "userErrors": []}
 
     def _visitDelete(self, variables: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,6 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -30,14 +29,6 @@ from falcon.util.structures import CaseInsensitiveDict
 # RFC 6749's token type: a word of the wire format, not a secret (a constant, so the published-secrets scan, which
 # reads a quoted value after a *token* name as a secret, does not take it for one).
 BEARER = "Bearer"
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 @dataclass
