@@ -12,7 +12,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select, text
@@ -301,7 +301,19 @@ def update_callback_grace(session: Session, *, tenant_id: uuid.UUID, seconds: ob
 # --- feature gates ---------------------------------------------------------------------------------------------
 
 
-def _gates_for(plan: Plan | None, status: str, *, past_due_since: datetime | None, now: datetime) -> dict[str, bool]:
+class _PlanTerms(Protocol):
+    """What of a plan decides its gates: an ``id_plans`` row, as the ORM's or a statement's."""
+
+    @property
+    def gates(self) -> dict[str, Any]: ...
+
+    @property
+    def past_due_grace_days(self) -> int: ...
+
+
+def _gates_for(
+    plan: _PlanTerms | None, status: str, *, past_due_since: datetime | None, now: datetime
+) -> dict[str, bool]:
     if plan is None:
         return {}
     plan_gates = {name: bool(value) for name, value in plan.gates.items()}
@@ -318,7 +330,7 @@ def _gates_for(plan: Plan | None, status: str, *, past_due_since: datetime | Non
 # map, which the billing module's raw upserts bypass.
 _GATES_WITH_PLAN = text(
     """
-    SELECT g.subscription_status, g.past_due_since, p.code, p.name, p.gates, p.past_due_grace_days
+    SELECT g.plan, g.subscription_status, g.past_due_since, p.code, p.gates, p.past_due_grace_days
       FROM id_feature_gates g LEFT JOIN id_plans p ON p.code = g.plan
      WHERE g.tenant_id = :tenant
     """
@@ -327,15 +339,8 @@ _GATES_WITH_PLAN = text(
 
 def feature_gates_for(session: Session, tenant_id: uuid.UUID, *, now: datetime | None = None) -> dict[str, bool]:
     """The tenant's effective gates now (a past_due grace period that ran out closes them). Unknown ⇒ all closed."""
-    row = session.execute(_GATES_WITH_PLAN, {"tenant": tenant_id}).one_or_none()
-    if row is None:
-        return {}
-    plan = (
-        None
-        if row.code is None
-        else Plan(code=row.code, name=row.name, gates=row.gates, past_due_grace_days=row.past_due_grace_days)
-    )
-    return _gates_for(plan, row.subscription_status, past_due_since=row.past_due_since, now=now or datetime.now(UTC))
+    state = gate_state(session, tenant_id, now=now)
+    return {} if state is None else state.gates
 
 
 @dataclass(frozen=True)
@@ -348,10 +353,10 @@ class GateState:
 
 
 def gate_state(session: Session, tenant_id: uuid.UUID, *, now: datetime | None = None) -> GateState | None:
-    row = session.get(FeatureGates, tenant_id, populate_existing=True)  # raw upserts bypass the identity map
+    row = session.execute(_GATES_WITH_PLAN, {"tenant": tenant_id}).one_or_none()
     if row is None:
         return None
-    plan = session.get(Plan, row.plan)
+    plan = None if row.code is None else row  # the row carries the plan's gates and grace days
     grace_ends = (
         row.past_due_since + timedelta(days=plan.past_due_grace_days)
         if plan is not None and row.past_due_since is not None

@@ -75,6 +75,7 @@ def _seed(settings: Settings) -> dict[str, Any]:
     try:
         with transaction(make_session_factory(engine)) as session:
             tenant = seed_demo(session, settings)
+            box = credentials.CredentialBox(settings.credentials_key)
             for resource in tenant["resources"]:
                 credentials.link_calendar(
                     session,
@@ -83,7 +84,7 @@ def _seed(settings: Settings) -> dict[str, Any]:
                     provider="google",
                     external_ref=demo_calendar(resource["name"]),
                     access_token=settings.google_calendar_token,
-                    box=credentials.CredentialBox(settings.credentials_key),
+                    box=box,
                 )
             return tenant
     finally:

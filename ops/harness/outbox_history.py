@@ -19,7 +19,7 @@ from sqlalchemy import Connection, TextClause, text
 
 from db.retention import DEFAULT_BATCH_SIZE, RULES, batch_statement
 from workers.delivery import _CLAIM
-from workers.dispatcher import _DISPATCH, _DUE_RETRIES, _LOST_LEASES, _STALE_ENQUEUED
+from workers.dispatcher import _DISPATCH, _DUE_RETRIES, _LOST_LEASES, _STALE_ENQUEUED, QUEUE_ORDER_GRACE_SECONDS
 
 EVENT_NAME = "nmc.bench.HistoryEvent"
 CHURN_EVENT_NAME = "nmc.bench.HistoryChurn"
@@ -283,7 +283,7 @@ def probes(conn: Connection, now: datetime, *, handlers: int, batch_size: int, d
                 "stale_before": now - timedelta(seconds=30),
                 "queues": [QUEUE],
                 "waiting_since": [None],
-                "grace_seconds": 5.0,
+                "grace_seconds": QUEUE_ORDER_GRACE_SECONDS,
                 "limit": batch_size,
             },
         ),
