@@ -611,21 +611,10 @@ class StaffNumber:
     name: str | None
 
 
-def staff_numbers(session: Session, tenant_id: uuid.UUID) -> list[StaffNumber]:
-    """Every staff number of the tenant, once each: a number on several memberships is the OWNER's if any holds it
-    (then the oldest membership's); the owner mobile counts as OWNER when no membership carries it."""
-    rows = session.execute(
-        select(Membership.mobile, Membership.role, Membership.user_id, User.name, Membership.email)
-        .join(User, User.id == Membership.user_id)
-        .where(Membership.tenant_id == tenant_id, Membership.mobile.is_not(None))
-        .order_by(Membership.role != "OWNER", Membership.created_at, Membership.user_id)
-    ).all()
-    owner_mobile = session.scalar(select(Tenant.owner_mobile).where(Tenant.id == tenant_id))
-    members = [StaffNumber(row.mobile, row.role, row.user_id, row.name or row.email) for row in rows]
-    return _once_each(members, owner_mobile)
-
-
 def _once_each(members: list[StaffNumber], owner_mobile: str | None) -> list[StaffNumber]:
+    """Every staff number of the tenant, once each: a number on several memberships is the OWNER's if any holds it
+    (then the oldest membership's, ``members`` in that order); the owner mobile counts as OWNER when no membership
+    carries it."""
     found: dict[str, StaffNumber] = {}
     for member in members:
         found.setdefault(member.phone, member)
@@ -645,8 +634,8 @@ class TenantCard:
     staff: tuple[StaffNumber, ...]
 
 
-# The members' numbers in staff_numbers' order, as [mobile, role, user_id, name] arrays; NULLIF keeps a blank name
-# falling back to the e-mail as `name or email` does.
+# The members' numbers, OWNERs first and then oldest first, as [mobile, role, user_id, name] arrays; NULLIF keeps
+# a blank name falling back to the member's e-mail.
 _TENANT_CARD = text(
     """
     SELECT t.id, t.name, t.timezone, t.forward_to, t.owner_mobile, t.callback_grace_seconds,

@@ -43,18 +43,11 @@ def quarter_hour_of(moment: datetime) -> datetime:
     return utc.replace(minute=utc.minute - utc.minute % 15, second=0, microsecond=0)
 
 
-def add_to_day(
-    session: Session, tenant_id: uuid.UUID, day: date, *, counter: str, amount: int = 1, revenue_cents: int = 0
-) -> None:
-    """Add to one day's counters with an atomic upsert (concurrent handlers for one tenant-day never lose counts)."""
-    values = _values(tenant_id, counter, amount, revenue_cents, day=day)
-    session.execute(_ADD[counter, "day"], values)
-
-
 def add_to_quarter_hour(
     session: Session, tenant_id: uuid.UUID, moment: datetime, *, counter: str, amount: int = 1, revenue_cents: int = 0
 ) -> None:
-    """The same atomic upsert into the quarter hour ``moment`` falls in."""
+    """Add to the counters of the quarter hour ``moment`` falls in, with an atomic upsert (concurrent handlers for one
+    tenant and quarter hour never lose counts)."""
     values = _values(tenant_id, counter, amount, revenue_cents, quarter=quarter_hour_of(moment))
     session.execute(_ADD[counter, "quarter"], values)
 
@@ -62,8 +55,8 @@ def add_to_quarter_hour(
 def add_to_day_and_quarter_hour(
     session: Session, tenant_id: uuid.UUID, moment: datetime, *, counter: str, amount: int = 1, revenue_cents: int = 0
 ) -> None:
-    """Both upserts in one statement (every counted event makes both): the UTC day and the quarter hour of ``moment``,
-    in that order, as the two calls above would take their row locks."""
+    """The UTC day's and the quarter hour's counters of ``moment``, both atomic upserts, in one statement (every counted
+    event makes both), taking the day's row lock first."""
     values = _values(tenant_id, counter, amount, revenue_cents, day=day_of(moment), quarter=quarter_hour_of(moment))
     session.execute(_ADD[counter, "both"], values)
 
@@ -91,7 +84,6 @@ _ADD: dict[tuple[str, str], TextClause] = {}
 for _counter in COUNTERS:
     _day = _upsert("rep_daily_tenant_stats", "day", "CAST(:day AS date)", _counter)
     _quarter = _upsert("rep_quarter_hour_tenant_stats", "starts_at", "CAST(:quarter AS timestamptz)", _counter)
-    _ADD[_counter, "day"] = text(_day)
     _ADD[_counter, "quarter"] = text(_quarter)
     _ADD[_counter, "both"] = text(f"WITH day AS ({_day}) {_quarter}")
 
