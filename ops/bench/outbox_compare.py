@@ -25,7 +25,7 @@ import click
 import psycopg
 
 from db.settings import Settings
-from ops.bench.outbox_scenarios import await_starts, fresh_scenario, offer, summarize
+from ops.bench.outbox_scenarios import Scenario, await_starts, fresh_scenario, offer, summarize
 from ops.harness.report import percentile
 from ops.processes import stop_groups
 
@@ -97,7 +97,9 @@ def apply_schema(settings: Settings) -> None:
         app.schema_manager.apply_schema()
 
 
-def run_procrastinate(settings: Settings, scenario: Any, worker_processes: int, worker_threads: int) -> dict[str, Any]:
+def run_procrastinate(
+    settings: Settings, scenario: Scenario, worker_processes: int, worker_threads: int
+) -> dict[str, Any]:
     """One scenario through procrastinate: jobs deferred one per transaction at the offered rate (steady), or in
     batches of 1,000 (flat out), measured exactly as the outbox's events are."""
     from procrastinate import SyncPsycopgConnector
