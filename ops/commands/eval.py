@@ -49,6 +49,13 @@ def conversations(ctx: click.Context, engine_name: str, as_json: bool, verbose: 
     click.echo(f"conversations: {report.total}  passed: {report.passed}  pass rate: {report.pass_rate:.1%}")
     click.echo(f"ungrounded claims: {report.ungrounded}")
     click.echo(f"median caller texts to a booking: {'-' if median is None else f'{median:g}'}")
+    if engine_name != "builtin":
+        click.echo(f"turns answered by the built-in fallback: {report.fallback_turns} of {report.turns}")
+        if report.fallback_turns:
+            click.echo(
+                f"warning: these figures are partly the built-in engine's; is the model at {settings.ai_base_url} up?",
+                err=True,
+            )
     for outcome in report.failures():
         click.echo(f"FAIL {outcome.id}: {'; '.join(outcome.failures)}")
         if verbose:

@@ -3,15 +3,17 @@ least 95% of the scripted caller conversations, never make an ungrounded claim, 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from db.settings import Settings
 from domain.conversations.engine import make_engine
-from domain.conversations.engine.eval import PASS_TARGET, evaluate, load
+from domain.conversations.engine.eval import PASS_TARGET, evaluate, load, run
 from domain.conversations.engine.eval.suite import SuiteError, local_start
 from domain.conversations.engine.gsm import plain
+from domain.conversations.engine.ports import BookingTools, Turn, TurnResult
 from domain.conversations.messaging import count_segments, fit_to_segments
 
 
@@ -53,3 +55,19 @@ def test_a_trimmed_gsm_reply_stays_gsm_7() -> None:
     trimmed = fit_to_segments("word " * 200, 1)
     assert trimmed.endswith("...")
     assert count_segments(trimmed).encoding == "GSM-7"
+
+
+def test_turns_another_engine_handed_to_its_fallback_are_counted() -> None:
+    builtin = make_engine(Settings(ai_provider="builtin"))
+
+    class FallingBack:
+        name = "openai"
+
+        def respond(self, turn: Turn, tools: BookingTools) -> TurnResult:
+            return replace(builtin.respond(turn, tools), engine="builtin", fallback_reason="model timed out")
+
+    report = run(FallingBack(), load()[:3], "openai")
+    assert report.turns > 0
+    assert report.fallback_turns == report.turns
+    assert report.to_json()["fallback_turns"] == report.turns
+    assert evaluate(builtin).fallback_turns == 0

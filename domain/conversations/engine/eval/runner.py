@@ -36,6 +36,8 @@ class Outcome:
     transcript: list[tuple[str, str | None]]
     ungrounded: int
     texts_to_booking: int | None
+    turns: int = 0
+    fallback_turns: int = 0  # turns the engine handed to its built-in fallback (a model that failed or timed out)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -44,6 +46,7 @@ class Outcome:
             "failures": self.failures,
             "ungrounded": self.ungrounded,
             "texts_to_booking": self.texts_to_booking,
+            "fallback_turns": self.fallback_turns,
             "transcript": [{"caller": text, "reply": reply} for text, reply in self.transcript],
         }
 
@@ -70,6 +73,16 @@ class Report:
         return sum(outcome.ungrounded for outcome in self.outcomes)
 
     @property
+    def turns(self) -> int:
+        return sum(outcome.turns for outcome in self.outcomes)
+
+    @property
+    def fallback_turns(self) -> int:
+        """Turns another engine's fallback answered: the figures of ``--engine openai`` are the model's only when
+        this is 0 (with nothing listening at AI_BASE_URL every turn is the built-in engine's)."""
+        return sum(outcome.fallback_turns for outcome in self.outcomes)
+
+    @property
     def median_texts_to_booking(self) -> float | None:
         counts = [o.texts_to_booking for o in self.outcomes if o.texts_to_booking is not None]
         return statistics.median(counts) if counts else None
@@ -84,6 +97,8 @@ class Report:
             "passed": self.passed,
             "pass_rate": round(self.pass_rate, 4),
             "ungrounded_claims": self.ungrounded,
+            "turns": self.turns,
+            "fallback_turns": self.fallback_turns,
             "median_texts_to_booking": self.median_texts_to_booking,
             "failed": [outcome.to_json() for outcome in self.failures()],
         }
@@ -121,6 +136,7 @@ def run_one(engine: ConversationEngine, conversation: Conversation) -> Outcome:
     ungrounded = 0
     handed_off: str | None = None
     texts_to_booking: int | None = None
+    fallback_turns = 0
     for index, text in enumerate(conversation.texts, start=1):
         now += timedelta(minutes=1)
         if handed_off is not None:
@@ -137,6 +153,7 @@ def run_one(engine: ConversationEngine, conversation: Conversation) -> Outcome:
         )
         result = engine.respond(turn, business.tools_for(CALLER, now))
         results.append(result)
+        fallback_turns += result.fallback_reason is not None
         state = result.state
         transcript.append((text, result.reply))
         if result.guard_blocked:
@@ -163,6 +180,8 @@ def run_one(engine: ConversationEngine, conversation: Conversation) -> Outcome:
         transcript=transcript,
         ungrounded=ungrounded,
         texts_to_booking=texts_to_booking if expect.booked else None,
+        turns=len(results),
+        fallback_turns=fallback_turns,
     )
 
 
