@@ -46,6 +46,13 @@ def local(moment: datetime | None) -> tuple[str, int, int]:
         ("evening", ("2025-03-08", 17, 0), ("2025-03-09", 0, 0)),
         ("saturday at 9", ("2025-03-15", 9, 0), ("2025-03-16", 0, 0)),
         ("1/2", ("2026-01-02", 0, 0), ("2026-01-03", 0, 0)),
+        ("the 2nd of april", ("2025-04-02", 0, 0), ("2025-04-03", 0, 0)),
+        ("20th of march, afternoon", ("2025-03-20", 12, 0), ("2025-03-20", 17, 0)),
+        # mistyped time words read as the word they are a slip away from
+        ("tmrw aftrnoon", ("2025-03-09", 12, 0), ("2025-03-09", 17, 0)),
+        ("thrusday mornin", ("2025-03-13", 0, 0), ("2025-03-13", 12, 0)),
+        ("wendesday evenin", ("2025-03-12", 17, 0), ("2025-03-13", 0, 0)),
+        ("frday", ("2025-03-14", 0, 0), ("2025-03-15", 0, 0)),
     ],
 )
 def test_examples(text: str, earliest: tuple[str, int, int], latest: tuple[str, int, int]) -> None:
@@ -53,6 +60,11 @@ def test_examples(text: str, earliest: tuple[str, int, int], latest: tuple[str, 
     assert preference is not None
     assert local(preference.earliest) == earliest
     assert local(preference.latest) == latest
+
+
+@pytest.mark.parametrize("text", ["i have the money", "the fridge is fine", "a sundae", "were moving", "in mourning"])
+def test_everyday_words_near_a_time_word_are_no_time(text: str) -> None:
+    assert parse_when(text, SAT_10AM, TZ) is None
 
 
 def test_asap_and_friends() -> None:

@@ -10,13 +10,13 @@ to stop this engine.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from domain.conversations.engine.dates import find_clock, find_weekday, parse_when
+from domain.conversations.engine.dates import MONTHS, find_clock, find_weekday, parse_when
 from domain.conversations.engine.formatting import (
     hours_in,
     join_options,
@@ -25,7 +25,7 @@ from domain.conversations.engine.formatting import (
     slot_label,
     slot_to_json,
 )
-from domain.conversations.engine.intents import Signals, read
+from domain.conversations.engine.intents import Signals, choice_index, read
 from domain.conversations.engine.language import Language, content_words, conversation_language, remembered_language
 from domain.conversations.engine.matching import gloss, kinds_in, service_kind, words
 from domain.conversations.engine.matching import rank as rank_services
@@ -173,7 +173,7 @@ class _TurnRun:
     # -- the turn -------------------------------------------------------------------------------------------------
 
     def run(self) -> TurnResult:
-        signals = read(self.turn.text)
+        signals = _without_date_ordinal(read(self.turn.text))
         business = self.turn.business_name
         if not signals.text:
             self.say("empty", business=business)
@@ -367,6 +367,12 @@ class _TurnRun:
     def not_offered(self, catalog: list[ServiceOption]) -> None:
         """A job this business does not do: say so plainly, say what it does, never offer an unrelated item."""
         listed = catalog[:4]
+        if self.urgent:
+            # Someone else's emergency (overflowing gutters at a plumber's): not flagged to this team as ours.
+            urgent_lines = {self.t("urgent_open"), self.t("urgent_closed")}
+            self.reply.parts = [part for part in self.reply.parts if part not in urgent_lines]
+            self.urgent = False
+            self.state.pop("urgent", None)
         self.state["candidates"] = [{"id": str(option.id), "name": option.name} for option in listed]
         for key in ("offered", "hold", "service"):
             self.state.pop(key, None)
@@ -526,6 +532,12 @@ class _TurnRun:
             or self.stage in ("ask_time", "ask_service", "clarify")
         )
         if service is None:
+            if self.stage in ("ask_service", "clarify") and (signals.thanks or signals.no) and not signals.book:
+                # "no thanks" to "can I help with one of those?": a goodbye, not the question again.
+                self.state.pop("candidates", None)
+                self.go("idle")
+                self.say("no_booking")
+                return
             if wants_time and (signals.book or pref is not None or self.stage in ("ask_service", "clarify")):
                 if pref is not None:
                     self.state["pending_pref"] = _pref_to_json(pref)
@@ -620,6 +632,25 @@ _CLEAR_DATE = re.compile(
     r"\b\d{1,2}(?:st|nd|rd|th)? of\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d|\d/\d"
     r"|\b\d{1,2} de (?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|sep?tiembre|octubre|noviembre|diciembre)\b"
 )
+
+
+# A date said outright ("the 2nd of april", "april 2nd", "4/2", "el 2 de abril"): its number is a day, not a pick.
+_MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
+_DATE_PHRASE = re.compile(
+    rf"\b(?:the )?\d{{1,2}}(?:st|nd|rd|th)? of (?:{_MONTH_NAMES})\b"
+    rf"|\b(?:{_MONTH_NAMES})\.? \d{{1,2}}(?:st|nd|rd|th)?\b"
+    r"|\b\d{1,2}/\d{1,2}\b"
+    r"|\b(?:el )?\d{1,2} de (?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|sep?tiembre|octubre|noviembre|"
+    r"diciembre)\b"
+)
+
+
+def _without_date_ordinal(signals: Signals) -> Signals:
+    """The caller's pick by position, read without the numbers of a date the text names ("can you do the 2nd of
+    april instead?" picks nothing; "the first one, april 2nd" still picks the first)."""
+    if signals.choice is None or not _DATE_PHRASE.search(signals.text):
+        return signals
+    return replace(signals, choice=choice_index(_DATE_PHRASE.sub(" ", signals.text)))
 
 
 def _answer_to_choice(

@@ -12,8 +12,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
+
+from rapidfuzz.distance import DamerauLevenshtein
 
 from domain.conversations.engine.ports import PartOfDay, SlotPreference
 
@@ -52,6 +55,7 @@ _WEEKDAY_OR = re.compile(rf"\b({_WEEKDAY}) (?:or|and|/) ({_WEEKDAY})\b")
 _NUMERIC_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})\b")
 _MONTH_DATE = re.compile(rf"\b({_MONTH})\.? (\d{{1,2}})(?:st|nd|rd|th)?\b")
 _ORDINAL_DAY = re.compile(r"\bthe (\d{1,2})(?:st|nd|rd|th)\b")
+_DAY_OF_MONTH = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)? of ({_MONTH})\b")
 _IN_DAYS = re.compile(r"\bin (\d|a couple(?: of)?|a few|two|three) days?\b")
 _CLOCK = re.compile(
     r"(?:\b(after|before|by|around|about|at|@)\s*|\b)"
@@ -156,9 +160,40 @@ _HAS_SPANISH = re.compile(
 )
 
 
+# The words of a time wish a caller may mistype ("aftrnoon", "mornin", "wensday"): each is read as the word it is one
+# slip away from (two in a long word), with the first letter right. Shorter words ("noon", "today") are left alone.
+_TIME_WORDS = (
+    "morning", "afternoon", "evening", "tonight", "tomorrow", "weekend",
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+)  # fmt: skip
+_KNOWN_WORDS = frozenset(WEEKDAYS) | frozenset(_TIME_WORDS) | {"money", "mourning", "fridge", "sundae", "evenly"}
+_LETTERS = re.compile(r"[a-z]{5,}")
+
+
+@lru_cache(maxsize=8_192)
+def _time_word(word: str) -> str:
+    if word in _KNOWN_WORDS:
+        return word
+    for ours in _TIME_WORDS:
+        allowed = 1 if len(ours) <= 7 else 2
+        if (
+            word[0] == ours[0]
+            and abs(len(word) - len(ours)) <= allowed
+            and DamerauLevenshtein.distance(word, ours, score_cutoff=allowed) <= allowed
+        ):
+            return ours
+    return word
+
+
+def fix_time_typos(text: str) -> str:
+    """``text`` with mistyped day and part-of-day words spelled right ("tmrw aftrnoon" → "tmrw afternoon")."""
+    return _LETTERS.sub(lambda match: _time_word(match.group(0)), text)
+
+
 def canonical(text: str) -> str:
     """``text`` (lowercase, unaccented) with Spanish time phrases in English words: "mañana por la tarde" is read
-    like "tomorrow afternoon", "no antes de las 10" like "not before 10"."""
+    like "tomorrow afternoon", "no antes de las 10" like "not before 10"; mistyped English time words are fixed."""
+    text = fix_time_typos(text)
     if not _HAS_SPANISH.search(text):
         return text
     for pattern, replacement in _SPANISH:
@@ -252,6 +287,10 @@ def _explicit_day(text: str, today: date) -> tuple[date | None, tuple[date, date
             return day, None, False
     if match := _MONTH_DATE.search(text):
         day = _resolve_month_day(MONTHS[match.group(1)], int(match.group(2)), today)
+        if day:
+            return day, None, False
+    if match := _DAY_OF_MONTH.search(text):
+        day = _resolve_month_day(MONTHS[match.group(2)], int(match.group(1)), today)
         if day:
             return day, None, False
     if match := _WEEKDAY_OR.search(text):

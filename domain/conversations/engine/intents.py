@@ -54,7 +54,8 @@ _HANDOFF = re.compile(
     r"(?:eres|es) un (?:robot|bot))\b"
 )
 _URGENT = re.compile(
-    r"\b(?:water (?:everywhere|all over|on the floor|pouring|coming)|flood(?:ing|ed)?|burst|busted pipe|"
+    r"\b(?:water (?:(?:is|was|keeps) )?(?:everywhere|all over|on the floor|pouring|coming|gushing|spraying)|"
+    r"flood(?:ing|ed)?|burst|busted pipe|"
     r"pipe (?:broke|burst)|no heat|no heating|heat (?:is )?out|no hot water|no (?:ac|a/c|air)|ac (?:is )?out|"
     r"(?:smell|smells) (?:of )?gas|gas (?:leak|smell)|sewage|backing up|overflowing|emergency|urgent|sparks|smoke|"
     r"emergencia|urgente|se (?:esta )?inunda\w*|inundacion|inundado|agua por todos lados|se (?:me )?revento|"

@@ -30,7 +30,9 @@ SUBJECTS: dict[str, tuple[str, ...]] = {
     ),
     "leak": (
         "leak", "leaks", "leaking", "leaky pipe", "burst", "pipe broke", "dripping under", "water under", "puddle",
-        "water everywhere", "flooding", "fuga", "fugas", "gotea", "gotera", "goteando", "tuberia rota", "tubo roto",
+        "water everywhere", "flooding", "water pouring", "water is pouring", "pouring water", "gushing",
+        "water spraying", "spraying water", "dripping from", "water coming", "fuga", "fugas", "gotea", "gotera",
+        "goteando", "tuberia rota", "tubo roto",
         "se revento", "inundacion", "inundando",
     ),
     "toilet": ("toilet", "toilets", "running toilet", "inodoro", "excusado", "escusado", "wc", "bano", "sanitario",
