@@ -40,6 +40,7 @@ from ops.context import get_settings
 from ops.harness.database import checkpoint, drop_database, scratch_database
 from ops.harness.report import summarize_ms, write_report
 from ops.processes import stop_groups
+from ops.stack import die_with_parent
 
 ROUTE = "/webhooks/twilio/sms/status"
 CEILING_PROVIDER = "bench-ceiling"
@@ -145,7 +146,7 @@ class Server:
         argv = [sys.executable, "-m", "ops", "ingress", "--bind", f"127.0.0.1:{port}"]
         argv += ["--workers", str(workers), "--threads", str(threads)]
         self.base_url = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen(argv, env=env, start_new_session=True)
+        self.process = subprocess.Popen(argv, env=env, start_new_session=True, preexec_fn=die_with_parent())
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

@@ -29,6 +29,7 @@ from ops.context import get_settings
 from ops.harness.database import drop_database, drop_namespace, scratch_database
 from ops.harness.report import write_report
 from ops.processes import stop_groups
+from ops.stack import die_with_parent
 
 HANDLER_MODULES = {"db-only": "ops.bench.outbox_handlers", "isolated": "ops.bench.outbox_handlers_isolated"}
 
@@ -55,7 +56,12 @@ class Pipeline:
         self.worker_processes = worker_processes
         self.started_at = time.time()
         self.processes = [
-            subprocess.Popen([sys.executable, "-m", "ops", "dispatcher"], env=env, start_new_session=True)
+            subprocess.Popen(
+                [sys.executable, "-m", "ops", "dispatcher"],
+                env=env,
+                start_new_session=True,
+                preexec_fn=die_with_parent(),
+            )
             for _ in range(dispatchers)
         ]
         self.processes.append(
@@ -63,6 +69,7 @@ class Pipeline:
                 [sys.executable, "-m", "ops", "worker", "-p", str(worker_processes), "-t", str(worker_threads)],
                 env=env,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),
             )
         )
 

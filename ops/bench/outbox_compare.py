@@ -28,6 +28,7 @@ from db.settings import Settings
 from ops.bench.outbox_scenarios import Scenario, await_starts, fresh_scenario, offer, summarize
 from ops.harness.report import percentile
 from ops.processes import stop_groups
+from ops.stack import die_with_parent
 
 COMPARE_HINT = (
     "nmc bench outbox --compare procrastinate needs procrastinate: pip install -c constraints.txt -e '.[bench-compare]'"
@@ -55,6 +56,7 @@ class ProcrastinateWorkers:
                 [sys.executable, "-m", "ops.bench.procrastinate_worker", str(concurrency)],
                 env=env,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),
             )
             for _ in range(processes)
         ]

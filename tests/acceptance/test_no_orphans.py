@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from db.settings import Settings
+from ops.harness.database import drop_database
 from ops.processes import children, command_line, stat_fields
 from ops.processes import descendants as process_tree
 from ops.stack import LocalStack
@@ -137,3 +138,50 @@ def test_nmc_up_leaves_no_process_behind(settings: Settings, tmp_path: Path, sig
             up.kill()
             up.wait(10)
         kill_survivors(started)
+
+
+def test_a_sigkilled_outbox_bench_takes_its_pipeline_with_it(settings: Settings, tmp_path: Path) -> None:
+    env = up_env(settings, WORKER_PROCESSES="1")
+    log_path = tmp_path / "bench.log"
+    with log_path.open("wb") as log:
+        bench = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ops",
+                "bench",
+                "outbox",
+                "--dispatchers",
+                "1",
+                "--handlers",
+                "db-only",
+                "--steady-seconds",
+                "30",
+                "--worker-processes",
+                "1",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    started: dict[int, int] = {}
+    try:
+
+        def pipeline() -> set[int] | None:
+            """The dispatcher and the worker pool's parent, once the pool has its child."""
+            found = {pid for pid in children(bench.pid) if " -m ops " in _command_line(pid)}
+            workers = [pid for pid in found if " worker " in _command_line(pid)]
+            return found if len(found) == 2 and workers and children(workers[0]) else None
+
+        found = wait_until(pipeline, 90, "the bench's dispatcher and worker")
+        started = identify(found | {child for pid in found for child in descendants(pid)})
+        bench.kill()
+        bench.wait(10)
+        assert_all_gone(started, 20, "the outbox bench's pipeline after its SIGKILL")
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait(10)
+        kill_survivors(started)
+        scratch = settings.database_url.rsplit("/", 1)[0] + f"/{settings.database_name}_bench"
+        drop_database(settings.model_copy(update={"database_url": scratch}))
