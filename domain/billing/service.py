@@ -243,10 +243,23 @@ def _apply_invoice(
     return Outcome(applied=True, subscription_ref=subscription_ref, status=status)
 
 
-def subscription_for(session: Session, tenant_id: uuid.UUID) -> Subscription | None:
-    return session.scalar(
+@dataclass(frozen=True)
+class SubscriptionRecord:
+    """A tenant's latest known subscription, as billing hands it out."""
+
+    stripe_subscription_id: str
+    plan: str
+    status: str
+    current_period_end: datetime | None
+
+
+def subscription_for(session: Session, tenant_id: uuid.UUID) -> SubscriptionRecord | None:
+    row = session.scalar(
         select(Subscription)
         .where(Subscription.tenant_id == tenant_id)
         .order_by(Subscription.source_created.desc())
         .limit(1)
     )
+    if row is None:
+        return None
+    return SubscriptionRecord(row.stripe_subscription_id, row.plan, row.status, row.current_period_end)

@@ -104,14 +104,16 @@ class BookingToolsAdapter:
         )
         slots = scheduling.find_slots(
             self._session,
+            scheduling.SlotSearch(
+                service_item_id=service_id,
+                duration_minutes=item.duration_minutes,
+                window_start=start,
+                window_end=end,
+                preference=wish,
+                limit=limit,
+            ),
             tenant_id=self._tenant_id,
-            service_item_id=service_id,
-            duration_minutes=item.duration_minutes,
-            window_start=start,
-            window_end=end,
             now=self._now,
-            preference=wish,
-            limit=limit,
         )
         return [_slot(slot) for slot in slots]
 

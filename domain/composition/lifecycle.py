@@ -279,13 +279,15 @@ class AppointmentRepliesAdapter:
         minutes = int((appointment.ends_at - appointment.starts_at).total_seconds() // 60)
         slots = scheduling.find_slots(
             session,
+            scheduling.SlotSearch(
+                service_item_id=appointment.service_item_id,
+                duration_minutes=minutes,
+                window_start=now,
+                window_end=now + timedelta(days=14),
+                limit=12,
+            ),
             tenant_id=tenant_id,
-            service_item_id=appointment.service_item_id,
-            duration_minutes=minutes,
-            window_start=now,
-            window_end=now + timedelta(days=14),
             now=now,
-            limit=12,
         )
         others = [slot for slot in slots if slot.starts_at != appointment.starts_at][:3]
         return [

@@ -24,7 +24,6 @@ class HandlerContext:
 
     session: Session
     envelope: Envelope
-    emitted: list[Envelope] = field(default_factory=list)
     # Which attempt this is (1-based, counted durably before the handler runs).
     attempt: int = 1
     # Run by the delivery runner once this delivery's transaction has committed; dropped when it rolls back.
@@ -43,7 +42,7 @@ class HandlerContext:
         self, event: object, *, tenant_id: uuid.UUID | None = None, occurred_at: datetime | None = None
     ) -> Envelope:
         """Append a follow-up event caused by the one being handled (same correlation, causation = this event)."""
-        envelope = outbox.append(
+        return outbox.append(
             self.session,
             event,
             tenant_id=tenant_id if tenant_id is not None else self.envelope.tenant_id,
@@ -51,8 +50,6 @@ class HandlerContext:
             causation_id=self.envelope.event_id,
             occurred_at=occurred_at,
         )
-        self.emitted.append(envelope)
-        return envelope
 
 
 HandlerFunc = Callable[..., None]

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from domain.scheduling.availability import Shift
+from domain.scheduling.availability import Preference, Shift
 from domain.scheduling.models import Appointment, Hold, ResourceCalendar, TimeOff
 
 
@@ -21,6 +21,22 @@ class SlotRequest:
     ends_at: datetime
     customer_phone: str | None = None
     conversation_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class SlotSearch:
+    """Open slots wanted: ``duration_minutes`` long for a service (``None``: any resource's hours) within
+    ``[window_start, window_end)``, optionally on one resource and to a caller's wish; at most ``limit`` (``None``:
+    all), one per start time unless ``distinct_times`` is off (staff choosing the technician see each)."""
+
+    service_item_id: uuid.UUID | None
+    duration_minutes: int
+    window_start: datetime
+    window_end: datetime
+    preference: Preference | None = None
+    limit: int | None = 10
+    resource_id: uuid.UUID | None = None
+    distinct_times: bool = True
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from domain.scheduling.appointments import (
     upcoming_appointments,
 )
 from domain.scheduling.holds import expire_holds, extend_hold, place_hold, release_hold
-from domain.scheduling.records import Reschedule, SlotRequest, slot_bounds
+from domain.scheduling.records import Reschedule, SlotRequest, SlotSearch, slot_bounds
 from domain.scheduling.resources import (
     add_calendar,
     add_time_off,
@@ -38,6 +38,7 @@ from domain.scheduling.slots import alternatives_for, as_dict, find_slots, load_
 __all__ = [
     "Reschedule",
     "SlotRequest",
+    "SlotSearch",
     "add_calendar",
     "add_time_off",
     "alternatives_for",

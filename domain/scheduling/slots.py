@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 from domain.scheduling.availability import (
     DayShift,
     Interval,
-    Preference,
     ResourceSchedule,
     Shift,
     Slot,
     compute_slots,
 )
+from domain.scheduling.records import SlotSearch
 
 ALTERNATIVES = 3
 ALTERNATIVES_HORIZON = timedelta(days=7)
@@ -148,20 +148,7 @@ SELECT 'b', x.resource_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
 """
 
 
-def find_slots(
-    session: Session,
-    *,
-    tenant_id: uuid.UUID,
-    service_item_id: uuid.UUID | None,
-    duration_minutes: int,
-    window_start: datetime,
-    window_end: datetime,
-    now: datetime,
-    preference: Preference | None = None,
-    limit: int | None = 10,
-    resource_id: uuid.UUID | None = None,
-    distinct_times: bool = True,
-) -> list[Slot]:
+def find_slots(session: Session, search: SlotSearch, *, tenant_id: uuid.UUID, now: datetime) -> list[Slot]:
     """Open slots for a service over a window across the resources that can do it, earliest first.
 
     working hours (local, DST-correct) minus booked appointments, unexpired active holds and external busy, each padded
@@ -170,21 +157,21 @@ def find_slots(
     schedules = load_schedules(
         session,
         tenant_id=tenant_id,
-        service_item_id=service_item_id,
-        window_start=window_start,
-        window_end=window_end,
+        service_item_id=search.service_item_id,
+        window_start=search.window_start,
+        window_end=search.window_end,
         now=now,
-        resource_ids=None if resource_id is None else [resource_id],
+        resource_ids=None if search.resource_id is None else [search.resource_id],
     )
     return compute_slots(
         schedules,
-        duration_minutes=duration_minutes,
-        window_start=window_start,
-        window_end=window_end,
+        duration_minutes=search.duration_minutes,
+        window_start=search.window_start,
+        window_end=search.window_end,
         now=now,
-        preference=preference,
-        limit=limit,
-        distinct_times=distinct_times,
+        preference=search.preference,
+        limit=search.limit,
+        distinct_times=search.distinct_times,
     )
 
 
@@ -202,13 +189,15 @@ def alternatives_for(
     window_start = max(now, near - timedelta(days=1))
     slots = find_slots(
         session,
+        SlotSearch(
+            service_item_id=service_item_id,
+            duration_minutes=duration_minutes,
+            window_start=window_start,
+            window_end=near + ALTERNATIVES_HORIZON,
+            limit=None,
+        ),
         tenant_id=tenant_id,
-        service_item_id=service_item_id,
-        duration_minutes=duration_minutes,
-        window_start=window_start,
-        window_end=near + ALTERNATIVES_HORIZON,
         now=now,
-        limit=None,
     )
     closest = sorted(slots, key=lambda slot: abs((slot.starts_at - near).total_seconds()))[:count]
     return sorted(closest, key=lambda slot: slot.starts_at)

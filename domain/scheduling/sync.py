@@ -282,23 +282,37 @@ def resync_stale_calendars(
     return synced, failed
 
 
-def calendar_by_channel(session: Session, *, channel_id: str) -> ResourceCalendar | None:
+@dataclass(frozen=True)
+class WebhookCalendar:
+    """Where a calendar webhook belongs: the calendar, its tenant, and the push channel's token (Google's only)."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    external_ref: str
+    channel_token: str | None
+
+
+def _webhook_calendar(row: ResourceCalendar) -> WebhookCalendar:
+    return WebhookCalendar(row.id, row.tenant_id, row.external_ref, row.channel_token)
+
+
+def calendar_by_channel(session: Session, *, channel_id: str) -> WebhookCalendar | None:
     """The Google calendar whose push channel this is (webhook routing: the channel id is global)."""
-    return session.scalars(
+    row = session.scalars(
         select(ResourceCalendar).where(ResourceCalendar.provider == "google", ResourceCalendar.channel_id == channel_id)
     ).one_or_none()
+    return None if row is None else _webhook_calendar(row)
 
 
-def calendars_for_jobber_account(session: Session, *, account_id: str) -> list[ResourceCalendar]:
+def calendars_for_jobber_account(session: Session, *, account_id: str) -> list[WebhookCalendar]:
     """Jobber calendars of an account: ``external_ref`` is ``<accountId>`` or ``<accountId>/<userId>``."""
-    return list(
-        session.scalars(
-            select(ResourceCalendar).where(
-                ResourceCalendar.provider == "jobber",
-                or_(
-                    ResourceCalendar.external_ref == account_id,
-                    ResourceCalendar.external_ref.startswith(f"{account_id}/", autoescape=True),
-                ),
-            )
+    rows = session.scalars(
+        select(ResourceCalendar).where(
+            ResourceCalendar.provider == "jobber",
+            or_(
+                ResourceCalendar.external_ref == account_id,
+                ResourceCalendar.external_ref.startswith(f"{account_id}/", autoescape=True),
+            ),
         )
     )
+    return [_webhook_calendar(row) for row in rows]

@@ -102,15 +102,17 @@ def open_slots(
         return []
     return scheduling.find_slots(
         session,
+        scheduling.SlotSearch(
+            service_item_id=service_item_id,
+            duration_minutes=duration_minutes,
+            window_start=start,
+            window_end=window_end,
+            limit=MAX_SLOTS,
+            resource_id=resource_id,
+            distinct_times=False,
+        ),
         tenant_id=tenant_id,
-        service_item_id=service_item_id,
-        duration_minutes=duration_minutes,
-        window_start=start,
-        window_end=window_end,
         now=now,
-        limit=MAX_SLOTS,
-        resource_id=resource_id,
-        distinct_times=False,
     )
 
 

@@ -126,7 +126,7 @@ def command(
     as_json: bool,
 ) -> None:
     """P50/P95/P99 of availability over DAYS x RESOURCES with BUSY_BLOCKS busy blocks and APPOINTMENTS bookings."""
-    from domain.scheduling.service import find_slots
+    from domain.scheduling.service import SlotSearch, find_slots
 
     settings = scratch_database(get_settings(ctx), "bench_availability")
     engine = make_engine(settings, pool_size=2, max_overflow=0, application_name="nmc-bench-availability")
@@ -142,13 +142,15 @@ def command(
             with sessions() as session, session.begin():
                 slots = find_slots(
                     session,
+                    SlotSearch(
+                        service_item_id=service_item_id,
+                        duration_minutes=60,
+                        window_start=now,
+                        window_end=now + timedelta(days=days),
+                        limit=None,
+                    ),
                     tenant_id=tenant_id,
-                    service_item_id=service_item_id,
-                    duration_minutes=60,
-                    window_start=now,
-                    window_end=now + timedelta(days=days),
                     now=now,
-                    limit=None,
                 )
             elapsed = clock.perf_counter() - started
             if index >= warmup:

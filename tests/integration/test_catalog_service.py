@@ -119,13 +119,15 @@ def test_demo_seeds_are_idempotent_and_bookable(sessions: sessionmaker[Session],
         now = datetime(2030, 1, 7, 12, tzinfo=UTC)  # Monday 07:00 in New York
         slots = scheduling.find_slots(
             session,
+            scheduling.SlotSearch(
+                service_item_id=items[0].id,
+                duration_minutes=items[0].duration_minutes,
+                window_start=now,
+                window_end=now + timedelta(days=7),
+                limit=3,
+            ),
             tenant_id=tenant,
-            service_item_id=items[0].id,
-            duration_minutes=items[0].duration_minutes,
-            window_start=now,
-            window_end=now + timedelta(days=7),
             now=now,
-            limit=3,
         )
     local = [s.starts_at.astimezone(ZoneInfo("America/New_York")).strftime("%a %H:%M") for s in slots]
     assert local == ["Mon 08:00", "Mon 08:30", "Mon 09:00"]

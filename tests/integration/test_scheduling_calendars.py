@@ -126,13 +126,15 @@ def test_google_free_busy_sync_is_idempotent_and_replaces_its_window(
             s.starts_at
             for s in service.find_slots(
                 session,
+                service.SlotSearch(
+                    service_item_id=None,
+                    duration_minutes=60,
+                    window_start=local(8, 0),
+                    window_end=local(10, 0),
+                    limit=None,
+                ),
                 tenant_id=tenant_id,
-                service_item_id=None,
-                duration_minutes=60,
-                window_start=local(8, 0),
-                window_end=local(10, 0),
                 now=NOW,
-                limit=None,
             )
         }
     assert local(8, 10) not in offered

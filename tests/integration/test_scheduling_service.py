@@ -136,14 +136,16 @@ def test_hold_then_confirm_books_once_with_events(sessions: sessionmaker[Session
         assert booked[0]["customer_phone"] == CALLER
         slots = service.find_slots(
             session,
+            service.SlotSearch(
+                service_item_id=world.service_item_id,
+                duration_minutes=60,
+                window_start=local(7, 0),
+                window_end=local(8, 0),
+                resource_id=world.resource_id,
+                limit=None,
+            ),
             tenant_id=world.tenant_id,
-            service_item_id=world.service_item_id,
-            duration_minutes=60,
-            window_start=local(7, 0),
-            window_end=local(8, 0),
             now=NOW,
-            resource_id=world.resource_id,
-            limit=None,
         )
     assert all(not (s.starts_at < start + timedelta(hours=1) and start < s.ends_at) for s in slots)
     assert any(s.starts_at == start + timedelta(hours=1) for s in slots)
@@ -178,13 +180,15 @@ def test_an_expired_but_unswept_hold_does_not_block(sessions: sessionmaker[Sessi
     with sessions() as session, session.begin():
         slots = service.find_slots(
             session,
+            service.SlotSearch(
+                service_item_id=world.service_item_id,
+                duration_minutes=60,
+                window_start=start,
+                window_end=start + timedelta(hours=1),
+                resource_id=world.resource_id,
+            ),
             tenant_id=world.tenant_id,
-            service_item_id=world.service_item_id,
-            duration_minutes=60,
-            window_start=start,
-            window_end=start + timedelta(hours=1),
             now=later,
-            resource_id=world.resource_id,
         )
         assert [s.starts_at for s in slots] == [start]
         appointment = book(session, world, start, now=later)
@@ -293,14 +297,16 @@ def test_external_busy_hides_exactly_the_overlapping_slots(sessions: sessionmake
                 s.starts_at
                 for s in service.find_slots(
                     session,
+                    service.SlotSearch(
+                        service_item_id=world.service_item_id,
+                        duration_minutes=60,
+                        window_start=local(8, 0),
+                        window_end=local(9, 0),
+                        resource_id=world.resource_id,
+                        limit=None,
+                    ),
                     tenant_id=world.tenant_id,
-                    service_item_id=world.service_item_id,
-                    duration_minutes=60,
-                    window_start=local(8, 0),
-                    window_end=local(9, 0),
                     now=NOW,
-                    resource_id=world.resource_id,
-                    limit=None,
                 )
             }
 
@@ -338,14 +344,16 @@ def test_time_off_and_services_limit_resources(sessions: sessionmaker[Session], 
         service.add_time_off(session, tenant_id=world.tenant_id, first_day=date(2030, 1, 8), last_day=date(2030, 1, 8))
         slots = service.find_slots(
             session,
+            service.SlotSearch(
+                service_item_id=world.service_item_id,
+                duration_minutes=60,
+                window_start=local(7, 0),
+                window_end=local(10, 0),
+                limit=None,
+                distinct_times=False,
+            ),
             tenant_id=world.tenant_id,
-            service_item_id=world.service_item_id,
-            duration_minutes=60,
-            window_start=local(7, 0),
-            window_end=local(10, 0),
             now=NOW,
-            limit=None,
-            distinct_times=False,
         )
     assert {slot.resource_id for slot in slots} == {world.resource_id}
     assert not [slot for slot in slots if slot.starts_at.astimezone(ZONE).date() == date(2030, 1, 8)]
@@ -416,14 +424,16 @@ def test_per_date_hours_change_what_availability_offers_on_that_date(
     def tuesday_starts(session: Session) -> list[time]:
         slots = service.find_slots(
             session,
+            service.SlotSearch(
+                service_item_id=None,
+                duration_minutes=60,
+                window_start=local(8, 0),
+                window_end=local(9, 0),
+                resource_id=world.resource_id,
+                limit=None,
+            ),
             tenant_id=world.tenant_id,
-            service_item_id=None,
-            duration_minutes=60,
-            window_start=local(8, 0),
-            window_end=local(9, 0),
             now=NOW,
-            resource_id=world.resource_id,
-            limit=None,
         )
         return [slot.starts_at.astimezone(ZONE).time() for slot in slots]
 

@@ -472,7 +472,6 @@ class RecordingContext(HandlerContext):
             causation_id=self.envelope.event_id,
             occurred_at=occurred_at,
         )
-        self.emitted.append(envelope)
         self.events.append(event)
         return envelope
 

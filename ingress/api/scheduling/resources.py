@@ -226,15 +226,17 @@ class AvailabilityResource(SchedulingResource):
             slots = (
                 scheduling.find_slots(
                     session,
+                    scheduling.SlotSearch(
+                        service_item_id=item.service_item_id,
+                        duration_minutes=item.duration_minutes,
+                        window_start=window_start,
+                        window_end=end,
+                        preference=preference,
+                        limit=limit,
+                        resource_id=resource_id,
+                    ),
                     tenant_id=who.tenant_id,
-                    service_item_id=item.service_item_id,
-                    duration_minutes=item.duration_minutes,
-                    window_start=window_start,
-                    window_end=end,
                     now=now,
-                    preference=preference,
-                    limit=limit,
-                    resource_id=resource_id,
                 )
                 if end > window_start
                 else []

@@ -9,10 +9,12 @@ from datetime import datetime
 import falcon
 from sqlalchemy.orm import Session
 
+from domain.catalog.service import ServiceItemNotFound
+from domain.composition.bookings import BookingRequest, book_at_catalog_price
 from domain.events.sink import EventSink
 from domain.scheduling import service as scheduling
 from domain.scheduling.errors import AppointmentNotBooked, AppointmentNotFound, SlotUnavailable
-from domain.scheduling.records import AppointmentRecord, Reschedule, SlotRequest
+from domain.scheduling.records import AppointmentRecord, Reschedule
 from ingress.api.scheduling.lookups import future_start, own_resource, requested_slot
 from ingress.api.scheduling.schemas import BookBody
 from ingress.api.scheduling.serializers import SlotConflict
@@ -21,26 +23,28 @@ from ingress.errors import ApiError
 
 def book(session: Session, events: EventSink, tenant_id: uuid.UUID, new: BookBody, now: datetime) -> AppointmentRecord:
     """At the catalog's price ⇒ ``AppointmentBooked``; a refused slot raises ``SlotConflict`` (409, alternatives)."""
-    item, starts_at, ends_at = requested_slot(session, tenant_id, new, now)
+    item, starts_at, _ends_at = requested_slot(session, tenant_id, new, now)
     try:
-        return scheduling.book_slot(
+        booked = book_at_catalog_price(
             session,
-            SlotRequest(
+            BookingRequest(
                 new.resource_id,
                 item.service_item_id,
                 starts_at,
-                ends_at,
                 customer_phone=new.customer_phone,
                 conversation_id=new.conversation_id,
             ),
             events=events,
             tenant_id=tenant_id,
-            price_cents=item.price_cents,
-            currency=item.currency,
             now=now,
         )
+    except ServiceItemNotFound:  # retired since the request's checks read it
+        raise ApiError(
+            falcon.HTTP_404, "not_found", f"service item {new.service_item_id} not found (or not active)"
+        ) from None
     except SlotUnavailable as error:
         raise SlotConflict(error) from None
+    return booked.appointment
 
 
 def reschedule(
