@@ -11,9 +11,13 @@ import falcon
 import falcon.inspect
 import falcon.testing
 import pytest
+import redis
+from sqlalchemy import Engine
 
+from db.settings import Settings
+from ingress.app import IngressDeps, create_app
 from tests.support import api_world
-from tests.support.api_world import Sched, World
+from tests.support.api_world import ISSUER, PARTY, Sched, World
 from tests.support.clerk_jwks import token
 from tests.support.staff_pages import csrf_of, session_cookie
 
@@ -158,3 +162,67 @@ def test_every_form_with_only_its_token_is_a_4xx_or_a_redirect_never_a_5xx(world
             continue
         result = request(world, "POST", fill(path, {"conversation_id": str(world.conv_a)}), "owner_a")
         assert result.status_code < 500, (path, result.status_code, result.text[:200])
+
+
+# --- signing in: Clerk's session token as the cookie or a Bearer token; the sandbox's hand-over only locally ------
+
+
+def test_the_session_token_is_read_from_a_bearer_header_too(world: World) -> None:
+    bearer = {"Authorization": f"Bearer {token(world.keys, 'owner_a', sid='sess_owner_a')}"}
+    assert world.client.simulate_get("/app", headers=bearer).status_code == 200
+    taken = world.client.simulate_post(
+        f"/app/conversations/{world.conv_a}/takeover",
+        body=f"csrf_token={csrf_of('owner_a')}",
+        headers={**bearer, **FORM},
+    )
+    assert taken.status_code == 303
+    forged = {"Authorization": f"Bearer {token(world.keys, 'owner_a', key=world.keys.other)}"}
+    assert world.client.simulate_get("/app", headers=forged).status_code == 303  # to sign in
+
+
+def test_the_sign_in_hand_over_verifies_the_token_and_sets_a_strict_cookie(world: World) -> None:
+    minted = token(world.keys, "owner_a", sid="sess_owner_a")
+    for bad in (token(world.keys, "owner_a", key=world.keys.other), "not-a-jwt"):
+        refused = world.client.simulate_post(SIGNING_IN, body=f"token={bad}", headers=FORM)
+        assert refused.status_code == 401
+        assert "set-cookie" not in refused.headers
+    assert world.client.simulate_post(SIGNING_IN, body="token=", headers=FORM).status_code == 400
+    for target, lands in (
+        ("/app/bookings", "/app/bookings"),
+        ("https://evil.example/app", "/app"),
+        ("//evil.example/app", "/app"),
+        ("/app//evil.example", "/app"),
+    ):
+        signed_in = world.client.simulate_post(SIGNING_IN, body=f"token={minted}&next={target}", headers=FORM)
+        assert signed_in.status_code == 303
+        assert signed_in.headers["Location"].endswith(lands), target
+        cookie = signed_in.cookies["__session"]
+        assert cookie.http_only
+        assert cookie.same_site == "Lax"
+        assert cookie.value == minted
+
+
+def test_in_live_mode_only_clerk_issues_sessions(world: World, settings: Settings, engine: Engine) -> None:
+    live = settings.model_copy(
+        update={
+            "twilio_api_base_url": "",
+            "staff_sign_in_url": "https://accounts.example.com/sign-in",
+            "clerk_jwks_url": world.keys.url,
+            "clerk_issuer": ISSUER,
+            "clerk_authorized_parties": (PARTY,),
+        }
+    )
+    assert live.live_mode
+    broker = redis.Redis.from_url(settings.redis_url)
+    try:
+        client = falcon.testing.TestClient(
+            create_app(live, IngressDeps(engine=engine, sessions=world.sessions, redis=broker))
+        )
+        minted = token(world.keys, "owner_a", sid="sess_owner_a")
+        assert client.simulate_post(SIGNING_IN, body=f"token={minted}", headers=FORM).status_code in (404, 405)
+        signed_out = client.simulate_get("/app")
+        assert signed_out.status_code == 303
+        assert signed_out.headers["Location"].startswith("https://accounts.example.com/sign-in?redirect_url=")
+        assert client.simulate_get("/app", cookies={"__session": minted}).status_code == 200
+    finally:
+        broker.close()
