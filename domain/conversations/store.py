@@ -227,9 +227,17 @@ class ConversationStore(Protocol):
         ...
 
     def insert_inbound(
-        self, *, tenant_id: uuid.UUID, from_number: str, to_number: str, body: str, message_sid: str
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        from_number: str,
+        to_number: str,
+        body: str,
+        message_sid: str,
+        received_at: datetime,
     ) -> uuid.UUID | None:
-        """The caller's message, once per provider SID (None when it was already recorded)."""
+        """The caller's message, once per provider SID (None when it was already recorded), dated when the provider
+        handed it to us (``received_at``), not when a worker got to it."""
         ...
 
     def attach_message(self, message_id: uuid.UUID, conversation_id: uuid.UUID) -> None: ...
@@ -415,8 +423,8 @@ _STATEMENTS: dict[str, str] = {
     ),
     "insert_inbound": (
         "INSERT INTO conv_messages (id, tenant_id, direction, from_number, to_number, body, status, provider_ref,"
-        " segments, encoding) VALUES (:id, :tenant, 'in', :from_number, :to_number, :body, 'received', :sid,"
-        " :segments, :encoding) ON CONFLICT (provider_ref) DO NOTHING RETURNING id"
+        " segments, encoding, created_at) VALUES (:id, :tenant, 'in', :from_number, :to_number, :body, 'received',"
+        " :sid, :segments, :encoding, :received_at) ON CONFLICT (provider_ref) DO NOTHING RETURNING id"
     ),
     "attach_message": "UPDATE conv_messages SET conversation_id = :conversation WHERE id = :id",
     "outbound_message": (
@@ -819,7 +827,14 @@ class PostgresConversationStore:
         return message_id
 
     def insert_inbound(
-        self, *, tenant_id: uuid.UUID, from_number: str, to_number: str, body: str, message_sid: str
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        from_number: str,
+        to_number: str,
+        body: str,
+        message_sid: str,
+        received_at: datetime,
     ) -> uuid.UUID | None:
         segments = count_segments(body)
         inserted: uuid.UUID | None = self._run(
@@ -832,6 +847,7 @@ class PostgresConversationStore:
             sid=message_sid,
             segments=segments.count,
             encoding=segments.encoding,
+            received_at=received_at,
         ).scalar()
         return inserted
 

@@ -162,7 +162,12 @@ def test_an_inbound_message_is_recorded_once_per_provider_sid(subject: Subject) 
 
     def receive() -> uuid.UUID | None:
         return store.insert_inbound(
-            tenant_id=TENANT, from_number=CALLER, to_number="+16175550199", body="hello", message_sid=sid
+            tenant_id=TENANT,
+            from_number=CALLER,
+            to_number="+16175550199",
+            body="hello",
+            message_sid=sid,
+            received_at=datetime.now(UTC),
         )
 
     first = receive()
@@ -170,6 +175,44 @@ def test_an_inbound_message_is_recorded_once_per_provider_sid(subject: Subject) 
     assert receive() is None
     conversation = store.open_or_get(tenant_id=TENANT, caller=CALLER).id
     store.attach_message(first, conversation)
+
+
+def test_an_inbound_message_keeps_the_providers_receipt_time_and_the_sequence_orders_the_thread(
+    sessions: sessionmaker[Session],
+) -> None:
+    # A worker that gets to the text late (a backlog, a retry) still dates it when the provider handed it over; the
+    # reply written in the same transaction comes after it by its sequence, whatever the clock says.
+    received = datetime.now(UTC) - timedelta(minutes=7)
+    with transaction(sessions) as session:
+        store = PostgresConversationStore(session)
+        message = store.insert_inbound(
+            tenant_id=TENANT,
+            from_number=CALLER,
+            to_number="+16175550199",
+            body="is anyone there?",
+            message_sid=f"SM{uuid.uuid4().hex}",
+            received_at=received,
+        )
+        assert message is not None
+        conversation = store.open_or_get(tenant_id=TENANT, caller=CALLER).id
+        store.attach_message(message, conversation)
+        operator.take_over(
+            session, tenant_id=TENANT, conversation_id=conversation, user_id=None, events=RootSink(session)
+        )
+        operator.reply_as_human(
+            session,
+            tenant_id=TENANT,
+            conversation_id=conversation,
+            user_id=None,
+            body="yes, here",
+            from_number="+16175550199",
+            events=RootSink(session),
+        )
+    with transaction(sessions) as session:
+        thread = operator.thread(session, tenant_id=TENANT, conversation_id=conversation, reader=None)
+    assert [m["body"] for m in thread["messages"]] == ["is anyone there?", "yes, here"]
+    assert thread["messages"][0]["seq"] < thread["messages"][1]["seq"]
+    assert datetime.fromisoformat(thread["messages"][0]["created_at"]) == received
 
 
 def test_a_message_only_moves_forward_and_an_unknown_sid_is_unknown(subject: Subject) -> None:

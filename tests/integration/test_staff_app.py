@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import falcon.testing
@@ -12,6 +13,9 @@ import pytest
 from sqlalchemy import text
 
 from db.engine import transaction
+from domain.events.sink import RootSink
+from domain.scheduling import service as scheduling
+from domain.scheduling.records import SlotRequest
 from ingress.auth import Claims
 from ingress.staff_app.csrf import token_for
 from tests.support import api_world
@@ -20,6 +24,7 @@ from tests.support.clerk_jwks import Keys, token
 
 jwks = api_world.jwks
 world = api_world.world
+sched = api_world.sched
 
 
 def page(world: World, path: str, who: str | None = "owner_a", **kwargs: Any) -> falcon.testing.Result:
@@ -256,3 +261,60 @@ def test_a_reply_from_a_business_with_no_number_yet_says_so_and_sends_nothing(wo
 def test_the_static_assets_are_served(world: World) -> None:
     assert "EventSource" in world.client.simulate_get("/app/static/app.js").text
     assert world.client.simulate_get("/app/static/app.css").status_code == 200
+
+
+def test_the_thread_shows_delivery_status_the_blocked_reason_and_the_callers_bookings(
+    world: World, sched: api_world.Sched
+) -> None:
+    now = datetime.now(UTC)
+    with transaction(world.sessions) as session:
+        conversation = uuid.uuid4()
+        session.execute(
+            text("INSERT INTO conv_conversations (id, tenant_id, caller, state) VALUES (:id, :t, :c, 'open')"),
+            {"id": conversation, "t": world.a, "c": api_world.PHONE},
+        )
+        for purpose, status, preflight, body in (
+            ("ai_reply", "delivered", None, "Drain cleaning is $149."),
+            ("first_response", "blocked", '{"allowed": false, "reason": "campaign_not_approved"}', "Hi from A"),
+            ("human_reply", "failed", None, "On my way"),
+        ):
+            session.execute(
+                text(
+                    "INSERT INTO conv_messages (id, tenant_id, conversation_id, direction, purpose, from_number,"
+                    " to_number, body, status, preflight) VALUES (gen_random_uuid(), :t, :c, 'out', :p,"
+                    " '+13105550001', :to, :b, :s, CAST(:pre AS jsonb))"
+                ),
+                {"t": world.a, "c": conversation, "p": purpose, "to": api_world.PHONE, "b": body, "s": status,
+                 "pre": preflight},
+            )  # fmt: skip
+        for hours, book in ((9, True), (11, False)):
+            request = SlotRequest(
+                resource_id=uuid.UUID(sched.resource_a),
+                service_item_id=uuid.UUID(sched.item_a),
+                starts_at=sched.tomorrow + timedelta(hours=hours),
+                ends_at=sched.tomorrow + timedelta(hours=hours + 1),
+                customer_phone=api_world.PHONE,
+            )
+            if book:
+                scheduling.book_slot(
+                    session, request, tenant_id=world.a, price_cents=12500, currency="USD", now=now,
+                    events=RootSink(session),
+                )  # fmt: skip
+            else:
+                scheduling.place_hold(
+                    session, request, tenant_id=world.a, now=now, ttl_minutes=15, events=RootSink(session)
+                )
+    thread = page(world, f"/app/conversations/{conversation}")
+    assert thread.status_code == 200
+    html = thread.text
+    assert re.search(r'class="author">AI<.*?status-delivered">delivered<', html, re.S)
+    assert re.search(r'class="author">System<.*?status-blocked">blocked<', html, re.S)
+    assert "not sent: the business&#39;s 10DLC campaign is not approved yet" in html
+    assert re.search(r'class="author">Staff<.*?status-failed">failed<', html, re.S)
+    side = html[html.index('id="bookings-title"') :]
+    assert "held until" in side  # the hold at 11:00
+    assert "$125.00 · booked" in side  # the appointment at 09:00
+    # Another caller's thread in the same tenant shows none of them.
+    other = page(world, f"/app/conversations/{world.conv_a}").text
+    assert "No slot held." in other
+    assert "No appointments." in other

@@ -71,6 +71,7 @@ class StoredMessage:
     queued_at: datetime | None = None
     first_response_latency_ms: int | None = None
     not_before: datetime | None = None
+    created_at: datetime | None = None  # inbound messages: when the provider handed them over
 
 
 @dataclass
@@ -303,7 +304,14 @@ class MemoryConversationStore:
         return row.id
 
     def insert_inbound(
-        self, *, tenant_id: uuid.UUID, from_number: str, to_number: str, body: str, message_sid: str
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        from_number: str,
+        to_number: str,
+        body: str,
+        message_sid: str,
+        received_at: datetime,
     ) -> uuid.UUID | None:
         if any(row.provider_ref == message_sid for row in self.messages.values()):
             return None
@@ -321,6 +329,7 @@ class MemoryConversationStore:
             segments.count,
             segments.encoding,
             provider_ref=message_sid,
+            created_at=received_at,
         )
         self.messages[row.id] = row
         return row.id

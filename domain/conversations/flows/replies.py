@@ -71,6 +71,7 @@ def reply_to_caller(
         to_number=event.to_number,
         body=event.body,
         message_sid=event.message_sid,
+        received_at=event.received_at,
     )
     if inserted is None:
         return  # the same inbound message again: one reply only
