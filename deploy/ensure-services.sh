@@ -46,16 +46,20 @@ if ! redis_up; then
     exit 1
   }
 fi
-# promtool checks the Prometheus config and runs the alert rules' unit tests in `make test`: Debian's prometheus.
-if ! command -v promtool >/dev/null 2>&1; then
+# promtool checks the Prometheus config and runs the alert rules' unit tests in `make test` (Debian's prometheus);
+# amtool checks the Alertmanager config and its routes (Debian's prometheus-alertmanager). Installed when missing.
+install_tool() {  # install_tool TOOL PACKAGE WHY
+  command -v "$1" >/dev/null 2>&1 && return 0
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    echo "installing promtool (Debian package prometheus)…"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus >/dev/null \
-      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus >/dev/null; } \
-      || { echo "could not install promtool: apt-get install prometheus" >&2; exit 1; }
+    echo "installing $1 (Debian package $2)…"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null; } \
+      || { echo "could not install $1: apt-get install $2" >&2; exit 1; }
   else
-    echo "promtool is missing (the alert rules' tests need it): install Prometheus (Debian/Ubuntu: apt-get install prometheus)" >&2
+    echo "$1 is missing ($3): install it (Debian/Ubuntu: apt-get install $2)" >&2
     exit 1
   fi
-fi
+}
+install_tool promtool prometheus "the alert rules' tests need it"
+install_tool amtool prometheus-alertmanager "the Alertmanager config's tests need it"
 echo "postgres and redis are up"

@@ -17,7 +17,8 @@ _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 def to_e164(raw: str | None, default_region: str = "US") -> str | None:
     """The number in E.164, or None when it is not a possible phone number (anonymous, short code, junk).
 
-    "Possible" rather than "valid": test ranges like 555-01xx are not valid numbers but must still route.
+    "Possible" rather than "valid": test ranges like 555-01xx are not valid numbers but must still route. A number
+    dialable only within its area ("555-0199", no area code) is not one: it has no E.164 form to text.
     """
     if not raw or len(raw) > 64:
         return None
@@ -25,7 +26,7 @@ def to_e164(raw: str | None, default_region: str = "US") -> str | None:
         parsed = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(parsed):
+    if phonenumbers.is_possible_number_with_reason(parsed) != phonenumbers.ValidationResult.IS_POSSIBLE:
         return None
     formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     return formatted if _E164.match(formatted) else None

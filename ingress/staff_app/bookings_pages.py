@@ -9,7 +9,6 @@ with the open alternatives, each a one-click form. OWNER and TECH may do all of 
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,6 +18,7 @@ from zoneinfo import ZoneInfo
 import falcon
 from sqlalchemy.orm import Session
 
+from domain.phones import to_e164
 from domain.scheduling.agenda import AgendaEntry
 from domain.scheduling.availability import Slot
 from domain.scheduling.queries import AppointmentRecord, ResourceRecord
@@ -44,7 +44,6 @@ REASONS = {
 }
 KIND_LABELS = {"appointment": "Appointment", "hold": "Held", "busy": "Busy"}
 MAX_REASON = 500
-NON_DIGITS = re.compile(r"[\s().-]")
 
 
 # --- time in the tenant's zone -------------------------------------------------------------------------------------
@@ -167,18 +166,14 @@ def _form_slot(form: dict[str, str]) -> tuple[uuid.UUID, datetime]:
 
 
 def customer_phone(raw: str) -> str:
-    """What staff type ("(310) 555-0199", "310 555 0199", "+1 310…") as E.164; a ten-digit number is taken as North
-    American (+1), like the business's own number. Anything else is a 422 saying what to write."""
-    text = NON_DIGITS.sub("", raw.strip())
-    if text.isascii() and text.isdigit() and len(text) == 10:
-        text = f"+1{text}"
-    elif text.isascii() and text.isdigit() and len(text) == 11 and text.startswith("1"):
-        text = f"+{text}"
-    if not re.fullmatch(r"\+[1-9][0-9]{6,14}", text):
+    """What staff type ("(310) 555-0199", "310 555 0199", "+1 310…") as E.164, read by the one normaliser
+    (``domain.phones``, US by default like the business's own number). Anything else is a 422 saying what to write."""
+    e164 = to_e164(raw.strip())
+    if e164 is None:
         raise ApiError(
             falcon.HTTP_422, "validation_failed", "customer_phone: a phone number, e.g. (310) 555-0199 or +13105550199"
         )
-    return text
+    return e164
 
 
 def slot_value(slot: Slot | dict[str, Any]) -> str:

@@ -1,6 +1,6 @@
-"""The Grafana dashboard, Prometheus config, alert rules and Alertmanager route: valid and tested with promtool
-(`make test` installs it: deploy/ensure-services.sh), and every metric they name is one the code declares (a live
-scrape of a running process checks the same names: tests/acceptance/test_metrics_live.py)."""
+"""The Grafana dashboard, Prometheus config, alert rules and Alertmanager route: valid and tested with promtool and
+amtool (`make test` installs both: deploy/ensure-services.sh), and every metric they name is one the code declares (a
+live scrape of a running process checks the same names: tests/acceptance/test_metrics_live.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from db import metrics
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 PROMETHEUS = DEPLOY / "prometheus"
+ALERTMANAGER = DEPLOY / "alertmanager" / "alertmanager.yml"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "nmc.json"
 REQUIRED_ALERTS = {
     "FirstSmsSloFastBurn",
@@ -183,3 +184,93 @@ def test_alerts_fire_on_synthetic_series() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
+
+
+def test_every_alert_has_a_unit_test_where_it_fires() -> None:
+    document = yaml.safe_load((PROMETHEUS / "alerts_test.yml").read_text())
+    cases = [case for test in document["tests"] for case in test.get("alert_rule_test", [])]
+    fired = {case["alertname"] for case in cases if case.get("exp_alerts")}
+    assert {rule["alert"] for rule in _rules() if "alert" in rule} - fired == set()
+
+
+def _amtool() -> str:
+    found = shutil.which("amtool")
+    assert found, (
+        "amtool is missing: apt-get install prometheus-alertmanager (deploy/ensure-services.sh does it for make test)"
+    )
+    return found
+
+
+def _amtool_knows_webhook_url_file(amtool: str) -> bool:
+    """Alertmanager reads a webhook's URL from a file since 0.26 (compose runs 0.27); Debian 12's amtool is 0.25."""
+    version = subprocess.run([amtool, "--version"], capture_output=True, text=True, timeout=60)
+    found = re.search(r"version (\d+)\.(\d+)", version.stdout + version.stderr)
+    assert found, version.stdout + version.stderr
+    return (int(found.group(1)), int(found.group(2))) >= (0, 26)
+
+
+def _alertmanager_config(amtool: str, receiver: dict[str, Any] | None = None) -> dict[str, Any]:
+    """deploy/alertmanager/alertmanager.yml as data, with ``receiver`` in place of the operators' body if given; for
+    an amtool older than the webhook's ``url_file`` the URL file is read as the URL it will hold, nothing else."""
+    config: dict[str, Any] = yaml.safe_load(ALERTMANAGER.read_text())
+    (operators,) = config["receivers"]
+    if receiver is not None:
+        config["receivers"] = [{"name": operators["name"], **receiver}]
+    elif not _amtool_knows_webhook_url_file(amtool):
+        for webhook in operators.get("webhook_configs", []):
+            webhook["url"] = "http://127.0.0.1:9/" if webhook.pop("url_file", None) else webhook["url"]
+    return config
+
+
+def _check_config(amtool: str, config: dict[str, Any], path: Path) -> None:
+    path.write_text(yaml.safe_dump(config))
+    result = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def _commented_receivers() -> dict[str, dict[str, Any]]:
+    """The email, Slack and PagerDuty blocks left commented beside the webhook, each as the receiver body it is."""
+    blocks: dict[str, list[str]] = {}
+    current: str | None = None
+    for line in ALERTMANAGER.read_text().splitlines():
+        opening = re.fullmatch(r"    # (\w+_configs):\s*", line)
+        if opening:
+            current = opening.group(1)
+            blocks[current] = [f"{current}:"]
+        elif current and line.startswith("    #   "):
+            blocks[current].append(line.removeprefix("    # "))
+        else:
+            current = None
+    return {name: yaml.safe_load("\n".join(lines)) for name, lines in blocks.items()}
+
+
+def test_amtool_accepts_the_alertmanager_config(tmp_path: Path) -> None:
+    amtool = _amtool()
+    _check_config(amtool, _alertmanager_config(amtool), tmp_path / "alertmanager.yml")
+
+
+def test_each_commented_receiver_is_a_valid_swap_for_the_webhook(tmp_path: Path) -> None:
+    """What the comments promise: uncommenting the email, Slack or PagerDuty block in its place is a valid config."""
+    amtool = _amtool()
+    receivers = _commented_receivers()
+    assert set(receivers) == {"email_configs", "slack_configs", "pagerduty_configs"}
+    for name, receiver in receivers.items():
+        _check_config(amtool, _alertmanager_config(amtool, receiver), tmp_path / f"{name}.yml")
+
+
+def test_every_alert_reaches_the_operators_and_a_page_takes_the_hourly_route(tmp_path: Path) -> None:
+    amtool = _amtool()
+    path = tmp_path / "alertmanager.yml"
+    _check_config(amtool, _alertmanager_config(amtool), path)
+    alerts = {rule["alert"]: rule["labels"]["severity"] for rule in _rules() if "alert" in rule}
+    for name, severity in alerts.items():
+        result = subprocess.run(
+            [amtool, "config", "routes", "test", f"--config.file={path}", "--tree", "--verify.receivers=operators",
+             f"alertname={name}", f"severity={severity}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
+        assert ('{severity="page"}' in result.stdout) == (severity == "page"), f"{name}: {result.stdout}"

@@ -208,6 +208,8 @@ def test_stripe_signed_but_not_json_is_malformed() -> None:
         ("", None),
         ("12345", None),
         ("+1 555 0100 99999999999", None),
+        ("555-0199", None),  # no area code: dialable only locally, no E.164 form to text
+        ("+15550199", None),
     ],
 )
 def test_numbers_are_normalized_to_e164(raw: str, expected: str | None) -> None:
