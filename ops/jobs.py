@@ -79,6 +79,8 @@ def scheduled_jobs(settings: Settings, sessions: sessionmaker[Session]) -> list[
 
 
 def build_scheduler(settings: Settings) -> Scheduler:
-    engine = make_engine(settings, pool_size=2, max_overflow=2, application_name="nmc-scheduler")
+    # Every job runs on a thread of its own, so as many may hold a connection at once, and the jobs that work in
+    # batches of their own (reminders, retention) a second one: two are kept, any more closed when given back.
+    engine = make_engine(settings, pool_size=2, max_overflow=30, application_name="nmc-scheduler")
     sessions = make_session_factory(engine)
     return Scheduler(sessions, scheduled_jobs(settings, sessions))

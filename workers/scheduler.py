@@ -15,7 +15,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
@@ -30,6 +30,9 @@ JobFunc = Callable[[Session, datetime], object]
 # How soon a scheduler looks again at a job another scheduler is running, and at one that failed.
 BUSY_RETRY_SECONDS = 5.0
 FAILED_RETRY_SECONDS = 60.0
+# The shortest pause between two looks at one job, and how long a stopping scheduler waits for running jobs.
+MIN_WAIT_SECONDS = 0.05
+STOP_GRACE_SECONDS = 10.0
 
 CLAIM_PERIOD = text(
     "INSERT INTO scheduler_runs (job, period_start, started_at) VALUES (:job, :period, :now) "
@@ -50,7 +53,6 @@ class Job:
     name: str
     every_seconds: float
     func: JobFunc
-    next_run: float = field(default=0.0)
 
     @property
     def lock_key(self) -> int:
@@ -71,16 +73,6 @@ class Scheduler:
         self.jobs = list(jobs)
         self._clock = clock
         self.stopping = threading.Event()
-
-    def run_due(self) -> dict[str, object]:
-        results: dict[str, object] = {}
-        for job in self.jobs:
-            if time.monotonic() < job.next_run:
-                continue
-            result, look_again_in = self._attempt(job)
-            job.next_run = time.monotonic() + look_again_in
-            results[job.name] = result
-        return results
 
     def run_job(self, job: Job) -> object:
         """Run ``job`` now unless its current period was already claimed; returns its result or why it did not run."""
@@ -105,11 +97,35 @@ class Scheduler:
         return result, job.seconds_left_in_period(now)
 
     def run(self, *, on_tick: Callable[[], None] | None = None) -> None:
+        """Each job on a thread of its own until ``stopping`` is set; ``on_tick`` (the heartbeat) about every second.
+
+        One loop for every job let the slowest hold up the rest: a retention run over a large table, or a provider
+        call waiting out its timeout, kept the one-second job that sends held first texts from running, and so
+        delayed a caller's first SMS by as long. The period claim already makes each job's runs independent of the
+        others', so nothing is shared between the threads but the connection pool.
+        """
         logger.info("scheduler started with jobs %s", [job.name for job in self.jobs])
-        while not self.stopping.is_set():
-            self.run_due()
-            if on_tick:
-                on_tick()
-            soonest = min((job.next_run for job in self.jobs), default=time.monotonic() + 1)
-            self.stopping.wait(max(0.05, min(1.0, soonest - time.monotonic())))
+        lanes = [
+            threading.Thread(target=self._run_lane, args=(job,), name=f"job-{job.name}", daemon=True)
+            for job in self.jobs
+        ]
+        for lane in lanes:
+            lane.start()
+        try:
+            while not self.stopping.is_set():
+                if on_tick:
+                    on_tick()
+                self.stopping.wait(1.0)
+        finally:
+            self.stopping.set()
+            deadline = time.monotonic() + STOP_GRACE_SECONDS
+            for lane in lanes:
+                # A job still running past the grace is abandoned: its transaction, claim included, rolls back
+                # when the process exits, and the period is run again by whoever claims it next.
+                lane.join(max(0.0, deadline - time.monotonic()))
         logger.info("scheduler stopped")
+
+    def _run_lane(self, job: Job) -> None:
+        while not self.stopping.is_set():
+            _result, look_again_in = self._attempt(job)
+            self.stopping.wait(max(MIN_WAIT_SECONDS, look_again_in))

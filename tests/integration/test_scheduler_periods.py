@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -165,3 +166,32 @@ def test_run_loops_of_several_schedulers_share_one_run_per_period(sessions: sess
         for thread in threads:
             thread.join(timeout=10)
     assert runs_on(sessions, datetime.now(UTC)) == 1
+
+
+def test_a_long_job_does_not_hold_up_the_one_second_job(sessions: sessionmaker[Session]) -> None:
+    # The one-second job is the one that sends held first texts: a retention run or a provider call waiting out its
+    # timeout must not delay it (one loop for every job did, for as long as the slow job ran).
+    slow_started, release = threading.Event(), threading.Event()
+    quick_runs: list[float] = []
+
+    def slow(session: Session, now: datetime) -> str:
+        slow_started.set()
+        release.wait(20)
+        return "done"
+
+    def quick(session: Session, now: datetime) -> str:
+        quick_runs.append(time.monotonic())
+        return "ran"
+
+    scheduler = Scheduler(sessions, [Job("retention", DAY, slow), Job("end_first_response_graces", 1, quick)])
+    loop = threading.Thread(target=scheduler.run)
+    loop.start()
+    try:
+        assert slow_started.wait(10)
+        began = time.monotonic()
+        wait_until(lambda: sum(at > began for at in quick_runs) >= 3, 10, "three runs of the quick job")
+    finally:
+        release.set()
+        scheduler.stopping.set()
+        loop.join(timeout=15)
+    assert not loop.is_alive()
