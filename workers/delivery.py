@@ -40,7 +40,7 @@ from db.engine import execute_autocommitted
 from db.metrics import DELIVERY_GROUP_FALLBACKS
 from domain.events.catalog import CATALOG
 from domain.events.envelope import Envelope, utcnow
-from domain.events.handling import HandlerContext
+from domain.events.handling import HandlerContext, TooEarly
 from workers.registry import Registry
 from workers.retry import backoff_seconds
 
@@ -210,7 +210,7 @@ class DeliveryRunner:
             self.process(claim.delivery_id)
         except Exception as error:
             outcome = self.fail(claim.delivery_id, error)
-            log = logger.error if outcome.dead else logger.warning
+            log = logger.error if outcome.dead else logger.info if isinstance(error, TooEarly) else logger.warning
             log("delivery %s (%s) failed on attempt %d: %s", claim.delivery_id, claim.handler, outcome.attempts, error)
             status = "dead" if outcome.dead else "retry"
         else:

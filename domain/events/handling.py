@@ -15,6 +15,14 @@ from domain.events.catalog import CATALOG
 from domain.events.envelope import Envelope
 
 
+class TooEarly(Exception):
+    """A handler ran before what it needs had committed elsewhere (a race it expects, not a fault).
+
+    Retried with backoff like any failure, and dead-lettered the same way if it never resolves, but logged as
+    information until then: an operator reading warnings should see faults, not a callback that beat a commit.
+    """
+
+
 @dataclass
 class HandlerContext:
     """One delivery's unit of work: the session whose transaction also commits the processed marker.

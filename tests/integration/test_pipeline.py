@@ -522,3 +522,24 @@ def test_a_dispatcher_logs_an_outage_s_traceback_once_then_one_line_a_second_the
         (logging.INFO, False),
     ]
     assert "still failing: Error 111" in records[1].getMessage()
+
+
+def test_a_race_the_handler_expects_is_logged_as_information_until_it_is_dead_lettered(
+    pipeline: Pipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A status callback that beats the commit recording its message is retried as designed; a warning per attempt
+    # read like a fault to an operator. If the race never resolves, the dead letter is still an error.
+    pipeline.use_max_attempts(3)
+    pipeline.publish("early:always")
+    pipeline.dispatcher.dispatch_batch()
+    delivery_id = next(d for d, h in pipeline.deliveries() if h == "testing.follow_script")
+    with caplog.at_level(logging.INFO, logger="nmc.worker"):
+        outcomes = []
+        for _ in range(3):
+            claims = pipeline.runner.claim_many([delivery_id])  # as the worker's actor does
+            outcomes += [result.outcome for result in pipeline.runner.run_claimed(claims)]
+            pipeline.clock.now = pipeline.delivery(delivery_id)["next_attempt_at"] or pipeline.clock.now  # type: ignore[assignment]
+            pipeline.dispatcher.redrive()
+    assert outcomes == ["retry", "retry", "dead"]
+    levels = [r.levelname for r in caplog.records if "failed on attempt" in r.getMessage()]
+    assert levels == ["INFO", "INFO", "ERROR"]

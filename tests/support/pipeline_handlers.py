@@ -1,7 +1,8 @@
 """Handlers for pipeline tests, steered by the event payload so a subprocess worker can be told what to do.
 
 ``TenantCreated.name`` is the script: ``ok``; ``fail:N`` (fail while the durable attempt count ≤ N);
-``fail:always``; ``fail:while-broken`` (while ``test_broken`` has a row: a bug an operator then fixes);
+``fail:always``; ``early:always`` (raise :class:`TooEarly`, the race a handler expects); ``fail:while-broken``
+(while ``test_broken`` has a row: a bug an operator then fixes);
 ``kill:N`` (SIGKILL this worker process on attempt N, mid-handler, after writing its effect in the still-open
 transaction); ``sleep:S``. Effects go to ``test_effects`` so tests can count them.
 """
@@ -15,7 +16,7 @@ import time
 from sqlalchemy import text
 
 from domain.events.catalog import TenantCreated
-from domain.events.handling import HandlerContext, Subscriptions
+from domain.events.handling import HandlerContext, Subscriptions, TooEarly
 
 subscriptions = Subscriptions("testing")
 
@@ -59,6 +60,8 @@ def follow_script(event: TenantCreated, ctx: HandlerContext) -> None:
             raise RuntimeError(f"scripted failure on attempt {attempt}")
     elif verb == "fail" and (argument == "always" or attempt <= int(argument)):
         raise RuntimeError(f"scripted failure on attempt {attempt}")
+    if verb == "early":
+        raise TooEarly(f"scripted race on attempt {attempt}")
     if verb == "kill" and attempt == int(argument):
         os.kill(os.getpid(), signal.SIGKILL)
     if verb == "sleep":

@@ -9,13 +9,13 @@ from domain.conversations.messaging import PROVIDER_STATUS
 from domain.conversations.ports import InboundKeywords
 from domain.conversations.store import StoreFactory
 from domain.events.catalog import MessageStatusChanged, MessageStatusReported
-from domain.events.handling import HandlerContext
+from domain.events.handling import HandlerContext, TooEarly
 
 # The provider's "this number has opted out" error: compliance records it as an opt-out.
 PROVIDER_OPTED_OUT = 21610
 
 
-class MessageNotYetKnown(Exception):
+class MessageNotYetKnown(TooEarly):
     """A status callback raced ahead of the commit that recorded the provider's SID; retried with backoff."""
 
 
