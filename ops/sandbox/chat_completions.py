@@ -89,6 +89,11 @@ class ChatCompletions:
             message, finish_reason = complete(messages, tools)
         except TranscriptError as error:
             raise _error(400, f"Invalid parameter: {error}.", param="messages") from None
+        except (AttributeError, KeyError, TypeError, ValueError, IndexError):
+            # Well-formed but unreadable tool results (not what the engine's tools return): the client's mistake.
+            raise _error(
+                400, "Invalid parameter: a tool result in 'messages' could not be read.", param="messages"
+            ) from None
         prompt_tokens = max(1, len(json.dumps(messages)) // 4)
         completion_tokens = max(1, len(json.dumps(message)) // 4)
         return {
@@ -139,6 +144,16 @@ def _validated(body: Any) -> tuple[str, list[dict[str, Any]], list[dict[str, Any
                 param=f"{where}.role",
                 code="invalid_value",
             )
+        if not isinstance(message.get("content"), str | list | None):
+            raise _error(400, f"Invalid type for '{where}.content': expected a string or an array.",
+                         param=f"{where}.content", code="invalid_type")  # fmt: skip
+        calls = message.get("tool_calls")
+        if calls is not None and not (
+            isinstance(calls, list)
+            and all(isinstance(call, dict) and isinstance(call.get("function"), dict) for call in calls)
+        ):
+            raise _error(400, f"Invalid type for '{where}.tool_calls': expected an array of function calls.",
+                         param=f"{where}.tool_calls", code="invalid_type")  # fmt: skip
         if message["role"] == "tool" and not isinstance(message.get("tool_call_id"), str):
             raise _error(400, f"Missing required parameter: '{where}.tool_call_id'.", param=f"{where}.tool_call_id",
                          code="missing_required_parameter")  # fmt: skip

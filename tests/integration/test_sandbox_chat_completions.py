@@ -258,6 +258,23 @@ def test_a_malformed_body_is_a_400_in_openais_error_shape(
     assert error["message"]
 
 
+def test_garbage_in_a_well_formed_conversation_is_never_a_5xx(stand_in: tuple[str, ChatCompletions]) -> None:
+    url, _chat = stand_in
+    call = {"id": "c1", "type": "function", "function": {"name": "list_services", "arguments": "{"}}
+    for content in ("[1, 2]", '{"services": "none"}', '{"services": [1]}', "not json", '{"slots": 7}'):
+        messages = [
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": "drain cleaning tomorrow"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "c1", "content": content},
+        ]
+        answer = post(url, {"model": "m", "messages": messages, "tools": TOOLS})
+        assert answer.status_code in (200, 400), (content, answer.text)
+    for message in ({"role": "user", "content": 7}, {"role": "assistant", "tool_calls": "list_services"}):
+        answer = post(url, {"model": "m", "messages": [message]})
+        assert answer.status_code == 400, answer.text
+
+
 def test_a_failing_model_leaves_the_turn_to_the_built_in_engine(stand_in: tuple[str, ChatCompletions]) -> None:
     url, chat = stand_in
     engine = engine_at(url)

@@ -19,7 +19,7 @@ import json
 from typing import Any
 
 from domain.conversations.engine.phrases import phrase
-from ops.sandbox.chat_model.policy import Decision, NeedTools
+from ops.sandbox.chat_model.policy import Decision, NeedTools, ToolNotOffered
 from ops.sandbox.chat_model.transcript import TranscriptError, read_transcript
 
 
@@ -40,7 +40,7 @@ def complete(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> tup
             for index, (name, args) in enumerate(need.calls)
         ]
         return {"role": "assistant", "content": None, "tool_calls": calls, "refusal": None}, "tool_calls"
-    except LookupError:  # a tool it would need was not offered: it says so rather than guess
+    except ToolNotOffered:  # a tool it would need was not offered: it hands over rather than guess
         text = phrase(transcript.language, "spanish_off", business=transcript.business)
         return {"role": "assistant", "content": text, "refusal": None}, "stop"
 

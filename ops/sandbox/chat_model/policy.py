@@ -65,7 +65,13 @@ _REPLY_WORDS = frozenset(
 )  # fmt: skip
 
 
+class ToolNotOffered(Exception):
+    """The decision needs a tool the request did not offer."""
+
+
 class NeedTools(Exception):
+    """Not a failure: the model's answer this round is "call these tools first"."""
+
     def __init__(self, calls: list[tuple[str, dict[str, Any]]]) -> None:
         super().__init__(", ".join(name for name, _ in calls))
         self.calls = calls
@@ -144,7 +150,7 @@ class Decision:
             if step.name == name and step.args == args:
                 return step.result
         if name not in self.offered_tools:
-            raise LookupError(name)
+            raise ToolNotOffered(name)
         raise NeedTools([(name, args)])
 
     def tools(self, *calls: tuple[str, dict[str, Any]]) -> list[Any]:
@@ -153,7 +159,7 @@ class Decision:
         if missing:
             for name, _ in missing:
                 if name not in self.offered_tools:
-                    raise LookupError(name)
+                    raise ToolNotOffered(name)
             raise NeedTools(missing)
         return [self.tool(name, **args) for name, args in calls]
 
@@ -257,9 +263,9 @@ class Decision:
                 sit.stage = "ask_time"
 
     def _offered_before(self, held_in: Exchange) -> list[dict[str, str]]:
-        exchanges = self.t.past[: self.t.past.index(held_in) + 1]
-        for exchange in reversed(exchanges):
-            if exchange is not held_in and _slots_listed(exchange):
+        position = next(index for index, exchange in enumerate(self.t.past) if exchange is held_in)
+        for exchange in reversed(self.t.past[:position]):
+            if _slots_listed(exchange):
                 return _slots_listed(exchange)
         return []
 
@@ -271,7 +277,6 @@ class Decision:
             for service in _services(result):
                 known.setdefault(str(service["name"]), service)
         found = [(reply.find(name), service) for name, service in known.items() if name in reply]
-        # "Faucet repair" is not also named by a reply that names "Faucet repair or Faucet install" only once each.
         return [service for _, service in sorted(found, key=lambda pair: pair[0])]
 
     def wish(self) -> str | None:
