@@ -23,6 +23,9 @@ SANDBOX_JOBBER_ACCESS_TOKEN = "sandbox-jobber-access-token"
 SANDBOX_JOBBER_REFRESH_TOKEN = "sandbox-jobber-refresh-token"
 SANDBOX_JOBBER_CLIENT_ID = "nmc-sandbox-jobber-app"
 SANDBOX_JOBBER_CLIENT_SECRET = "nmc-sandbox-jobber-app-secret"
+# The bearer key the sandbox's chat-completions stand-in (ops/sandbox/chat_completions.py) accepts, which outside
+# live mode is what AI_API_KEY resolves to while AI_BASE_URL is empty.
+SANDBOX_AI_API_KEY = "sk-nmc-sandbox-chat-completions-key"
 
 PUBLISHED_SECRET_LITERALS: frozenset[str] = frozenset(
     {
@@ -55,5 +58,6 @@ PUBLISHED_SECRET_LITERALS: frozenset[str] = frozenset(
         SANDBOX_JOBBER_ACCESS_TOKEN,
         SANDBOX_JOBBER_REFRESH_TOKEN,
         SANDBOX_JOBBER_CLIENT_SECRET,
+        SANDBOX_AI_API_KEY,
     }
 )

@@ -17,6 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from db.published_secrets import (
     PUBLISHED_SECRET_LITERALS,
+    SANDBOX_AI_API_KEY,
     SANDBOX_CREDENTIALS_KEY,
     SANDBOX_GOOGLE_ACCESS_TOKEN,
     SANDBOX_GOOGLE_CLIENT_ID,
@@ -51,6 +52,7 @@ REAL_GOOGLE_CALENDAR_API = "https://www.googleapis.com"
 REAL_JOBBER_API = "https://api.getjobber.com"
 REAL_GOOGLE_OAUTH_TOKEN_URL = "https://oauth2.googleapis.com/token"
 REAL_JOBBER_OAUTH_TOKEN_URL = "https://api.getjobber.com/api/oauth/token"
+REAL_OPENAI_API = "https://api.openai.com/v1"
 # Live mode cannot verify a webhook without these, so an empty one is refused as firmly as a published one.
 LIVE_REQUIRED_SECRETS = ("twilio_auth_token", "stripe_webhook_secret", "jobber_webhook_secret")
 
@@ -160,7 +162,9 @@ class Settings(BaseModel):
     jobber_oauth_token_url: str = ""
 
     ai_provider: Literal["builtin", "openai"] = "builtin"
-    ai_base_url: str = "http://127.0.0.1:8020/v1"
+    # Empty: in live mode OpenAI's API, else the sandbox's chat-completions stand-in at TWILIO_API_BASE_URL/ai/v1
+    # (and AI_API_KEY empty its published key); read them through ai_api_url and ai_key, never the fields.
+    ai_base_url: str = ""
     ai_model: str = "gpt-4o-mini"
     ai_api_key: SecretStr = SecretStr("")
     ai_timeout_seconds: float = Field(default=4.0, gt=0)
@@ -264,7 +268,8 @@ class Settings(BaseModel):
                 raise _live_refusal(name, "needs your own secret, not empty nor a value published in this repository")
         # Live traffic must never reach the sandbox: a URL given for a provider is https and not the sandbox's.
         given_calendar_urls = [name for name in CALENDAR_URL_FIELDS if getattr(self, name)]
-        for name in ("clerk_jwks_url", *given_calendar_urls):
+        given_ai_url = ["ai_base_url"] if self.ai_provider == "openai" and self.ai_base_url else []
+        for name in ("clerk_jwks_url", *given_calendar_urls, *given_ai_url):
             refusal = _live_url_refusal(getattr(self, name), self.sandbox_bind)
             if refusal:
                 raise _live_refusal(name, refusal)
@@ -326,6 +331,19 @@ class Settings(BaseModel):
             self._credential("jobber_oauth_client_id", SANDBOX_JOBBER_CLIENT_ID),
             self._credential("jobber_oauth_client_secret", SANDBOX_JOBBER_CLIENT_SECRET),
         )
+
+    @property
+    def ai_api_url(self) -> str:
+        """The chat-completions base URL the LLM engine posts ``/chat/completions`` under."""
+        return self._provider_url("ai_base_url", REAL_OPENAI_API, "/ai/v1")
+
+    @property
+    def ai_key(self) -> str:
+        """The bearer key for :attr:`ai_api_url`: the configured one, or the sandbox stand-in's published one when
+        that is where the engine talks (outside live mode, AI_BASE_URL empty). Another URL gets no key by default."""
+        if self.ai_base_url:
+            return self.ai_api_key.get_secret_value()
+        return self._credential("ai_api_key", SANDBOX_AI_API_KEY)
 
     def _provider_url(self, name: str, live: str, sandbox_path: str) -> str:
         given = str(getattr(self, name))

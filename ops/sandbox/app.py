@@ -1,9 +1,10 @@
-"""`nmc sandbox`: a local stand-in for Twilio (and Clerk's JWKS, Stripe's webhooks, Google Calendar and Jobber)
-over real HTTP.
+"""`nmc sandbox`: a local stand-in for Twilio (and Clerk's JWKS, Stripe's webhooks, Google Calendar, Jobber and an
+OpenAI-compatible chat-completions API) over real HTTP.
 
 The `twilio` SDK talks to it in Twilio's wire format, the calendar adapters to ``/google/...`` and ``/jobber/...`` in
-Google's and Jobber's; tests, the demo and benchmarks drive the world through the ``/sandbox/*`` JSON routes. State
-lives in memory, so it must be served by ONE process (many threads).
+Google's and Jobber's, the LLM engine to ``/ai/v1/chat/completions`` in OpenAI's; tests, the demo and benchmarks
+drive the world through the ``/sandbox/*`` JSON routes. State lives in memory, so it must be served by ONE process
+(many threads).
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from urllib.parse import parse_qsl, urlencode
 
 import falcon
 
+from db.published_secrets import SANDBOX_AI_API_KEY
 from db.settings import Settings, SettingsError
 from domain.identity.demo import DEMO_MEMBERS, demo_member
 from ops.sandbox.a2p import MESSAGING_BASE, A2pCampaigns, A2pError
 from ops.sandbox.calls import CallLog, parse_start_time
+from ops.sandbox.chat_completions import ChatCompletions, mount_chat_completions
 from ops.sandbox.clerk import ClerkIssuer, load_or_create_key
 from ops.sandbox.delivery import Courier
 from ops.sandbox.google_calendar import GoogleCalendar, mount_google_calendar
@@ -55,6 +58,7 @@ class Sandbox:
     calls: CallLog
     google: GoogleCalendar
     jobber: Jobber
+    chat: ChatCompletions
 
     def close(self) -> None:
         self.courier.close()
@@ -97,6 +101,8 @@ def build_sandbox(settings: Settings) -> Sandbox:
             client_id=settings.jobber_oauth_client[0],
             client_secret=settings.jobber_oauth_client[1],
         ),
+        # The key the LLM engine sends when it talks to this stand-in (AI_BASE_URL empty), else the published one.
+        chat=ChatCompletions(api_key=SANDBOX_AI_API_KEY if settings.ai_base_url else settings.ai_key),
     )
 
 
@@ -686,5 +692,6 @@ def create_sandbox_app(settings: Settings, sandbox: Sandbox | None = None) -> fa
     app.add_route("/sandbox/calendars", SandboxCalendarsResource(sandbox))
     mount_google_calendar(app, sandbox.google, "/google")
     mount_jobber(app, sandbox.jobber, "/jobber")
+    mount_chat_completions(app, sandbox.chat, "/ai/v1")
     app.add_route("/healthz", HealthResource())
     return app

@@ -250,3 +250,21 @@ def test_a_spanish_caller_is_answered_in_spanish_and_with_spanish_off_goes_to_a_
     assert result.reply is not None
     assert "Una persona del equipo" in result.reply
     assert len(fake.requests) == asked  # the model was never asked
+
+
+def test_the_history_keeps_tool_traffic_and_is_cut_only_where_a_caller_text_starts() -> None:
+    from domain.conversations.engine.llm import _last_turns
+
+    def turn(n: int) -> list[dict[str, Any]]:
+        call = {"id": f"c{n}", "type": "function", "function": {"name": "list_services", "arguments": "{}"}}
+        return [
+            {"role": "user", "content": f"text {n}"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": f"c{n}", "content": "{}"},
+            {"role": "assistant", "content": f"reply {n}"},
+        ]
+
+    history = [message for n in range(12) for message in turn(n)]
+    kept = _last_turns(history, 8)
+    assert kept == [message for n in range(4, 12) for message in turn(n)]
+    assert _last_turns(history[:8], 8) == history[:8]

@@ -12,6 +12,7 @@ import pytest
 import structlog
 from click.testing import CliRunner
 
+from db.published_secrets import SANDBOX_AI_API_KEY
 from db.settings import LIVE_REQUIRED_SECRETS, SECRET_FIELDS, Settings, SettingsError, published_secrets
 from ops.cli import _register, cli
 from ops.logging import configure_logging
@@ -133,6 +134,44 @@ def test_live_mode_refuses_a_calendar_url_that_is_the_sandbox(variable: str, url
     with pytest.raises(SettingsError, match=refusal(variable, reason)):
         Settings.from_env(LIVE | {variable: url, "SANDBOX_BIND": "10.0.0.5:8010"})
     assert Settings.from_env(LIVE | {variable: "https://calendar-proxy.example.com"}).live_mode
+
+
+def test_the_ai_url_and_key_resolve_like_the_calendar_ones() -> None:
+    # Locally, empty: the sandbox's chat-completions stand-in with its published key; in live mode OpenAI's API.
+    local = Settings.from_env({})
+    assert local.ai_api_url == "http://127.0.0.1:8010/ai/v1"
+    assert local.ai_key == SANDBOX_AI_API_KEY
+    elsewhere = Settings.from_env({"AI_BASE_URL": "http://127.0.0.1:11434/v1"})
+    assert (elsewhere.ai_api_url, elsewhere.ai_key) == ("http://127.0.0.1:11434/v1", "")  # no sandbox key elsewhere
+    live = Settings.from_env(LIVE | {"AI_PROVIDER": "openai"})
+    assert live.ai_api_url == "https://api.openai.com/v1"
+    assert live.ai_key == OWN["AI_API_KEY"]
+    proxied = Settings.from_env(LIVE | {"AI_PROVIDER": "openai", "AI_BASE_URL": "https://llm-gateway.example.com/v1"})
+    assert proxied.ai_api_url == "https://llm-gateway.example.com/v1"
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://api.openai.com/v1", "needs an https:// URL"),
+        ("https://127.0.0.1:8010/ai/v1", "refuses the sandbox's address"),
+        ("https://sandbox:8010/ai/v1", "refuses the sandbox's address"),
+        ("https://localhost:8020/v1", "refuses the sandbox's address"),
+        ("https://[::1]/v1", "refuses the sandbox's address"),
+        ("https://10.0.0.5:8010/ai/v1", "refuses the sandbox's address"),  # SANDBOX_BIND below
+    ],
+)
+def test_live_mode_with_openai_refuses_an_ai_url_that_is_not_https_or_is_the_sandbox(url: str, reason: str) -> None:
+    environ = LIVE | {"AI_PROVIDER": "openai", "AI_BASE_URL": url, "SANDBOX_BIND": "10.0.0.5:8010"}
+    with pytest.raises(SettingsError, match=refusal("AI_BASE_URL", reason)):
+        Settings.from_env(environ)
+    # The built-in engine calls no model: an unused URL is no risk.
+    assert Settings.from_env(environ | {"AI_PROVIDER": "builtin"}).live_mode
+
+
+def test_live_mode_with_openai_refuses_the_sandbox_stand_ins_key() -> None:
+    with pytest.raises(SettingsError, match=refusal("AI_API_KEY")):
+        Settings.from_env(LIVE | {"AI_PROVIDER": "openai", "AI_API_KEY": SANDBOX_AI_API_KEY})
 
 
 def _logged(settings: Settings) -> str:

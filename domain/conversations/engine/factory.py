@@ -14,9 +14,9 @@ def make_engine(settings: Settings) -> ConversationEngine:
 
         return GuardedEngine(
             LLMEngine(
-                base_url=settings.ai_base_url,
+                base_url=settings.ai_api_url,
                 model=settings.ai_model,
-                api_key=settings.ai_api_key.get_secret_value(),
+                api_key=settings.ai_key,
                 timeout_seconds=settings.ai_timeout_seconds,
                 fallback=BuiltinEngine(),
             )

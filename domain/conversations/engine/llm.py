@@ -36,7 +36,7 @@ from domain.conversations.engine.ports import (
 )
 
 STATE_KEY = "llm"
-HISTORY_MESSAGES = 16
+HISTORY_TURNS = 8  # the caller's last texts kept for the model, each with the tool traffic it led to
 
 
 def _function(name: str, description: str, properties: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -152,6 +152,13 @@ class LLMEngine:
         return result
 
 
+def _last_turns(messages: list[dict[str, Any]], turns: int) -> list[dict[str, Any]]:
+    """The messages from the ``turns``-th last caller text on: cut only where a caller text starts, so a tool
+    result never loses the assistant message that asked for it (the API refuses such a history)."""
+    starts = [index for index, message in enumerate(messages) if message.get("role") == "user"]
+    return messages[starts[-turns] :] if len(starts) > turns else messages
+
+
 class _Conversation:
     def __init__(self, engine: LLMEngine, turn: Turn, tools: BookingTools, deadline: float) -> None:
         self.engine = engine
@@ -206,24 +213,25 @@ class _Conversation:
             message = response.json()["choices"][0]["message"]
             calls = message.get("tool_calls") or []
             if not calls:
-                return self.finish(history, message.get("content"))
+                return self.finish(messages, message.get("content"))
             messages.append({"role": "assistant", "content": message.get("content"), "tool_calls": calls})
             for call in calls:
                 output = self.call(call["function"]["name"], call["function"].get("arguments") or "{}")
                 messages.append({"role": "tool", "tool_call_id": call["id"], "content": json.dumps(output)})
         raise LLMFailure(f"no reply after {self.engine.max_rounds} tool rounds")
 
-    def finish(self, history: list[dict[str, Any]], content: object) -> TurnResult:
+    def finish(self, messages: list[dict[str, Any]], content: object) -> TurnResult:
         if content is not None and not isinstance(content, str):
             raise LLMFailure("assistant content is not text")
         reply = (content or "").strip() or None
         if reply is None and not self.handoff:
             raise LLMFailure("empty assistant reply")
-        # Only the visible exchange is kept between turns; tool traffic is re-derived from the tools each time.
-        history = [*history, {"role": "user", "content": self.turn.text}]
+        # The next turn's model sees this one as it happened, tool calls and results included: the slot ids it was
+        # offered and the hold id it must confirm exist nowhere else it can read.
+        history = messages[1:]
         if reply:
             history.append({"role": "assistant", "content": reply})
-        self.state["messages"] = history[-HISTORY_MESSAGES:]
+        self.state["messages"] = _last_turns(history, HISTORY_TURNS)
         return TurnResult(
             reply=reply,
             state={**self.turn.state, STATE_KEY: self.state},
