@@ -20,6 +20,8 @@ from domain.conversations.messaging import count_segments, fit_to_segments
 def test_the_suite_is_large_and_covers_every_catalog_zone_and_weekday() -> None:
     conversations = load()
     assert len(conversations) >= 150
+    # Distinct caller situations, not one script counted again at each of its start times.
+    assert len({c.id.split("@")[0] for c in conversations}) >= 160
     assert {c.catalog.key for c in conversations} >= {"plumbing", "hvac", "salon", "auto"}
     assert len({c.tz for c in conversations}) >= 4
     starts = [c.start.astimezone(datetime.now(UTC).tzinfo) for c in conversations]

@@ -275,3 +275,67 @@ def test_the_guard_checks_spanish_claims() -> None:
     assert not check("Listo, cancelé su cita.", [], TZ, SAT_10AM).ok
     assert check("Veo su X. ¿Quiere que la cancele?", [], TZ, SAT_10AM).ok  # a question, not a claim
     assert not check("Le aparto el martes 9:00 a. m.", offered, TZ, SAT_10AM).ok  # no hold was placed
+
+
+@pytest.mark.parametrize(
+    ("catalog", "text", "expected"),
+    [
+        # A symptom in everyday words names the job, and says it is a repair (no "repair or install?").
+        ("plumbing", "shower water is only lukewarm", "Water heater repair"),
+        ("plumbing", "the water never gets hot anymore", "Water heater repair"),
+        ("plumbing", "cold showers all week", "Water heater repair"),
+        ("plumbing", "sale agua tibia de la regadera", "Water heater repair"),
+        ("plumbing", "se tapó el lavabo del baño", "Drain cleaning"),
+        ("plumbing", "hay que cambiar la regadera en el baño, está tapada", "Drain cleaning"),
+        ("hvac", "its blowing hot air", "AC repair"),
+        ("hvac", "the furnace is not blowing hot air", "Furnace repair"),
+        ("hvac", "the unit outside is frozen over", "AC repair"),
+        ("hvac", "furnace quit on us", "Furnace repair"),
+        ("hvac", "el aire acondicionado echa aire caliente", "AC repair"),
+        ("auto", "car wont crank, just clicks", "Battery replacement"),
+        ("auto", "my truck wont turn over", "Battery replacement"),
+        ("auto", "need a jump start", "Battery replacement"),
+        ("salon", "need my gray covered", "Hair color"),
+        ("salon", "cover up my grey roots", "Hair color"),
+        ("salon", "quiero pintarme el pelo", "Hair color"),
+        ("salon", "quiero cubrir mis canas", "Hair color"),
+    ],
+)
+def test_everyday_descriptions_reach_the_catalog(catalog: str, text: str, expected: str) -> None:
+    assert top(catalog, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("catalog", "text"),
+    [
+        ("auto", "do you do smog checks?"),
+        ("auto", "car pulls to the right, need a wheel alignment"),
+        ("auto", "¿hacen alineación y balanceo?"),
+        ("salon", "do yall do spray tans?"),
+        ("hvac", "do you guys do plumbing too?"),
+        ("plumbing", "are you an hvac company"),
+        ("salon", "need a mechanic"),
+    ],
+)
+def test_other_jobs_and_whole_trades_are_not_offered(catalog: str, text: str) -> None:
+    business = load_catalogs()[catalog].build()
+    tools = business.tools_for("+15550001111", SAT_10AM)
+    assert rank(text, tools.list_services(), tools.match_services(text)).not_offered
+
+
+@pytest.mark.parametrize(
+    ("catalog", "text"),
+    [("plumbing", "i need a plumber"), ("plumbing", "necesito un plomero"), ("auto", "are you a mechanic?")],
+)
+def test_a_trade_this_business_is_stays_ours(catalog: str, text: str) -> None:
+    business = load_catalogs()[catalog].build()
+    tools = business.tools_for("+15550001111", SAT_10AM)
+    assert not rank(text, tools.list_services(), tools.match_services(text)).not_offered
+
+
+def test_a_car_word_alone_does_not_pick_the_car_ac() -> None:
+    business = load_catalogs()["auto"].build()
+    tools = business.tools_for("+15550001111", SAT_10AM)
+    text = "my car is making a weird noise"
+    options = rank(text, tools.list_services(), tools.match_services(text)).options
+    assert not [option for option in options if option.confidence >= 0.75]

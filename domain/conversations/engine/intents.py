@@ -64,6 +64,7 @@ _URGENT = re.compile(
 )
 _PRICE = re.compile(
     r"\b(?:how much|price|cost|costs|charge|charges|rate|rates|quote|estimate|fee|what do you charge|"
+    r"(?:would|will|does|did) (?:that|it|this|one) run|run me|"
     r"cuanto (?:cuesta|cobran|cobra|sale|es|vale)|precio|precios|costo|cotizacion|presupuesto)\b|\$"
 )
 _HOURS = re.compile(

@@ -41,23 +41,35 @@ SUBJECTS: dict[str, tuple[str, ...]] = {
     "water heater": (
         "water heater", "hot water", "boiler", "agua caliente", "calentador", "calentador de agua", "boiler",
         "termotanque",
+        # What a caller notices when it fails: water that never warms up.
+        "lukewarm", "luke warm", "tepid", "never gets hot", "wont get hot", "doesnt get hot", "not getting hot",
+        "isnt getting hot", "cold shower", "cold showers", "only cold water", "agua tibia", "agua fria",
+        "sale fria",
     ),
     "sewer": ("sewer", "sewer line", "camera inspection", "alcantarillado", "drenaje principal"),
     "ac": (
         "ac", "a/c", "air conditioner", "air conditioning", "air con", "cooling", "not cooling", "blows warm",
         "blowing warm", "aire acondicionado", "aire", "clima", "minisplit", "no enfria",
+        "blowing hot", "blows hot", "outside unit", "unit outside", "condenser", "compressor", "frozen over",
+        "iced up", "ice on the lines",
     ),
     "furnace": (
         "furnace", "heat", "heating", "heater", "no heat", "blowing cold", "calefaccion", "calentador de aire",
         "calefactor", "caldera", "no calienta",
+        # A heater that stops warming ("not blowing hot air") is the furnace, not the AC's "blowing hot air".
+        "not blowing hot", "isnt blowing hot", "wont blow hot", "doesnt blow hot", "not blowing warm",
     ),
     "thermostat": ("thermostat", "nest", "ecobee", "termostato"),
     "duct": ("duct", "ducts", "air ducts", "vents", "ductos", "conductos", "ventilas", "rejillas"),
-    "haircut": ("haircut", "hair cut", "cut", "trim", "corte", "pelo", "cabello", "cortarme", "recorte"),
+    # "pelo" / "cabello" (hair) name no job of their own: "pintarme el pelo" is colour, "corte de pelo" a cut.
+    "haircut": ("haircut", "hair cut", "cut", "trim", "corte", "cortarme", "recorte"),
     "mens": ("men", "mens", "man", "fade", "buzz", "buzz cut", "beard", "barba", "caballero", "hombre", "degradado",
              "desvanecido"),
     "color": ("color", "colour", "dye", "highlights", "roots", "balayage", "tinte", "mechas", "rayitos", "reflejos",
-              "raices", "pintarme"),
+              "raices", "pintarme", "gray hair", "grey hair", "gray roots", "grey roots", "gray covered",
+              "grey covered", "cover gray", "cover grey", "cover my gray", "cover my grey", "cover up my gray",
+              "cover up my grey", "cover the gray", "cover the grey", "gray coverage", "grey coverage", "canas",
+              "tenirme"),
     "blowout": ("blowout", "blow dry", "blowdry", "styling", "peinado", "secado", "planchado"),
     "manicure": ("manicure", "mani", "nails", "gel nails", "unas", "manicura", "gelish"),
     "pedicure": ("pedicure", "pedi", "toes", "pedicura", "pies"),
@@ -66,7 +78,9 @@ SUBJECTS: dict[str, tuple[str, ...]] = {
               "balatas", "rechinan", "chillan"),
     "tire": ("tire", "tires", "rotation", "rotate", "llantas", "llanta", "neumaticos", "rotar", "rotacion"),
     "engine": ("check engine", "engine light", "diagnostic", "diagnostics", "motor", "luz del motor", "diagnostico"),
-    "battery": ("battery", "wont start", "dead battery", "bateria", "no arranca", "no prende"),
+    "battery": ("battery", "wont start", "dead battery", "bateria", "no arranca", "no prende", "wont crank",
+                "not cranking", "doesnt crank", "wont turn over", "not turning over", "doesnt turn over",
+                "just clicks", "clicks when", "jump start", "jumpstart", "needs a jump", "need a jump"),
     "car": ("car", "truck", "vehicle", "suv", "van", "carro", "coche", "auto", "camioneta", "vehiculo", "troca"),
 }  # fmt: skip
 
@@ -79,8 +93,21 @@ OTHER_TRADES: tuple[str, ...] = (
     "canaletas", "canalones", "techo", "tejado", "electricista", "electrico", "cableado", "pintura", "pintar",
     "jardin", "cesped", "plagas", "fumigacion", "cerrajero", "mudanza", "alberca", "piscina", "refrigerador",
     "lavaplatos", "transmision", "hojalateria", "parabrisas", "pestanas", "cejas", "depilacion", "masaje",
-    "tatuaje",
+    "tatuaje", "smog", "smog check", "emissions", "alignment", "wheel alignment", "alineacion", "balanceo",
+    "verificacion", "spray tan", "spray tanning", "tanning", "bronceado",
 )  # fmt: skip
+
+# A whole trade named in a word ("do you do plumbing?"): not ours when the catalog carries none of its subjects.
+TRADES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
+    "plumbing": (("plumbing", "plumber", "plomeria", "plomero"),
+                 frozenset({"drain", "leak", "toilet", "faucet", "water heater", "sewer"})),
+    "hvac": (("hvac", "heating and cooling", "heating and air", "calefaccion y aire"),
+             frozenset({"ac", "furnace", "thermostat", "duct"})),
+    "auto": (("mechanic", "auto repair", "car repair", "mecanico", "taller mecanico"),
+             frozenset({"oil", "brake", "tire", "engine", "battery"})),
+    "salon": (("hair salon", "hairdresser", "peluqueria", "estetica"),
+              frozenset({"haircut", "mens", "color", "blowout", "manicure", "pedicure"})),
+}  # fmt: skip
 
 # The kind of job: a caller's deciding word, and what an item's name says it is.
 KINDS: dict[str, tuple[str, ...]] = {
@@ -90,12 +117,17 @@ KINDS: dict[str, tuple[str, ...]] = {
         "broken", "hasnt", "isnt", "doesnt", "cant", "stopped", "leaky", "dripping", "drip", "clogged",
         "blowing cold", "blows cold", "cold air", "blows warm", "blowing warm", "warm air", "not cooling",
         "not heating", "squeak", "squeaking", "grinding", "wont start", "dead",
+        "quit", "quit working", "went out", "died", "wont turn on", "not turning on", "hot air",
+        "blowing hot", "blows hot", "lukewarm", "luke warm", "tepid", "never gets hot", "wont get hot",
+        "doesnt get hot", "not getting hot", "cold shower", "frozen", "froze", "iced up", "wont crank",
+        "not cranking", "clicks", "wont flush", "aire caliente", "agua tibia",
         "roto", "rota", "descompuesto", "descompuesta", "no funciona", "no sirve", "no prende", "no enciende",
         "no enfria", "no calienta", "reparacion", "arreglo", "falla", "ruido", "gotea", "tapado", "tapo",
     ),
     "install": (
         "install", "installed", "installing", "installation", "new", "replace", "replaced", "replacement", "upgrade",
-        "bought", "put in", "instalar", "instalacion", "nuevo", "nueva", "reemplazar", "cambiar el", "cambiar la",
+        "bought", "put in", "replacing", "swap", "swap out",
+        "instalar", "instalacion", "nuevo", "nueva", "reemplazar", "cambiar el", "cambiar la",
         "poner un", "poner una", "compre",
     ),
     "maintenance": (
@@ -200,29 +232,49 @@ class _PhraseIndex:
         return found
 
 
+def _inside(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
+    """``short`` occurs within the longer phrase ``long`` (compared as stems: "blows hot" is in "not blowing hot")."""
+    short, long = tuple(_stem(w) for w in short), tuple(_stem(w) for w in long)
+    width = len(short)
+    return width < len(long) and any(long[i : i + width] == short for i in range(len(long) - width + 1))
+
+
 def _narrowest(matched: Mapping[str, Iterable[tuple[str, ...]]]) -> set[str]:
-    """Subjects whose phrases occur; a one-word phrase inside a longer phrase that matched ("heater" in "water
-    heater") does not count on its own."""
+    """Subjects whose phrases occur; a phrase inside a longer phrase that matched ("heater" in "water heater",
+    "blowing hot" in "not blowing hot") does not count on its own."""
     found = {subject: list(phrases) for subject, phrases in matched.items()}
-    long_words = {w for phrases in found.values() for phrase in phrases if len(phrase) > 1 for w in phrase}
+    every = [phrase for phrases in found.values() for phrase in phrases]
     return {
         subject
         for subject, phrases in found.items()
-        if any(len(phrase) > 1 or phrase[0] not in long_words for phrase in phrases)
+        if any(not any(_inside(phrase, other) for other in every) for phrase in phrases)
     }
 
 
 _SUBJECT_INDEX = _PhraseIndex(SUBJECTS)
 _KIND_INDEX = _PhraseIndex(KINDS)
 _TRADE_INDEX = _PhraseIndex({"other trade": OTHER_TRADES})
+_WHOLE_TRADE_INDEX = _PhraseIndex({trade: phrases for trade, (phrases, _subjects) in TRADES.items()})
+
+
+def _places(text_words: list[str]) -> list[str]:
+    """Room words read as the place, not the fixture: "el lavabo del baño" is a bathroom sink, while "se tapó el
+    baño" is the toilet ("baño" after "del"/"de"/"en el" names the room)."""
+    out = list(text_words)
+    for index, word in enumerate(out):
+        before = out[index - 1] if index else ""
+        if word == "bano" and (before in ("del", "de") or (before == "el" and index > 1 and out[index - 2] == "en")):
+            out[index] = "bathroom"
+    return out
 
 
 def subjects_in(text_words: list[str]) -> set[str]:
-    return _narrowest(_SUBJECT_INDEX.found(_fixed(text_words)))
+    return _narrowest(_SUBJECT_INDEX.found(_fixed(_places(text_words))))
 
 
 def _vocabulary() -> frozenset[str]:
-    phrases = [p for group in (*SUBJECTS.values(), *KINDS.values(), OTHER_TRADES) for p in group]
+    trades = [phrases for phrases, _subjects in TRADES.values()]
+    phrases = [p for group in (*SUBJECTS.values(), *KINDS.values(), OTHER_TRADES, *trades) for p in group]
     return frozenset(w for p in phrases for w in words(p)) | _COMMON
 
 
@@ -325,12 +377,23 @@ def rank(text: str, catalog: list[ServiceOption], tool_matches: list[ServiceOpti
                 elif kinds & kinds_present:
                     score -= 0.1
         # The tenant's aliases still count; word-level look-alikes ("car" in "car ac") count for less when the
-        # vocabulary already found what the text is about.
-        score = max(score + 0.05 * tool, tool * (0.7 if said - {"car", "mens"} else 1.0))
+        # vocabulary already found what the text is about, or when all the text shares with an item is a word that
+        # only tells items apart ("my car pulls to the right" is no reason to book the car's AC).
+        generic_only = (
+            not (said - {"car", "mens"})
+            and bool(said)
+            and not score
+            and bool(service_subjects(option.name) - {"car", "mens"})
+        )
+        score = max(score + 0.05 * tool, tool * (0.7 if said - {"car", "mens"} or generic_only else 1.0))
         if score >= 0.3:
             scored.append(replace(option, confidence=round(min(score, 1.0), 3)))
     scored.sort(key=lambda option: -option.confidence)
     unknown_trade = bool(_TRADE_INDEX.found(_fixed(text_words)))
+    # "do you do plumbing?" at a heating company: a whole trade none of whose subjects this catalog carries.
+    for trade in _WHOLE_TRADE_INDEX.found(_fixed(text_words)):
+        if not (TRADES[trade][1] & carried):
+            unknown_trade = True
     named = any(set(words(o.name)) <= set(text_words) for o in catalog)
     not_offered = (unknown_trade and not named) or (
         bool(said - {"car", "mens"}) and not (said & carried) and not scored
