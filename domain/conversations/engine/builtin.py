@@ -160,9 +160,15 @@ class _TurnRun:
         return [slot_from_json(item) for item in self.state.get("offered") or []]
 
     def finish(self) -> TurnResult:
+        reply = self.reply.text()
+        if reply is not None and reply == self.state.get("last_reply") and self.stage in ("ask_service", "clarify"):
+            # Never the same question twice in a row: a caller who did not follow it once will not the second time.
+            reply = self.t("said_again", business=self.turn.business_name)
+        if reply is not None:
+            self.state["last_reply"] = reply
         new_state = {**self.turn.state, STATE_KEY: self.state}
         return TurnResult(
-            reply=self.reply.text(),
+            reply=reply,
             state=new_state,
             handoff=self.handoff is not None,
             urgent=self.urgent,
@@ -537,6 +543,11 @@ class _TurnRun:
                 self.state.pop("candidates", None)
                 self.go("idle")
                 self.say("no_booking")
+                return
+            candidates = self.state.get("candidates") or []
+            if self.stage == "clarify" and len(candidates) == 2 and signals.yes and pref is None:
+                # "yes" to "A or B?" says neither: ask which, keeping the two (the whole list lost the choice).
+                self.say("clarify_which", first=candidates[0]["name"], second=candidates[1]["name"])
                 return
             if wants_time and (signals.book or pref is not None or self.stage in ("ask_service", "clarify")):
                 if pref is not None:

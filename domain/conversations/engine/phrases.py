@@ -38,6 +38,11 @@ PHRASES: dict[Language, dict[str, str]] = {
         "sorry_what": "Sorry about that! What do you need help with?",
         "clarify_two": "Happy to help! Is that for {first} or {second}?",
         "clarify_one": "Just to check, is that for {first}?",
+        "clarify_which": "Sorry, which one: 1) {first} or 2) {second}?",
+        "said_again": (
+            "Sorry, I'm still not sure what you need. A few words about the job will do, "
+            "or just ask and someone from {business} will call you."
+        ),
         "not_offered": (
             "Sorry, we don't do that at {business}. We do {names}. "
             "Can I help with one of those, or would you like someone to call you?"
@@ -102,6 +107,11 @@ PHRASES: dict[Language, dict[str, str]] = {
         "sorry_what": "¡Disculpe! ¿Qué necesita?",
         "clarify_two": "¡Con gusto! ¿Es para {first} o para {second}?",
         "clarify_one": "Para confirmar, ¿es para {first}?",
+        "clarify_which": "Disculpe, ¿es 1) {first} o 2) {second}?",
+        "said_again": (
+            "Disculpe, sigo sin entender qué necesita. Con unas palabras sobre el trabajo basta, "
+            "o si prefiere, alguien de {business} le puede llamar."
+        ),
         "not_offered": (
             "Lo siento, eso no lo hacemos en {business}. Hacemos {names}. "
             "¿Le ayudo con alguno de esos o prefiere que alguien le llame?"

@@ -8,6 +8,7 @@ it arrived, it fits the segment budget, it stays GSM-7 unless it must not, and i
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
 from collections.abc import Iterable
@@ -276,4 +277,10 @@ def _judge(
                 break
     if expect.last is not None and not (replies and re.search(expect.last, replies[-1], re.IGNORECASE)):
         failures.append(f"last reply did not match /{expect.last}/")
+    # Every conversation, whatever it expects: never the same reply twice in a row (a question asked again word for
+    # word, to a caller who did not follow it the first time).
+    for (_, earlier), (text, later) in itertools.pairwise(transcript):
+        if earlier and earlier == later:
+            failures.append(f"the same reply twice in a row, the second to {text!r}: {later!r}")
+            break
     return failures
