@@ -9,14 +9,13 @@ to stop this engine.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from domain.conversations.engine.dates import MONTHS, find_clock, find_weekday, parse_when
+from domain.conversations.engine.dates import find_clock, find_weekday, parse_when
 from domain.conversations.engine.formatting import (
     hours_in,
     join_options,
@@ -38,6 +37,13 @@ from domain.conversations.engine.ports import (
     SlotPreference,
     Turn,
     TurnResult,
+)
+from domain.conversations.engine.replies import (
+    CHANGE_OF_MIND,
+    CLEAR_DATE,
+    DATE_SAID,
+    ORDINAL_DAY,
+    only_reply_words,
 )
 from domain.conversations.messaging import count_segments
 
@@ -242,8 +248,8 @@ class _TurnRun:
         second time, not the 2nd of the month (unless the text is clearly a date); the wish is remembered so a
         change of service keeps it."""
         text = signals.text
-        if self.stage in ("offered", "held") and signals.choice is not None and not _CLEAR_DATE.search(text):
-            text = _ORDINAL_DAY.sub(" ", text)
+        if self.stage in ("offered", "held") and signals.choice is not None and not CLEAR_DATE.search(text):
+            text = ORDINAL_DAY.sub(" ", text)
         pref = parse_when(text, self.now, self.tz)
         if pref is not None:
             self.state["wish"] = _pref_to_json(pref)
@@ -315,9 +321,9 @@ class _TurnRun:
                 self.state.pop("candidates", None)
                 self.ask_service(self.t("sorry_what"))
                 return False, True
-        if _only_reply_words(signals):
+        if only_reply_words(signals.text):
             return False, False
-        changing = bool(_CHANGE.search(signals.text))
+        changing = bool(CHANGE_OF_MIND.search(signals.text))
         if self.stage in ("offered", "held") and not changing and self.answers_booking(signals):
             # While times are offered or a hold waits, a short reply is a choice or a confirmation, never a new
             # service request ("9am is good, it's the kitchen sink" keeps the faucet repair).
@@ -622,46 +628,12 @@ class _TurnRun:
             self.say("default", business=business)
 
 
-_REPLY_WORDS = {
-    "yes", "yeah", "yep", "sure", "ok", "no", "the", "first", "second", "third", "last", "one", "two", "three",
-    "1", "2", "3", "1st", "2nd", "3rd", "#1", "#2", "#3", "option", "number", "please", "thanks", "that", "works",
-    "great", "perfect", "sounds", "good", "cool", "fine", "is", "it", "for", "me", "go", "ahead", "do", "book",
-    "thank", "you", "lol", "!", "?", "alright", "thing", "confirm", "none", "of", "those", "work", "neither",
-    "si", "la", "el", "primera", "primero", "segunda", "segundo", "tercera", "tercero", "ultima", "ultimo", "esa",
-    "ese", "eso", "esta", "bien", "de", "acuerdo", "claro", "perfecto", "gracias", "por", "favor", "vale", "dale",
-    "listo", "bueno", "opcion", "numero", "uno", "dos", "tres", "sirve", "ninguna", "ninguno", "muchas",
-    "correcto", "sale", "adelante", "hora", "una", "parece",
-}  # fmt: skip
-
-
-_CHANGE = re.compile(
-    r"\b(?:actually|instead|make it|change (?:it|that)|switch|rather|wait|not the|i meant|i mean|"
-    r"en vez de|en lugar de|mejor (?:un|una|el|la)|quise decir|me equivoque|cambiar a)\b"
-)
-_ORDINAL_DAY = re.compile(r"\bthe (?:\d{1,2})(?:st|nd|rd|th)\b|\b\d(?:st|nd|rd|th)\b")
-_CLEAR_DATE = re.compile(
-    r"\b\d{1,2}(?:st|nd|rd|th)? of\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d|\d/\d"
-    r"|\b\d{1,2} de (?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|sep?tiembre|octubre|noviembre|diciembre)\b"
-)
-
-
-# A date said outright ("the 2nd of april", "april 2nd", "4/2", "el 2 de abril"): its number is a day, not a pick.
-_MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
-_DATE_PHRASE = re.compile(
-    rf"\b(?:the )?\d{{1,2}}(?:st|nd|rd|th)? of (?:{_MONTH_NAMES})\b"
-    rf"|\b(?:{_MONTH_NAMES})\.? \d{{1,2}}(?:st|nd|rd|th)?\b"
-    r"|\b\d{1,2}/\d{1,2}\b"
-    r"|\b(?:el )?\d{1,2} de (?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|sep?tiembre|octubre|noviembre|"
-    r"diciembre)\b"
-)
-
-
 def _without_date_ordinal(signals: Signals) -> Signals:
     """The caller's pick by position, read without the numbers of a date the text names ("can you do the 2nd of
     april instead?" picks nothing; "the first one, april 2nd" still picks the first)."""
-    if signals.choice is None or not _DATE_PHRASE.search(signals.text):
+    if signals.choice is None or not DATE_SAID.search(signals.text):
         return signals
-    return replace(signals, choice=choice_index(_DATE_PHRASE.sub(" ", signals.text)))
+    return replace(signals, choice=choice_index(DATE_SAID.sub(" ", signals.text)))
 
 
 def _answer_to_choice(
@@ -688,8 +660,3 @@ def _answer_to_choice(
     if len(by_kind) == 1:
         return by_kind[0]
     return None
-
-
-def _only_reply_words(signals: Signals) -> bool:
-    words = signals.text.replace("!", " ").replace("?", " ").split()
-    return all(word in _REPLY_WORDS for word in words)

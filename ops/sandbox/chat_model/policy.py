@@ -27,6 +27,7 @@ from domain.conversations.engine.intents import Signals, choice_index, normalize
 from domain.conversations.engine.matching import kinds_in, rank, service_kind, words
 from domain.conversations.engine.phrases import phrase
 from domain.conversations.engine.ports import ServiceOption, SlotPreference
+from domain.conversations.engine.replies import CHANGE_OF_MIND, DATE_SAID, ORDINAL_DAY, only_reply_words
 from domain.conversations.messaging import count_segments
 from ops.sandbox.chat_model.transcript import Exchange, Transcript
 
@@ -37,32 +38,9 @@ STICKY = 0.9  # mid-booking, only a match this sure (or "actually ...") switches
 MAX_REPLY = 300  # what the system prompt asks for; a reply needing UCS-2 also stays within three segments
 MAX_SEGMENTS = 3
 
-_CHANGE = re.compile(
-    r"\b(?:actually|instead|make it|change (?:it|that)|switch|rather|wait|not the|i meant|i mean|"
-    r"en vez de|en lugar de|mejor (?:un|una|el|la)|quise decir|me equivoque|cambiar a)\b"
-)
-# After a list of times "the 2nd" is the second time; a date said outright ("april 2nd", "4/2") is a date.
-_ORDINAL_DAY = re.compile(r"\bthe \d{1,2}(?:st|nd|rd|th)\b|\b\d(?:st|nd|rd|th)\b")
-_DATE = re.compile(
-    r"\b\d{1,2}(?:st|nd|rd|th)? of [a-z]+|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2}"
-    r"|\b\d{1,2}/\d{1,2}\b|\b\d{1,2} de [a-z]+"
-)
 _LABEL_CLOCK = re.compile(r"(\d{1,2}):(\d{2}) ?(AM|PM|a\. m\.|p\. m\.)")
 _READ_ONLY = frozenset({"list_services", "match_services", "business_hours"})
 _SPANISH_DAYS = {"lunes": 0, "martes": 1, "miercoles": 2, "jueves": 3, "viernes": 4, "sabado": 5, "domingo": 6}
-# Words that only answer the last question ("the 2nd please", "si, esa"): such a text names no service.
-_REPLY_WORDS = frozenset(
-    {
-        "yes", "yeah", "yep", "sure", "ok", "no", "the", "first", "second", "third", "last", "one", "two", "three",
-        "1", "2", "3", "1st", "2nd", "3rd", "#1", "#2", "#3", "option", "number", "please", "thanks", "that", "works",
-        "great", "perfect", "sounds", "good", "cool", "fine", "is", "it", "for", "me", "go", "ahead", "do", "book",
-        "thank", "you", "lol", "!", "?", "alright", "confirm", "none", "of", "those", "work", "neither", "si", "la",
-        "el", "primera", "primero", "segunda", "segundo", "tercera", "tercero", "ultima", "ultimo", "esa", "ese",
-        "eso", "esta", "bien", "de", "acuerdo", "claro", "perfecto", "gracias", "por", "favor", "vale", "dale",
-        "listo", "bueno", "opcion", "numero", "uno", "dos", "tres", "sirve", "ninguna", "ninguno", "muchas",
-        "correcto", "sale", "adelante", "hora", "una", "parece",
-    }
-)  # fmt: skip
 
 
 class ToolNotOffered(Exception):
@@ -94,8 +72,8 @@ class Situation:
 def _pref(text: str, transcript: Transcript) -> SlotPreference | None:
     """The time wish in ``text``; an ordinal that picks an option is not a day of the month."""
     folded = normalize(text)
-    if choice_index(folded) is not None and not _DATE.search(folded):
-        folded = _ORDINAL_DAY.sub(" ", folded)
+    if choice_index(folded) is not None and not DATE_SAID.search(folded):
+        folded = ORDINAL_DAY.sub(" ", folded)
     return parse_when(folded, transcript.now, transcript.tz)
 
 
@@ -291,8 +269,8 @@ class Decision:
     def reply(self) -> str:
         text = self.t.current.text
         signals = read(text)
-        if _DATE.search(signals.text) and signals.choice is not None:
-            signals = _replace_choice(signals, choice_index(_DATE.sub(" ", signals.text)))
+        if DATE_SAID.search(signals.text) and signals.choice is not None:
+            signals = _replace_choice(signals, choice_index(DATE_SAID.sub(" ", signals.text)))
         business = self.t.business
         if not signals.text:
             self.say("empty", business=business)
@@ -369,7 +347,7 @@ class Decision:
                 return False, True
         if _only_reply_words(signals):
             return False, False
-        changing = bool(_CHANGE.search(signals.text))
+        changing = bool(CHANGE_OF_MIND.search(signals.text))
         if sit.stage in ("offered", "held") and not changing and _answers_booking(signals, sit):
             return False, False
         catalog, matched = self.tools(("list_services", {}), ("match_services", {"text": self.t.current.text}))
@@ -570,7 +548,7 @@ def _too_long(parts: list[str]) -> bool:
 
 
 def _only_reply_words(signals: Signals) -> bool:
-    return all(word in _REPLY_WORDS for word in signals.text.replace("!", " ").replace("?", " ").split())
+    return only_reply_words(signals.text)
 
 
 def _answers_booking(signals: Signals, sit: Situation) -> bool:
