@@ -14,6 +14,7 @@
 * first-SMS claims, done operator tasks, finished holds, past appointments and revoked opt-outs — 13 months (metadata
   holding a caller's number). An *active* opt-out is never deleted: it is what keeps us from texting someone who said
   STOP;
+* the bookings the reports counted (``rep_bookings``) — 13 months after they were recorded (the daily figures stay);
 * callers' names — with the caller's last conversation: once no conversation with the number is left (the
   conversations rule deletes them 13 months after they closed) and the name is over 13 months old.
 
@@ -201,6 +202,16 @@ RULES: tuple[Rule, ...] = (
         age="13 months",
         candidates="SELECT id FROM sched_appointments WHERE upper(timeslot) < :cutoff",
         apply="DELETE FROM sched_appointments a USING ({batch}) b WHERE a.id = b.id",
+    ),
+    Rule(
+        name="counted_bookings",
+        table="rep_bookings",
+        # What a cancellation needs to take a booking back from its day; the appointment itself goes 13 months after
+        # it ended, and the day's figures stay in the daily rows.
+        description="bookings counted by the reports, recorded over 13 months ago, deleted (the day's totals stay)",
+        age="13 months",
+        candidates="SELECT appointment_id FROM rep_bookings WHERE recorded_at < :cutoff ORDER BY recorded_at",
+        apply="DELETE FROM rep_bookings r USING ({batch}) b WHERE r.appointment_id = b.appointment_id",
     ),
     Rule(
         name="revoked_opt_outs",

@@ -181,6 +181,7 @@ def test_dry_run_counts_and_changes_nothing(sessions: sessionmaker[Session]) -> 
         "caller_names": 1,  # the one never in a conversation: the other's conversation is deleted first, for real
         "holds": 0,
         "appointments": 0,
+        "counted_bookings": 0,
         "revoked_opt_outs": 0,
         "closed_invitations": 0,
     }
@@ -354,6 +355,12 @@ class PersonalData:
                     accepted=None if accepted is None else NOW - accepted * DAY,
                     revoked=None if revoked is None else NOW - revoked * DAY,
                 )
+            for name, age in (("booking_counted_14m", 430), ("booking_counted_12m", 360)):
+                self.ids[name] = self.sql(
+                    "INSERT INTO rep_bookings (appointment_id, tenant_id, counted_at, price_cents, recorded_at) "
+                    "VALUES (gen_random_uuid(), :t, :at, 14900, :at) RETURNING appointment_id",
+                    at=NOW - age * DAY,
+                )
         del self.session
 
     def sql(self, statement: str, **params: Any) -> Any:
@@ -418,3 +425,5 @@ def test_every_table_with_a_callers_data_is_purged_past_its_cutoff(sessions: ses
     assert not _exists(sessions, "id_invitations", "id", ids["invite_revoked_31d"])
     assert _exists(sessions, "id_invitations", "id", ids["invite_accepted_29d"])
     assert _exists(sessions, "id_invitations", "id", ids["invite_open"])
+    assert not _exists(sessions, "rep_bookings", "appointment_id", ids["booking_counted_14m"])
+    assert _exists(sessions, "rep_bookings", "appointment_id", ids["booking_counted_12m"])
