@@ -31,7 +31,21 @@ def make_engine(
         hide_parameters=True,
     )
     event.listen(engine, "handle_error", _scrub_error)
+    event.listen(engine, "do_execute", _execute_unprepared)
     return engine
+
+
+# An execution option: the statement is never prepared on the server. psycopg prepares a statement once it ran five
+# times on a connection, and Postgres then may settle on one generic plan for every parameter value; a statement whose
+# best plan depends on the value (a search's pattern: a few matches or thousands) asks for a plan of its own each time.
+UNPREPARED = "nmc_unprepared"
+
+
+def _execute_unprepared(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    if not context.execution_options.get(UNPREPARED):
+        return False  # the dialect executes it as usual
+    cursor.execute(statement, parameters, prepare=False)
+    return True
 
 
 def scrub_row_values(error: BaseException) -> None:

@@ -13,7 +13,10 @@
   replies, phone numbers and emails;
 * first-SMS claims, done operator tasks, finished holds, past appointments and revoked opt-outs — 13 months (metadata
   holding a caller's number). An *active* opt-out is never deleted: it is what keeps us from texting someone who said
-  STOP.
+  STOP;
+* the bookings the reports counted (``rep_bookings``) — 13 months after they were recorded (the daily figures stay);
+* callers' names — with the caller's last conversation: once no conversation with the number is left (the
+  conversations rule deletes them 13 months after they closed) and the name is over 13 months old.
 
 Every table in the schema has a rule here or a written reason in ``EXEMPT`` (a test compares them with the models'
 metadata, so a new table cannot slip past retention unnoticed).
@@ -171,6 +174,20 @@ RULES: tuple[Rule, ...] = (
         apply="DELETE FROM conv_staff_alerts a USING ({batch}) b WHERE a.id = b.id",
     ),
     Rule(
+        name="caller_names",
+        table="conv_callers",
+        # After the conversations rule: a caller's name goes once their last conversation has (closed or blocked 13
+        # months ago, deleted above) and nobody named them again in those 13 months.
+        description="callers' names with no conversation left and not named for 13 months deleted",
+        age="13 months",
+        candidates=(
+            "SELECT n.tenant_id, n.caller FROM conv_callers n WHERE n.updated_at < :cutoff AND NOT EXISTS "
+            "(SELECT 1 FROM conv_conversations c WHERE c.tenant_id = n.tenant_id AND c.caller = n.caller) "
+            "ORDER BY n.updated_at"
+        ),
+        apply="DELETE FROM conv_callers n USING ({batch}) b WHERE n.tenant_id = b.tenant_id AND n.caller = b.caller",
+    ),
+    Rule(
         name="holds",
         table="sched_holds",
         description="holds no longer active and created over 13 months ago deleted",
@@ -185,6 +202,16 @@ RULES: tuple[Rule, ...] = (
         age="13 months",
         candidates="SELECT id FROM sched_appointments WHERE upper(timeslot) < :cutoff",
         apply="DELETE FROM sched_appointments a USING ({batch}) b WHERE a.id = b.id",
+    ),
+    Rule(
+        name="counted_bookings",
+        table="rep_bookings",
+        # What a cancellation needs to take a booking back from its day; the appointment itself goes 13 months after
+        # it ended, and the day's figures stay in the daily rows.
+        description="bookings counted by the reports, recorded over 13 months ago, deleted (the day's totals stay)",
+        age="13 months",
+        candidates="SELECT appointment_id FROM rep_bookings WHERE recorded_at < :cutoff ORDER BY recorded_at",
+        apply="DELETE FROM rep_bookings r USING ({batch}) b WHERE r.appointment_id = b.appointment_id",
     ),
     Rule(
         name="revoked_opt_outs",

@@ -38,8 +38,10 @@ from structlog.types import EventDict, Processor, WrappedLogger
 from db.settings import Settings
 
 CORRELATION_FIELDS = ("tenant_id", "correlation_id", "causation_id", "event_id")
-# Keys whose values are message text written by callers or the AI: never logged, only their length.
+# Keys whose values are message text written by callers or the AI, or a caller's name (typed by staff, or caller
+# ID's ``CallerName`` in a Twilio voice webhook): never logged, only their length.
 BODY_KEYS = frozenset({"body", "Body", "message_body", "text", "reply", "prompt", "completion", "content"})
+BODY_KEYS |= {"caller_name", "CallerName"}
 # International: a "+" then 7..15 digits, single spaces, dots or dashes allowed between them ("+13105551212",
 # "+1 310 555 1212", "+44 20 7946 0958"); never inside a longer word or number.
 _INTERNATIONAL = re.compile(r"(?<![\w+])\+[1-9](?:[ .\-]?\d){6,14}(?!\d)")

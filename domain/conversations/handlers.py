@@ -11,6 +11,7 @@ from domain.conversations.flows.callback_grace import (
     record_answered_call,
     withhold_after_answered_call,
 )
+from domain.conversations.flows.callers import record_caller_name
 from domain.conversations.flows.common import AUTOMATED_PURPOSES, subscriptions
 from domain.conversations.flows.delivery_status import MessageNotYetKnown, apply_delivery_status
 from domain.conversations.flows.first_response import greet_missed_caller
@@ -29,6 +30,7 @@ __all__ = [
     "greet_missed_caller",
     "open_write_back_task",
     "record_answered_call",
+    "record_caller_name",
     "reply_to_caller",
     "send_message",
     "subscriptions",

@@ -42,6 +42,8 @@ class Conversation(Base):
         # The staff inbox: a tenant's conversations (of one state, or all) by last activity.
         Index("ix_conv_conversations_inbox", "tenant_id", "state", "last_message_seq", "id"),
         Index("ix_conv_conversations_activity", "tenant_id", "last_message_seq", "id"),
+        # A caller's conversations, live or not: the API's caller filter and the callers' retention rule.
+        Index("ix_conv_conversations_caller", "tenant_id", "caller"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -64,6 +66,36 @@ class Conversation(Base):
     # When a person last spoke with the caller on the phone (a re-call the business answered, a staff call back
     # through its Twilio number): after that, no automated follow-up nudges them.
     call_answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# A caller's name as staff typed it or as caller ID said it: at most this many characters.
+MAX_CALLER_NAME = 80
+CALLER_NAME_SOURCES = ("staff", "caller_id")
+
+
+class Caller(Base):
+    """A caller's name, per tenant and number: typed by staff in the thread, or caller ID's (Twilio's ``CallerName``
+    on an incoming call), which never replaces a name staff gave. Personal data: retention deletes the row once the
+    caller has no conversation left and it was last named over 13 months ago (``db/retention.py``)."""
+
+    __tablename__ = "conv_callers"
+    __table_args__ = (
+        CheckConstraint(e164_check("caller"), name="caller_e164"),
+        CheckConstraint(f"char_length(name) BETWEEN 1 AND {MAX_CALLER_NAME}", name="name_length"),
+        CheckConstraint(f"source IN {CALLER_NAME_SOURCES!r}", name="source"),
+        Index("ix_conv_callers_updated_at", "updated_at"),  # retention's cutoff
+        # The inbox's search by name: a piece of it (any case), or the start of a word in it (pg_trgm's index
+        # answers both ILIKE '%maria%' and ILIKE 'ma%').
+        Index("ix_conv_callers_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    caller: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    # The member who typed it (None for caller ID).
+    named_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    updated_at: Mapped[datetime] = now_column()
 
 
 class Message(Base):

@@ -15,10 +15,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from domain.conversations.callers import clean_name
 from domain.conversations.models import Conversation, Message, OperatorTask
 from domain.conversations.states import CONVERSATION_STATES
 from domain.conversations.store import INBOX_VIEWS, PostgresConversationStore
 from domain.events.catalog import (
+    CallerNamed,
     ConversationClosed,
     HumanTakeoverReleased,
     HumanTakeoverRequested,
@@ -46,10 +48,11 @@ class BadCursor(OperatorError):
     code = "bad_cursor"
 
 
-def _conversation_json(row: Conversation) -> dict[str, Any]:
+def _conversation_json(row: Conversation, caller_name: str | None) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "caller": row.caller,
+        "caller_name": caller_name,
         "state": row.state,
         "human_user_id": str(row.human_user_id) if row.human_user_id else None,
         "human_lease_expires_at": row.human_lease_expires_at.isoformat() if row.human_lease_expires_at else None,
@@ -128,8 +131,8 @@ def list_conversations(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = _encode_cursor(rows[-1].opened_at, rows[-1].id) if more and rows else None
-    return Page([_conversation_json(row) for row in rows], next_cursor)
+    next_cursor = _encode_cursor(rows[-1][0].opened_at, rows[-1][0].id) if more and rows else None
+    return Page([_conversation_json(row, name) for row, name in rows], next_cursor)
 
 
 def _get(session: Session, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Conversation:
@@ -137,6 +140,13 @@ def _get(session: Session, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> 
     if row is None:
         raise NotFound("no such conversation")
     return row
+
+
+def _get_named(session: Session, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> tuple[Conversation, str | None]:
+    found = PostgresConversationStore(session).named_conversation(tenant_id=tenant_id, conversation_id=conversation_id)
+    if found is None:
+        raise NotFound("no such conversation")
+    return found
 
 
 def hold_conversation(session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
@@ -147,17 +157,17 @@ def hold_conversation(session: Session, *, tenant_id: uuid.UUID, conversation_id
 
 
 def conversation_detail(session: Session, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> dict[str, Any]:
-    conversation = _get(session, tenant_id, conversation_id)
+    conversation, name = _get_named(session, tenant_id, conversation_id)
     messages = PostgresConversationStore(session).messages_of(tenant_id=tenant_id, conversation_id=conversation_id)
-    return {**_conversation_json(conversation), "messages": [_message_json(row) for row in messages]}
+    return {**_conversation_json(conversation, name), "messages": [_message_json(row) for row in messages]}
 
 
-def _refresh(session: Session, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Conversation:
-    row = PostgresConversationStore(session).conversation(
+def _refreshed_json(session: Session, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> dict[str, Any]:
+    found = PostgresConversationStore(session).named_conversation(
         tenant_id=tenant_id, conversation_id=conversation_id, fresh=True
     )
-    assert row is not None
-    return row
+    assert found is not None
+    return _conversation_json(*found)
 
 
 def take_over(
@@ -191,7 +201,7 @@ def take_over(
         ),
         tenant_id=tenant_id,
     )
-    return _conversation_json(_refresh(session, tenant_id, conversation_id))
+    return _refreshed_json(session, tenant_id, conversation_id)
 
 
 def reply_as_human(
@@ -260,7 +270,7 @@ def release(
             raise Conflict("conversation is held by someone else")
         raise Conflict(f"conversation is {current.state}, not with a human")
     sink.emit(HumanTakeoverReleased(conversation_id=conversation_id, outcome="released"), tenant_id=tenant_id)
-    return _conversation_json(_refresh(session, tenant_id, conversation_id))
+    return _refreshed_json(session, tenant_id, conversation_id)
 
 
 def close(
@@ -276,7 +286,29 @@ def close(
         current = _get(session, tenant_id, conversation_id)
         raise Conflict(f"conversation is already {current.state}")
     sink.emit(ConversationClosed(conversation_id=conversation_id, reason=reason), tenant_id=tenant_id)
-    return _conversation_json(_refresh(session, tenant_id, conversation_id))
+    return _refreshed_json(session, tenant_id, conversation_id)
+
+
+def name_caller(
+    session: Session,
+    *,
+    tenant_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    name: str,
+    user_id: uuid.UUID | None,
+    events: EventSink,
+) -> str:
+    """Staff name the conversation's caller (for the tenant: every conversation with that number shows it); a name
+    caller ID gives later never replaces it. The name as kept; ``InvalidName`` (a ``ValueError``) says why not."""
+    kept = clean_name(name)
+    conversation = _get(session, tenant_id, conversation_id)
+    PostgresConversationStore(session).name_caller(
+        tenant_id=tenant_id, caller=conversation.caller, name=kept, source="staff", named_by=user_id
+    )
+    events.emit(
+        CallerNamed(phone=conversation.caller, caller_name=kept, source="staff", actor=user_id), tenant_id=tenant_id
+    )
+    return kept
 
 
 def _task_json(row: OperatorTask) -> dict[str, Any]:
@@ -341,17 +373,19 @@ def inbox(
     user_id: uuid.UUID | None,
     view: str = "open",
     number: str | None = None,
+    name: str | None = None,
     cursor: str | None = None,
     limit: int = INBOX_PAGE,
 ) -> Inbox:
     """The tenant's conversations in ``view`` by last activity, each with its last message, whether this member
-    has read it and whether it needs attention; ``number`` filters on digits of the caller's number."""
+    has read it and whether it needs attention; a search keeps those whose caller's number contains the digits
+    ``number`` or whose name contains ``name`` (any case)."""
     if view not in INBOX_VIEWS:
         raise Conflict(f"view must be one of {', '.join(INBOX_VIEWS)}")
     store = PostgresConversationStore(session)
     before = _decode_inbox_cursor(cursor) if cursor else None
     rows = store.inbox_page(
-        tenant_id=tenant_id, user_id=user_id, view=view, number=number, before=before, limit=limit + 1
+        tenant_id=tenant_id, user_id=user_id, view=view, number=number, name=name, before=before, limit=limit + 1
     )
     more = len(rows) > limit
     rows = rows[:limit]
@@ -359,6 +393,7 @@ def inbox(
         {
             "id": str(row.id),
             "caller": row.caller,
+            "caller_name": row.caller_name,
             "state": row.state,
             "held_by": str(row.human_user_id) if row.human_user_id else None,
             "opened_at": row.opened_at,
@@ -386,7 +421,7 @@ def thread(
     """The conversation with its messages in their true order (``seq``), who wrote each, its open tasks and the
     first texts held for a callback (``first_texts``: each decision and why); the reader (a member) has then read it
     up to its newest message."""
-    conversation = _get(session, tenant_id, conversation_id)
+    conversation, caller_name = _get_named(session, tenant_id, conversation_id)
     store = PostgresConversationStore(session)
     messages = [
         {**_message_json(row), "seq": row.seq, "author": author_of(row.direction, row.purpose)}
@@ -411,7 +446,7 @@ def thread(
     if reader is not None:
         store.mark_read(tenant_id=tenant_id, user_id=reader, conversation_id=conversation_id)
     return {
-        **_conversation_json(conversation),
+        **_conversation_json(conversation, caller_name),
         "last_message_seq": conversation.last_message_seq,
         "messages": messages,
         "open_tasks": tasks,

@@ -17,13 +17,15 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Row, TextClause, select, text, tuple_
+from sqlalchemy import Row, TextClause, and_, select, text, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.engine import UNPREPARED
 from domain.conversations.messaging import STATUS_RANK, count_segments
 from domain.conversations.models import (
     ALERT_CODE_DIGITS,
     ALERT_CODE_LETTERS,
+    Caller,
     Conversation,
     Message,
     OperatorTask,
@@ -299,6 +301,16 @@ class ConversationStore(Protocol):
         """The code of the conversation's open staff alert, renewed until ``expires``, or of a new one."""
         ...
 
+    # -- callers' names --
+    def name_caller(
+        self, *, tenant_id: uuid.UUID, caller: str, name: str, source: str, named_by: uuid.UUID | None
+    ) -> bool:
+        """Record the caller's name; caller ID's (``source`` ``caller_id``) never replaces one staff gave. True when
+        it was recorded."""
+        ...
+
+    def caller_name(self, *, tenant_id: uuid.UUID, caller: str) -> str | None: ...
+
     # -- operator tasks --
     def ask_opt_out_review(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, phone: str, note: str) -> None:
         """One open review per conversation, however often it is asked for."""
@@ -563,6 +575,15 @@ _STATEMENTS: dict[str, str] = {
         "UPDATE conv_operator_tasks SET status = 'done', done_at = coalesce(done_at, now())"
         " WHERE tenant_id = :tenant AND id = :id RETURNING id"
     ),
+    # -- callers' names: staff's always wins; caller ID's only where staff gave none (one statement decides) --
+    "name_caller": (
+        "INSERT INTO conv_callers AS n (tenant_id, caller, name, source, named_by, updated_at)"
+        " VALUES (:tenant, :caller, :name, :source, :by, now())"
+        " ON CONFLICT (tenant_id, caller) DO UPDATE SET name = excluded.name, source = excluded.source,"
+        " named_by = excluded.named_by, updated_at = now()"
+        " WHERE excluded.source = 'staff' OR n.source <> 'staff' RETURNING n.caller"
+    ),
+    "caller_name": "SELECT name FROM conv_callers WHERE tenant_id = :tenant AND caller = :caller",
 }
 
 # -- the staff inbox (Postgres-only reads): one statement per view, with and without a search on the number --
@@ -588,7 +609,8 @@ _VIEW_FILTERS = {
     "all": "TRUE",
 }
 _INBOX_PAGE = (
-    "SELECT c.id, c.caller, c.state, c.human_user_id, c.human_lease_expires_at, c.opened_at, c.last_message_seq,"
+    "SELECT c.id, c.caller, n.name AS caller_name, c.state, c.human_user_id, c.human_lease_expires_at, c.opened_at,"
+    " c.last_message_seq,"
     " m.body AS preview, m.direction AS preview_direction, m.created_at AS last_message_at,"
     " coalesce(r.last_read_seq, 0) < c.last_message_seq AS unread,"
     f" (c.state = 'human' AND c.human_user_id IS NULL) AS asked_for_person, {_ATTENTION} AS needs_attention,"
@@ -601,16 +623,33 @@ _INBOX_PAGE = (
     # Why the first text after the missed call was withheld (a callback came in its grace period), if it was.
     " (SELECT g.reason FROM conv_first_response_graces g WHERE g.conversation_id = c.id AND g.tenant_id = c.tenant_id"
     " AND g.decision = 'withheld' ORDER BY g.created_at DESC LIMIT 1) AS first_text_withheld"
-    " FROM conv_conversations c"
+    # The page's rows first, then what each shows: the planner evaluates the lateral joins and subqueries for the
+    # page only, also when it drives a search from the matching callers and sorts them (rather than walking the
+    # activity index and stopping at the limit).
+    " FROM (SELECT * FROM conv_conversations c"
+    " WHERE c.tenant_id = :tenant AND {view} AND {search} AND (c.last_message_seq, c.id) < (:before_seq, :before_id)"
+    " ORDER BY c.last_message_seq DESC, c.id DESC LIMIT :limit) c"
     " LEFT JOIN LATERAL (SELECT body, direction, created_at FROM conv_messages WHERE conversation_id = c.id"
     " ORDER BY seq DESC LIMIT 1) m ON TRUE"
     " LEFT JOIN conv_member_reads r ON r.user_id = :user AND r.conversation_id = c.id"
-    " WHERE c.tenant_id = :tenant AND {view} AND {search} AND (c.last_message_seq, c.id) < (:before_seq, :before_id)"
-    " ORDER BY c.last_message_seq DESC, c.id DESC LIMIT :limit"
+    " LEFT JOIN conv_callers n ON n.tenant_id = c.tenant_id AND n.caller = c.caller"
+    " ORDER BY c.last_message_seq DESC, c.id DESC"
+)
+# A search matches the caller's number (digits, when the search reads as a number) or their name: one set of matching
+# callers, which the planner drives the page from when it is small (the names' trigram index, then those callers'
+# conversations through ix_conv_conversations_caller, sorted) and hashes against the whole list when it is not. Its
+# best plan depends on the pattern, so it is never prepared on the server (``db.engine.UNPREPARED``): psycopg prepares
+# a statement after five runs on a connection and Postgres then settles on one generic plan, which for this one walked
+# 10,000 conversations against every named caller (170 ms).
+_SEARCH = (
+    "c.caller IN (SELECT s.caller FROM conv_callers s WHERE s.tenant_id = :tenant"
+    " AND (s.name ILIKE :name OR s.name ILIKE :word)"
+    " UNION ALL SELECT d.caller FROM conv_conversations d WHERE d.tenant_id = :tenant"
+    " AND CAST(:number AS text) IS NOT NULL AND d.caller LIKE :number)"
 )
 for _view, _filter in _VIEW_FILTERS.items():
     _STATEMENTS[f"inbox_{_view}"] = _INBOX_PAGE.format(view=_filter, search="TRUE")
-    _STATEMENTS[f"inbox_{_view}_search"] = _INBOX_PAGE.format(view=_filter, search="c.caller LIKE :number")
+    _STATEMENTS[f"inbox_{_view}_search"] = _INBOX_PAGE.format(view=_filter, search=_SEARCH)
 # Each view's count stops at INBOX_COUNT_CAP + 1 ("99+"): an index range of at most 100 rows per view, where an
 # exact count reads every conversation the tenant ever had on every page view (10,000 here: 20-50 ms under load).
 INBOX_COUNT_CAP = 99
@@ -634,9 +673,36 @@ _STATEMENTS["open_tasks_of"] = (
     "SELECT id, kind, note, created_at FROM conv_operator_tasks WHERE tenant_id = :tenant AND conversation_id = :id"
     " AND status = 'open' ORDER BY created_at, id"
 )
-STATEMENTS: dict[str, TextClause] = {name: text(sql) for name, sql in _STATEMENTS.items()}
+STATEMENTS: dict[str, TextClause] = {
+    name: text(sql).execution_options(**{UNPREPARED: True}) if name.endswith("_search") else text(sql)
+    for name, sql in _STATEMENTS.items()
+}
 # Past the newest keyset: the first page of the inbox.
 INBOX_START = (2**63 - 1, uuid.UUID(int=2**128 - 1))
+
+
+# A conversation's caller, as conv_callers keys them.
+_CALLER_OF_CONVERSATION = and_(Caller.tenant_id == Conversation.tenant_id, Caller.caller == Conversation.caller)
+
+
+# A name search this short matches the start of a word of the name ("li" finds Li Wei and Wei Li, not Julia): a piece
+# of one or two letters is in too many names to mean anything, and is no trigram the index could look up.
+SHORT_NAME_SEARCH = 2
+
+
+def _name_patterns(name: str | None) -> tuple[str | None, str | None]:
+    """The ILIKE patterns of a name search: a piece of the name, or a word start (the name's, another word's)."""
+    if not name:
+        return None, None
+    literal = _like_literal(name)
+    if len(name) <= SHORT_NAME_SEARCH:
+        return f"{literal}%", f"% {literal}%"
+    return f"%{literal}%", None
+
+
+def _like_literal(value: str) -> str:
+    """``value`` matched literally inside a LIKE pattern (Postgres's default escape is the backslash)."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _json(value: dict[str, Any]) -> str:
@@ -650,8 +716,8 @@ class PostgresConversationStore:
         self.session = session
         self._intents = intents
 
-    def _run(self, name: str, **params: Any) -> Any:
-        return self.session.execute(STATEMENTS[name], params)
+    def _run(self, statement: str, /, **params: Any) -> Any:
+        return self.session.execute(STATEMENTS[statement], params)
 
     # -- conversations --
 
@@ -988,6 +1054,18 @@ class PostgresConversationStore:
         rows = self._run("open_alerts", tenant=tenant_id, code=code, limit=limit).all()
         return [AlertTarget(*row) for row in rows]
 
+    # -- callers' names --
+
+    def name_caller(
+        self, *, tenant_id: uuid.UUID, caller: str, name: str, source: str, named_by: uuid.UUID | None
+    ) -> bool:
+        recorded = self._run("name_caller", tenant=tenant_id, caller=caller, name=name, source=source, by=named_by)
+        return recorded.first() is not None
+
+    def caller_name(self, *, tenant_id: uuid.UUID, caller: str) -> str | None:
+        name = self._run("caller_name", tenant=tenant_id, caller=caller).scalar()
+        return None if name is None else str(name)
+
     # -- operator tasks --
 
     def ask_opt_out_review(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, phone: str, note: str) -> None:
@@ -1027,6 +1105,20 @@ class PostgresConversationStore:
             query = query.execution_options(populate_existing=True)
         return self.session.scalar(query)
 
+    def named_conversation(
+        self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, fresh: bool = False
+    ) -> tuple[Conversation, str | None] | None:
+        """The conversation and its caller's name (None: no name on record), in one statement."""
+        query = (
+            select(Conversation, Caller.name)
+            .outerjoin(Caller, _CALLER_OF_CONVERSATION)
+            .where(Conversation.tenant_id == tenant_id, Conversation.id == conversation_id)
+        )
+        if fresh:
+            query = query.execution_options(populate_existing=True)
+        row = self.session.execute(query).first()
+        return None if row is None else (row[0], row[1])
+
     def hold_conversation(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> bool:
         """Key-share lock the tenant's conversation until the transaction ends; False if there is none."""
         found = self.session.scalar(
@@ -1044,18 +1136,23 @@ class PostgresConversationStore:
         caller: str | None,
         after: tuple[datetime, uuid.UUID] | None,
         limit: int,
-    ) -> Sequence[Conversation]:
-        """Newest first on (opened_at, id), strictly after the keyset ``after``."""
-        query = select(Conversation).where(Conversation.tenant_id == tenant_id)
+    ) -> Sequence[tuple[Conversation, str | None]]:
+        """Newest first on (opened_at, id), strictly after the keyset ``after``; each with its caller's name."""
+        query = (
+            select(Conversation, Caller.name)
+            .outerjoin(Caller, _CALLER_OF_CONVERSATION)
+            .where(Conversation.tenant_id == tenant_id)
+        )
         if state is not None:
             query = query.where(Conversation.state == state)
         if caller is not None:
             query = query.where(Conversation.caller == caller)
         if after is not None:
             query = query.where(tuple_(Conversation.opened_at, Conversation.id) < tuple_(*after))
-        return self.session.scalars(
+        rows = self.session.execute(
             query.order_by(Conversation.opened_at.desc(), Conversation.id.desc()).limit(limit)
         ).all()
+        return [(row[0], row[1]) for row in rows]
 
     def messages_of(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> Sequence[Message]:
         return self.session.scalars(
@@ -1091,13 +1188,16 @@ class PostgresConversationStore:
         number: str | None,
         before: tuple[int, uuid.UUID] | None,
         limit: int,
+        name: str | None = None,
     ) -> Sequence[Row[Any]]:
         """A page of the tenant's conversations in ``view``, newest activity first, strictly before the keyset
-        ``before`` (last_message_seq, id); ``number`` keeps those whose caller's number contains those digits."""
+        ``before`` (last_message_seq, id); with a search, those whose caller's number contains the digits
+        ``number`` or whose name contains ``name`` (any case)."""
         if view not in INBOX_VIEWS:
             raise ValueError(f"unknown inbox view {view!r}")
         before_seq, before_id = before or INBOX_START
-        name = f"inbox_{view}_search" if number else f"inbox_{view}"
+        searching = bool(number or name)
+        statement = f"inbox_{view}_search" if searching else f"inbox_{view}"
         params: dict[str, Any] = {
             "tenant": tenant_id,
             "user": user_id,
@@ -1105,9 +1205,10 @@ class PostgresConversationStore:
             "before_id": before_id,
             "limit": limit,
         }
-        if number:
-            params["number"] = f"%{number}%"
-        return list(self.session.execute(STATEMENTS[name], params).all())
+        if searching:
+            params["number"] = f"%{number}%" if number else None
+            params["name"], params["word"] = _name_patterns(name)
+        return list(self.session.execute(STATEMENTS[statement], params).all())
 
     def inbox_counts(self, *, tenant_id: uuid.UUID) -> dict[str, int]:
         """Conversations per view, each counted up to ``INBOX_COUNT_CAP + 1`` (more than the cap: "99+")."""

@@ -400,6 +400,19 @@ class StaffCommandReceived:
     outcome: Literal["done", "refused", "answered"]
 
 
+@event("nmc.conversations.CallerNamed")
+class CallerNamed:
+    """A caller's number got a name for the tenant: ``staff`` typed it in the thread (``actor`` is the member; the
+    name is recorded as the event is raised), or ``caller_id`` is Twilio's ``CallerName`` on an incoming call
+    (``actor`` null), which conversations records unless staff named the caller. Personal data: logs never show
+    ``caller_name``."""
+
+    phone: E164
+    caller_name: Annotated[str, Field(min_length=1, max_length=80)]
+    source: Literal["staff", "caller_id"]
+    actor: uuid.UUID | None
+
+
 @event("nmc.conversations.ConversationBlocked")
 class ConversationBlocked:
     """A conversation was blocked for compliance or opt-out; nothing more is sent in it."""

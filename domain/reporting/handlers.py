@@ -6,6 +6,7 @@ from datetime import datetime
 
 from domain.events.catalog import (
     AppointmentBooked,
+    AppointmentCancelled,
     CallMissed,
     ConversationOpened,
     HumanTakeoverRequested,
@@ -59,8 +60,30 @@ def record_first_response(event: MessageQueued, ctx: HandlerContext) -> None:
 
 @subscriptions.on(AppointmentBooked, db_only=True)
 def count_booking(event: AppointmentBooked, ctx: HandlerContext) -> None:
-    # Recovered revenue: the booked service's price (MVP currency is USD only).
-    _bump(ctx, "bookings", revenue_cents=event.price.amount_cents)
+    """A booking the product recovered (made in a conversation) counts, with its price as recovered revenue (MVP
+    currency is USD only), on the day of the booking; one staff made from the calendar does not. Once per
+    appointment: a second delivery, or a booking whose cancellation was recorded first, counts nothing."""
+    if ctx.tenant_id is None or event.conversation_id is None:
+        return
+    moment = ctx.envelope.occurred_at
+    price = event.price.amount_cents
+    if projections.count_booking(
+        ctx.session, ctx.tenant_id, event.appointment_id, counted_at=moment, price_cents=price
+    ):
+        _bump(ctx, "bookings", at=moment, revenue_cents=price)
+
+
+@subscriptions.on(AppointmentCancelled, db_only=True)
+def uncount_cancelled_booking(event: AppointmentCancelled, ctx: HandlerContext) -> None:
+    """A counted booking cancelled: its count and price taken back from the day (and quarter hour) it was counted on,
+    once; the cancellation of a booking never counted changes no figure."""
+    if ctx.tenant_id is None:
+        return
+    counted = projections.uncount_booking(
+        ctx.session, ctx.tenant_id, event.appointment_id, cancelled_at=ctx.envelope.occurred_at
+    )
+    if counted is not None:
+        _bump(ctx, "bookings", at=counted.counted_at, amount=-1, revenue_cents=-counted.price_cents)
 
 
 @subscriptions.on(OptOutRecorded, db_only=True)

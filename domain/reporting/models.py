@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, Integer, Text
+from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, Index, Integer, Text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,6 +39,29 @@ class QuarterHourTenantStats(Base):
     recovered_revenue_cents: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     opt_outs: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     takeovers: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+
+
+class CountedBooking(Base):
+    """A booking the report counted (made in a conversation), kept so its cancellation can take it back from the
+    day it was counted on: reporting reads no scheduling table. ``counted_at`` is the booking's moment (its
+    ``AppointmentBooked``), NULL when the cancellation was recorded first (a redelivered or late booking then counts
+    nothing); ``cancelled_at`` once the cancellation took the count and price back. The primary key makes a second
+    delivery of either event a no-op."""
+
+    __tablename__ = "rep_bookings"
+    __table_args__ = (
+        CheckConstraint("(counted_at IS NULL) = (price_cents IS NULL)", name="counted_price"),
+        CheckConstraint("counted_at IS NOT NULL OR cancelled_at IS NOT NULL", name="counted_or_cancelled"),
+        CheckConstraint("price_cents >= 0", name="price_cents"),
+        Index("ix_rep_bookings_recorded_at", "recorded_at"),  # retention's cutoff
+    )
+
+    appointment_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False, index=True)
+    counted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    price_cents: Mapped[int | None] = mapped_column(BigInteger)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = now_column()
 
 
 class FirstResponseSample(Base):

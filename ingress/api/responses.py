@@ -62,6 +62,9 @@ class Me(Response):
 class Conversation(Response):
     id: uuid.UUID
     caller: str
+    caller_name: str | None = Field(
+        description="the caller's name for the tenant (typed by staff, or caller ID's); null when none is on record"
+    )
     state: str = one_of(CONVERSATION_STATES)
     human_user_id: uuid.UUID | None
     human_lease_expires_at: datetime | None

@@ -16,8 +16,9 @@ import falcon
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from domain.conversations.callers import caller_id_name
 from domain.conversations.messaging import MAX_BODY_CHARS
-from domain.events.catalog import CallAnswered, CallMissed, MessageReceived, MessageStatusReported
+from domain.events.catalog import CallAnswered, CallerNamed, CallMissed, MessageReceived, MessageStatusReported
 from domain.events.envelope import CORRELATION_PARAM
 from domain.phones import to_e164
 from ingress.errors import malformed
@@ -81,7 +82,11 @@ class _TwilioWebhook:
 
 class VoiceResource(_TwilioWebhook):
     """An incoming call: ring the tenant's own phone for ``ring_timeout_seconds`` (short enough that the carrier's
-    voicemail does not pick up first), then Twilio calls the status route with how the dial ended."""
+    voicemail does not pick up first), then Twilio calls the status route with how the dial ended.
+
+    With caller ID lookup on the number (``VoiceCallerIdLookup``), Twilio adds ``CallerName`` (the carrier's CNAM):
+    a ``CallerNamed`` from ``caller_id``, which conversations keeps unless staff named the caller. A name that
+    names nobody (``WIRELESS CALLER``) or has nothing printable is left out, never a reason to refuse the call."""
 
     kind = "voice"
 
@@ -90,11 +95,19 @@ class VoiceResource(_TwilioWebhook):
         params: FormParams = req.context.params
         call_sid = _sid(params, "CallSid")
         called = to_e164(params.first("To") or params.first("Called"))
+        caller = to_e164(params.first("From") or params.first("Caller"))
+        name = caller_id_name(params.first("CallerName"))
+        events: list[object] = []
+        if caller is not None and name is not None:
+            events = [CallerNamed(phone=caller, caller_name=name, source="caller_id", actor=None)]
         outcome, route = self.recorder.record(
             Delivery(PROVIDER, f"{call_sid}:voice", self.kind, params.to_json()),
             number=called,
-            events=[],
+            events=events,
             correlation_id=req.context.correlation_id,
+            # Joins the caller's chain while it is open (a text or call before), never starts one: the missed call's
+            # verdict does that, as without a name.
+            caller=caller if events else None,
         )
         self._answer(resp, outcome, self._twiml(route))
 

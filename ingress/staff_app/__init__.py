@@ -61,7 +61,7 @@ def register_staff_app(
     app.add_route("/app/conversations/{conversation_id:uuid}", thread)
     app.add_route("/app/conversations/{conversation_id:uuid}/messages", thread, suffix="messages")
     actions = ThreadActionsResource(auth, sessions, pages, timedelta(minutes=settings.human_lease_minutes))
-    for action in ("takeover", "reply", "release", "close"):
+    for action in ("takeover", "reply", "release", "close", "name"):
         app.add_route(f"/app/conversations/{{conversation_id:uuid}}/{action}", actions, suffix=action)
     app.add_route(
         "/app/events",

@@ -1,11 +1,15 @@
 """The inbox: the tenant's conversations by state or needing attention, newest activity first, searchable by the
-caller's number; ``/app/inbox/list`` is the same list alone, which the page's script swaps in on a live update."""
+caller's number or name; ``/app/inbox/list`` is the same list alone, which the page's script swaps in on a live
+update."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import falcon
 
 from domain.conversations import operator
+from domain.conversations.callers import MAX_CALLER_NAME, InvalidName, clean_name
 from domain.conversations.store import INBOX_VIEWS
 from ingress.api.base import caller
 from ingress.api.resources import operator_errors
@@ -21,21 +25,37 @@ VIEW_LABELS = {
     "blocked": "Blocked",
     "all": "All",
 }
-MAX_SEARCH = 16
+MAX_DIGITS = 16
+# A search is a piece of a number or of a name: no longer than the longest name.
+MAX_SEARCH = MAX_CALLER_NAME
 
 
-def search_digits(raw: str | None) -> str | None:
-    """The digits of a search by number ("(310) 555-99" finds +1310555 99…); letters are a 400 (callers have no
-    name on record: the number is what identifies them)."""
+@dataclass(frozen=True)
+class Search:
+    """What a search matches: the caller's number (``digits``, when the search reads as a number) or their name
+    (``name``, a case-insensitive piece of it)."""
+
+    digits: str | None
+    name: str
+
+
+def search_terms(raw: str | None) -> Search | None:
+    """The search as typed: "(310) 555-99" finds +1310555 99… (and a name holding that text), "mar" finds Maria and
+    MARTIN J. Nothing typed is no search; control characters, or more than ``MAX_SEARCH`` characters, are a 400."""
     if raw is None or not raw.strip():
         return None
-    text = raw.strip()
-    if not all(ch.isascii() and (ch.isdigit() or ch in " +-().") for ch in text):
-        raise ApiError(falcon.HTTP_400, "malformed", "search by phone number: digits only")
-    digits = "".join(ch for ch in text if ch.isdigit())
-    if not digits or len(digits) > MAX_SEARCH:
-        raise ApiError(falcon.HTTP_400, "malformed", "search by phone number: 1 to 16 digits")
-    return digits
+    try:
+        text = clean_name(raw)
+    except InvalidName:
+        raise ApiError(
+            falcon.HTTP_400, "malformed", f"search: a piece of a number or a name, at most {MAX_SEARCH} characters"
+        ) from None
+    digits = None
+    if all(ch.isascii() and (ch.isdigit() or ch in " +-().") for ch in text):
+        digits = "".join(ch for ch in text if ch.isdigit()) or None
+        if digits is not None and len(digits) > MAX_DIGITS:
+            raise ApiError(falcon.HTTP_400, "malformed", f"search by phone number: 1 to {MAX_DIGITS} digits")
+    return Search(digits, text)
 
 
 def view_of(req: falcon.Request) -> str:
@@ -57,14 +77,15 @@ class InboxResource(Screen):
         who = caller(req)
         view = view_of(req)
         raw_search = req.get_param("q")
-        number = search_digits(raw_search)
+        search = search_terms(raw_search)
         with self.transaction(req) as session, operator_errors():
             found = operator.inbox(
                 session,
                 tenant_id=who.tenant_id,
                 user_id=who.user_id,
                 view=view,
-                number=number,
+                number=search.digits if search else None,
+                name=search.name if search else None,
                 cursor=req.get_param("cursor"),
             )
         self.pages.render(
@@ -76,4 +97,5 @@ class InboxResource(Screen):
             views=VIEW_LABELS,
             search=raw_search or "",
             cursor=req.get_param("cursor") or "",
+            max_search=MAX_SEARCH,
         )

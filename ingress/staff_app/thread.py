@@ -1,6 +1,7 @@
 """A conversation's thread: its messages in their true order with who wrote each and how delivery went (and, for a
 blocked one, which preflight gate closed), the caller's holds and appointments beside it, and the operator actions
-— take over, reply, release, close — through the same use cases as the API (``domain.conversations.operator``)."""
+— take over, reply, release, close, name the caller — through the same use cases as the API
+(``domain.conversations.operator``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import falcon
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.conversations import operator
+from domain.conversations.callers import MAX_CALLER_NAME, InvalidName, clean_name
 from domain.scheduling import queries as scheduling
 from ingress.api.base import caller, request_events, sending_number, tenant_transaction
 from ingress.api.resources import operator_errors
@@ -76,6 +78,7 @@ class ThreadResource(Screen):
             held_by_me=conversation["human_user_id"] is not None and conversation["human_user_id"] == str(who.user_id),
             reasons=PREFLIGHT_REASONS,
             first_text_reasons=FIRST_TEXT_REASONS,
+            max_caller_name=MAX_CALLER_NAME,
         )
 
 
@@ -103,8 +106,8 @@ def _text(form: dict[str, str], name: str, *, default: str | None, limit: int) -
 
 @falcon.before(authenticate_staff)
 class ThreadActionsResource:
-    """POST /app/conversations/{id}/takeover, /reply, /release, /close (forms, CSRF-checked); each answers 303 back
-    to the thread."""
+    """POST /app/conversations/{id}/takeover, /reply, /release, /close, /name (forms, CSRF-checked); each answers
+    303 back to the thread."""
 
     def __init__(
         self, auth: StaffAuthenticate, sessions: sessionmaker[Session], pages: Pages, lease: timedelta
@@ -181,5 +184,27 @@ class ThreadActionsResource:
                 tenant_id=who.tenant_id,
                 conversation_id=conversation_id,
                 reason=reason,
+            ),
+        )
+
+    @falcon.before(parse_form)
+    @falcon.before(check_csrf)
+    def on_post_name(self, req: falcon.Request, resp: falcon.Response, conversation_id: uuid.UUID) -> None:
+        """The caller's name, for every conversation with their number (OWNER and TECH alike: whoever is on the
+        phone with them knows it); another tenant's conversation is 404."""
+        try:
+            name = clean_name(req.context.form.get("name", ""))
+        except InvalidName as error:
+            raise ApiError(falcon.HTTP_422, "validation_failed", str(error)) from None
+        self._act(
+            req,
+            conversation_id,
+            lambda session, who: operator.name_caller(
+                session,
+                events=request_events(req, session),
+                tenant_id=who.tenant_id,
+                conversation_id=conversation_id,
+                name=name,
+                user_id=who.user_id,
             ),
         )

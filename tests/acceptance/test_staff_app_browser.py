@@ -1,5 +1,6 @@
 """The staff app in a real browser (headless Chromium at phone width) against a running system: sign in through the
-sandbox, a caller's text appears live, take over / reply / hand back, and what a TECH may not open."""
+sandbox, a caller's text appears live, take over / reply / hand back, name the caller and find them by name, and
+what a TECH may not open."""
 
 from __future__ import annotations
 
@@ -56,6 +57,18 @@ def test_owner_sees_a_text_live_takes_over_replies_and_hands_back(staff_stack: L
     assert "$" in answer, answer  # the AI quotes the price again
     expect(page.locator(".message.from-ai").last).to_contain_text("$", timeout=10_000)  # live in the thread too
     screenshot(page, "thread-released")
+
+    # She names the caller, and finds them again by a piece of the name in the inbox's search box.
+    page.get_by_label("Caller’s name").fill("Maria Lopez")
+    page.get_by_role("button", name="Save name").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Maria Lopez")
+    page.get_by_role("link", name="← Inbox").click()
+    page.get_by_label("Search by number or name").fill("lopez")
+    page.get_by_role("button", name="Search").click()
+    found = page.locator(".conversation", has_text="Maria Lopez")
+    expect(found).to_have_count(1)
+    expect(found).to_contain_text(CALLER)
+    screenshot(page, "inbox-found-by-name")
     page.context.close()
 
 

@@ -120,6 +120,7 @@ def test_response_schemas_are_closed() -> None:
     conversation = {
         "id": str(uuid.uuid4()),
         "caller": PHONE,
+        "caller_name": None,
         "state": "open",
         "human_user_id": None,
         "human_lease_expires_at": None,
@@ -131,6 +132,8 @@ def test_response_schemas_are_closed() -> None:
     assert not check.is_valid({**conversation, "seq": 1})
     assert not check.is_valid({**conversation, "state": "sleeping"})
     assert not check.is_valid({**conversation, "opened_at": "yesterday"})
+    assert check.is_valid({**conversation, "caller_name": "Maria Lopez"})
+    assert not check.is_valid({key: value for key, value in conversation.items() if key != "caller_name"})
 
 
 def test_every_operation_answers_as_documented(world: World, sched: Sched, exercise: Exercise) -> None:

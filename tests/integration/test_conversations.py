@@ -12,7 +12,7 @@ from sqlalchemy import text
 from db.engine import transaction
 from domain.conversations import maintenance, operator
 from domain.events import outbox
-from domain.events.catalog import MessageStatusReported
+from domain.events.catalog import CallerNamed, MessageStatusReported
 from domain.events.sink import RootSink
 from ops.tenants import DEMO_NUMBER
 from tests.support import conversation_system
@@ -228,6 +228,26 @@ def test_the_owner_hears_of_a_missed_call_and_of_a_caller_who_wants_a_person(sys
         == f"{code}: {phone} would like to talk to a person.\nReply {code} TAKE to take over, HELP for commands."
     )
     assert system.row("SELECT state FROM conv_conversations WHERE caller = :c", c=phone).state == "human"
+
+
+def test_the_owners_alert_names_a_caller_caller_id_named(system: System) -> None:
+    from ops.tenants import DEMO_OWNER_MOBILE
+
+    phone = caller()
+    with transaction(system.sessions) as session:
+        outbox.append(
+            session,
+            CallerNamed(phone=phone, caller_name="LOPEZ MARIA", source="caller_id", actor=None),
+            tenant_id=system.tenant_id,
+        )
+    assert "conversations.record_caller_name:done" in system.drain()
+    system.missed_call(phone)
+    system.drain()
+    (alert,) = [m["body"] for m in system.sent_to(DEMO_OWNER_MOBILE) if phone in m["body"]]
+    assert alert[3:] == (
+        f": Missed call from LOPEZ MARIA ({phone}). We've texted them back and are handling it."
+        f"\nReply {alert[:3]} TAKE to take over, HELP for commands."
+    )
 
 
 def test_asking_for_a_person_gets_exactly_one_acknowledgement_and_nothing_automated_after_it(system: System) -> None:

@@ -1,8 +1,11 @@
-"""Reporting projections: handlers and the rebuild from outbox_events agree; the report computes exact P50/P95."""
+"""Reporting projections: handlers and the rebuild from outbox_events agree; the report computes exact P50/P95;
+bookings and recovered revenue count the bookings made in a conversation, net of cancellations, once each."""
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -14,6 +17,8 @@ from domain.events import outbox
 from domain.events.catalog import (
     CATALOG,
     AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentRescheduled,
     CallMissed,
     ConversationOpened,
     HumanTakeoverRequested,
@@ -31,19 +36,23 @@ DAY1 = datetime(2025, 3, 10, 15, 0, tzinfo=UTC)
 DAY2 = DAY1 + timedelta(days=1)
 
 
+def booked(cents: int, *, in_conversation: bool = True, appointment: uuid.UUID | None = None) -> AppointmentBooked:
+    """A booking made in a conversation (the AI booked it: recovered), or from the calendar (staff booked it)."""
+    return AppointmentBooked(
+        appointment_id=appointment or uuid.uuid4(),
+        hold_id=None,
+        resource_id=uuid.uuid4(),
+        service_item_id=uuid.uuid4(),
+        starts_at=DAY2,
+        ends_at=DAY2 + timedelta(hours=1),
+        customer_phone=CALLER,
+        price=Money(amount_cents=cents),
+        conversation_id=uuid.uuid4() if in_conversation else None,
+    )
+
+
 def _events(tenant: uuid.UUID) -> list[tuple[object, datetime]]:
-    def booked(cents: int) -> AppointmentBooked:
-        return AppointmentBooked(
-            appointment_id=uuid.uuid4(),
-            hold_id=None,
-            resource_id=uuid.uuid4(),
-            service_item_id=uuid.uuid4(),
-            starts_at=DAY2,
-            ends_at=DAY2 + timedelta(hours=1),
-            customer_phone=CALLER,
-            price=Money(amount_cents=cents),
-            conversation_id=None,
-        )
+    cancelled = booked(30_000)
 
     def queued(latency: int | None, purpose: str = "first_response") -> MessageQueued:
         return MessageQueued(
@@ -68,6 +77,9 @@ def _events(tenant: uuid.UUID) -> list[tuple[object, datetime]]:
         (queued(900, purpose="ai_reply"), DAY1),  # not a first response
         (booked(12_500), DAY1),
         (booked(8_000), DAY2),
+        (booked(9_900, in_conversation=False), DAY1),  # made from the calendar: not recovered
+        (cancelled, DAY1 + timedelta(minutes=30)),
+        (AppointmentCancelled(appointment_id=cancelled.appointment_id, reason="caller"), DAY2),  # taken back
         (OptOutRecorded(phone=CALLER, source="keyword", keyword="STOP", message_ref=None), DAY2),
         (takeover, DAY2),
         (missed, DAY2 + timedelta(hours=8, minutes=59)),  # 23:59 UTC: still day 2
@@ -100,6 +112,12 @@ def _snapshot(sessions: sessionmaker[Session]) -> tuple[list[tuple[Any, ...]], .
         ).all()
         stats = session.execute(select(DailyTenantStats).order_by(DailyTenantStats.tenant_id, DailyTenantStats.day))
         samples = session.execute(select(FirstResponseSample).order_by(FirstResponseSample.message_id))
+        bookings = session.execute(
+            text(
+                "SELECT appointment_id, tenant_id, counted_at, price_cents, cancelled_at FROM rep_bookings"
+                " ORDER BY appointment_id"
+            )
+        ).all()
         return (
             [
                 (
@@ -116,13 +134,19 @@ def _snapshot(sessions: sessionmaker[Session]) -> tuple[list[tuple[Any, ...]], .
             ],
             [(s.message_id, s.tenant_id, s.day, s.occurred_at, s.latency_ms) for s in samples.scalars()],
             [tuple(row) for row in quarters],
+            [tuple(row) for row in bookings],
         )
 
 
 def test_subscriptions_cover_the_reported_events() -> None:
     names = {subscription.event_name for subscription in handlers.subscriptions}
-    # StaffCallRecognised takes back the missed call a staff number's CallMissed counted.
-    corrections = {"nmc.conversations.MessageQueued", "nmc.conversations.StaffCallRecognised"}
+    # StaffCallRecognised takes back the missed call a staff number's CallMissed counted, AppointmentCancelled a
+    # booking AppointmentBooked counted.
+    corrections = {
+        "nmc.conversations.MessageQueued",
+        "nmc.conversations.StaffCallRecognised",
+        "nmc.scheduling.AppointmentCancelled",
+    }
     assert names == set(projections.EVENT_COUNTERS) | corrections
     assert {subscription.queue for subscription in handlers.subscriptions} == {"reporting"}
 
@@ -175,7 +199,8 @@ def test_rebuild_from_outbox_equals_what_the_handlers_built(sessions: sessionmak
         session.execute(text("DELETE FROM rep_first_responses WHERE latency_ms = 5000"))
         session.execute(text("UPDATE rep_quarter_hour_tenant_stats SET bookings = 999"))
         counts = projections.rebuild(session)
-    assert counts == {"days": 4, "quarter_hours": 6, "first_responses": 10}
+    # Bookings: the two counted and the one cancelled, per tenant (the calendar booking has no row).
+    assert counts == {"days": 4, "quarter_hours": 8, "first_responses": 10, "bookings": 6}
     assert _snapshot(sessions) == live
     # Rebuilding one tenant from a given day leaves the others and earlier days alone.
     with transaction(sessions) as session:
@@ -233,3 +258,200 @@ def test_a_quarter_hour_offset_zone_splits_its_days_exactly(sessions: sessionmak
         (1, 1, 14000.0),
         (1, 1, 15000.0),
     ]
+
+
+# --- bookings and recovered revenue ----------------------------------------------------------------------------
+
+LA = "America/Los_Angeles"
+# 23:30 on Monday 10 March 2025 in Los Angeles (PDT, UTC-7) is 06:30 UTC on Tuesday the 11th.
+LATE_MONDAY_IN_LA = datetime(2025, 3, 11, 6, 30, tzinfo=UTC)
+LA_MONDAY = date(2025, 3, 10)
+DAY = timedelta(days=1)
+
+
+def _append(sessions: sessionmaker[Session], tenant: uuid.UUID, *events: tuple[object, datetime]) -> list[Envelope]:
+    with transaction(sessions) as session:
+        return [outbox.append(session, event, tenant_id=tenant, occurred_at=at) for event, at in events]
+
+
+def _bookings(sessions: sessionmaker[Session], tenant: uuid.UUID) -> dict[str, Any]:
+    """Bookings and revenue as each table the reports read has them: local day, UTC days, quarter hours."""
+    with sessions() as session:
+        local = queries.local_daily_report(
+            session, tenant, first=LA_MONDAY, last=LA_MONDAY + timedelta(days=3), timezone=LA
+        )
+        utc = session.execute(
+            text("SELECT day, bookings, recovered_revenue_cents FROM rep_daily_tenant_stats WHERE tenant_id = :t"),
+            {"t": tenant},
+        ).all()
+        quarters = session.execute(
+            text(
+                "SELECT starts_at, bookings, recovered_revenue_cents FROM rep_quarter_hour_tenant_stats"
+                " WHERE tenant_id = :t"
+            ),
+            {"t": tenant},
+        ).all()
+    return {
+        "local": {
+            row.day: (row.bookings, row.recovered_revenue_cents)
+            for row in local
+            if row.bookings or row.recovered_revenue_cents
+        },
+        "utc": {
+            row.day: (row.bookings, row.recovered_revenue_cents)
+            for row in utc
+            if row.bookings or row.recovered_revenue_cents
+        },
+        "quarters": {
+            row.starts_at: (row.bookings, row.recovered_revenue_cents)
+            for row in quarters
+            if row.bookings or row.recovered_revenue_cents
+        },
+    }
+
+
+def test_a_calendar_booking_is_not_recovered_revenue_and_a_conversation_booking_is(
+    sessions: sessionmaker[Session],
+) -> None:
+    tenant = uuid.uuid4()
+    _deliver(sessions, _append(sessions, tenant, (booked(9_900, in_conversation=False), LATE_MONDAY_IN_LA)))
+    assert _bookings(sessions, tenant) == {"local": {}, "utc": {}, "quarters": {}}
+    _deliver(sessions, _append(sessions, tenant, (booked(14_900), LATE_MONDAY_IN_LA)))
+    assert _bookings(sessions, tenant) == {
+        "local": {LA_MONDAY: (1, 14_900)},  # the tenant's Monday, where it was booked
+        "utc": {date(2025, 3, 11): (1, 14_900)},
+        "quarters": {LATE_MONDAY_IN_LA: (1, 14_900)},
+    }
+
+
+def test_a_cancellation_takes_the_booking_back_from_the_day_it_was_counted_on(sessions: sessionmaker[Session]) -> None:
+    tenant = uuid.uuid4()
+    kept, lost = booked(14_900), booked(30_000)
+    _deliver(
+        sessions,
+        _append(sessions, tenant, (kept, LATE_MONDAY_IN_LA), (lost, LATE_MONDAY_IN_LA + timedelta(minutes=20))),
+    )
+    assert _bookings(sessions, tenant)["local"] == {LA_MONDAY: (2, 44_900)}
+    # Cancelled on Thursday (and rescheduled before that: still the same one booking), taken back from Monday.
+    moved = AppointmentRescheduled(
+        appointment_id=lost.appointment_id,
+        resource_id=uuid.uuid4(),
+        previous_starts_at=DAY2,
+        starts_at=DAY2 + timedelta(days=1),
+        ends_at=DAY2 + timedelta(days=1, hours=1),
+    )
+    thursday = LATE_MONDAY_IN_LA + timedelta(days=2, hours=12)
+    cancel = AppointmentCancelled(appointment_id=lost.appointment_id, reason="caller cancelled")
+    _deliver(sessions, _append(sessions, tenant, (moved, thursday - timedelta(hours=1)), (cancel, thursday)))
+    assert _bookings(sessions, tenant) == {
+        "local": {LA_MONDAY: (1, 14_900)},
+        "utc": {date(2025, 3, 11): (1, 14_900)},
+        "quarters": {LATE_MONDAY_IN_LA: (1, 14_900)},  # 06:30 kept its own; 06:45 (the lost one's) is back to 0
+    }
+    with sessions() as session:
+        assert (
+            session.scalar(
+                text("SELECT bookings FROM rep_quarter_hour_tenant_stats WHERE tenant_id = :t AND starts_at = :q"),
+                {"t": tenant, "q": LATE_MONDAY_IN_LA + timedelta(minutes=15)},
+            )
+            == 0
+        )
+
+
+def test_a_redelivered_booking_or_cancellation_counts_once(sessions: sessionmaker[Session]) -> None:
+    tenant = uuid.uuid4()
+    booking = booked(14_900)
+    envelopes = _append(sessions, tenant, (booking, LATE_MONDAY_IN_LA))
+    for _ in range(3):
+        _deliver(sessions, envelopes)
+    assert _bookings(sessions, tenant)["local"] == {LA_MONDAY: (1, 14_900)}
+    cancels = _append(
+        sessions,
+        tenant,
+        (AppointmentCancelled(appointment_id=booking.appointment_id, reason="caller"), LATE_MONDAY_IN_LA + DAY),
+        # And cancellations of what was never counted: a calendar booking's, an appointment reporting never saw.
+        (AppointmentCancelled(appointment_id=uuid.uuid4(), reason="staff"), LATE_MONDAY_IN_LA + DAY),
+    )
+    for _ in range(3):
+        _deliver(sessions, cancels)
+    assert _bookings(sessions, tenant) == {"local": {}, "utc": {}, "quarters": {}}
+    with sessions() as session:
+        row = session.execute(
+            text("SELECT bookings, recovered_revenue_cents FROM rep_daily_tenant_stats WHERE tenant_id = :t"),
+            {"t": tenant},
+        ).one()
+    assert tuple(row) == (0, 0)  # not -2, not -1: taken back once
+    # A booking delivered after its own cancellation (redelivered late) counts nothing either.
+    _deliver(sessions, envelopes)
+    assert _bookings(sessions, tenant)["local"] == {}
+
+
+def _in_transaction_until(
+    sessions: sessionmaker[Session], envelope: Envelope, *, ran: threading.Event, commit: threading.Event
+) -> Callable[[], None]:
+    func = {sub.event_name: sub.func for sub in handlers.subscriptions}[envelope.event_name]
+
+    def run() -> None:
+        payload = CATALOG.load_payload(envelope.event_name, envelope.schema_version, envelope.payload)
+        with transaction(sessions) as session:
+            func(payload, HandlerContext(session=session, envelope=envelope))
+            ran.set()
+            commit.wait(10)
+
+    return run
+
+
+def test_a_booking_and_its_cancellation_racing_end_consistent(sessions: sessionmaker[Session]) -> None:
+    """Either handler may run first, and the other while the first has not committed (it then waits on the row's
+    key): both orders, and both at once, end with the booking taken back, never counted -1 or left counted."""
+    tenant = uuid.uuid4()
+    for first in ("nmc.scheduling.AppointmentBooked", "nmc.scheduling.AppointmentCancelled", "together"):
+        for _ in range(3 if first == "together" else 1):
+            booking = booked(14_900)
+            envelopes = _append(
+                sessions,
+                tenant,
+                (booking, LATE_MONDAY_IN_LA),
+                (AppointmentCancelled(appointment_id=booking.appointment_id, reason="caller"), LATE_MONDAY_IN_LA + DAY),
+            )
+            ran = {envelope.event_name: threading.Event() for envelope in envelopes}
+            commit = threading.Event()
+            threads = {
+                envelope.event_name: threading.Thread(
+                    target=_in_transaction_until(sessions, envelope, ran=ran[envelope.event_name], commit=commit)
+                )
+                for envelope in envelopes
+            }
+            if first == "together":
+                commit.set()
+                for thread in threads.values():
+                    thread.start()
+            else:
+                other = next(name for name in threads if name != first)
+                threads[first].start()
+                assert ran[first].wait(10)  # its statement ran; its transaction is still open
+                threads[other].start()
+                assert not ran[other].wait(0.3)  # the other waits for the first's row
+                commit.set()
+            for thread in threads.values():
+                thread.join(10)
+                assert not thread.is_alive()
+            with sessions() as session:
+                row = session.execute(
+                    text(
+                        "SELECT counted_at IS NOT NULL, cancelled_at IS NOT NULL FROM rep_bookings"
+                        " WHERE appointment_id = :a"
+                    ),
+                    {"a": booking.appointment_id},
+                ).one()
+            assert row[1], first  # the cancellation is recorded, whichever came first
+    assert _bookings(sessions, tenant) == {"local": {}, "utc": {}, "quarters": {}}
+    with sessions() as session:
+        totals = session.execute(
+            text(
+                "SELECT sum(bookings), sum(recovered_revenue_cents) FROM rep_quarter_hour_tenant_stats"
+                " WHERE tenant_id = :t"
+            ),
+            {"t": tenant},
+        ).one()
+    assert tuple(totals) in ((0, 0), (None, None))

@@ -27,6 +27,13 @@ class World:
             self.conversation("conv_closed_old", "closed", NOW - 400 * DAY)
             self.conversation("conv_open_old", "open", NOW - 400 * DAY)
             self.conversation("conv_closed_recent", "closed", NOW - 300 * DAY)
+            # Callers' names: one whose only conversation closed 400 days ago (both go, the name after it), one
+            # with a live conversation (kept however old), two with none at all (14 and 12 months since named).
+            self.conversation("conv_named_closed_old", "closed", NOW - 400 * DAY, caller="+13105550040")
+            self.caller_name("+13105550040", NOW - 400 * DAY)
+            self.caller_name("+13105551212", NOW - 400 * DAY)
+            self.caller_name("+13105550041", NOW - 430 * DAY)
+            self.caller_name("+13105550042", NOW - 360 * DAY)
             for name, age in (("msg_new", 10), ("msg_179d", 179), ("msg_181d", 181), ("msg_200d", 200)):
                 self.message(name, NOW - age * DAY, conversation="conv_open_old")
             self.message("msg_14months", NOW - 430 * DAY, conversation="conv_open_old")
@@ -49,13 +56,22 @@ class World:
         self.ids[name] = uuid.uuid4()
         return self.ids[name]
 
-    def conversation(self, name: str, state: str, at: datetime) -> None:
+    def conversation(self, name: str, state: str, at: datetime, caller: str = "+13105551212") -> None:
         self.session.execute(
             text(
                 "INSERT INTO conv_conversations (id, tenant_id, caller, state, opened_at, updated_at, closed_at) "
-                "VALUES (:id, :t, '+13105551212', :state, :at, :at, CASE WHEN :state = 'closed' THEN :at END)"
+                "VALUES (:id, :t, :caller, :state, :at, :at, CASE WHEN :state = 'closed' THEN :at END)"
             ),
-            {"id": self._id(name), "t": self.tenant, "state": state, "at": at},
+            {"id": self._id(name), "t": self.tenant, "state": state, "at": at, "caller": caller},
+        )
+
+    def caller_name(self, caller: str, at: datetime) -> None:
+        self.session.execute(
+            text(
+                "INSERT INTO conv_callers (tenant_id, caller, name, source, updated_at)"
+                " VALUES (:t, :caller, 'Maria Lopez', 'staff', :at)"
+            ),
+            {"t": self.tenant, "caller": caller, "at": at},
         )
 
     def message(self, name: str, at: datetime, *, conversation: str) -> None:
@@ -151,7 +167,7 @@ def test_dry_run_counts_and_changes_nothing(sessions: sessionmaker[Session]) -> 
     assert results == {
         "message_bodies": 4,  # 181d, 200d, 14 months, the one in the old closed conversation
         "message_metadata": 2,
-        "conversations": 1,
+        "conversations": 2,
         "webhook_events": 5,
         "caller_chains": 1,
         "dead_letters": 0,
@@ -162,8 +178,10 @@ def test_dry_run_counts_and_changes_nothing(sessions: sessionmaker[Session]) -> 
         "first_response_graces": 0,
         "staff_alerts": 0,
         "operator_tasks": 0,
+        "caller_names": 1,  # the one never in a conversation: the other's conversation is deleted first, for real
         "holds": 0,
         "appointments": 0,
+        "counted_bookings": 0,
         "revoked_opt_outs": 0,
         "closed_invitations": 0,
     }
@@ -191,6 +209,13 @@ def test_rules_purge_and_delete_exactly_past_their_cutoffs(sessions: sessionmake
     assert not _exists(sessions, "conv_messages", "id", ids["msg_in_old_closed"])
     assert _exists(sessions, "conv_conversations", "id", ids["conv_open_old"])  # a live conversation stays
     assert _exists(sessions, "conv_conversations", "id", ids["conv_closed_recent"])
+    # Callers' names go with the caller's last conversation, and only when 13 months old.
+    assert not _exists(sessions, "conv_conversations", "id", ids["conv_named_closed_old"])
+    assert not _exists(sessions, "conv_callers", "caller", "+13105550040")
+    assert not _exists(sessions, "conv_callers", "caller", "+13105550041")
+    assert _exists(sessions, "conv_callers", "caller", "+13105551212")  # its conversation is live
+    assert _exists(sessions, "conv_callers", "caller", "+13105550042")
+    assert by_rule["caller_names"].rows == 2
     # Webhook dedupe: 90 days, in batches of two (5 rows -> 2 + 2 + 1).
     assert all(not _exists(sessions, "webhook_events", "id", ids[f"hook_old_{i}"]) for i in range(5))
     assert _exists(sessions, "webhook_events", "id", ids["hook_89d"])
@@ -330,6 +355,12 @@ class PersonalData:
                     accepted=None if accepted is None else NOW - accepted * DAY,
                     revoked=None if revoked is None else NOW - revoked * DAY,
                 )
+            for name, age in (("booking_counted_14m", 430), ("booking_counted_12m", 360)):
+                self.ids[name] = self.sql(
+                    "INSERT INTO rep_bookings (appointment_id, tenant_id, counted_at, price_cents, recorded_at) "
+                    "VALUES (gen_random_uuid(), :t, :at, 14900, :at) RETURNING appointment_id",
+                    at=NOW - age * DAY,
+                )
         del self.session
 
     def sql(self, statement: str, **params: Any) -> Any:
@@ -394,3 +425,5 @@ def test_every_table_with_a_callers_data_is_purged_past_its_cutoff(sessions: ses
     assert not _exists(sessions, "id_invitations", "id", ids["invite_revoked_31d"])
     assert _exists(sessions, "id_invitations", "id", ids["invite_accepted_29d"])
     assert _exists(sessions, "id_invitations", "id", ids["invite_open"])
+    assert not _exists(sessions, "rep_bookings", "appointment_id", ids["booking_counted_14m"])
+    assert _exists(sessions, "rep_bookings", "appointment_id", ids["booking_counted_12m"])

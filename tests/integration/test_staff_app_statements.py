@@ -84,6 +84,22 @@ def test_the_inbox_costs_the_same_few_statements_for_1_or_30_conversations(world
         assert page.status_code == 200
         assert len(many) == INBOX_STATEMENTS, many
     assert page.text.count("/app/conversations/") == 30  # the rows were there: one statement brought them all
+    # Callers' names come joined to the page, and a search by name is the same one statement.
+    with transaction(world.sessions) as session:
+        session.execute(
+            text(
+                "INSERT INTO conv_callers (tenant_id, caller, name, source)"
+                " SELECT tenant_id, caller, 'Caller ' || right(caller, 4), 'staff' FROM conv_conversations"
+                " WHERE tenant_id = :t"
+            ),
+            {"t": world.a},
+        )
+    for query in ("caller 00", "41555"):
+        with counted(engine) as named:
+            page = world.client.simulate_get("/app", params={"view": "all", "q": query}, cookies=cookies)
+        assert page.status_code == 200
+        assert len(named) == INBOX_STATEMENTS, named
+    assert page.text.count('<span class="caller-name">Caller ') == 30
 
 
 def test_a_thread_costs_a_fixed_number_of_statements(world: World, engine: Engine) -> None:

@@ -96,6 +96,7 @@ class MemoryConversationStore:
         self.tasks: list[StoredTask] = []
         self.alerts: dict[uuid.UUID, tuple[str, datetime]] = {}  # conversation id -> (code, expires)
         self.contexts: dict[uuid.UUID, dict[str, Any] | None] = {}
+        self.names: dict[tuple[uuid.UUID, str], tuple[str, str]] = {}  # (tenant, caller) -> (name, source)
 
     def factory(self) -> StoreFactory:
         """What the registry injects as ``conversation_store``: every session gets this one store."""
@@ -434,6 +435,21 @@ class MemoryConversationStore:
             code = new_alert_code()
         self.alerts[conversation_id] = (code, max(until, expires))
         return code
+
+    # -- callers' names --
+
+    def name_caller(
+        self, *, tenant_id: uuid.UUID, caller: str, name: str, source: str, named_by: uuid.UUID | None
+    ) -> bool:
+        current = self.names.get((tenant_id, caller))
+        if current is not None and current[1] == "staff" and source != "staff":
+            return False
+        self.names[(tenant_id, caller)] = (name, source)
+        return True
+
+    def caller_name(self, *, tenant_id: uuid.UUID, caller: str) -> str | None:
+        current = self.names.get((tenant_id, caller))
+        return None if current is None else current[0]
 
     def ask_opt_out_review(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID, phone: str, note: str) -> None:
         if not any(

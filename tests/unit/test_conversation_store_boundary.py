@@ -86,4 +86,5 @@ def test_the_registered_handler_names_are_the_ones_stored_with_deliveries() -> N
         ("conversations.withhold_after_answered_call", "nmc.telephony.CallAnswered"),
         ("conversations.decide_first_response", "nmc.conversations.FirstResponseGraceEnded"),
         ("conversations.open_write_back_task", "nmc.scheduling.AppointmentWriteBackFailed"),
+        ("conversations.record_caller_name", "nmc.conversations.CallerNamed"),
     }

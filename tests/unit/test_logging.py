@@ -93,6 +93,25 @@ def test_phone_numbers_and_bodies_are_masked_everywhere(stream: io.StringIO) -> 
     assert "+1310***1212" in str(failed["exception"])
 
 
+def test_a_callers_name_is_never_logged(stream: io.StringIO) -> None:
+    """Staff's name for a caller (a ``CallerNamed`` payload) and caller ID's (Twilio's ``CallerName``) are personal
+    data: only their length reaches the log, wherever they sit in the event."""
+    log = get_logger("nmc.test")
+    log.info(
+        "caller named",
+        caller_name="Maria Lopez",
+        payload={"phone": "+13105551212", "caller_name": "Maria Lopez", "source": "staff"},
+        params={"From": "+13105551212", "CallerName": "LOPEZ MARIA"},
+    )
+    (line,) = _lines(stream)
+    raw = stream.getvalue()
+    assert "Maria" not in raw
+    assert "LOPEZ" not in raw
+    assert line["caller_name"] == "<11 chars>"
+    assert line["payload"]["caller_name"] == "<11 chars>"
+    assert line["params"]["CallerName"] == "<11 chars>"
+
+
 def test_envelope_fields_reads_the_four_ids() -> None:
     class Envelope:
         tenant_id = "t"

@@ -4,6 +4,7 @@ hand the conversation to a human; and the one ``subscriptions`` every flow decla
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from domain.conversations.ports import TenantDirectory, TenantProfile
@@ -63,23 +64,32 @@ def queue_outbound(
     return message_id
 
 
+def caller_label(store: ConversationStore, *, tenant_id: uuid.UUID, caller: str) -> str:
+    """The caller as staff know them: "Maria Lopez (+13105559900)" when they have a name on record, else the number."""
+    name = store.caller_name(tenant_id=tenant_id, caller=caller)
+    return caller if name is None else f"{name} ({caller})"
+
+
 def alert_staff(
     ctx: HandlerContext,
     store: ConversationStore,
     tenant: TenantProfile,
-    body: str,
+    body: Callable[[str], str],
     *,
+    caller: str,
     conversation_id: uuid.UUID,
     now: datetime,
     open_for: timedelta,
 ) -> str | None:
     """Text every staff number about the conversation, under its alert's code (``K47: …``), so a member can act
-    on it by replying (``domain/conversations/flows/staff.py``); the code, or None when there is nobody to tell."""
+    on it by replying (``domain/conversations/flows/staff.py``); the code, or None when there is nobody to tell.
+    ``body`` writes the alert about the caller as staff know them (``caller_label``)."""
     numbers = tenant.alert_numbers
     if not numbers:
         return None
     code = store.open_alert(tenant_id=tenant.id, conversation_id=conversation_id, expires=now + open_for)
-    text = f"{code}: {body}\nReply {code} TAKE to take over, HELP for commands."
+    about = body(caller_label(store, tenant_id=tenant.id, caller=caller))
+    text = f"{code}: {about}\nReply {code} TAKE to take over, HELP for commands."
     for number in numbers:
         queue_outbound(
             ctx,
