@@ -36,10 +36,11 @@
     pollTimer = window.setInterval(refresh, 5000);
   }
 
-  if (!window.EventSource) { poll(); return; }
-  var source = new EventSource("/app/events");
-  source.addEventListener("open", function () { failures = 0; say(""); document.body.setAttribute("data-live-connected", "true"); });
-  source.addEventListener("inbox", function (event) {
+  function stopPolling() {
+    if (pollTimer) { window.clearInterval(pollTimer); pollTimer = null; }
+  }
+
+  function onInbox(event) {
     if (mode === "thread") {
       var data = {};
       try { data = JSON.parse(event.data); } catch (e) { data = {}; }
@@ -47,11 +48,43 @@
       if (data.conversation_id && data.conversation_id !== mine) { return; }
     }
     refresh();
-  });
-  source.addEventListener("error", function () {
-    // EventSource reconnects by itself (the server ends each stream after a while); give up only when it fails
-    // several times in a row, e.g. refused with 503.
-    failures += 1;
-    if (source.readyState === EventSource.CLOSED || failures >= 3) { source.close(); poll(); }
-  });
+  }
+
+  if (!window.EventSource) { poll(); return; }
+  // A refused stream (every slot taken, e.g. by pages just left whose streams the server has not yet noticed are
+  // gone) is tried again later, backing off to a minute, so live updates come back instead of polling for good.
+  var source = null, retryTimer = null, retryDelay = 10000;
+
+  function connect() {
+    retryTimer = null;
+    failures = 0;
+    source = new EventSource("/app/events");
+    source.addEventListener("open", function () {
+      failures = 0;
+      retryDelay = 10000;
+      if (pollTimer) { stopPolling(); refresh(); }
+      say("");
+      document.body.setAttribute("data-live-connected", "true");
+    });
+    source.addEventListener("inbox", onInbox);
+    source.addEventListener("error", function () {
+      // EventSource reconnects by itself (the server ends each stream after a while); give up on this one only
+      // when it fails several times in a row, e.g. refused with 503.
+      failures += 1;
+      if (source.readyState === EventSource.CLOSED || failures >= 3) {
+        source.close();
+        document.body.removeAttribute("data-live-connected");
+        poll();
+        if (!retryTimer) {
+          retryTimer = window.setTimeout(connect, retryDelay);
+          retryDelay = Math.min(retryDelay * 2, 60000);
+        }
+      }
+    });
+  }
+
+  // Leaving the page closes its stream at once, so the next page's stream finds a slot sooner.
+  window.addEventListener("pagehide", function () { if (source) { source.close(); } });
+  window.addEventListener("pageshow", function (event) { if (event.persisted) { connect(); } });  // back/forward cache
+  connect();
 })();
